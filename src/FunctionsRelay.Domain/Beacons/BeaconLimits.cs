@@ -1,0 +1,27 @@
+namespace FunctionsRelay.Domain.Beacons;
+
+/// <summary>What a request may hold. Bound from the <c>Beacons</c> configuration section (<c>Beacons__MaxBodyBytes</c>, ...).</summary>
+public sealed class BeaconLimits
+{
+    public const string SectionName = "Beacons";
+
+    public int MaxBodyBytes { get; set; } = 256 * 1024;
+
+    public int MaxBeaconsPerRequest { get; set; } = 500;
+
+    public int MaxStringLength { get; set; } = 2048;
+
+    public int MaxSessionIdLength { get; set; } = 128;
+
+    /// <summary>The largest position or duration accepted, in seconds (7 days).</summary>
+    public double MaxSeconds { get; set; } = 7 * 24 * 3600;
+
+    /// <summary>How far a beacon's <c>ts</c> may lie ahead of the relay's clock.</summary>
+    public TimeSpan MaxFutureSkew { get; set; } = TimeSpan.FromDays(1);
+
+    /// <summary>How deep the JSON may nest. Beacons need 4 levels; anything deeper is hostile.</summary>
+    public int MaxJsonDepth { get; set; } = 16;
+
+    /// <summary>The HubSpot portal for mParticle events that carry no <c>hubspot_portal_id</c> attribute.</summary>
+    public long? DefaultPortalId { get; set; }
+}

@@ -1,0 +1,574 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Unicode;
+
+namespace FunctionsRelay.Domain.Beacons;
+
+/// <summary>
+/// Turns a request body into validated beacons. It takes one native beacon, an array of them, <c>{"beacons":[...]}</c>,
+/// one mParticle media event or an mParticle batch <c>{"events":[...]}</c>; arrays may mix both kinds.
+/// A body with any invalid beacon is rejected whole, every error naming its field.
+/// </summary>
+public sealed class BeaconParser(BeaconLimits limits)
+{
+    /// <summary>Timestamps before 2000-01-01 are almost always seconds sent where milliseconds belong.</summary>
+    private const long EarliestTs = 946_684_800_000;
+
+    private const int MaxErrorsReported = 50;
+
+    public BeaconBatch Parse(ReadOnlyMemory<byte> body, DateTimeOffset now)
+    {
+        if (body.Length == 0)
+            return BeaconBatch.Rejected(new BeaconError("body", "is empty; send a beacon, an array of beacons or {\"beacons\":[...]}"));
+        if (body.Length > limits.MaxBodyBytes)
+            return BeaconBatch.Rejected(new BeaconError("body", $"is {body.Length} bytes; at most {limits.MaxBodyBytes} are accepted"));
+
+        if (!Utf8.IsValid(body.Span))
+            return BeaconBatch.Rejected(new BeaconError("body", "is not valid UTF-8"));
+
+        JsonDocument document;
+        try
+        {
+            document = JsonDocument.Parse(body, new JsonDocumentOptions { MaxDepth = limits.MaxJsonDepth });
+        }
+        catch (JsonException ex)
+        {
+            return BeaconBatch.Rejected(new BeaconError("body", $"is not valid JSON ({DescribeJsonError(ex)})"));
+        }
+
+        using (document)
+        {
+            var context = new ParseContext(limits, now.ToUnixTimeMilliseconds() + (long)limits.MaxFutureSkew.TotalMilliseconds);
+            var root = document.RootElement;
+            switch (root.ValueKind)
+            {
+                case JsonValueKind.Array:
+                    context.ReadList(root, "beacons");
+                    break;
+                case JsonValueKind.Object when root.TryGetProperty("beacons", out var beacons):
+                    context.ReadList(beacons, "beacons");
+                    break;
+                case JsonValueKind.Object when root.TryGetProperty("events", out var events) && !root.TryGetProperty("event", out _):
+                    context.ReadList(events, "events");
+                    break;
+                case JsonValueKind.Object:
+                    context.ReadItem(root, "");
+                    break;
+                default:
+                    context.Error("body", "must be a beacon object, an array of beacons, {\"beacons\":[...]} or an mParticle {\"events\":[...]} batch");
+                    break;
+            }
+
+            return context.ToBatch();
+        }
+    }
+
+    private static string DescribeJsonError(JsonException ex) =>
+        ex.LineNumber is { } line && ex.BytePositionInLine is { } column
+            ? $"line {line + 1}, byte {column + 1}: {FirstSentence(ex.Message)}"
+            : FirstSentence(ex.Message);
+
+    private static string FirstSentence(string message)
+    {
+        var end = message.IndexOf(". ", StringComparison.Ordinal);
+        return end < 0 ? message.TrimEnd('.') : message[..end];
+    }
+
+    private sealed class ParseContext(BeaconLimits limits, long latestTs)
+    {
+        private readonly List<Beacon> _beacons = [];
+        private readonly List<BeaconError> _errors = [];
+        private int _ignored;
+
+        public BeaconBatch ToBatch() => _errors.Count > 0 ? new BeaconBatch([], 0, _errors) : new BeaconBatch(_beacons, _ignored, []);
+
+        public void Error(string field, string message)
+        {
+            if (_errors.Count < MaxErrorsReported)
+                _errors.Add(new BeaconError(field, message));
+        }
+
+        public void ReadList(JsonElement list, string name)
+        {
+            if (list.ValueKind != JsonValueKind.Array)
+            {
+                Error(name, "must be an array");
+                return;
+            }
+
+            var count = list.GetArrayLength();
+            if (count == 0)
+            {
+                Error(name, "must hold at least one beacon");
+                return;
+            }
+
+            if (count > limits.MaxBeaconsPerRequest)
+            {
+                Error(name, $"holds {count} items; at most {limits.MaxBeaconsPerRequest} are accepted per request");
+                return;
+            }
+
+            var index = 0;
+            foreach (var item in list.EnumerateArray())
+            {
+                ReadItem(item, $"{name}[{index.ToString(CultureInfo.InvariantCulture)}]");
+                index++;
+            }
+        }
+
+        public void ReadItem(JsonElement item, string path)
+        {
+            if (item.ValueKind != JsonValueKind.Object)
+            {
+                Error(Name(path, ""), "must be an object");
+                return;
+            }
+
+            if (item.TryGetProperty("event_type", out _))
+                ReadMParticleEvent(item, path);
+            else
+                ReadNativeBeacon(item, path);
+        }
+
+        private void ReadNativeBeacon(JsonElement item, string path)
+        {
+            var errorsBefore = _errors.Count;
+            var portalId = RequiredPositiveInteger(item, path, "portalId");
+            var sessionId = SessionId(item, path, "sessionId");
+            var seq = OptionalInteger(item, path, "seq", min: 0);
+            var beaconEvent = Event(item, path);
+            var ts = Timestamp(item, path, "ts", required: true);
+
+            double? position = null;
+            if (beaconEvent is not BeaconEvent.Start || item.TryGetProperty("position", out _))
+                position = Seconds(item, path, "position", required: beaconEvent is not BeaconEvent.Start);
+
+            double? from = null;
+            if (item.TryGetProperty("from", out _))
+            {
+                if (beaconEvent is BeaconEvent.Seek)
+                    from = Seconds(item, path, "from", required: false);
+                else if (beaconEvent is not null)
+                    Error(Name(path, "from"), "is only allowed with event \"seek\"");
+            }
+
+            var duration = Duration(item, path, "duration");
+            var media = Media(item, path);
+            var contact = Contact(item, path);
+            var page = Page(item, path);
+            var context = Context(item, path);
+
+            if (_errors.Count == errorsBefore)
+            {
+                _beacons.Add(new Beacon(portalId!.Value, sessionId!, beaconEvent!.Value, ts!.Value, seq, position, from, duration, media, contact, page, context));
+            }
+        }
+
+        private void ReadMParticleEvent(JsonElement item, string path)
+        {
+            if (!IsMediaCustomEvent(item, out var data))
+            {
+                _ignored++;
+                return;
+            }
+
+            var eventName = data.TryGetProperty("event_name", out var nameElement) && nameElement.ValueKind == JsonValueKind.String
+                ? TextOf(nameElement)
+                : null;
+            BeaconEvent? beaconEvent = eventName switch
+            {
+                "Media Session Start" => BeaconEvent.Start,
+                "Play" => BeaconEvent.Play,
+                "Pause" => BeaconEvent.Pause,
+                "Update Playhead Position" => BeaconEvent.Heartbeat,
+                "Seek End" => BeaconEvent.Seek,
+                "Media Content End" => BeaconEvent.Ended,
+                "Media Session End" => BeaconEvent.End,
+                _ => null,
+            };
+            if (beaconEvent is null)
+            {
+                // Ads, buffering, QoS, segments and summaries say nothing about what was watched.
+                _ignored++;
+                return;
+            }
+
+            var dataPath = Name(path, "data");
+            var errorsBefore = _errors.Count;
+            var ts = Timestamp(data, dataPath, "timestamp_unixtime_ms", required: true);
+            var attributesPath = Name(dataPath, "custom_attributes");
+            if (!data.TryGetProperty("custom_attributes", out var attributes) || attributes.ValueKind != JsonValueKind.Object)
+            {
+                Error(attributesPath, "is required: an object with media_session_id and the media attributes");
+                return;
+            }
+
+            var sessionId = SessionId(attributes, attributesPath, "media_session_id");
+            long? portalId = attributes.TryGetProperty("hubspot_portal_id", out _)
+                ? RequiredPositiveInteger(attributes, attributesPath, "hubspot_portal_id")
+                : limits.DefaultPortalId;
+            if (portalId is null)
+                Error(Name(attributesPath, "hubspot_portal_id"), "is required (or configure Beacons__DefaultPortalId)");
+
+            var positionAttribute = beaconEvent is BeaconEvent.Seek && attributes.TryGetProperty("seek_position", out _) ? "seek_position" : "playhead_position";
+            var position = Milliseconds(attributes, attributesPath, positionAttribute, required: beaconEvent is not BeaconEvent.Start);
+            var duration = Milliseconds(attributes, attributesPath, "content_duration", required: false);
+            if (duration is <= 0)
+                Error(Name(attributesPath, "content_duration"), "must be greater than 0");
+
+            var contentId = OptionalString(attributes, attributesPath, "content_id");
+            var title = OptionalString(attributes, attributesPath, "content_title");
+            var contentType = OptionalString(attributes, attributesPath, "content_type");
+            var utk = OptionalString(attributes, attributesPath, "hubspotutk");
+
+            if (_errors.Count == errorsBefore)
+            {
+                var media = contentId is null && title is null ? null : new MediaInfo(contentId, null, title, null, MediaTypeOfContentType(contentType));
+                var contact = utk is null ? null : new ContactInfo(null, utk);
+                _beacons.Add(new Beacon(portalId!.Value, sessionId!, beaconEvent.Value, ts!.Value, null, position, null, duration, media, contact));
+            }
+        }
+
+        private static bool IsMediaCustomEvent(JsonElement item, out JsonElement data)
+        {
+            data = default;
+            return item.GetProperty("event_type") is { ValueKind: JsonValueKind.String } type
+                && type.ValueEquals("custom_event")
+                && item.TryGetProperty("data", out data)
+                && data.ValueKind == JsonValueKind.Object
+                && data.TryGetProperty("custom_event_type", out var customType)
+                && customType.ValueKind == JsonValueKind.String
+                && string.Equals(TextOf(customType), "media", StringComparison.OrdinalIgnoreCase);
+        }
+
+        private static MediaType? MediaTypeOfContentType(string? contentType) => contentType?.ToUpperInvariant() switch
+        {
+            null => null,
+            "VIDEO" => MediaType.Video,
+            "AUDIO" => MediaType.Audio,
+            _ => MediaType.Other,
+        };
+
+        private BeaconEvent? Event(JsonElement item, string path)
+        {
+            var field = Name(path, "event");
+            if (!item.TryGetProperty("event", out var value) || value.ValueKind == JsonValueKind.Null)
+            {
+                Error(field, "is required: one of start, play, pause, heartbeat, seek, ended, end");
+                return null;
+            }
+
+            BeaconEvent? parsed = value.ValueKind == JsonValueKind.String ? TextOf(value) switch
+            {
+                "start" => BeaconEvent.Start,
+                "play" => BeaconEvent.Play,
+                "pause" => BeaconEvent.Pause,
+                "heartbeat" => BeaconEvent.Heartbeat,
+                "seek" => BeaconEvent.Seek,
+                "ended" => BeaconEvent.Ended,
+                "end" => BeaconEvent.End,
+                _ => null,
+            } : null;
+            if (parsed is null)
+                Error(field, $"must be one of start, play, pause, heartbeat, seek, ended, end (got {Describe(value)})");
+            return parsed;
+        }
+
+        private MediaInfo? Media(JsonElement item, string path)
+        {
+            if (!TryGetObject(item, path, "media", out var media))
+                return null;
+            var mediaPath = Name(path, "media");
+            var externalId = OptionalString(media, mediaPath, "externalId");
+            var mediaBridgeId = OptionalInteger(media, mediaPath, "mediaBridgeId", min: 1);
+            var name = OptionalString(media, mediaPath, "name");
+            var url = OptionalString(media, mediaPath, "url");
+            MediaType? type = null;
+            if (media.TryGetProperty("type", out var typeElement) && typeElement.ValueKind != JsonValueKind.Null)
+            {
+                type = typeElement.ValueKind == JsonValueKind.String ? TextOf(typeElement) switch
+                {
+                    "VIDEO" => MediaType.Video,
+                    "AUDIO" => MediaType.Audio,
+                    "DOCUMENT" => MediaType.Document,
+                    "IMAGE" => MediaType.Image,
+                    "OTHER" => MediaType.Other,
+                    _ => null,
+                } : null;
+                if (type is null)
+                    Error(Name(mediaPath, "type"), $"must be one of VIDEO, AUDIO, DOCUMENT, IMAGE, OTHER (got {Describe(typeElement)})");
+            }
+
+            if (externalId is null && mediaBridgeId is null && !HasAny(media, "externalId", "mediaBridgeId"))
+                Error(mediaPath, "needs externalId or mediaBridgeId");
+            return new MediaInfo(externalId, mediaBridgeId, name, url, type);
+        }
+
+        private ContactInfo? Contact(JsonElement item, string path)
+        {
+            if (!TryGetObject(item, path, "contact", out var contact))
+                return null;
+            var contactPath = Name(path, "contact");
+            var contactId = OptionalInteger(contact, contactPath, "contactId", min: 1);
+            var utk = OptionalString(contact, contactPath, "utk");
+            if (!HasAny(contact, "contactId", "utk"))
+                Error(contactPath, "needs contactId or utk");
+            return new ContactInfo(contactId, utk);
+        }
+
+        private PageInfo? Page(JsonElement item, string path)
+        {
+            if (!TryGetObject(item, path, "page", out var page))
+                return null;
+            var pagePath = Name(path, "page");
+            var id = OptionalInteger(page, pagePath, "id", min: 1);
+            var name = OptionalString(page, pagePath, "name");
+            var url = OptionalString(page, pagePath, "url");
+            if (!HasAny(page, "id") && !(HasAny(page, "name") && HasAny(page, "url")))
+                Error(pagePath, "needs id (a HubSpot page), or name and url (any other page)");
+            return new PageInfo(id, name, url);
+        }
+
+        private PlayContext? Context(JsonElement item, string path)
+        {
+            if (!item.TryGetProperty("context", out var value) || value.ValueKind == JsonValueKind.Null)
+                return null;
+            PlayContext? parsed = value.ValueKind == JsonValueKind.String ? TextOf(value) switch
+            {
+                "EMAIL" => PlayContext.Email,
+                "EXTERNAL_PAGE" => PlayContext.ExternalPage,
+                _ => null,
+            } : null;
+            if (parsed is null)
+                Error(Name(path, "context"), $"must be EMAIL or EXTERNAL_PAGE (got {Describe(value)})");
+            return parsed;
+        }
+
+        private bool TryGetObject(JsonElement item, string path, string name, out JsonElement value)
+        {
+            if (!item.TryGetProperty(name, out value) || value.ValueKind == JsonValueKind.Null)
+                return false;
+            if (value.ValueKind == JsonValueKind.Object)
+                return true;
+            Error(Name(path, name), $"must be an object (got {Describe(value)})");
+            return false;
+        }
+
+        private static bool HasAny(JsonElement item, params string[] names) =>
+            names.Any(name => item.TryGetProperty(name, out var value) && value.ValueKind != JsonValueKind.Null);
+
+        private string? SessionId(JsonElement item, string path, string name)
+        {
+            var field = Name(path, name);
+            if (!item.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
+            {
+                Error(field, $"is required: a string of 1 to {limits.MaxSessionIdLength} characters");
+                return null;
+            }
+
+            if (value.ValueKind != JsonValueKind.String)
+            {
+                Error(field, $"must be a string (got {Describe(value)})");
+                return null;
+            }
+
+            if (TextOf(value) is not { } text)
+            {
+                Error(field, "is not valid Unicode text");
+                return null;
+            }
+
+            if (text.Length == 0 || text.Length > limits.MaxSessionIdLength || string.IsNullOrWhiteSpace(text))
+            {
+                Error(field, $"must be 1 to {limits.MaxSessionIdLength} characters, not blank (got {text.Length})");
+                return null;
+            }
+
+            if (text.Any(char.IsControl))
+            {
+                Error(field, "must not contain control characters");
+                return null;
+            }
+
+            return text;
+        }
+
+        private string? OptionalString(JsonElement item, string path, string name)
+        {
+            if (!item.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
+                return null;
+            if (value.ValueKind != JsonValueKind.String)
+            {
+                Error(Name(path, name), $"must be a string (got {Describe(value)})");
+                return null;
+            }
+
+            if (TextOf(value) is not { } text)
+            {
+                Error(Name(path, name), "is not valid Unicode text");
+                return null;
+            }
+
+            if (text.Length > limits.MaxStringLength)
+            {
+                Error(Name(path, name), $"is {text.Length} characters; at most {limits.MaxStringLength} are accepted");
+                return null;
+            }
+
+            return text.Length == 0 ? null : text;
+        }
+
+        private long? RequiredPositiveInteger(JsonElement item, string path, string name)
+        {
+            if (!item.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
+            {
+                Error(Name(path, name), "is required: a positive integer");
+                return null;
+            }
+
+            return Integer(value, Name(path, name), min: 1);
+        }
+
+        private long? OptionalInteger(JsonElement item, string path, string name, long min)
+        {
+            if (!item.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
+                return null;
+            return Integer(value, Name(path, name), min);
+        }
+
+        private long? Integer(JsonElement value, string field, long min)
+        {
+            if (!TryReadInt64(value, out var parsed) || parsed < min)
+            {
+                Error(field, $"must be an integer >= {min} (got {Describe(value)})");
+                return null;
+            }
+
+            return parsed;
+        }
+
+        private long? Timestamp(JsonElement item, string path, string name, bool required)
+        {
+            var field = Name(path, name);
+            if (!item.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
+            {
+                if (required)
+                    Error(field, "is required: the client's time in milliseconds since the Unix epoch");
+                return null;
+            }
+
+            var ts = Integer(value, field, min: 0);
+            if (ts is null)
+                return null;
+            if (ts < EarliestTs)
+            {
+                Error(field, $"must be milliseconds since the Unix epoch (got {ts}, which is before 2000-01-01: seconds?)");
+                return null;
+            }
+
+            if (ts > latestTs)
+            {
+                Error(field, $"is more than {limits.MaxFutureSkew.TotalHours:0.#} h in the future (got {ts})");
+                return null;
+            }
+
+            return ts;
+        }
+
+        private double? Duration(JsonElement item, string path, string name)
+        {
+            var duration = Seconds(item, path, name, required: false);
+            if (duration is 0)
+            {
+                Error(Name(path, name), "must be greater than 0 (leave it out while it is unknown)");
+                return null;
+            }
+
+            return duration;
+        }
+
+        private double? Seconds(JsonElement item, string path, string name, bool required) =>
+            Number(item, path, name, required, scale: 1, unit: "seconds");
+
+        private double? Milliseconds(JsonElement item, string path, string name, bool required) =>
+            Number(item, path, name, required, scale: 1000, unit: "milliseconds");
+
+        private double? Number(JsonElement item, string path, string name, bool required, double scale, string unit)
+        {
+            var field = Name(path, name);
+            if (!item.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
+            {
+                if (required)
+                    Error(field, $"is required: a finite number >= 0 ({unit})");
+                return null;
+            }
+
+            if (!TryReadDouble(value, out var parsed) || !double.IsFinite(parsed) || parsed < 0)
+            {
+                Error(field, $"must be a finite number >= 0 ({unit}; got {Describe(value)})");
+                return null;
+            }
+
+            var seconds = parsed / scale;
+            if (seconds > limits.MaxSeconds)
+            {
+                Error(field, $"must be at most {limits.MaxSeconds * scale:0.#} {unit} (got {Describe(value)})");
+                return null;
+            }
+
+            return seconds;
+        }
+
+        /// <summary>A JSON string's text, or null where it escapes a lone surrogate that no .NET string can hold as text.</summary>
+        private static string? TextOf(JsonElement value)
+        {
+            try
+            {
+                return value.GetString();
+            }
+            catch (InvalidOperationException)
+            {
+                return null;
+            }
+        }
+
+        // mParticle sends numbers as strings; native beacons may too.
+        private static bool TryReadInt64(JsonElement value, out long parsed)
+        {
+            parsed = 0;
+            return value.ValueKind switch
+            {
+                JsonValueKind.Number => value.TryGetInt64(out parsed),
+                JsonValueKind.String => long.TryParse(TextOf(value), NumberStyles.None, CultureInfo.InvariantCulture, out parsed),
+                _ => false,
+            };
+        }
+
+        private static bool TryReadDouble(JsonElement value, out double parsed)
+        {
+            parsed = 0;
+            return value.ValueKind switch
+            {
+                JsonValueKind.Number => value.TryGetDouble(out parsed),
+                JsonValueKind.String => double.TryParse(TextOf(value), NumberStyles.Float, CultureInfo.InvariantCulture, out parsed),
+                _ => false,
+            };
+        }
+
+        private static string Name(string path, string name) =>
+            path.Length == 0 ? name : name.Length == 0 ? path : $"{path}.{name}";
+
+        private static string Describe(JsonElement value) => value.ValueKind switch
+        {
+            JsonValueKind.String => Truncate(JsonSerializer.Serialize(TextOf(value))),
+            JsonValueKind.Number => Truncate(value.GetRawText()),
+            JsonValueKind.Object => "an object",
+            JsonValueKind.Array => "an array",
+            JsonValueKind.True or JsonValueKind.False => value.GetRawText(),
+            _ => "null",
+        };
+
+        private static string Truncate(string text) => text.Length <= 40 ? text : text[..37] + "...";
+    }
+}

@@ -1,0 +1,177 @@
+using System.Globalization;
+using System.Text.Json;
+using FunctionsRelay.Domain.Beacons;
+using FunctionsRelay.Domain.HubSpot;
+
+namespace FunctionsRelay.Domain.Sessions;
+
+/// <summary>What the log of a session says, in full: for audits, the demo page and tests.</summary>
+public sealed record SessionReport(
+    IReadOnlyList<WatchedInterval> Intervals,
+    IReadOnlyList<Pass> Passes,
+    IReadOnlyList<QuartileReach> Quartiles,
+    AttentionSpan? AttentionSpan);
+
+/// <summary>
+/// Decides which HubSpot events a session is due, each at most once, and puts them in the session's outbox.
+/// Live events (played, quartiles) come from the settled head of the log; the attention span from the whole log at close.
+/// </summary>
+public static class EventPlanner
+{
+    public static SessionReport Report(IReadOnlyList<LogEntry> log, double? duration, int maxSpans)
+    {
+        var intervals = Playback.Intervals(log);
+        var passes = Playback.Passes(intervals);
+        return duration is > 0
+            ? new SessionReport(intervals, passes, Playback.Quartiles(log, intervals, duration.Value), Playback.AttentionSpan(passes, duration.Value, maxSpans))
+            : new SessionReport(intervals, passes, [], null);
+    }
+
+    /// <summary>Closes the session if its <c>end</c> has settled or it has been idle long enough.</summary>
+    public static bool CloseIfDue(ViewingSession session, long now, SessionOptions options)
+    {
+        if (session.IsClosed)
+            return false;
+        var (endSeen, endSettled) = session.EndBeacon();
+        var idleFor = now - session.LastActivityAt;
+        if (endSeen && (endSettled || idleFor >= (long)options.EndGracePeriod.TotalMilliseconds))
+            session.Close(CloseReason.End, now);
+        else if (idleFor >= (long)options.IdleTimeout.TotalMilliseconds)
+            session.Close(CloseReason.Idle, now);
+        return session.IsClosed;
+    }
+
+    /// <summary>When an open session should next be checked for closing (relay clock, ms).</summary>
+    public static long NextCloseCheckAt(ViewingSession session, SessionOptions options) =>
+        session.LastActivityAt + (long)(session.EndBeacon().Seen ? options.EndGracePeriod : options.IdleTimeout).TotalMilliseconds;
+
+    public static IReadOnlyList<PendingEvent> Decide(ViewingSession session, SessionOptions options)
+    {
+        if (session.Decided.HasFlag(DecidedEvents.AttentionSpan) || session.SkipReason is not null)
+            return [];
+
+        if (MissingIdentity(session) is { } missing)
+        {
+            if (session.IsClosed)
+                session.SkipReason = missing;
+            return [];
+        }
+
+        var duration = session.Duration!.Value.Value;
+        var log = session.IsClosed ? session.Log : Head(session.Log, session.SettledCount());
+        var decided = new List<PendingEvent>();
+
+        if (!session.Decided.HasFlag(DecidedEvents.Played) && Playback.FirstPlay(log) is { } playedAt)
+            Add(session, decided, DecidedEvents.Played, new PendingEvent("played", MediaEventKind.Played, Serialize(Build(session, playedAt, options))));
+
+        if (session.Decided.HasFlag(DecidedEvents.Played))
+        {
+            var intervals = Playback.Intervals(log);
+            foreach (var reach in Playback.Quartiles(log, intervals, duration))
+            {
+                var flag = QuartileFlag(reach.Percent);
+                if (session.Decided.HasFlag(flag) || reach.Percent <= HighestQuartileDecided(session))
+                    continue;
+                var payload = Build(session, reach.Ts, options) with { PlayedPercent = reach.Percent };
+                Add(session, decided, flag, new PendingEvent(
+                    "quartile-" + reach.Percent.ToString(CultureInfo.InvariantCulture), MediaEventKind.PlayedPercent, Serialize(payload)));
+            }
+
+            if (session.IsClosed)
+            {
+                var span = EventPlanner.Report(log, duration, options.MaxSpans).AttentionSpan!;
+                var payload = Build(session, session.Log[^1].Ts, options) with
+                {
+                    RawDataMap = RawDataMap(span.Counts),
+                    RawDataString = span.RawDataString,
+                    DerivedValues = new AttentionSpanDerivedValues(span.TotalPercentPlayed, span.TotalSecondsPlayed),
+                };
+                Add(session, decided, DecidedEvents.AttentionSpan, new PendingEvent("attention-span", MediaEventKind.AttentionSpan, Serialize(payload)));
+            }
+        }
+        else if (session.IsClosed)
+        {
+            session.SkipReason = SkipReason.NeverPlayed;
+        }
+
+        return decided;
+    }
+
+    private static SkipReason? MissingIdentity(ViewingSession session) =>
+        !session.HasContact ? SkipReason.NoContact
+        : session.Media?.Value.HasIdentity != true ? SkipReason.NoMedia
+        : session.Duration is null ? SkipReason.NoDuration
+        : null;
+
+    private static void Add(ViewingSession session, List<PendingEvent> decided, DecidedEvents flag, PendingEvent pending)
+    {
+        session.Decided |= flag;
+        session.Enqueue(pending);
+        decided.Add(pending);
+    }
+
+    private static DecidedEvents QuartileFlag(int percent) => percent switch
+    {
+        0 => DecidedEvents.Quartile0,
+        25 => DecidedEvents.Quartile25,
+        50 => DecidedEvents.Quartile50,
+        75 => DecidedEvents.Quartile75,
+        _ => DecidedEvents.Quartile100,
+    };
+
+    private static int HighestQuartileDecided(ViewingSession session)
+    {
+        var highest = -1;
+        foreach (var percent in (ReadOnlySpan<int>)[0, 25, 50, 75, 100])
+        {
+            if (session.Decided.HasFlag(QuartileFlag(percent)))
+                highest = percent;
+        }
+
+        return highest;
+    }
+
+    private static IReadOnlyList<LogEntry> Head(IReadOnlyList<LogEntry> log, int count) =>
+        count == log.Count ? log : log.Take(count).ToList();
+
+    private static Dictionary<string, int> RawDataMap(int[] counts)
+    {
+        var map = new Dictionary<string, int>(counts.Length);
+        for (var i = 0; i < counts.Length; i++)
+            map[i.ToString(CultureInfo.InvariantCulture)] = counts[i];
+        return map;
+    }
+
+    /// <summary>The fields every event shares, from the latest known values of the session.</summary>
+    private static MediaEventPayload Build(ViewingSession session, long occurredAt, SessionOptions options)
+    {
+        var media = session.Media!.Value.Value;
+        var page = session.Page?.Value;
+        return new MediaEventPayload
+        {
+            MediaType = MediaTypeName(media.Type ?? options.DefaultMediaType),
+            OccurredTimestamp = occurredAt,
+            SessionId = session.SessionId,
+            ContactId = session.ContactId?.Value,
+            ContactUtk = session.ContactId is null ? session.Utk?.Value : null,
+            MediaBridgeId = media.MediaBridgeId,
+            ExternalId = media.MediaBridgeId is null ? media.ExternalId : null,
+            MediaName = media.Name,
+            MediaUrl = media.Url,
+            PageId = page?.Id,
+            PageName = page?.Id is null ? page?.Name : null,
+            PageUrl = page?.Id is null ? page?.Url : null,
+            ExternalPlayContext = session.Context?.Value switch
+            {
+                PlayContext.Email => "EMAIL",
+                PlayContext.ExternalPage => "EXTERNAL_PAGE",
+                _ => null,
+            },
+        };
+    }
+
+    private static string MediaTypeName(MediaType type) => type.ToString().ToUpperInvariant();
+
+    private static string Serialize(MediaEventPayload payload) =>
+        JsonSerializer.Serialize(payload, MediaEventJsonContext.Default.MediaEventPayload);
+}

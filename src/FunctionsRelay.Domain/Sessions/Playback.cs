@@ -1,0 +1,191 @@
+using System.Globalization;
+using System.Text;
+using FunctionsRelay.Domain.Beacons;
+
+namespace FunctionsRelay.Domain.Sessions;
+
+/// <summary>A stretch of media watched between two beacons: from position <see cref="Start"/> to <see cref="End"/>, seconds.</summary>
+public readonly record struct WatchedInterval(double Start, double End, long StartTs, long EndTs)
+{
+    public double Length => End - Start;
+}
+
+/// <summary>Watched intervals that join up: one continuous viewing of <c>[Start, End)</c>.</summary>
+public readonly record struct Pass(double Start, double End)
+{
+    public double Length => End - Start;
+}
+
+/// <summary>A quartile reached, and the client time of the beacon that showed it.</summary>
+public readonly record struct QuartileReach(int Percent, long Ts);
+
+/// <summary>The attention-span map: how many passes covered each span of the media.</summary>
+public sealed record AttentionSpan(int[] Counts, double TotalPercentPlayed, int TotalSecondsPlayed)
+{
+    /// <summary>HubSpot's <c>rawDataString</c>: <c>0=2;1=2;2=1;...;</c>.</summary>
+    public string RawDataString
+    {
+        get
+        {
+            var text = new StringBuilder(Counts.Length * 5);
+            for (var i = 0; i < Counts.Length; i++)
+                text.Append(CultureInfo.InvariantCulture, $"{i}={Counts[i]};");
+            return text.ToString();
+        }
+    }
+}
+
+/// <summary>What an ordered log says was watched. Pure: the same log always gives the same figures.</summary>
+public static class Playback
+{
+    /// <summary>How far one interval may start from where the last ended and still continue the same pass, seconds.</summary>
+    public const double JoinTolerance = 0.25;
+
+    /// <summary>An interval may cover at most this many times the wall-clock time between its beacons (fast playback)...</summary>
+    public const double MaxPlaybackRate = 4;
+
+    /// <summary>... plus this much slack, seconds, for clocks and rounding.</summary>
+    public const double PlaybackSlack = 2;
+
+    /// <summary>The watched intervals of a log: from each beacon after which the player was playing to the next beacon.</summary>
+    public static List<WatchedInterval> Intervals(IEnumerable<LogEntry> log)
+    {
+        var intervals = new List<WatchedInterval>();
+        var playing = false;
+        LogEntry? previous = null;
+        foreach (var entry in log)
+        {
+            if (playing && previous is { Position: { } start } from && entry.PositionBefore is { } end)
+            {
+                var wallSeconds = (entry.Ts - from.Ts) / 1000.0;
+                if (end > start && end - start <= wallSeconds * MaxPlaybackRate + PlaybackSlack)
+                    intervals.Add(new WatchedInterval(start, end, from.Ts, entry.Ts));
+            }
+
+            playing = entry.Event switch
+            {
+                BeaconEvent.Play or BeaconEvent.Heartbeat => true,
+                BeaconEvent.Pause or BeaconEvent.Ended or BeaconEvent.End => false,
+                _ => playing,
+            };
+            previous = entry;
+        }
+
+        return intervals;
+    }
+
+    public static List<Pass> Passes(IReadOnlyList<WatchedInterval> intervals)
+    {
+        var passes = new List<Pass>();
+        foreach (var interval in intervals)
+        {
+            if (passes.Count > 0 && Math.Abs(interval.Start - passes[^1].End) <= JoinTolerance)
+                passes[^1] = passes[^1] with { End = Math.Max(passes[^1].End, interval.End) };
+            else
+                passes.Add(new Pass(interval.Start, interval.End));
+        }
+
+        return passes;
+    }
+
+    /// <summary>
+    /// Cuts the media into N = min(ceil(duration), maxSpans) spans; a pass counts once for each span it covers by at least
+    /// half of that span's length.
+    /// </summary>
+    public static AttentionSpan AttentionSpan(IReadOnlyList<Pass> passes, double duration, int maxSpans)
+    {
+        var spanCount = (int)Math.Min(Math.Ceiling(duration), maxSpans);
+        var width = duration / spanCount;
+        var counts = new int[spanCount];
+        double secondsPlayed = 0;
+        foreach (var pass in passes)
+        {
+            secondsPlayed += pass.Length;
+            var start = Math.Clamp(pass.Start, 0, duration);
+            var end = Math.Clamp(pass.End, 0, duration);
+            var first = Math.Min((int)(start / width), spanCount - 1);
+            var last = Math.Min((int)(end / width), spanCount - 1);
+            for (var span = first; span <= last; span++)
+            {
+                var covered = Math.Min(end, (span + 1) * width) - Math.Max(start, span * width);
+                if (covered >= width / 2 - 1e-9)
+                    counts[span]++;
+            }
+        }
+
+        var watchedSpans = counts.Count(count => count > 0);
+        return new AttentionSpan(
+            counts,
+            Math.Round(100.0 * watchedSpans / spanCount, 2),
+            (int)Math.Round(secondsPlayed, MidpointRounding.AwayFromZero));
+    }
+
+    /// <summary>
+    /// The quartiles the log reached, in the order they happened: 0 at the first play; 25, 50 and 75 when a watched
+    /// interval first reaches that share of the duration; 100 at <c>ended</c> or when an interval comes within 1 s of the end.
+    /// A quartile reached after a higher one was already reached is left out, so what remains is ascending.
+    /// </summary>
+    public static List<QuartileReach> Quartiles(IReadOnlyList<LogEntry> log, IReadOnlyList<WatchedInterval> intervals, double duration)
+    {
+        var reached = new List<QuartileReach>();
+        var firstPlay = FirstPlay(log);
+        if (firstPlay is not { } playedAt)
+            return reached;
+
+        reached.Add(new QuartileReach(0, playedAt));
+        foreach (var percent in (ReadOnlySpan<int>)[25, 50, 75])
+        {
+            var threshold = duration * percent / 100;
+            if (FirstReaching(intervals, threshold) is { } ts)
+                reached.Add(new QuartileReach(percent, ts));
+        }
+
+        long? ended = null;
+        foreach (var entry in log)
+        {
+            if (entry.Event == BeaconEvent.Ended && entry.Ts >= playedAt)
+            {
+                ended = entry.Ts;
+                break;
+            }
+        }
+
+        var nearEnd = FirstReaching(intervals, duration - 1);
+        if (Earliest(ended, nearEnd) is { } completedAt)
+            reached.Add(new QuartileReach(100, completedAt));
+
+        reached.Sort((a, b) => a.Ts != b.Ts ? a.Ts.CompareTo(b.Ts) : a.Percent.CompareTo(b.Percent));
+        var ascending = new List<QuartileReach>(reached.Count);
+        foreach (var reach in reached)
+        {
+            if (ascending.Count == 0 || reach.Percent > ascending[^1].Percent)
+                ascending.Add(reach);
+        }
+
+        return ascending;
+    }
+
+    public static long? FirstPlay(IEnumerable<LogEntry> log)
+    {
+        foreach (var entry in log)
+        {
+            if (entry.Event == BeaconEvent.Play)
+                return entry.Ts;
+        }
+
+        return null;
+    }
+
+    private static long? FirstReaching(IReadOnlyList<WatchedInterval> intervals, double threshold)
+    {
+        foreach (var interval in intervals)
+        {
+            if (interval.End >= threshold)
+                return interval.EndTs;
+        }
+
+        return null;
+    }
+
+    private static long? Earliest(long? a, long? b) => a is null ? b : b is null ? a : Math.Min(a.Value, b.Value);
+}

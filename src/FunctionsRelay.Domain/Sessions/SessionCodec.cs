@@ -1,0 +1,191 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using FunctionsRelay.Domain.Beacons;
+
+namespace FunctionsRelay.Domain.Sessions;
+
+/// <summary>A session as storage keeps it: a small JSON header and the log packed into bytes (about 6 bytes a beacon).</summary>
+public sealed record SessionSnapshot(string Header, byte[] Log);
+
+/// <summary>
+/// Packs a session compactly: a 2-hour session with a heartbeat every 10 s (720 beacons) takes about 5 KiB of log,
+/// well inside one Table Storage entity.
+/// </summary>
+public static class SessionCodec
+{
+    private const byte FormatVersion = 1;
+    private const byte HasSeq = 1 << 3;
+    private const byte HasPosition = 1 << 4;
+    private const byte HasFrom = 1 << 5;
+    private const byte EventMask = 0b111;
+
+    public static SessionSnapshot Encode(ViewingSession session)
+    {
+        var header = new SessionHeader
+        {
+            Media = session.Media,
+            ContactId = session.ContactId,
+            Utk = session.Utk,
+            Page = session.Page,
+            Context = session.Context,
+            Duration = session.Duration,
+            Decided = session.Decided,
+            Outbox = [.. session.Outbox],
+            DeliveryLeaseUntil = session.DeliveryLeaseUntil,
+            LastActivityAt = session.LastActivityAt,
+            ClosedAt = session.ClosedAt,
+            CloseReason = session.CloseReason,
+            SkipReason = session.SkipReason,
+            DuplicatesDropped = session.DuplicatesDropped,
+            DroppedAfterClose = session.DroppedAfterClose,
+            DroppedLogFull = session.DroppedLogFull,
+        };
+        return new SessionSnapshot(JsonSerializer.Serialize(header, SessionJsonContext.Default.SessionHeader), EncodeLog(session.Log));
+    }
+
+    public static ViewingSession Decode(long portalId, string sessionId, SessionSnapshot snapshot)
+    {
+        var header = JsonSerializer.Deserialize(snapshot.Header, SessionJsonContext.Default.SessionHeader)
+            ?? throw new InvalidDataException($"session {portalId}/{sessionId}: empty header");
+        var session = new ViewingSession(portalId, sessionId)
+        {
+            Media = header.Media,
+            ContactId = header.ContactId,
+            Utk = header.Utk,
+            Page = header.Page,
+            Context = header.Context,
+            Duration = header.Duration,
+            Decided = header.Decided,
+            DeliveryLeaseUntil = header.DeliveryLeaseUntil,
+            LastActivityAt = header.LastActivityAt,
+            ClosedAt = header.ClosedAt,
+            CloseReason = header.CloseReason,
+            SkipReason = header.SkipReason,
+            DuplicatesDropped = header.DuplicatesDropped,
+            DroppedAfterClose = header.DroppedAfterClose,
+            DroppedLogFull = header.DroppedLogFull,
+        };
+        foreach (var pending in header.Outbox ?? [])
+            session.Enqueue(pending);
+        DecodeLog(snapshot.Log, session);
+        return session;
+    }
+
+    private static byte[] EncodeLog(IReadOnlyList<LogEntry> log)
+    {
+        var buffer = new byte[1 + 10 + (log.Count * 42)];
+        var at = 0;
+        buffer[at++] = FormatVersion;
+        WriteVarint(buffer, ref at, (ulong)log.Count);
+        long previousTs = 0;
+        foreach (var entry in log)
+        {
+            WriteVarint(buffer, ref at, ZigZag(entry.Ts - previousTs));
+            previousTs = entry.Ts;
+            var flags = (byte)((byte)entry.Event
+                | (entry.Seq is null ? 0 : HasSeq)
+                | (entry.Position is null ? 0 : HasPosition)
+                | (entry.From is null ? 0 : HasFrom));
+            buffer[at++] = flags;
+            if (entry.Seq is { } seq)
+                WriteVarint(buffer, ref at, (ulong)seq);
+            if (entry.Position is { } position)
+                WriteVarint(buffer, ref at, (ulong)Math.Round(position * 1000));
+            if (entry.From is { } from)
+                WriteVarint(buffer, ref at, (ulong)Math.Round(from * 1000));
+        }
+
+        return buffer[..at];
+    }
+
+    private static void DecodeLog(ReadOnlySpan<byte> bytes, ViewingSession session)
+    {
+        if (bytes.Length == 0)
+            return;
+        if (bytes[0] != FormatVersion)
+            throw new InvalidDataException($"session log format {bytes[0]} is not known");
+        var at = 1;
+        var count = (long)ReadVarint(bytes, ref at);
+        long ts = 0;
+        for (long i = 0; i < count; i++)
+        {
+            ts += UnZigZag(ReadVarint(bytes, ref at));
+            var flags = bytes[at++];
+            long? seq = (flags & HasSeq) != 0 ? (long)ReadVarint(bytes, ref at) : null;
+            double? position = (flags & HasPosition) != 0 ? ReadVarint(bytes, ref at) / 1000.0 : null;
+            double? from = (flags & HasFrom) != 0 ? ReadVarint(bytes, ref at) / 1000.0 : null;
+            session.Restore(new LogEntry(ts, seq, (BeaconEvent)(flags & EventMask), position, from));
+        }
+    }
+
+    private static ulong ZigZag(long value) => (ulong)((value << 1) ^ (value >> 63));
+
+    private static long UnZigZag(ulong value) => (long)(value >> 1) ^ -(long)(value & 1);
+
+    private static void WriteVarint(byte[] buffer, ref int at, ulong value)
+    {
+        while (value >= 0x80)
+        {
+            buffer[at++] = (byte)(value | 0x80);
+            value >>= 7;
+        }
+
+        buffer[at++] = (byte)value;
+    }
+
+    private static ulong ReadVarint(ReadOnlySpan<byte> bytes, ref int at)
+    {
+        ulong value = 0;
+        for (var shift = 0; shift < 64; shift += 7)
+        {
+            var b = bytes[at++];
+            value |= (ulong)(b & 0x7F) << shift;
+            if (b < 0x80)
+                return value;
+        }
+
+        throw new InvalidDataException("session log holds a malformed number");
+    }
+}
+
+internal sealed record SessionHeader
+{
+    public Stamped<MediaInfo>? Media { get; init; }
+
+    public Stamped<long>? ContactId { get; init; }
+
+    public Stamped<string>? Utk { get; init; }
+
+    public Stamped<PageInfo>? Page { get; init; }
+
+    public Stamped<PlayContext>? Context { get; init; }
+
+    public Stamped<double>? Duration { get; init; }
+
+    public DecidedEvents Decided { get; init; }
+
+    public List<PendingEvent>? Outbox { get; init; }
+
+    public long DeliveryLeaseUntil { get; init; }
+
+    public long LastActivityAt { get; init; }
+
+    public long? ClosedAt { get; init; }
+
+    public CloseReason? CloseReason { get; init; }
+
+    public SkipReason? SkipReason { get; init; }
+
+    public int DuplicatesDropped { get; init; }
+
+    public int DroppedAfterClose { get; init; }
+
+    public int DroppedLogFull { get; init; }
+}
+
+[JsonSourceGenerationOptions(
+    PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase,
+    DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingDefault,
+    UseStringEnumConverter = true)]
+[JsonSerializable(typeof(SessionHeader))]
+internal sealed partial class SessionJsonContext : JsonSerializerContext;

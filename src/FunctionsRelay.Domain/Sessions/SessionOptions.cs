@@ -1,0 +1,24 @@
+using FunctionsRelay.Domain.Beacons;
+
+namespace FunctionsRelay.Domain.Sessions;
+
+/// <summary>How sessions close and how attention spans are cut. Bound from the <c>Sessions</c> section (<c>Sessions__IdleTimeout</c>, ...).</summary>
+public sealed class SessionOptions
+{
+    public const string SectionName = "Sessions";
+
+    /// <summary>A session with no beacon for this long is closed and its attention span sent.</summary>
+    public TimeSpan IdleTimeout { get; set; } = TimeSpan.FromMinutes(30);
+
+    /// <summary>After an <c>end</c> beacon, how long to wait for beacons still missing from the seq numbering before closing anyway.</summary>
+    public TimeSpan EndGracePeriod { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>The most spans an attention-span map is cut into (one per second up to this many).</summary>
+    public int MaxSpans { get; set; } = 1000;
+
+    /// <summary>A session keeps at most this many beacons; later ones are dropped and counted.</summary>
+    public int MaxLogEntries { get; set; } = 20_000;
+
+    /// <summary>The media type sent to HubSpot when a session never said which (HubSpot requires one).</summary>
+    public MediaType DefaultMediaType { get; set; } = MediaType.Video;
+}

@@ -1,0 +1,220 @@
+using System.Text.Json;
+using FunctionsRelay.Domain.Beacons;
+using FunctionsRelay.Domain.Sessions;
+
+namespace FunctionsRelay.Domain.Tests;
+
+public class EventPlannerTests
+{
+    private static readonly SessionOptions Options = new();
+
+    private static List<string> Keys(IEnumerable<PendingEvent> events) => events.Select(e => e.Key).ToList();
+
+    private static JsonElement Json(PendingEvent pending) => JsonDocument.Parse(pending.Payload).RootElement;
+
+    [Fact]
+    public void First_play_decides_the_played_event_and_quartile_0_once()
+    {
+        var session = new SessionScript().Start(0).Play(1, 0).Merge();
+
+        var first = EventPlanner.Decide(session, Options);
+        var again = EventPlanner.Decide(session, Options);
+
+        Assert.Equal(["played", "quartile-0"], Keys(first));
+        Assert.Empty(again);
+        Assert.Equal(SessionScript.Ts(1), Json(first[0]).GetProperty("occurredTimestamp").GetInt64());
+        Assert.Equal(0, Json(first[1]).GetProperty("playedPercent").GetInt32());
+    }
+
+    [Fact]
+    public void Quartiles_follow_the_furthest_point_watched_in_ascending_order()
+    {
+        var script = new SessionScript(duration: 40).Play(0, 0).Heartbeat(10, 10);
+        var session = script.Merge();
+        Assert.Equal(["played", "quartile-0", "quartile-25"], Keys(EventPlanner.Decide(session, Options)));
+
+        foreach (var beacon in new SessionScript(duration: 40).Play(0, 0).Heartbeat(10, 10).Heartbeat(20, 20).Heartbeat(31, 31).Beacons.Skip(2))
+            session.Merge(beacon, beacon.Ts, Options.MaxLogEntries);
+        var next = EventPlanner.Decide(session, Options);
+
+        Assert.Equal(["quartile-50", "quartile-75"], Keys(next));
+        Assert.Equal(SessionScript.Ts(20), Json(next[0]).GetProperty("occurredTimestamp").GetInt64());
+        Assert.Equal(SessionScript.Ts(31), Json(next[1]).GetProperty("occurredTimestamp").GetInt64());
+    }
+
+    [Fact]
+    public void Quartile_100_comes_with_ended_or_within_one_second_of_the_end()
+    {
+        var byEnded = new SessionScript().Play(0, 0).Pause(2, 2).Seek(3, 2, 9.5).Ended(4, 9.5).Merge();
+        var byInterval = new SessionScript().Play(0, 0).Pause(9.2, 9.1).Merge();
+
+        Assert.Equal(["played", "quartile-0", "quartile-100"], Keys(EventPlanner.Decide(byEnded, Options)));
+        Assert.Equal(["played", "quartile-0", "quartile-25", "quartile-50", "quartile-75", "quartile-100"], Keys(EventPlanner.Decide(byInterval, Options)));
+    }
+
+    [Fact]
+    public void A_lower_quartile_reached_after_a_higher_one_is_not_sent()
+    {
+        var session = new SessionScript().Play(0, 0).Pause(1, 1).Seek(2, 1, 9.9).Ended(3, 9.9).Seek(4, 9.9, 0).Play(5, 0).Pause(10, 5).Merge();
+
+        Assert.Equal(["played", "quartile-0", "quartile-100"], Keys(EventPlanner.Decide(session, Options)));
+    }
+
+    [Fact]
+    public void End_closes_the_session_and_decides_the_attention_span_from_the_whole_log()
+    {
+        var session = new SessionScript().Play(0, 0).Pause(5, 5).Seek(6, 5, 0).Play(7, 0).Pause(9, 2).End(12, 2).Merge();
+
+        Assert.True(EventPlanner.CloseIfDue(session, SessionScript.Ts(12), Options));
+        var events = EventPlanner.Decide(session, Options);
+
+        Assert.Equal(["played", "quartile-0", "quartile-25", "quartile-50", "attention-span"], Keys(events));
+        var span = Json(events[^1]);
+        Assert.Equal("0=2;1=2;2=1;3=1;4=1;5=0;6=0;7=0;8=0;9=0;", span.GetProperty("rawDataString").GetString());
+        Assert.Equal(2, span.GetProperty("rawDataMap").GetProperty("0").GetInt32());
+        Assert.Equal(0, span.GetProperty("rawDataMap").GetProperty("9").GetInt32());
+        Assert.Equal(10, span.GetProperty("rawDataMap").EnumerateObject().Count());
+        Assert.Equal(50, span.GetProperty("derivedValues").GetProperty("totalPercentPlayed").GetDouble());
+        Assert.Equal(7, span.GetProperty("derivedValues").GetProperty("totalSecondsPlayed").GetInt32());
+        Assert.Equal(SessionScript.Ts(12), span.GetProperty("occurredTimestamp").GetInt64());
+        Assert.Equal(CloseReason.End, session.CloseReason);
+    }
+
+    [Fact]
+    public void A_session_without_end_closes_after_the_idle_timeout()
+    {
+        var session = new SessionScript().Play(0, 0).Heartbeat(8, 8).Merge();
+        var lastSeen = session.LastActivityAt;
+        EventPlanner.Decide(session, Options);
+
+        Assert.False(EventPlanner.CloseIfDue(session, lastSeen + (long)Options.IdleTimeout.TotalMilliseconds - 1, Options));
+        Assert.Equal(lastSeen + (long)Options.IdleTimeout.TotalMilliseconds, EventPlanner.NextCloseCheckAt(session, Options));
+        Assert.True(EventPlanner.CloseIfDue(session, lastSeen + (long)Options.IdleTimeout.TotalMilliseconds, Options));
+
+        var events = EventPlanner.Decide(session, Options);
+        Assert.Equal(["attention-span"], Keys(events));
+        Assert.Equal(SessionScript.Ts(8), Json(events[0]).GetProperty("occurredTimestamp").GetInt64());
+        Assert.Equal(CloseReason.Idle, session.CloseReason);
+    }
+
+    [Fact]
+    public void Beacons_after_close_are_dropped_and_counted()
+    {
+        var session = new SessionScript().Play(0, 0).End(3, 3).Merge();
+        EventPlanner.CloseIfDue(session, SessionScript.Ts(3), Options);
+
+        var outcome = session.Merge(new SessionScript().Heartbeat(4, 4).Beacons[0] with { Seq = 99 }, SessionScript.Ts(4), Options.MaxLogEntries);
+
+        Assert.Equal(MergeOutcome.SessionClosed, outcome);
+        Assert.Equal(1, session.DroppedAfterClose);
+    }
+
+    [Fact]
+    public void A_missing_seq_holds_back_live_events_and_the_close_until_it_arrives()
+    {
+        var beacons = new SessionScript().Play(0, 0).Heartbeat(5, 5).Pause(8, 8).End(9, 8).Beacons;
+        var session = SessionScript.Merge(beacons.Where(b => b.Seq != 1));
+
+        Assert.Equal(1, session.SettledCount());
+        Assert.False(EventPlanner.CloseIfDue(session, SessionScript.Ts(9), Options));
+        Assert.Equal(["played", "quartile-0"], Keys(EventPlanner.Decide(session, Options)));
+
+        session.Merge(beacons[1], SessionScript.Ts(10), Options.MaxLogEntries);
+        Assert.Equal(4, session.SettledCount());
+        Assert.True(EventPlanner.CloseIfDue(session, SessionScript.Ts(10), Options));
+        Assert.Equal(["quartile-25", "quartile-50", "quartile-75", "attention-span"], Keys(EventPlanner.Decide(session, Options)));
+    }
+
+    [Fact]
+    public void An_end_with_a_gap_before_it_closes_after_the_grace_period()
+    {
+        var beacons = new SessionScript().Play(0, 0).Heartbeat(5, 5).End(9, 8).Beacons;
+        var session = SessionScript.Merge(beacons.Where(b => b.Seq != 1));
+        var grace = (long)Options.EndGracePeriod.TotalMilliseconds;
+
+        Assert.Equal(session.LastActivityAt + grace, EventPlanner.NextCloseCheckAt(session, Options));
+        Assert.False(EventPlanner.CloseIfDue(session, session.LastActivityAt + grace - 1, Options));
+        Assert.True(EventPlanner.CloseIfDue(session, session.LastActivityAt + grace, Options));
+        Assert.Equal(CloseReason.End, session.CloseReason);
+    }
+
+    [Theory]
+    [InlineData("contact", SkipReason.NoContact)]
+    [InlineData("media", SkipReason.NoMedia)]
+    [InlineData("duration", SkipReason.NoDuration)]
+    public void A_session_missing_an_identity_is_never_sent_and_says_why(string missing, SkipReason reason)
+    {
+        var beacons = new SessionScript().Play(0, 0).End(5, 5).Beacons.Select(b => missing switch
+        {
+            "contact" => b with { Contact = null },
+            "media" => b with { Media = null },
+            _ => b with { Duration = null },
+        });
+        var session = SessionScript.Merge(beacons);
+
+        Assert.Empty(EventPlanner.Decide(session, Options));
+        Assert.Null(session.SkipReason);
+        EventPlanner.CloseIfDue(session, SessionScript.Ts(5), Options);
+        Assert.Empty(EventPlanner.Decide(session, Options));
+        Assert.Equal(reason, session.SkipReason);
+    }
+
+    [Fact]
+    public void A_session_that_never_played_sends_nothing()
+    {
+        var session = new SessionScript().Start(0).End(5, 0).Merge();
+        EventPlanner.CloseIfDue(session, SessionScript.Ts(5), Options);
+
+        Assert.Empty(EventPlanner.Decide(session, Options));
+        Assert.Equal(SkipReason.NeverPlayed, session.SkipReason);
+    }
+
+    [Fact]
+    public void Payloads_carry_hubspots_field_names_and_leave_out_what_is_unknown()
+    {
+        var session = new SessionScript().Play(0, 0).Merge();
+        var played = Json(EventPlanner.Decide(session, Options)[0]);
+
+        var names = played.EnumerateObject().Select(p => p.Name).Order().ToList();
+        Assert.Equal(["contactUtk", "externalId", "externalPlayContext", "mediaName", "mediaType", "mediaUrl", "occurredTimestamp", "pageName", "pageUrl", "sessionId"], names);
+        Assert.Equal("VIDEO", played.GetProperty("mediaType").GetString());
+        Assert.Equal("EXTERNAL_PAGE", played.GetProperty("externalPlayContext").GetString());
+        Assert.Equal("session-1", played.GetProperty("sessionId").GetString());
+        Assert.Equal("video-7", played.GetProperty("externalId").GetString());
+        Assert.Equal("utk-abc", played.GetProperty("contactUtk").GetString());
+    }
+
+    [Fact]
+    public void Contact_id_wins_over_utk_and_media_bridge_id_over_external_id_and_page_id_over_name_and_url()
+    {
+        var beacons = new SessionScript().Play(0, 0).Beacons.Select(b => b with
+        {
+            Contact = new ContactInfo(77, "utk-abc"),
+            Media = new MediaInfo("video-7", 9001, "Launch", null, MediaType.Audio),
+            Page = new PageInfo(555, "Pricing", "https://example.com"),
+        });
+        var played = Json(EventPlanner.Decide(SessionScript.Merge(beacons), Options)[0]);
+
+        Assert.Equal(77, played.GetProperty("contactId").GetInt64());
+        Assert.False(played.TryGetProperty("contactUtk", out _));
+        Assert.Equal(9001, played.GetProperty("mediaBridgeId").GetInt64());
+        Assert.False(played.TryGetProperty("externalId", out _));
+        Assert.Equal(555, played.GetProperty("pageId").GetInt64());
+        Assert.False(played.TryGetProperty("pageName", out _));
+        Assert.Equal("AUDIO", played.GetProperty("mediaType").GetString());
+    }
+
+    [Fact]
+    public void The_latest_beacon_sets_the_media_whatever_order_they_arrive_in()
+    {
+        var script = new SessionScript().Play(0, 0).Heartbeat(5, 5);
+        var later = script.Beacons[1] with { Media = SessionScript.Media with { Name = "Renamed" } };
+        var early = script.Beacons[0];
+
+        var inOrder = SessionScript.Merge([early, later]);
+        var reversed = SessionScript.Merge([later, early]);
+
+        Assert.Equal("Renamed", inOrder.Media!.Value.Value.Name);
+        Assert.Equal("Renamed", reversed.Media!.Value.Value.Name);
+    }
+}
