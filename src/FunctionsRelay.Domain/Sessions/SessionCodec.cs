@@ -33,6 +33,7 @@ public static class SessionCodec
             Outbox = [.. session.Outbox],
             DeliveryLeaseUntil = session.DeliveryLeaseUntil,
             LastActivityAt = session.LastActivityAt,
+            CloseCheckAt = session.CloseCheckAt,
             ClosedAt = session.ClosedAt,
             CloseReason = session.CloseReason,
             SkipReason = session.SkipReason,
@@ -58,6 +59,7 @@ public static class SessionCodec
             Decided = header.Decided,
             DeliveryLeaseUntil = header.DeliveryLeaseUntil,
             LastActivityAt = header.LastActivityAt,
+            CloseCheckAt = header.CloseCheckAt,
             ClosedAt = header.ClosedAt,
             CloseReason = header.CloseReason,
             SkipReason = header.SkipReason,
@@ -169,6 +171,8 @@ internal sealed record SessionHeader
     public long DeliveryLeaseUntil { get; init; }
 
     public long LastActivityAt { get; init; }
+
+    public long CloseCheckAt { get; init; }
 
     public long? ClosedAt { get; init; }
 

@@ -89,6 +89,9 @@ public sealed class ViewingSession(long portalId, string sessionId)
 
     public long LastActivityAt { get; set; }
 
+    /// <summary>When the one close check that counts is due; checks due at other times are stale and dropped.</summary>
+    public long CloseCheckAt { get; set; }
+
     public long? ClosedAt { get; set; }
 
     public CloseReason? CloseReason { get; set; }

@@ -1,0 +1,109 @@
+using System.Net.Http.Headers;
+using Azure;
+using FunctionsRelay.Domain.Beacons;
+using FunctionsRelay.Infrastructure.Ingest;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace FunctionsRelay.Infrastructure.Http;
+
+/// <summary>
+/// <c>POST /api/beacons</c> and its CORS preflight, as both hosts serve them: 202 with the count accepted, 400 with the
+/// field errors, 413 for a body over the limit, 415 for a content type other than JSON or text, 503 when storage is down.
+/// </summary>
+public sealed class BeaconEndpoint(
+    BeaconIngestService ingest,
+    IOptions<BeaconLimits> limits,
+    IOptions<RelayOptions> relay,
+    ILogger<BeaconEndpoint> logger)
+{
+    public const string Route = "beacons";
+
+    public async Task<IResult> PostAsync(HttpRequest request, CancellationToken cancellationToken)
+    {
+        AllowOrigin(request);
+        if (!IsAcceptedContentType(request.ContentType))
+        {
+            return Errors(
+                StatusCodes.Status415UnsupportedMediaType,
+                $"Content-Type: must be application/json or text/plain (got {(string.IsNullOrEmpty(request.ContentType) ? "none" : request.ContentType)})");
+        }
+
+        var maxBytes = limits.Value.MaxBodyBytes;
+        if (request.ContentLength > maxBytes)
+            return TooLarge(request.ContentLength.Value, maxBytes);
+
+        var body = await ReadUpToAsync(request.Body, maxBytes + 1, cancellationToken);
+        if (body.Length > maxBytes)
+            return TooLarge(body.Length, maxBytes, orMore: true);
+
+        try
+        {
+            var result = await ingest.IngestAsync(body, cancellationToken);
+            return result.IsValid
+                ? Results.Json(new { accepted = result.Accepted, ignored = result.Ignored }, statusCode: StatusCodes.Status202Accepted)
+                : Results.Json(new { errors = result.Errors }, statusCode: StatusCodes.Status400BadRequest);
+        }
+        catch (RequestFailedException ex)
+        {
+            logger.LogError(ex, "The beacon queue is unavailable ({Status})", ex.Status);
+            request.HttpContext.Response.Headers.RetryAfter = "5";
+            return Errors(StatusCodes.Status503ServiceUnavailable, "storage: the relay's queue is unavailable; send the beacons again shortly");
+        }
+    }
+
+    /// <summary>Answers a CORS preflight: allowed origins may POST with a Content-Type header.</summary>
+    public IResult Preflight(HttpRequest request)
+    {
+        if (!AllowOrigin(request))
+            return Results.StatusCode(StatusCodes.Status403Forbidden);
+        var headers = request.HttpContext.Response.Headers;
+        headers.AccessControlAllowMethods = "POST, OPTIONS";
+        headers.AccessControlAllowHeaders = "Content-Type";
+        headers.AccessControlMaxAge = "86400";
+        return Results.NoContent();
+    }
+
+    private bool AllowOrigin(HttpRequest request)
+    {
+        var origin = request.Headers.Origin.ToString();
+        if (string.IsNullOrEmpty(origin))
+            return false;
+        var allowed = relay.Value.AllowedOrigins;
+        var headers = request.HttpContext.Response.Headers;
+        if (allowed.Contains("*"))
+        {
+            headers.AccessControlAllowOrigin = "*";
+            return true;
+        }
+
+        headers.Vary = "Origin";
+        if (!allowed.Contains(origin, StringComparer.OrdinalIgnoreCase))
+            return false;
+        headers.AccessControlAllowOrigin = origin;
+        return true;
+    }
+
+    private static bool IsAcceptedContentType(string? contentType) =>
+        MediaTypeHeaderValue.TryParse(contentType, out var parsed)
+        && parsed.MediaType is { } mediaType
+        && (mediaType.Equals("application/json", StringComparison.OrdinalIgnoreCase)
+            || mediaType.Equals("text/plain", StringComparison.OrdinalIgnoreCase)
+            || mediaType.EndsWith("+json", StringComparison.OrdinalIgnoreCase));
+
+    private static async Task<ReadOnlyMemory<byte>> ReadUpToAsync(Stream body, int limit, CancellationToken cancellationToken)
+    {
+        var buffer = new MemoryStream();
+        var chunk = new byte[16 * 1024];
+        int read;
+        while (buffer.Length < limit && (read = await body.ReadAsync(chunk.AsMemory(0, (int)Math.Min(chunk.Length, limit - buffer.Length)), cancellationToken)) > 0)
+            buffer.Write(chunk, 0, read);
+        return buffer.GetBuffer().AsMemory(0, (int)buffer.Length);
+    }
+
+    private static IResult TooLarge(long size, int maxBytes, bool orMore = false) =>
+        Errors(StatusCodes.Status413PayloadTooLarge, $"body: is {size}{(orMore ? " or more" : "")} bytes; at most {maxBytes} are accepted");
+
+    private static IResult Errors(int status, string error) => Results.Json(new { errors = new[] { error } }, statusCode: status);
+}

@@ -1,0 +1,124 @@
+using Azure;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace FunctionsRelay.Infrastructure.HubSpot;
+
+/// <summary>
+/// Hands out each portal's access token, refreshing it ahead of expiry as HubSpot asks (by the token's lifetime, not on a 401).
+/// Refreshes write over the version of the row they read (ETag), so concurrent refreshers never clobber each other:
+/// the loser takes the winner's token.
+/// </summary>
+public sealed class TokenService(
+    PortalTokenStore store,
+    HubSpotOAuthClient oauth,
+    IOptions<HubSpotOptions> options,
+    TimeProvider time,
+    ILogger<TokenService> logger)
+{
+    /// <summary>A token this close to expiry is refreshed before use.</summary>
+    private static readonly TimeSpan UseMargin = TimeSpan.FromMinutes(1);
+
+    /// <summary>The portal's access token, or null when it has none that works (never installed, or disconnected).</summary>
+    public async Task<string?> GetAccessTokenAsync(long portalId, CancellationToken cancellationToken)
+    {
+        var token = await store.GetAsync(portalId, cancellationToken);
+        if (token is not { Status: PortalStatus.Connected })
+            return null;
+        if (token.ExpiresAt - time.GetUtcNow() > UseMargin)
+            return token.AccessToken;
+        return (await RefreshAsync(token, cancellationToken))?.AccessToken;
+    }
+
+    /// <summary>After a 401: a token other than <paramref name="rejected"/> if someone refreshed meanwhile, else a fresh one.</summary>
+    public async Task<string?> ReplaceRejectedTokenAsync(long portalId, string rejected, CancellationToken cancellationToken)
+    {
+        var token = await store.GetAsync(portalId, cancellationToken);
+        if (token is not { Status: PortalStatus.Connected })
+            return null;
+        if (token.AccessToken != rejected && token.ExpiresAt - time.GetUtcNow() > UseMargin)
+            return token.AccessToken;
+        return (await RefreshAsync(token, cancellationToken))?.AccessToken;
+    }
+
+    /// <summary>Refreshes every connected token that expires within the refresh window. Returns how many were refreshed.</summary>
+    public async Task<int> RefreshExpiringAsync(CancellationToken cancellationToken)
+    {
+        var due = await store.ListConnectedExpiringBeforeAsync(time.GetUtcNow() + options.Value.RefreshWindow, cancellationToken);
+        var refreshed = 0;
+        foreach (var token in due)
+        {
+            try
+            {
+                if (await RefreshAsync(token, cancellationToken) is not null)
+                    refreshed++;
+            }
+            catch (Exception ex) when (ex is HubSpotOAuthException or HttpRequestException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
+            {
+                logger.LogWarning("Refreshing the token of portal {PortalId} failed ({Reason}); it will be tried again", token.PortalId, ex.Message);
+            }
+        }
+
+        return refreshed;
+    }
+
+    /// <summary>Stores the tokens of a new install (or a reinstall), replacing whatever the portal had.</summary>
+    public async Task<PortalToken> StoreInstallAsync(long portalId, OAuthTokens tokens, CancellationToken cancellationToken)
+    {
+        var token = new PortalToken(portalId, tokens.AccessToken, tokens.RefreshToken, ExpiryOf(tokens), PortalStatus.Connected);
+        var saved = await store.SaveAsync(token, overwrite: true, cancellationToken);
+        logger.LogInformation("Portal {PortalId} connected; its token expires at {ExpiresAt:O}", portalId, saved.ExpiresAt);
+        return saved;
+    }
+
+    private async Task<PortalToken?> RefreshAsync(PortalToken token, CancellationToken cancellationToken)
+    {
+        OAuthTokens fresh;
+        try
+        {
+            fresh = await oauth.RefreshAsync(token.RefreshToken, cancellationToken);
+        }
+        catch (HubSpotOAuthException ex) when (ex.IsInvalidGrant)
+        {
+            return await MarkDisconnectedAsync(token, ex, cancellationToken);
+        }
+
+        try
+        {
+            var saved = await store.SaveAsync(
+                token with { AccessToken = fresh.AccessToken, RefreshToken = fresh.RefreshToken, ExpiresAt = ExpiryOf(fresh) },
+                overwrite: false,
+                cancellationToken);
+            logger.LogInformation("Refreshed the token of portal {PortalId}; it now expires at {ExpiresAt:O}", token.PortalId, saved.ExpiresAt);
+            return saved;
+        }
+        catch (RequestFailedException ex) when (ex.Status == 412)
+        {
+            // Another refresher won; its token is the one to use.
+            logger.LogInformation("The token of portal {PortalId} was refreshed elsewhere meanwhile", token.PortalId);
+            var current = await store.GetAsync(token.PortalId, cancellationToken);
+            return current is { Status: PortalStatus.Connected } ? current : null;
+        }
+    }
+
+    private async Task<PortalToken?> MarkDisconnectedAsync(PortalToken token, HubSpotOAuthException reason, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await store.SaveAsync(token with { Status = PortalStatus.Disconnected }, overwrite: false, cancellationToken);
+            logger.LogWarning(
+                "HubSpot refused the refresh token of portal {PortalId} ({Error}): the portal is disconnected until the app is installed again",
+                token.PortalId,
+                reason.Error);
+            return null;
+        }
+        catch (RequestFailedException ex) when (ex.Status == 412)
+        {
+            // A reinstall or another refresher wrote a newer row: keep it.
+            var current = await store.GetAsync(token.PortalId, cancellationToken);
+            return current is { Status: PortalStatus.Connected } ? current : null;
+        }
+    }
+
+    private DateTimeOffset ExpiryOf(OAuthTokens tokens) => time.GetUtcNow().AddSeconds(tokens.ExpiresIn);
+}

@@ -1,0 +1,32 @@
+using FunctionsRelay.Domain.Beacons;
+using FunctionsRelay.Infrastructure.Storage;
+using Microsoft.Extensions.Logging;
+
+namespace FunctionsRelay.Infrastructure.Ingest;
+
+public sealed record IngestResult(int Accepted, int Ignored, IReadOnlyList<string> Errors)
+{
+    public bool IsValid => Errors.Count == 0;
+}
+
+/// <summary>Validates a request body and queues its beacons, one message per session. A body with any invalid beacon queues nothing.</summary>
+public sealed class BeaconIngestService(BeaconParser parser, BeaconQueue queue, TimeProvider time, ILogger<BeaconIngestService> logger)
+{
+    public async Task<IngestResult> IngestAsync(ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
+    {
+        var batch = parser.Parse(body, time.GetUtcNow());
+        if (!batch.IsValid)
+        {
+            logger.LogInformation("Rejected a beacon request: {ErrorCount} errors, the first {FirstError}", batch.Errors.Count, batch.Errors[0].ToString());
+            return new IngestResult(0, 0, batch.Errors.Select(error => error.ToString()).ToList());
+        }
+
+        var messages = batch.Beacons.Count == 0 ? 0 : await queue.EnqueueAsync(batch.Beacons, cancellationToken);
+        logger.LogInformation(
+            "Accepted {Accepted} beacons in {Messages} queue messages; ignored {Ignored} foreign events",
+            batch.Beacons.Count,
+            messages,
+            batch.Ignored);
+        return new IngestResult(batch.Beacons.Count, batch.Ignored, []);
+    }
+}

@@ -1,0 +1,65 @@
+namespace FunctionsRelay.Infrastructure;
+
+/// <summary>Queue and table names. Bound from the <c>Relay</c> section (<c>Relay__BeaconQueue</c>, ...).</summary>
+public sealed class RelayOptions
+{
+    public const string SectionName = "Relay";
+
+    public string BeaconQueue { get; set; } = "beacons";
+
+    /// <summary>Where messages go after <see cref="MaxDequeueCount"/> failed attempts; the Functions host uses the same name.</summary>
+    public string PoisonQueue => BeaconQueue + "-poison";
+
+    public string SessionsTable { get; set; } = "sessions";
+
+    public string TokensTable { get; set; } = "tokens";
+
+    public string DeadLettersTable { get; set; } = "deadletters";
+
+    public int MaxDequeueCount { get; set; } = 5;
+
+    /// <summary>Browser origins allowed to post beacons; <c>*</c> allows any. Bound from <c>Relay__AllowedOrigins__0</c>, ... or a comma-separated <c>Relay__AllowedOrigins</c>.</summary>
+    public string[] AllowedOrigins { get; set; } = [];
+
+    /// <summary>How long a worker may deliver a session's events before another may take over.</summary>
+    public TimeSpan DeliveryLease { get; set; } = TimeSpan.FromMinutes(2);
+}
+
+/// <summary>HubSpot app and API settings. Bound from the <c>HubSpot</c> section (<c>HubSpot__ClientId</c>, ...).</summary>
+public sealed class HubSpotOptions
+{
+    public const string SectionName = "HubSpot";
+
+    public string? ClientId { get; set; }
+
+    public string? ClientSecret { get; set; }
+
+    /// <summary>The OAuth callback URL registered with the HubSpot app, e.g. https://relay.example.com/api/oauth/callback.</summary>
+    public string? RedirectUri { get; set; }
+
+    public Uri BaseUrl { get; set; } = new("https://api.hubapi.com");
+
+    public Uri AuthorizeUrl { get; set; } = new("https://app.hubspot.com/oauth/authorize");
+
+    /// <summary>With no HubSpot app configured the relay sends nothing: it logs and writes the events to <see cref="DryRunFile"/>.</summary>
+    public bool DryRun => string.IsNullOrWhiteSpace(ClientId) || string.IsNullOrWhiteSpace(ClientSecret);
+
+    public string DryRunFile { get; set; } = Path.Combine(".relay", "dry-run-events.jsonl");
+
+    /// <summary>Requests per 10 s the relay allows itself per HubSpot account, below HubSpot's 100-110 for OAuth apps.</summary>
+    public int RequestsPerTenSeconds { get; set; } = 90;
+
+    /// <summary>A 429 whose Retry-After is longer than this goes back to the queue as a delayed message.</summary>
+    public TimeSpan MaxInlineRetryAfter { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Tokens expiring within this window are refreshed ahead of time.</summary>
+    public TimeSpan RefreshWindow { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>How often the local host runs the token refresher (the Functions app uses its timer schedule).</summary>
+    public TimeSpan RefreshInterval { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>How long a portal without a usable token waits before its events are tried again.</summary>
+    public TimeSpan NoTokenRetryDelay { get; set; } = TimeSpan.FromMinutes(5);
+
+    public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(10);
+}

@@ -1,0 +1,113 @@
+using System.Net;
+using FunctionsRelay.Domain.Beacons;
+using FunctionsRelay.Domain.Sessions;
+using FunctionsRelay.Infrastructure.HubSpot;
+using FunctionsRelay.Infrastructure.Http;
+using FunctionsRelay.Infrastructure.Ingest;
+using FunctionsRelay.Infrastructure.Processing;
+using FunctionsRelay.Infrastructure.Storage;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Http.Resilience;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Polly;
+
+namespace FunctionsRelay.Infrastructure;
+
+public static class RelayServiceCollectionExtensions
+{
+    /// <summary>Everything the relay does, for either host: options, storage, ingest, the session processor, HubSpot and tokens.</summary>
+    public static IServiceCollection AddRelay(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<BeaconLimits>().Bind(configuration.GetSection(BeaconLimits.SectionName));
+        services.AddOptions<SessionOptions>().Bind(configuration.GetSection(SessionOptions.SectionName));
+        services.AddOptions<RelayOptions>().Bind(configuration.GetSection(RelayOptions.SectionName))
+            .PostConfigure(options => options.AllowedOrigins = SplitOrigins(options.AllowedOrigins, configuration));
+        services.AddOptions<HubSpotOptions>().Bind(configuration.GetSection(HubSpotOptions.SectionName));
+        services.TryAddSingleton(TimeProvider.System);
+
+        services.AddSingleton(provider => new StorageClients(configuration));
+        services.AddSingleton<BeaconQueue>();
+        services.AddSingleton<SessionRepository>();
+        services.AddSingleton<DeadLetterStore>();
+        services.AddSingleton<PortalTokenStore>();
+        services.AddHostedService<StorageInitializer>();
+
+        services.AddSingleton(provider => new BeaconParser(provider.GetRequiredService<IOptions<BeaconLimits>>().Value));
+        services.AddSingleton<BeaconIngestService>();
+        services.AddSingleton<SessionProcessor>();
+        services.AddSingleton<BeaconEndpoint>();
+        services.AddSingleton<OAuthEndpoints>();
+
+        services.AddSingleton<HubSpotPacer>();
+        services.AddSingleton<TokenService>();
+        services.AddHttpClient<HubSpotOAuthClient>(ConfigureHubSpotClient).AddResilienceHandler("hubspot-oauth", AddTransientRetries);
+        services.AddHttpClient<HubSpotMediaEventSender>(ConfigureHubSpotClient).AddResilienceHandler("hubspot-events", AddTransientRetries);
+        services.AddSingleton<DryRunMediaEventSender>();
+        services.AddSingleton<IMediaEventSender>(provider => provider.GetRequiredService<IOptions<HubSpotOptions>>().Value.DryRun
+            ? provider.GetRequiredService<DryRunMediaEventSender>()
+            : provider.GetRequiredService<HubSpotMediaEventSender>());
+        return services;
+    }
+
+    private static void ConfigureHubSpotClient(IServiceProvider provider, HttpClient client)
+    {
+        var options = provider.GetRequiredService<IOptions<HubSpotOptions>>().Value;
+        client.BaseAddress = options.BaseUrl;
+        client.Timeout = Timeout.InfiniteTimeSpan;
+    }
+
+    /// <summary>
+    /// Retries 5xx answers, timeouts and connection failures with backoff. Not 429: the sender honours Retry-After itself
+    /// and hands long waits back to the queue instead of holding the worker.
+    /// </summary>
+    private static void AddTransientRetries(ResiliencePipelineBuilder<HttpResponseMessage> pipeline, ResilienceHandlerContext context)
+    {
+        var timeout = context.ServiceProvider.GetRequiredService<IOptions<HubSpotOptions>>().Value.RequestTimeout;
+        pipeline
+            .AddRetry(new HttpRetryStrategyOptions
+            {
+                MaxRetryAttempts = 3,
+                Delay = TimeSpan.FromMilliseconds(200),
+                BackoffType = DelayBackoffType.Exponential,
+                UseJitter = true,
+                ShouldRetryAfterHeader = false,
+                ShouldHandle = args => ValueTask.FromResult(
+                    args.Outcome.Exception is HttpRequestException or Polly.Timeout.TimeoutRejectedException
+                    || args.Outcome.Result is { StatusCode: >= HttpStatusCode.InternalServerError }),
+            })
+            .AddTimeout(timeout);
+    }
+
+    /// <summary>Allowed origins may also come as one comma-separated value (<c>Relay__AllowedOrigins=https://a,https://b</c>).</summary>
+    private static string[] SplitOrigins(string[] bound, IConfiguration configuration)
+    {
+        var single = configuration[$"{RelayOptions.SectionName}:AllowedOrigins"];
+        var all = string.IsNullOrWhiteSpace(single) ? bound : [.. bound, single];
+        return all.SelectMany(value => value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            .Distinct(StringComparer.OrdinalIgnoreCase)
+            .ToArray();
+    }
+}
+
+/// <summary>Creates the queues and tables if they are missing, when the host starts.</summary>
+internal sealed class StorageInitializer(
+    BeaconQueue queue,
+    SessionRepository sessions,
+    DeadLetterStore deadLetters,
+    PortalTokenStore tokens,
+    ILogger<StorageInitializer> logger) : Microsoft.Extensions.Hosting.IHostedService
+{
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        await queue.CreateIfNotExistsAsync(cancellationToken);
+        await sessions.CreateIfNotExistsAsync(cancellationToken);
+        await deadLetters.CreateIfNotExistsAsync(cancellationToken);
+        await tokens.CreateIfNotExistsAsync(cancellationToken);
+        logger.LogInformation("Storage ready: queues {Queue} and {Poison}; tables", queue.Queue.Name, queue.PoisonQueue.Name);
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+}

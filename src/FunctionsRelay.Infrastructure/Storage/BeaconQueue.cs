@@ -1,0 +1,56 @@
+using Azure.Storage.Queues;
+using FunctionsRelay.Domain.Beacons;
+using Microsoft.Extensions.Options;
+
+namespace FunctionsRelay.Infrastructure.Storage;
+
+/// <summary>The <c>beacons</c> queue: one message per session group, Base64-encoded as the Functions queue trigger expects.</summary>
+public sealed class BeaconQueue(StorageClients clients, IOptions<RelayOptions> options, TimeProvider time)
+{
+    /// <summary>Base64 turns 48,000 bytes into 64,000 characters, inside the 64 KiB a queue message may hold.</summary>
+    internal const int MaxMessageBytes = 48_000;
+
+    /// <summary>Azure Storage delays a message by at most 7 days.</summary>
+    private static readonly TimeSpan MaxDelay = TimeSpan.FromDays(7) - TimeSpan.FromMinutes(1);
+
+    public QueueClient Queue { get; } = clients.Queues.GetQueueClient(options.Value.BeaconQueue);
+
+    public QueueClient PoisonQueue { get; } = clients.Queues.GetQueueClient(options.Value.PoisonQueue);
+
+    public async Task CreateIfNotExistsAsync(CancellationToken cancellationToken)
+    {
+        await Queue.CreateIfNotExistsAsync(cancellationToken: cancellationToken);
+        await PoisonQueue.CreateIfNotExistsAsync(cancellationToken: cancellationToken);
+    }
+
+    /// <summary>Queues the beacons, one message per session (split where a session's beacons would not fit one message).</summary>
+    public async Task<int> EnqueueAsync(IReadOnlyList<Beacon> beacons, CancellationToken cancellationToken)
+    {
+        var messages = beacons
+            .GroupBy(beacon => (beacon.PortalId, beacon.SessionId))
+            .SelectMany(group => Fit(new RelayMessage(RelayMessageKind.Beacons, group.Key.PortalId, group.Key.SessionId, group.ToList())))
+            .ToList();
+        await Task.WhenAll(messages.Select(message => Queue.SendMessageAsync(new BinaryData(message), cancellationToken: cancellationToken)));
+        return messages.Count;
+    }
+
+    /// <summary>Queues a message that becomes visible at <paramref name="dueAt"/> (relay clock, ms).</summary>
+    public async Task ScheduleAsync(RelayMessage message, long dueAt, CancellationToken cancellationToken)
+    {
+        var delay = TimeSpan.FromMilliseconds(Math.Max(0, dueAt - time.GetUtcNow().ToUnixTimeMilliseconds()));
+        await Queue.SendMessageAsync(
+            new BinaryData(message with { DueAt = dueAt }),
+            visibilityTimeout: delay < MaxDelay ? delay : MaxDelay,
+            cancellationToken: cancellationToken);
+    }
+
+    private static IEnumerable<byte[]> Fit(RelayMessage message)
+    {
+        var json = message.ToUtf8Json();
+        if (json.Length <= MaxMessageBytes || message.Beacons!.Count == 1)
+            return [json];
+        var half = message.Beacons.Count / 2;
+        return Fit(message with { Beacons = message.Beacons.Take(half).ToList() })
+            .Concat(Fit(message with { Beacons = message.Beacons.Skip(half).ToList() }));
+    }
+}

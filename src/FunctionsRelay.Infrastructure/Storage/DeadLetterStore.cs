@@ -1,0 +1,29 @@
+using System.Globalization;
+using Azure.Data.Tables;
+using FunctionsRelay.Domain.Sessions;
+using Microsoft.Extensions.Options;
+
+namespace FunctionsRelay.Infrastructure.Storage;
+
+/// <summary>Events HubSpot refused (a 4xx other than 401 and 429), kept with its answer for a person to look at.</summary>
+public sealed class DeadLetterStore(StorageClients clients, IOptions<RelayOptions> options, TimeProvider time)
+{
+    public TableClient Table { get; } = clients.Tables.GetTableClient(options.Value.DeadLettersTable);
+
+    public Task CreateIfNotExistsAsync(CancellationToken cancellationToken) => Table.CreateIfNotExistsAsync(cancellationToken);
+
+    public async Task AddAsync(long portalId, string sessionId, PendingEvent pending, int status, string? answer, CancellationToken cancellationToken)
+    {
+        var entity = new TableEntity(portalId.ToString(CultureInfo.InvariantCulture), $"{SessionRepository.RowKey(sessionId)}:{pending.Key}")
+        {
+            ["SessionId"] = sessionId,
+            ["Event"] = pending.Key,
+            ["Kind"] = pending.Kind.ToString(),
+            ["Payload"] = pending.Payload,
+            ["Status"] = status,
+            ["Answer"] = answer is { Length: > 16_000 } ? answer[..16_000] : answer,
+            ["RejectedAt"] = time.GetUtcNow(),
+        };
+        await Table.UpsertEntityAsync(entity, TableUpdateMode.Replace, cancellationToken);
+    }
+}

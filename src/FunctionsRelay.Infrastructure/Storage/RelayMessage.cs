@@ -1,0 +1,53 @@
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
+using System.Text.Json.Serialization;
+using FunctionsRelay.Domain.Beacons;
+
+namespace FunctionsRelay.Infrastructure.Storage;
+
+public enum RelayMessageKind
+{
+    /// <summary>Beacons of one session, to merge.</summary>
+    Beacons,
+
+    /// <summary>Check whether the session has been idle long enough to close; scheduled with a visibility delay.</summary>
+    CloseCheck,
+
+    /// <summary>Deliver the session's outbox again, after a 429, a HubSpot outage or a missing token.</summary>
+    Deliver,
+}
+
+/// <summary>A message on the beacon queue. <see cref="DueAt"/> (ms, relay clock) is when a scheduled message was meant to fire.</summary>
+public sealed record RelayMessage(
+    RelayMessageKind Kind,
+    long PortalId,
+    string SessionId,
+    IReadOnlyList<Beacon>? Beacons = null,
+    long DueAt = 0,
+    int Attempt = 0)
+{
+    // Relaxed escaping writes non-ASCII text as UTF-8 instead of \uXXXX, so a beacon always fits one queue message.
+    private static readonly JsonTypeInfo<RelayMessage> TypeInfo = (JsonTypeInfo<RelayMessage>)new JsonSerializerOptions(RelayMessageJsonContext.Default.Options)
+    {
+        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    }.GetTypeInfo(typeof(RelayMessage));
+
+    public byte[] ToUtf8Json() => JsonSerializer.SerializeToUtf8Bytes(this, TypeInfo);
+
+    /// <summary>Reads a message; anything that is not one throws, so that the queue retries it and then moves it to the poison queue.</summary>
+    public static RelayMessage Parse(BinaryData body)
+    {
+        var message = JsonSerializer.Deserialize(body, TypeInfo);
+        if (message is null || message.PortalId <= 0 || string.IsNullOrEmpty(message.SessionId))
+            throw new InvalidDataException("the queue message is not a relay message");
+        return message;
+    }
+}
+
+[JsonSourceGenerationOptions(
+    PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase,
+    DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    UseStringEnumConverter = true)]
+[JsonSerializable(typeof(RelayMessage))]
+internal sealed partial class RelayMessageJsonContext : JsonSerializerContext;

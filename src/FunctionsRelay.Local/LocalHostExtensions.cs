@@ -1,0 +1,51 @@
+using Microsoft.AspNetCore.Hosting.Server;
+using FunctionsRelay.Infrastructure;
+using FunctionsRelay.Infrastructure.Http;
+using Microsoft.Extensions.Options;
+
+namespace FunctionsRelay.Local;
+
+public static class LocalHostExtensions
+{
+    /// <summary>The triggers the Functions host would run: the queue listener and the token refresh timer.</summary>
+    public static IServiceCollection AddLocalHost(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<QueueListenerOptions>().Bind(configuration.GetSection(QueueListenerOptions.SectionName));
+        services.AddHostedService<QueueListener>();
+        services.AddHostedService<TokenRefreshWorker>();
+        services.AddHostedService<StartupBanner>();
+        return services;
+    }
+
+    /// <summary>The same routes and answers as the Functions app, under /api.</summary>
+    public static IEndpointRouteBuilder MapRelayEndpoints(this IEndpointRouteBuilder app)
+    {
+        var api = app.MapGroup("/api");
+        api.MapPost(BeaconEndpoint.Route, (HttpRequest request, BeaconEndpoint endpoint, CancellationToken cancellationToken) =>
+            endpoint.PostAsync(request, cancellationToken));
+        api.MapMethods(BeaconEndpoint.Route, [HttpMethods.Options], (HttpRequest request, BeaconEndpoint endpoint) => endpoint.Preflight(request));
+        api.MapGet(OAuthEndpoints.InstallRoute, (HttpRequest request, OAuthEndpoints endpoints) => endpoints.Install(request));
+        api.MapGet(OAuthEndpoints.CallbackRoute, (HttpRequest request, OAuthEndpoints endpoints, CancellationToken cancellationToken) =>
+            endpoints.CallbackAsync(request, cancellationToken));
+        api.MapGet("health", () => Results.Ok(new { status = "ok" }));
+        return app;
+    }
+}
+
+/// <summary>Says where to post beacons, and whether events go to HubSpot or to the dry-run file.</summary>
+internal sealed class StartupBanner(IServer server, IOptions<HubSpotOptions> hubSpot, IHostApplicationLifetime lifetime, ILogger<StartupBanner> logger) : IHostedService
+{
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        lifetime.ApplicationStarted.Register(() =>
+        {
+            var address = server.Features.Get<Microsoft.AspNetCore.Hosting.Server.Features.IServerAddressesFeature>()?.Addresses.FirstOrDefault() ?? "http://localhost:7071";
+            logger.LogInformation("FunctionsRelay is running: post beacons to {BeaconUrl}", $"{address}/api/beacons");
+            if (hubSpot.Value.DryRun)
+                logger.LogInformation("Dry run (no HubSpot__ClientId/HubSpot__ClientSecret): HubSpot events are logged and appended to {DryRunFile}", Path.GetFullPath(hubSpot.Value.DryRunFile));
+        });
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+}

@@ -1,0 +1,13 @@
+using FunctionsRelay.Infrastructure;
+using FunctionsRelay.Local;
+
+var builder = WebApplication.CreateBuilder(args);
+builder.Services.AddRelay(builder.Configuration);
+builder.Services.AddLocalHost(builder.Configuration);
+
+var app = builder.Build();
+app.MapRelayEndpoints();
+app.Run();
+
+/// <summary>The local host's entry point, visible to the integration tests.</summary>
+public partial class Program;

@@ -1,0 +1,133 @@
+using Azure.Storage.Queues.Models;
+using FunctionsRelay.Infrastructure;
+using FunctionsRelay.Infrastructure.Processing;
+using FunctionsRelay.Infrastructure.Storage;
+using Microsoft.Extensions.Options;
+
+namespace FunctionsRelay.Local;
+
+/// <summary>How the local queue listener polls: the Functions queue trigger's settings of host.json.</summary>
+public sealed class QueueListenerOptions
+{
+    public const string SectionName = "Queue";
+
+    public int BatchSize { get; set; } = 16;
+
+    public int NewBatchThreshold { get; set; } = 8;
+
+    public TimeSpan MaxPollingInterval { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>How long a message stays hidden after a failed attempt, before it is tried again.</summary>
+    public TimeSpan VisibilityTimeout { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>How long a message being processed stays hidden from other listeners.</summary>
+    public TimeSpan LeaseTime { get; set; } = TimeSpan.FromMinutes(5);
+}
+
+/// <summary>
+/// The Functions queue trigger's semantics on the local host: polls with backoff up to the maximum interval, runs up to
+/// batch size + new-batch threshold messages at once, retries a failed message after the visibility timeout, and after
+/// <c>Relay__MaxDequeueCount</c> failed dequeues (5) moves it to the poison queue.
+/// </summary>
+internal sealed class QueueListener(
+    BeaconQueue queue,
+    SessionProcessor processor,
+    IOptions<QueueListenerOptions> options,
+    IOptions<RelayOptions> relay,
+    ILogger<QueueListener> logger) : BackgroundService
+{
+    private static readonly TimeSpan MinPollingInterval = TimeSpan.FromMilliseconds(100);
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var settings = options.Value;
+        var slots = new SemaphoreSlim(settings.BatchSize + settings.NewBatchThreshold);
+        var pollingInterval = MinPollingInterval;
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                var free = Math.Min(settings.BatchSize, slots.CurrentCount);
+                if (free == 0)
+                {
+                    await slots.WaitAsync(stoppingToken);
+                    slots.Release();
+                    continue;
+                }
+
+                QueueMessage[] messages = await queue.Queue.ReceiveMessagesAsync(free, settings.LeaseTime, stoppingToken);
+                if (messages.Length == 0)
+                {
+                    await Task.Delay(pollingInterval, stoppingToken);
+                    pollingInterval = TimeSpan.FromTicks(Math.Min(pollingInterval.Ticks * 2, settings.MaxPollingInterval.Ticks));
+                    continue;
+                }
+
+                pollingInterval = MinPollingInterval;
+                foreach (var message in messages)
+                {
+                    await slots.WaitAsync(stoppingToken);
+                    _ = Task.Run(async () =>
+                    {
+                        try
+                        {
+                            await HandleAsync(message, stoppingToken);
+                        }
+                        finally
+                        {
+                            slots.Release();
+                        }
+                    }, CancellationToken.None);
+                }
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                break;
+            }
+            catch (Exception ex)
+            {
+                logger.LogWarning("Polling the beacon queue failed ({Reason}); trying again", ex.Message);
+                await Task.Delay(settings.MaxPollingInterval, stoppingToken).ContinueWith(_ => { }, TaskScheduler.Default);
+            }
+        }
+    }
+
+    private async Task HandleAsync(QueueMessage message, CancellationToken stoppingToken)
+    {
+        try
+        {
+            await processor.HandleAsync(message.Body, stoppingToken);
+            await queue.Queue.DeleteMessageAsync(message.MessageId, message.PopReceipt, CancellationToken.None);
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // Left on the queue: it becomes visible again when its lease runs out.
+        }
+        catch (Exception ex)
+        {
+            try
+            {
+                if (message.DequeueCount >= relay.Value.MaxDequeueCount)
+                {
+                    logger.LogError(
+                        "Message {MessageId} failed {DequeueCount} times ({Reason}); moved to {PoisonQueue}",
+                        message.MessageId,
+                        message.DequeueCount,
+                        ex.Message,
+                        queue.PoisonQueue.Name);
+                    await queue.PoisonQueue.SendMessageAsync(message.Body, cancellationToken: CancellationToken.None);
+                    await queue.Queue.DeleteMessageAsync(message.MessageId, message.PopReceipt, CancellationToken.None);
+                }
+                else
+                {
+                    logger.LogWarning(ex, "Message {MessageId} failed (attempt {DequeueCount}); it will be retried", message.MessageId, message.DequeueCount);
+                    await queue.Queue.UpdateMessageAsync(message.MessageId, message.PopReceipt, visibilityTimeout: options.Value.VisibilityTimeout, cancellationToken: CancellationToken.None);
+                }
+            }
+            catch (Exception inner)
+            {
+                logger.LogWarning("Could not hand message {MessageId} back ({Reason}); its lease will run out", message.MessageId, inner.Message);
+            }
+        }
+    }
+}
