@@ -61,5 +61,8 @@ public sealed class HubSpotOptions
     /// <summary>How long a portal without a usable token waits before its events are tried again.</summary>
     public TimeSpan NoTokenRetryDelay { get; set; } = TimeSpan.FromMinutes(5);
 
+    /// <summary>How long to wait after HubSpot could not be reached or answered 5xx (after the quick retries).</summary>
+    public TimeSpan OutageRetryDelay { get; set; } = TimeSpan.FromSeconds(30);
+
     public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(10);
 }

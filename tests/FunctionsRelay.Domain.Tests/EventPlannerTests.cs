@@ -126,6 +126,17 @@ public class EventPlannerTests
     }
 
     [Fact]
+    public void Without_seq_0_nothing_is_settled_so_a_late_first_beacon_still_counts()
+    {
+        var beacons = new SessionScript().Play(0, 0).Heartbeat(5, 5).End(9, 5).Beacons;
+        var session = SessionScript.Merge(beacons.Skip(1));
+
+        Assert.Equal(0, session.SettledCount());
+        Assert.Empty(EventPlanner.Decide(session, Options));
+        Assert.False(EventPlanner.CloseIfDue(session, SessionScript.Ts(9), Options));
+    }
+
+    [Fact]
     public void An_end_with_a_gap_before_it_closes_after_the_grace_period()
     {
         var beacons = new SessionScript().Play(0, 0).Heartbeat(5, 5).End(9, 8).Beacons;

@@ -153,7 +153,7 @@ public sealed class ViewingSession(long portalId, string sessionId)
 
     /// <summary>
     /// How many entries at the head of the log can no longer be joined by an earlier beacon. Where beacons carry seq numbers
-    /// (counting from 0 or 1), that is up to the first one still missing; without seq numbers, the whole log.
+    /// (counting from 0), that is up to the first one still missing; without seq numbers, the whole log.
     /// Live events are decided from this part only, so that late beacons never contradict an event already sent.
     /// </summary>
     public int SettledCount()
@@ -172,7 +172,7 @@ public sealed class ViewingSession(long portalId, string sessionId)
 
         if (lowest is null)
             return _log.Count;
-        if (lowest > 1)
+        if (lowest > 0)
             return FirstIndexWithSeqAbove(-1);
         if (highest - lowest.Value + 1 == numbered)
             return _log.Count;

@@ -91,7 +91,6 @@ public sealed class HubSpotMediaEventSender(
     ILogger<HubSpotMediaEventSender> logger) : IMediaEventSender
 {
     private const int MaxInlineAttempts = 3;
-    private static readonly TimeSpan OutageRetryDelay = TimeSpan.FromSeconds(30);
 
     public async Task<DeliveryResult> SendAsync(long portalId, string sessionId, PendingEvent pending, CancellationToken cancellationToken)
     {
@@ -120,7 +119,7 @@ public sealed class HubSpotMediaEventSender(
             catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or Polly.Timeout.TimeoutRejectedException && !cancellationToken.IsCancellationRequested)
             {
                 logger.LogWarning("HubSpot could not be reached for {EventKey} of session {SessionId} ({Reason})", pending.Key, sessionId, ex.Message);
-                return DeliveryResult.Later(OutageRetryDelay, "HubSpot could not be reached");
+                return DeliveryResult.Later(settings.OutageRetryDelay, "HubSpot could not be reached");
             }
 
             using (response)
@@ -150,7 +149,7 @@ public sealed class HubSpotMediaEventSender(
                         continue;
 
                     case var status when (int)status >= 500:
-                        return DeliveryResult.Later(OutageRetryDelay, $"HubSpot answered {(int)status}");
+                        return DeliveryResult.Later(settings.OutageRetryDelay, $"HubSpot answered {(int)status}");
 
                     default:
                         var answer = await response.Content.ReadAsStringAsync(cancellationToken);

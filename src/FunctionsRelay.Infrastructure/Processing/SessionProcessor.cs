@@ -118,9 +118,16 @@ public sealed class SessionProcessor(
         var claimed = false;
         var session = await UpdateAsync(message.PortalId, message.SessionId, createIfMissing: false, (session, _) =>
         {
-            claimed = TryClaimDelivery(session, Now);
+            // A lease held until this message's due time is the wait this very message ends (a visible message may run a little early).
+            claimed = TryClaimDelivery(session, Math.Max(Now, message.DueAt));
             return Task.FromResult(claimed);
         }, cancellationToken);
+
+        if (session is { Outbox.Count: > 0 } && !claimed)
+        {
+            // Someone is delivering right now; look again when their lease runs out, so that nothing is left behind.
+            await queue.ScheduleAsync(message with { Attempt = message.Attempt + 1 }, session.DeliveryLeaseUntil, cancellationToken);
+        }
 
         return session is not null && await AfterChangeAsync(session, claimed, decidedAny: false, cancellationToken);
     }

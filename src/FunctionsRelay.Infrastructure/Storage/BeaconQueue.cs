@@ -39,7 +39,7 @@ public sealed class BeaconQueue(StorageClients clients, IOptions<RelayOptions> o
     {
         var delay = TimeSpan.FromMilliseconds(Math.Max(0, dueAt - time.GetUtcNow().ToUnixTimeMilliseconds()));
         await Queue.SendMessageAsync(
-            new BinaryData(message with { DueAt = dueAt }),
+            new BinaryData((message with { DueAt = dueAt }).ToUtf8Json()),
             visibilityTimeout: delay < MaxDelay ? delay : MaxDelay,
             cancellationToken: cancellationToken);
     }

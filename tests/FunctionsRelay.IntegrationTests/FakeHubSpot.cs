@@ -1,0 +1,189 @@
+using System.Collections.Concurrent;
+using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+
+namespace FunctionsRelay.IntegrationTests;
+
+/// <summary>One event HubSpot accepted.</summary>
+public sealed record ReceivedEvent(long PortalId, string Path, string Payload)
+{
+    public JsonElement Json => JsonDocument.Parse(Payload).RootElement;
+
+    public string Key => Path switch
+    {
+        "/media-bridge/v2/events/media-played" => "played",
+        "/media-bridge/v2/events/attention-span" => "attention-span",
+        _ => "quartile-" + Json.GetProperty("playedPercent").GetInt32(),
+    };
+
+    public string SessionId => Json.GetProperty("sessionId").GetString()!;
+}
+
+/// <summary>
+/// A loopback HTTP server standing in for HubSpot: the OAuth token and introspection endpoints and the three Media Bridge
+/// v2 event endpoints. It checks the client credentials, the bearer token and the payload's required fields, and can be
+/// told to answer 429 (with Retry-After) or 500 for the next event requests.
+/// </summary>
+public sealed class FakeHubSpot : IAsyncDisposable
+{
+    public const string ClientId = "test-client-id";
+    public const string ClientSecret = "test-client-secret-5f2c1e";
+
+    private readonly WebApplication _app;
+    private readonly ConcurrentDictionary<string, long> _accessTokens = new();
+    private readonly ConcurrentDictionary<string, long> _refreshTokens = new();
+    private readonly ConcurrentQueue<(int Status, int? RetryAfterSeconds)> _forcedAnswers = new();
+    private int _tokenCounter;
+
+    private FakeHubSpot(WebApplication app) => _app = app;
+
+    public Uri BaseUrl { get; private set; } = null!;
+
+    public ConcurrentQueue<ReceivedEvent> Received { get; } = new();
+
+    public ConcurrentQueue<string> Refused { get; } = new();
+
+    private int _refreshes;
+
+    public int Refreshes => Volatile.Read(ref _refreshes);
+
+    public int ExpiresInSeconds { get; set; } = 1800;
+
+    /// <summary>Every token this server issued: none may ever appear in the relay's logs.</summary>
+    public ConcurrentBag<string> IssuedSecrets { get; } = [ClientSecret];
+
+    public static async Task<FakeHubSpot> StartAsync()
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.Logging.ClearProviders();
+        var app = builder.Build();
+        var fake = new FakeHubSpot(app);
+        app.MapPost("/oauth/2026-03/token", fake.TokenAsync);
+        app.MapPost("/oauth/2026-03/token/introspect", fake.IntrospectAsync);
+        app.MapPost("/media-bridge/v2/events/{kind}", fake.EventAsync);
+        await app.StartAsync();
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        fake.BaseUrl = new Uri(address);
+        return fake;
+    }
+
+    public (string AccessToken, string RefreshToken) IssueTokens(long portalId)
+    {
+        var n = Interlocked.Increment(ref _tokenCounter);
+        var access = $"access-{portalId}-{n}-{Guid.NewGuid():N}";
+        var refresh = $"refresh-{portalId}-{n}-{Guid.NewGuid():N}";
+        _accessTokens[access] = portalId;
+        _refreshTokens[refresh] = portalId;
+        IssuedSecrets.Add(access);
+        IssuedSecrets.Add(refresh);
+        return (access, refresh);
+    }
+
+    public void RevokeAccessToken(string accessToken) => _accessTokens.TryRemove(accessToken, out _);
+
+    public void RevokeRefreshToken(string refreshToken) => _refreshTokens.TryRemove(refreshToken, out _);
+
+    public void AnswerNextEvents(int status, int count, int? retryAfterSeconds = null)
+    {
+        for (var i = 0; i < count; i++)
+            _forcedAnswers.Enqueue((status, retryAfterSeconds));
+    }
+
+    public List<ReceivedEvent> EventsOf(string sessionId) => Received.Where(e => e.SessionId == sessionId).ToList();
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+    }
+
+    private async Task<IResult> TokenAsync(HttpRequest request)
+    {
+        var form = await request.ReadFormAsync();
+        if (form["client_id"] != ClientId || form["client_secret"] != ClientSecret)
+            return Results.Json(new { error = "invalid_client" }, statusCode: 401);
+        switch (form["grant_type"].ToString())
+        {
+            case "authorization_code" when form["code"].ToString().StartsWith("code-for-", StringComparison.Ordinal) && !string.IsNullOrEmpty(form["redirect_uri"]):
+                var portalId = long.Parse(form["code"].ToString()["code-for-".Length..], System.Globalization.CultureInfo.InvariantCulture);
+                var (access, refresh) = IssueTokens(portalId);
+                return Results.Json(new { access_token = access, refresh_token = refresh, expires_in = ExpiresInSeconds, token_type = "bearer" });
+            case "refresh_token" when _refreshTokens.TryGetValue(form["refresh_token"].ToString(), out var portal):
+                Interlocked.Increment(ref _refreshes);
+                var fresh = IssueTokens(portal);
+                return Results.Json(new { access_token = fresh.AccessToken, refresh_token = fresh.RefreshToken, expires_in = ExpiresInSeconds, token_type = "bearer", hub_id = portal });
+            default:
+                return Results.Json(new { error = "invalid_grant", error_description = "missing or invalid refresh token" }, statusCode: 400);
+        }
+    }
+
+    private async Task<IResult> IntrospectAsync(HttpRequest request)
+    {
+        var form = await request.ReadFormAsync();
+        return _accessTokens.TryGetValue(form["token"].ToString(), out var portal)
+            ? Results.Json(new { active = true, hub_id = portal, token_type = "access" })
+            : Results.Json(new { active = false });
+    }
+
+    private async Task<IResult> EventAsync(HttpRequest request, string kind)
+    {
+        var token = request.Headers.Authorization.ToString();
+        if (!token.StartsWith("Bearer ", StringComparison.Ordinal) || !_accessTokens.TryGetValue(token["Bearer ".Length..], out var portalId))
+            return Results.Json(new { status = "error", category = "EXPIRED_AUTHENTICATION" }, statusCode: 401);
+
+        if (_forcedAnswers.TryDequeue(out var forced))
+        {
+            if (forced.RetryAfterSeconds is { } seconds)
+                request.HttpContext.Response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            return Results.Json(new { status = "error", category = forced.Status == 429 ? "RATE_LIMITS" : "INTERNAL_ERROR" }, statusCode: forced.Status);
+        }
+
+        var payload = await new StreamReader(request.Body).ReadToEndAsync();
+        var problem = Validate(kind, payload);
+        if (problem is not null)
+        {
+            Refused.Enqueue(problem);
+            return Results.Json(new { status = "error", category = "VALIDATION_ERROR", message = problem }, statusCode: 400);
+        }
+
+        Received.Enqueue(new ReceivedEvent(portalId, request.Path, payload));
+        return Results.Accepted();
+    }
+
+    private static string? Validate(string kind, string payload)
+    {
+        JsonElement json;
+        try
+        {
+            json = JsonDocument.Parse(payload).RootElement;
+        }
+        catch (JsonException)
+        {
+            return "body is not JSON";
+        }
+
+        if (json.TryGetProperty("mediaType", out var mediaType) is false || mediaType.GetString() is not ("VIDEO" or "AUDIO" or "DOCUMENT" or "IMAGE" or "OTHER"))
+            return "mediaType is required";
+        if (!json.TryGetProperty("occurredTimestamp", out var ts) || ts.ValueKind != JsonValueKind.Number)
+            return "occurredTimestamp is required";
+        if (!json.TryGetProperty("sessionId", out _))
+            return "sessionId is required";
+        if (!json.TryGetProperty("contactId", out _) && !json.TryGetProperty("contactUtk", out _))
+            return "contactId or contactUtk is required";
+        if (!json.TryGetProperty("mediaBridgeId", out _) && !json.TryGetProperty("externalId", out _))
+            return "mediaBridgeId or externalId is required";
+        return kind switch
+        {
+            "media-played" => null,
+            "media-played-percent" when json.TryGetProperty("playedPercent", out var percent) && percent.GetInt32() is 0 or 25 or 50 or 75 or 100 => null,
+            "attention-span" when json.TryGetProperty("rawDataMap", out var map) && map.ValueKind == JsonValueKind.Object && json.TryGetProperty("rawDataString", out _) => null,
+            _ => $"{kind}: missing or invalid fields",
+        };
+    }
+}

@@ -1,0 +1,110 @@
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using FunctionsRelay.Infrastructure.HubSpot;
+using Microsoft.AspNetCore.WebUtilities;
+
+namespace FunctionsRelay.IntegrationTests;
+
+[Collection(AzuriteCollection.Name)]
+public sealed class HttpTests(Azurite azurite) : IAsyncLifetime
+{
+    private FakeHubSpot _hubSpot = null!;
+
+    public async Task InitializeAsync() => _hubSpot = await FakeHubSpot.StartAsync();
+
+    public async Task DisposeAsync() => await _hubSpot.DisposeAsync();
+
+    private static async Task<List<string>> ErrorsOf(HttpResponseMessage response) =>
+        JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("errors").EnumerateArray().Select(e => e.GetString()!).ToList();
+
+    [Fact]
+    public async Task Bad_requests_get_4xx_answers_that_name_the_problem_and_queue_nothing()
+    {
+        using var host = new RelayHost(azurite, hubSpot: null, new() { ["Beacons:MaxBodyBytes"] = "2000" });
+        var valid = SessionBeacons.Typical(4242, "http-1");
+        var invalid = valid.Beacons.Take(3).Append(valid.Beacons[3].Replace("\"position\":4", "\"position\":-4", StringComparison.Ordinal));
+
+        var badBeacon = await host.Client.PostAsync("/api/beacons", valid.Content(invalid));
+        var notJson = await host.Client.PostAsync("/api/beacons", new StringContent("{oops", Encoding.UTF8, "application/json"));
+        var form = await host.Client.PostAsync("/api/beacons", new StringContent("a=b", Encoding.UTF8, "application/x-www-form-urlencoded"));
+        var huge = await host.Client.PostAsync("/api/beacons", new StringContent(new string(' ', 3000) + "[]", Encoding.UTF8, "application/json"));
+
+        Assert.Equal(HttpStatusCode.BadRequest, badBeacon.StatusCode);
+        Assert.Equal(["beacons[3].position: must be a finite number >= 0 (seconds; got -4)"], await ErrorsOf(badBeacon));
+        Assert.Equal(HttpStatusCode.BadRequest, notJson.StatusCode);
+        Assert.StartsWith("body: is not valid JSON", (await ErrorsOf(notJson))[0], StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.UnsupportedMediaType, form.StatusCode);
+        Assert.Equal(["Content-Type: must be application/json or text/plain (got application/x-www-form-urlencoded; charset=utf-8)"], await ErrorsOf(form));
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, huge.StatusCode);
+        Assert.Equal(["body: is 3002 bytes; at most 2000 are accepted"], await ErrorsOf(huge));
+        var queued = await host.Service<FunctionsRelay.Infrastructure.Storage.BeaconQueue>().Queue.GetPropertiesAsync();
+        Assert.Equal(0, queued.Value.ApproximateMessagesCount);
+    }
+
+    [Fact]
+    public async Task Cors_allows_the_configured_player_origins_only()
+    {
+        using var host = new RelayHost(azurite, hubSpot: null);
+
+        using var allowed = new HttpRequestMessage(HttpMethod.Options, "/api/beacons") { Headers = { { "Origin", "https://player.example.com" }, { "Access-Control-Request-Method", "POST" } } };
+        using var other = new HttpRequestMessage(HttpMethod.Options, "/api/beacons") { Headers = { { "Origin", "https://evil.example.net" }, { "Access-Control-Request-Method", "POST" } } };
+        var allowedAnswer = await host.Client.SendAsync(allowed);
+        var otherAnswer = await host.Client.SendAsync(other);
+
+        Assert.Equal(HttpStatusCode.NoContent, allowedAnswer.StatusCode);
+        Assert.Equal("https://player.example.com", allowedAnswer.Headers.GetValues("Access-Control-Allow-Origin").Single());
+        Assert.Contains("POST", allowedAnswer.Headers.GetValues("Access-Control-Allow-Methods").Single(), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.Forbidden, otherAnswer.StatusCode);
+        Assert.False(otherAnswer.Headers.Contains("Access-Control-Allow-Origin"));
+    }
+
+    [Fact]
+    public async Task Without_a_HubSpot_app_the_relay_runs_dry_and_writes_the_events_it_would_send()
+    {
+        using var host = new RelayHost(azurite, hubSpot: null);
+        var session = SessionBeacons.Typical(4242, "dry-1");
+
+        var response = await host.Client.PostAsync("/api/beacons", session.Content());
+
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        await host.EventuallyAsync(() => File.Exists(host.DryRunFile) && File.ReadAllLines(host.DryRunFile).Length == 7, "seven dry-run events are written");
+        var lines = File.ReadAllLines(host.DryRunFile).Select(line => JsonDocument.Parse(line).RootElement).ToList();
+        Assert.Equal(session.ExpectedEvents().Select(e => e.Key), lines.Select(l => l.GetProperty("event").GetString()));
+        Assert.Equal("/media-bridge/v2/events/attention-span", lines[^1].GetProperty("path").GetString());
+        Assert.Contains(host.Logs, line => line.Contains("Dry run: would POST /media-bridge/v2/events/media-played", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task The_install_flow_sends_the_browser_to_HubSpot_and_the_callback_stores_the_tokens()
+    {
+        using var host = new RelayHost(azurite, _hubSpot);
+        using var noRedirects = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false }) { BaseAddress = host.Client.BaseAddress };
+
+        var install = await noRedirects.GetAsync("/api/oauth/install");
+
+        Assert.Equal(HttpStatusCode.Redirect, install.StatusCode);
+        var location = install.Headers.Location!;
+        Assert.StartsWith("https://app.hubspot.com/oauth/authorize?", location.ToString(), StringComparison.Ordinal);
+        var query = QueryHelpers.ParseQuery(location.Query);
+        Assert.Equal(FakeHubSpot.ClientId, query["client_id"]);
+        Assert.Equal("media_bridge.read media_bridge.write", query["scope"]);
+        Assert.EndsWith("/api/oauth/callback", query["redirect_uri"].ToString(), StringComparison.Ordinal);
+
+        var forged = await noRedirects.GetAsync($"/api/oauth/callback?code=code-for-777&state={Uri.EscapeDataString(query["state"] + "0")}");
+        var callback = await noRedirects.GetAsync($"/api/oauth/callback?code=code-for-777&state={Uri.EscapeDataString(query["state"]!)}");
+
+        Assert.Equal(HttpStatusCode.BadRequest, forged.StatusCode);
+        Assert.Contains("state: is missing, forged or older than 15 minutes", await forged.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.OK, callback.StatusCode);
+        Assert.Contains("connected to HubSpot account 777", await callback.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        var token = await host.Service<PortalTokenStore>().GetAsync(777, CancellationToken.None);
+        Assert.Equal(PortalStatus.Connected, token!.Status);
+        Assert.Contains(token.AccessToken, _hubSpot.IssuedSecrets);
+        Assert.DoesNotContain(token.AccessToken, token.ToString(), StringComparison.Ordinal);
+        var logs = string.Join("\n", host.Logs);
+        Assert.DoesNotContain(token.AccessToken, logs, StringComparison.Ordinal);
+        Assert.DoesNotContain(token.RefreshToken, logs, StringComparison.Ordinal);
+        Assert.DoesNotContain(FakeHubSpot.ClientSecret, logs, StringComparison.Ordinal);
+    }
+}

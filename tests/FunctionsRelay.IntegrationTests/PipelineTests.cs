@@ -1,0 +1,207 @@
+using System.Net;
+using Azure.Data.Tables;
+using FunctionsRelay.Infrastructure.HubSpot;
+using FunctionsRelay.Infrastructure.Storage;
+
+namespace FunctionsRelay.IntegrationTests;
+
+[Collection(AzuriteCollection.Name)]
+public sealed class PipelineTests(Azurite azurite) : IAsyncLifetime
+{
+    private const long Portal = 4242;
+    private FakeHubSpot _hubSpot = null!;
+
+    public async Task InitializeAsync() => _hubSpot = await FakeHubSpot.StartAsync();
+
+    public async Task DisposeAsync() => await _hubSpot.DisposeAsync();
+
+    private async Task<(string Access, string Refresh)> ConnectPortalAsync(RelayHost host, long portalId = Portal, TimeSpan? expiresIn = null)
+    {
+        var (access, refresh) = _hubSpot.IssueTokens(portalId);
+        await host.Service<PortalTokenStore>().SaveAsync(
+            new PortalToken(portalId, access, refresh, DateTimeOffset.UtcNow + (expiresIn ?? TimeSpan.FromMinutes(30)), PortalStatus.Connected),
+            overwrite: true,
+            CancellationToken.None);
+        return (access, refresh);
+    }
+
+    private static List<(string Key, string Payload)> Received(FakeHubSpot hubSpot, string sessionId) =>
+        hubSpot.EventsOf(sessionId).Select(e => (e.Key, e.Payload)).ToList();
+
+    private void AssertNoSecretsLogged(RelayHost host)
+    {
+        var logs = string.Join("\n", host.Logs);
+        Assert.NotEmpty(host.Logs);
+        foreach (var secret in _hubSpot.IssuedSecrets)
+            Assert.False(logs.Contains(secret, StringComparison.Ordinal), "a token or the client secret was logged");
+    }
+
+    [Fact]
+    public async Task A_whole_session_reaches_HubSpot_as_exactly_the_events_of_the_core()
+    {
+        using var host = new RelayHost(azurite, _hubSpot);
+        await ConnectPortalAsync(host);
+        var session = SessionBeacons.Typical(Portal, "whole-1");
+        var expected = session.ExpectedEvents();
+
+        var response = await host.Client.PostAsync("/api/beacons", session.Content());
+
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        Assert.Equal("{\"accepted\":10,\"ignored\":0}", await response.Content.ReadAsStringAsync());
+        await host.EventuallyAsync(() => _hubSpot.EventsOf("whole-1").Any(e => e.Key == "attention-span"), "the attention span reaches HubSpot");
+        Assert.Equal(["played", "quartile-0", "quartile-25", "quartile-50", "quartile-75", "quartile-100", "attention-span"], expected.Select(e => e.Key));
+        Assert.Equal(expected, Received(_hubSpot, "whole-1"));
+        Assert.Empty(_hubSpot.Refused);
+        AssertNoSecretsLogged(host);
+    }
+
+    [Fact]
+    public async Task Beacons_shuffled_and_duplicated_across_parallel_requests_give_exactly_the_core_events()
+    {
+        using var host = new RelayHost(azurite, _hubSpot, new() { ["Queue:BatchSize"] = "16" });
+        await ConnectPortalAsync(host);
+        var sessions = Enumerable.Range(1, 3).Select(i => SessionBeacons.Typical(Portal, $"shuffled-{i}")).ToList();
+        var random = new Random(7);
+        var arrivals = sessions.SelectMany(s => s.Beacons).SelectMany(b => random.Next(3) == 0 ? new[] { b, b } : [b]).ToArray();
+        random.Shuffle(arrivals);
+        var requests = arrivals.Chunk(4).Select(chunk => host.Client.PostAsync("/api/beacons", sessions[0].Content(chunk)));
+
+        var responses = await Task.WhenAll(requests);
+
+        Assert.All(responses, r => Assert.Equal(HttpStatusCode.Accepted, r.StatusCode));
+        foreach (var session in sessions)
+        {
+            await host.EventuallyAsync(() => _hubSpot.EventsOf(session.SessionId).Any(e => e.Key == "attention-span"), $"{session.SessionId} closes");
+        }
+
+        await Task.Delay(1000);
+        foreach (var session in sessions)
+            Assert.Equal(session.ExpectedEvents(), Received(_hubSpot, session.SessionId));
+    }
+
+    [Fact]
+    public async Task A_session_without_end_closes_after_the_idle_timeout()
+    {
+        using var host = new RelayHost(azurite, _hubSpot, new() { ["Sessions:IdleTimeout"] = "00:00:03" });
+        await ConnectPortalAsync(host);
+        var session = SessionBeacons.Typical(Portal, "idle-1", withEnd: false);
+
+        await host.Client.PostAsync("/api/beacons", session.Content());
+
+        await host.EventuallyAsync(() => _hubSpot.EventsOf("idle-1").Any(e => e.Key == "attention-span"), "the idle session closes");
+        Assert.Equal(session.ExpectedEvents(), Received(_hubSpot, "idle-1"));
+    }
+
+    [Fact]
+    public async Task Bursts_of_429_and_500_lose_nothing_and_duplicate_nothing()
+    {
+        using var host = new RelayHost(azurite, _hubSpot);
+        await ConnectPortalAsync(host);
+        _hubSpot.AnswerNextEvents(429, 2, retryAfterSeconds: 2);
+        _hubSpot.AnswerNextEvents(500, 5);
+        _hubSpot.AnswerNextEvents(429, 1, retryAfterSeconds: 1);
+        var session = SessionBeacons.Typical(Portal, "bursts-1");
+
+        await host.Client.PostAsync("/api/beacons", session.Content());
+
+        await host.EventuallyAsync(() => _hubSpot.EventsOf("bursts-1").Any(e => e.Key == "attention-span"), "every event gets through", seconds: 60);
+        await Task.Delay(1500);
+        Assert.Equal(session.ExpectedEvents(), Received(_hubSpot, "bursts-1"));
+        Assert.Contains(host.Logs, line => line.Contains("429", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task An_expired_token_is_refreshed_before_use_and_a_refused_one_once_on_401()
+    {
+        using var host = new RelayHost(azurite, _hubSpot);
+        var (access, _) = await ConnectPortalAsync(host, expiresIn: TimeSpan.FromSeconds(-5));
+        var expired = SessionBeacons.Typical(Portal, "expired-1");
+
+        await host.Client.PostAsync("/api/beacons", expired.Content());
+        await host.EventuallyAsync(() => _hubSpot.EventsOf("expired-1").Any(e => e.Key == "attention-span"), "events go through after the refresh");
+        Assert.Equal(1, _hubSpot.Refreshes);
+        var refreshed = await host.Service<PortalTokenStore>().GetAsync(Portal, CancellationToken.None);
+        Assert.NotEqual(access, refreshed!.AccessToken);
+        Assert.True(refreshed.ExpiresAt > DateTimeOffset.UtcNow.AddMinutes(20));
+
+        _hubSpot.RevokeAccessToken(refreshed.AccessToken);
+        var refused = SessionBeacons.Typical(Portal, "refused-1");
+        await host.Client.PostAsync("/api/beacons", refused.Content());
+        await host.EventuallyAsync(() => _hubSpot.EventsOf("refused-1").Any(e => e.Key == "attention-span"), "events go through after the 401 refresh");
+        Assert.Equal(2, _hubSpot.Refreshes);
+        Assert.Equal(refused.ExpectedEvents(), Received(_hubSpot, "refused-1"));
+        AssertNoSecretsLogged(host);
+    }
+
+    [Fact]
+    public async Task The_token_refresher_refreshes_tokens_expiring_within_the_window_only()
+    {
+        using var host = new RelayHost(azurite, _hubSpot);
+        await ConnectPortalAsync(host, 1001, TimeSpan.FromMinutes(5));
+        await ConnectPortalAsync(host, 1002, TimeSpan.FromMinutes(50));
+
+        var refreshed = await host.Service<TokenService>().RefreshExpiringAsync(CancellationToken.None);
+
+        Assert.Equal(1, refreshed);
+        var store = host.Service<PortalTokenStore>();
+        Assert.True((await store.GetAsync(1001, CancellationToken.None))!.ExpiresAt > DateTimeOffset.UtcNow.AddMinutes(25));
+        Assert.True((await store.GetAsync(1002, CancellationToken.None))!.ExpiresAt < DateTimeOffset.UtcNow.AddMinutes(51));
+    }
+
+    [Fact]
+    public async Task A_revoked_refresh_token_marks_the_portal_disconnected_and_keeps_the_session()
+    {
+        using var host = new RelayHost(azurite, _hubSpot);
+        var (_, refresh) = await ConnectPortalAsync(host, expiresIn: TimeSpan.FromSeconds(-5));
+        _hubSpot.RevokeRefreshToken(refresh);
+        var session = SessionBeacons.Typical(Portal, "revoked-1");
+
+        await host.Client.PostAsync("/api/beacons", session.Content());
+
+        var store = host.Service<PortalTokenStore>();
+        await host.EventuallyAsync(
+            () => store.GetAsync(Portal, CancellationToken.None).GetAwaiter().GetResult()?.Status == PortalStatus.Disconnected,
+            "the portal is marked disconnected");
+        var sessions = host.Service<SessionRepository>();
+        await host.EventuallyAsync(
+            () => sessions.GetAsync(Portal, "revoked-1", CancellationToken.None).GetAwaiter().GetResult()?.Session.Outbox.Count == 7,
+            "the session keeps all seven events");
+        Assert.Empty(_hubSpot.EventsOf("revoked-1"));
+        AssertNoSecretsLogged(host);
+    }
+
+    [Fact]
+    public async Task A_message_that_fails_five_times_lands_in_the_poison_queue()
+    {
+        using var host = new RelayHost(azurite, _hubSpot);
+        var queue = host.Service<BeaconQueue>();
+
+        await queue.Queue.SendMessageAsync(BinaryData.FromString("{\"not\":\"a relay message\"}"));
+
+        await host.EventuallyAsync(
+            () => queue.PoisonQueue.PeekMessagesAsync(1).GetAwaiter().GetResult().Value.Length == 1,
+            "the message is moved to the poison queue");
+        var poisoned = (await queue.PoisonQueue.PeekMessagesAsync(1)).Value[0];
+        Assert.Equal("{\"not\":\"a relay message\"}", poisoned.Body.ToString());
+        Assert.Equal(5, host.Logs.Count(line => line.Contains("Message", StringComparison.Ordinal) && (line.Contains("retried", StringComparison.Ordinal) || line.Contains("moved to", StringComparison.Ordinal))));
+    }
+
+    [Fact]
+    public async Task A_rejected_event_is_dead_lettered_with_hubspots_answer_and_not_retried()
+    {
+        using var host = new RelayHost(azurite, _hubSpot);
+        await ConnectPortalAsync(host);
+        _hubSpot.AnswerNextEvents(400, 1);
+        var session = SessionBeacons.Typical(Portal, "rejected-1");
+
+        await host.Client.PostAsync("/api/beacons", session.Content());
+
+        await host.EventuallyAsync(() => _hubSpot.EventsOf("rejected-1").Any(e => e.Key == "attention-span"), "the other events go through");
+        var deadLetters = host.Service<DeadLetterStore>().Table.Query<TableEntity>().ToList();
+        var letter = Assert.Single(deadLetters);
+        Assert.Equal("played", letter.GetString("Event"));
+        Assert.Equal(400, letter.GetInt32("Status"));
+        Assert.Contains("INTERNAL_ERROR", letter.GetString("Answer"), StringComparison.Ordinal);
+        Assert.DoesNotContain(_hubSpot.EventsOf("rejected-1"), e => e.Key == "played");
+    }
+}
