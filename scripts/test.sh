@@ -8,7 +8,7 @@ if [ -f package-lock.json ]; then
   npm ci --no-audit --no-fund --loglevel=error || { echo "npm ci failed"; exit 1; }
 fi
 
-test_projects=(tests/*/*.Tests.csproj)
+test_projects=(tests/*/*Tests.csproj)
 functions_app=src/FunctionsRelay.Functions/FunctionsRelay.Functions.csproj
 if [ -f "$functions_app" ] && ! dotnet restore "$functions_app" >/tmp/functions-restore.log 2>&1; then
   echo "SKIPPED src/FunctionsRelay.Functions: Azure Functions worker packages are not available from the configured package source"
