@@ -13,6 +13,8 @@ functions_app=src/FunctionsRelay.Functions/FunctionsRelay.Functions.csproj
 if [ -f "$functions_app" ] && ! dotnet restore "$functions_app" >/tmp/functions-restore.log 2>&1; then
   echo "SKIPPED src/FunctionsRelay.Functions: Azure Functions worker packages are not available from the configured package source"
   test_projects=($(printf '%s\n' "${test_projects[@]}" | grep -v 'FunctionsRelay.Functions.Tests'))
+elif [ -f "$functions_app" ]; then
+  dotnet build "$functions_app" --nologo -v quiet || { echo "FAILED to build $functions_app"; exit 1; }
 fi
 
 log=$(mktemp)

@@ -1,0 +1,49 @@
+using FunctionsRelay.Infrastructure.HubSpot;
+using FunctionsRelay.Infrastructure.Http;
+using FunctionsRelay.Infrastructure.Processing;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Azure.Functions.Worker;
+using Microsoft.Extensions.Logging;
+
+namespace FunctionsRelay.Functions;
+
+/// <summary>The relay's triggers. Each only hands its input to the shared services; the local host wires the same ones.</summary>
+public sealed class RelayFunctions(
+    BeaconEndpoint beacons,
+    OAuthEndpoints oauth,
+    SessionProcessor processor,
+    TokenService tokens,
+    ILogger<RelayFunctions> logger)
+{
+    /// <summary>Players are public clients: anonymous, guarded by validation and CORS.</summary>
+    [Function("Beacons")]
+    public Task<IResult> PostBeacons(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "post", Route = BeaconEndpoint.Route)] HttpRequest request,
+        CancellationToken cancellationToken) => beacons.PostAsync(request, cancellationToken);
+
+    [Function("BeaconsPreflight")]
+    public IResult Preflight(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "options", Route = BeaconEndpoint.Route)] HttpRequest request) => beacons.Preflight(request);
+
+    [Function("OAuthInstall")]
+    public IResult Install(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = OAuthEndpoints.InstallRoute)] HttpRequest request) => oauth.Install(request);
+
+    [Function("OAuthCallback")]
+    public Task<IResult> Callback(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = OAuthEndpoints.CallbackRoute)] HttpRequest request,
+        CancellationToken cancellationToken) => oauth.CallbackAsync(request, cancellationToken);
+
+    /// <summary>The session processor; the host retries failures and poisons a message after maxDequeueCount (host.json).</summary>
+    [Function("ProcessBeacons")]
+    public Task ProcessBeacons(
+        [QueueTrigger("%Relay__BeaconQueue%", Connection = "AzureWebJobsStorage")] BinaryData message,
+        CancellationToken cancellationToken) => processor.HandleAsync(message, cancellationToken);
+
+    [Function("RefreshTokens")]
+    public async Task RefreshTokens([TimerTrigger("%TokenRefreshSchedule%")] TimerInfo timer, CancellationToken cancellationToken)
+    {
+        var refreshed = await tokens.RefreshExpiringAsync(cancellationToken);
+        logger.LogInformation("Refreshed {Count} HubSpot tokens ahead of expiry", refreshed);
+    }
+}
