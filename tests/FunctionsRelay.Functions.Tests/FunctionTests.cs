@@ -1,0 +1,113 @@
+using System.Text;
+using System.Text.Json;
+using FunctionsRelay.Infrastructure;
+using FunctionsRelay.Infrastructure.Storage;
+using FunctionsRelay.IntegrationTests;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+
+namespace FunctionsRelay.Functions.Tests;
+
+/// <summary>The Functions app's triggers, called as the host would call them, on the services of <c>AddRelay()</c> and Azurite.</summary>
+[Collection(AzuriteCollection.Name)]
+public sealed class FunctionTests(Azurite azurite) : IAsyncLifetime
+{
+    private readonly string _dryRunFile = Path.Combine(Path.GetTempPath(), $"functions-dry-run-{Guid.NewGuid():N}.jsonl");
+    private ServiceProvider _services = null!;
+
+    public async Task InitializeAsync()
+    {
+        var id = Guid.NewGuid().ToString("N")[..12];
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["AzureWebJobsStorage"] = azurite.ConnectionString,
+            ["Relay:BeaconQueue"] = "fn-beacons-" + id,
+            ["Relay:SessionsTable"] = "fnsessions" + id,
+            ["Relay:TokensTable"] = "fntokens" + id,
+            ["Relay:DeadLettersTable"] = "fndead" + id,
+            ["Relay:AllowedOrigins"] = "https://player.example.com",
+            ["HubSpot:DryRunFile"] = _dryRunFile,
+        }).Build();
+        var services = new ServiceCollection().AddLogging().AddRelay(configuration);
+        services.AddSingleton<RelayFunctions>();
+        _services = services.BuildServiceProvider();
+        foreach (var hosted in _services.GetServices<IHostedService>())
+            await hosted.StartAsync(CancellationToken.None);
+    }
+
+    public async Task DisposeAsync() => await _services.DisposeAsync();
+
+    private static async Task<(int Status, string Body)> ExecuteAsync(IResult result, HttpContext context)
+    {
+        context.RequestServices = new ServiceCollection().AddLogging().BuildServiceProvider();
+        context.Response.Body = new MemoryStream();
+        await result.ExecuteAsync(context);
+        context.Response.Body.Position = 0;
+        return (context.Response.StatusCode, await new StreamReader(context.Response.Body).ReadToEndAsync());
+    }
+
+    [Fact]
+    public async Task Beacons_posted_to_the_http_trigger_and_handed_to_the_queue_trigger_become_hubspot_events()
+    {
+        var functions = _services.GetRequiredService<RelayFunctions>();
+        var ts = DateTimeOffset.UtcNow.AddMinutes(-1).ToUnixTimeMilliseconds();
+        var body = $$$"""
+            [{"portalId":4242,"sessionId":"fn-1","seq":0,"event":"play","ts":{{{ts}}},"position":0,"duration":20,
+              "media":{"externalId":"v-1","type":"AUDIO"},"contact":{"utk":"u-1"},"page":{"id":77}},
+             {"portalId":4242,"sessionId":"fn-1","seq":1,"event":"pause","ts":{{{ts + 10_000}}},"position":10},
+             {"portalId":4242,"sessionId":"fn-1","seq":2,"event":"end","ts":{{{ts + 11_000}}},"position":10}]
+            """;
+        var context = new DefaultHttpContext();
+        context.Request.Method = "POST";
+        context.Request.ContentType = "text/plain;charset=UTF-8";
+        context.Request.Headers.Origin = "https://player.example.com";
+        context.Request.Body = new MemoryStream(Encoding.UTF8.GetBytes(body));
+
+        var (status, answer) = await ExecuteAsync(await functions.PostBeacons(context.Request, CancellationToken.None), context);
+
+        Assert.Equal(202, status);
+        Assert.Equal("{\"accepted\":3,\"ignored\":0}", answer);
+        Assert.Equal("https://player.example.com", context.Response.Headers.AccessControlAllowOrigin.ToString());
+
+        var queue = _services.GetRequiredService<BeaconQueue>().Queue;
+        var message = Assert.Single((await queue.ReceiveMessagesAsync(10)).Value);
+        await functions.ProcessBeacons(message.Body, CancellationToken.None);
+
+        var lines = File.ReadAllLines(_dryRunFile).Select(line => JsonDocument.Parse(line).RootElement).ToList();
+        Assert.Equal(["played", "quartile-0", "quartile-25", "quartile-50", "attention-span"], lines.Select(l => l.GetProperty("event").GetString()));
+        Assert.All(lines, line => Assert.Equal("AUDIO", line.GetProperty("payload").GetProperty("mediaType").GetString()));
+        Assert.All(lines, line => Assert.Equal(77, line.GetProperty("payload").GetProperty("pageId").GetInt64()));
+    }
+
+    [Fact]
+    public async Task A_bad_request_to_the_http_trigger_gets_a_400_naming_the_field()
+    {
+        var functions = _services.GetRequiredService<RelayFunctions>();
+        var context = new DefaultHttpContext();
+        context.Request.Method = "POST";
+        context.Request.ContentType = "application/json";
+        context.Request.Body = new MemoryStream(Encoding.UTF8.GetBytes("""{"portalId":"x"}"""));
+
+        var (status, answer) = await ExecuteAsync(await functions.PostBeacons(context.Request, CancellationToken.None), context);
+
+        Assert.Equal(400, status);
+        var errors = JsonDocument.Parse(answer).RootElement.GetProperty("errors").EnumerateArray().Select(e => e.GetString());
+        Assert.Contains("portalId: must be an integer >= 1 (got \"x\")", errors);
+    }
+
+    [Fact]
+    public void The_generated_function_metadata_binds_the_routes_queue_and_timer_the_infra_configures()
+    {
+        var metadata = JsonDocument.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "functions.metadata"))).RootElement;
+        var functions = metadata.EnumerateArray().ToDictionary(f => f.GetProperty("name").GetString()!, f => f.GetProperty("bindings")[0]);
+
+        Assert.Equal(["Beacons", "BeaconsPreflight", "OAuthCallback", "OAuthInstall", "ProcessBeacons", "RefreshTokens"], functions.Keys.Order());
+        Assert.Equal("beacons", functions["Beacons"].GetProperty("route").GetString());
+        Assert.Equal("anonymous", functions["Beacons"].GetProperty("authLevel").GetString(), ignoreCase: true);
+        Assert.Equal("%Relay__BeaconQueue%", functions["ProcessBeacons"].GetProperty("queueName").GetString());
+        Assert.Equal("AzureWebJobsStorage", functions["ProcessBeacons"].GetProperty("connection").GetString());
+        Assert.Equal("%TokenRefreshSchedule%", functions["RefreshTokens"].GetProperty("schedule").GetString());
+    }
+}
