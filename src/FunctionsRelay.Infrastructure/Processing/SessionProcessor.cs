@@ -183,8 +183,9 @@ public sealed class SessionProcessor(
             var stored = await sessions.GetAsync(portalId, sessionId, cancellationToken);
             if (stored?.Session.Outbox is not [var pending, ..])
             {
-                await ReleaseLeaseAsync(portalId, sessionId, cancellationToken);
-                return;
+                if (await TryReleaseLeaseAsync(portalId, sessionId, cancellationToken))
+                    return;
+                continue;
             }
 
             var result = await sender.SendAsync(portalId, sessionId, pending, cancellationToken);
@@ -229,15 +230,20 @@ public sealed class SessionProcessor(
             return Task.FromResult(true);
         }, cancellationToken);
 
-    private Task ReleaseLeaseAsync(long portalId, string sessionId, CancellationToken cancellationToken) =>
-        UpdateAsync(portalId, sessionId, createIfMissing: false, (session, _) =>
+    /// <summary>Releases the lease once the outbox is empty; false when events arrived meanwhile, which this worker then sends.</summary>
+    private async Task<bool> TryReleaseLeaseAsync(long portalId, string sessionId, CancellationToken cancellationToken)
+    {
+        var moreToSend = false;
+        await UpdateAsync(portalId, sessionId, createIfMissing: false, (session, _) =>
         {
-            // New events that arrived meanwhile keep the lease: the delivery loop goes on with them.
-            if (session.DeliveryLeaseUntil == 0 || session.Outbox.Count > 0)
+            moreToSend = session.Outbox.Count > 0;
+            if (moreToSend || session.DeliveryLeaseUntil == 0)
                 return Task.FromResult(false);
             session.DeliveryLeaseUntil = 0;
             return Task.FromResult(true);
         }, cancellationToken);
+        return !moreToSend;
+    }
 
     /// <summary>Load (or create), change, save if unchanged since loading; on a conflict, all over again.</summary>
     private async Task<ViewingSession?> UpdateAsync(
