@@ -79,7 +79,7 @@ public static class EventPlanner
 
             if (session.IsClosed)
             {
-                var span = EventPlanner.Report(log, duration, options.MaxSpans).AttentionSpan!;
+                var span = Playback.AttentionSpan(Playback.Passes(intervals), duration, options.MaxSpans);
                 var payload = Build(session, session.Log[^1].Ts, options) with
                 {
                     RawDataMap = RawDataMap(span.Counts),
