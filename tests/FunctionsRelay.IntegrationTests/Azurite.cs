@@ -14,7 +14,7 @@ public sealed class Azurite : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        var root = RepositoryRoot();
+        var root = RepositoryPaths.Root;
         var azurite = Path.Combine(root, "node_modules", ".bin", "azurite");
         if (!File.Exists(azurite))
             throw new InvalidOperationException($"Azurite is not installed at {azurite}: run npm ci (scripts/test.sh does)");
@@ -52,17 +52,6 @@ public sealed class Azurite : IAsyncLifetime
             _process.Kill(entireProcessTree: true);
         _process?.Dispose();
         return Task.CompletedTask;
-    }
-
-    public static string RepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "FunctionsRelay.sln")))
-                return dir.FullName;
-        }
-
-        throw new InvalidOperationException("FunctionsRelay.sln not found above " + AppContext.BaseDirectory);
     }
 
     private static int FreePort()

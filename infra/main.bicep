@@ -1,0 +1,165 @@
+targetScope = 'subscription'
+
+@minLength(1)
+@maxLength(64)
+@description('Name of the azd environment; names and tags (azd-env-name) every resource.')
+param environmentName string
+
+@minLength(1)
+@description('Region for every resource; it must offer the Flex Consumption plan.')
+param location string
+
+@description('Object id of whoever runs azd up; gets data access to the storage account and the vault. Empty assigns nothing.')
+param principalId string = ''
+
+@allowed(['User', 'ServicePrincipal', 'Group'])
+param principalType string = 'User'
+
+@minLength(1)
+@description('Client id of the HubSpot app (HubSpot developer account, app, Auth tab).')
+param hubSpotClientId string
+
+@secure()
+@minLength(1)
+@description('Client secret of the HubSpot app. Stored in Key Vault only; the app reads it through a Key Vault reference.')
+param hubSpotClientSecret string
+
+@description('Comma-separated browser origins whose pages may post beacons, e.g. https://www.example.com,https://video.example.com; * allows any.')
+param playerOrigins string = '*'
+
+@description('Most instances the relay may scale out to.')
+param maximumInstanceCount int = 40
+
+var tags = { 'azd-env-name': environmentName }
+var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
+
+// One source for the relay's settings: the sample the local run uses. Local-only values are left out
+// and the ones that depend on this deployment are set below.
+var sampleSettings = loadJsonContent('../local.settings.sample.json').Values
+var localOnlySettings = [
+  'AzureWebJobsStorage'
+  'FUNCTIONS_WORKER_RUNTIME' // Flex Consumption takes the runtime from functionAppConfig
+  'HubSpot__ClientId'
+  'HubSpot__ClientSecret'
+  'HubSpot__RedirectUri'
+  'HubSpot__DryRunFile'
+  'Relay__AllowedOrigins'
+]
+var sharedSettings = toObject(filter(items(sampleSettings), setting => !contains(localOnlySettings, setting.key)), setting => setting.key, setting => setting.value)
+var beaconQueue = sampleSettings.Relay__BeaconQueue
+var names = {
+  identity: 'id-relay-${resourceToken}'
+  storage: 'st${resourceToken}'
+  logAnalytics: 'log-${resourceToken}'
+  applicationInsights: 'appi-${resourceToken}'
+  keyVault: 'kv-${resourceToken}'
+  plan: 'plan-${resourceToken}'
+  app: 'func-relay-${resourceToken}'
+  deploymentContainer: 'deployment-package'
+}
+var allowedOrigins = map(split(playerOrigins, ','), origin => trim(origin))
+
+resource resourceGroup 'Microsoft.Resources/resourceGroups@2024-03-01' = {
+  name: 'rg-${environmentName}'
+  location: location
+  tags: tags
+}
+
+module identity 'core/identity/user-assigned-identity.bicep' = {
+  scope: resourceGroup
+  params: {
+    name: names.identity
+    location: location
+    tags: tags
+  }
+}
+
+module storage 'core/storage/storage-account.bicep' = {
+  scope: resourceGroup
+  params: {
+    name: names.storage
+    location: location
+    tags: tags
+    containers: [names.deploymentContainer]
+    // The Functions host moves a message to <queue>-poison after maxDequeueCount (host.json).
+    queues: [beaconQueue, '${beaconQueue}-poison']
+    tables: [sampleSettings.Relay__SessionsTable, sampleSettings.Relay__TokensTable, sampleSettings.Relay__DeadLettersTable]
+  }
+}
+
+module monitoring 'core/monitor/monitoring.bicep' = {
+  scope: resourceGroup
+  params: {
+    logAnalyticsName: names.logAnalytics
+    applicationInsightsName: names.applicationInsights
+    location: location
+    tags: tags
+  }
+}
+
+module vault 'core/security/key-vault.bicep' = {
+  scope: resourceGroup
+  params: {
+    name: names.keyVault
+    location: location
+    tags: tags
+  }
+}
+
+module clientSecret 'core/security/key-vault-secret.bicep' = {
+  scope: resourceGroup
+  dependsOn: [vault]
+  params: {
+    keyVaultName: names.keyVault
+    name: 'hubspot-client-secret'
+    value: hubSpotClientSecret
+  }
+}
+
+module access 'app/access.bicep' = {
+  scope: resourceGroup
+  dependsOn: [storage, monitoring, vault]
+  params: {
+    storageAccountName: names.storage
+    applicationInsightsName: names.applicationInsights
+    keyVaultName: names.keyVault
+    relayIdentityName: names.identity
+    relayPrincipalId: identity.outputs.principalId
+    userPrincipalId: principalId
+    userPrincipalType: principalType
+  }
+}
+
+module relay 'app/relay.bicep' = {
+  scope: resourceGroup
+  // The host reads storage and the Key Vault reference as soon as it starts.
+  dependsOn: [access]
+  params: {
+    planName: names.plan
+    appName: names.app
+    location: location
+    tags: tags
+    identityId: identity.outputs.id
+    identityClientId: identity.outputs.clientId
+    storageBlobEndpoint: storage.outputs.blobEndpoint
+    storageQueueEndpoint: storage.outputs.queueEndpoint
+    storageTableEndpoint: storage.outputs.tableEndpoint
+    deploymentContainerName: names.deploymentContainer
+    applicationInsightsConnectionString: monitoring.outputs.applicationInsightsConnectionString
+    allowedOrigins: allowedOrigins
+    maximumInstanceCount: maximumInstanceCount
+    relaySettings: union(sharedSettings, {
+      HubSpot__ClientId: hubSpotClientId
+      HubSpot__ClientSecret: '@Microsoft.KeyVault(SecretUri=${clientSecret.outputs.uri})'
+      Relay__AllowedOrigins: join(allowedOrigins, ',')
+    })
+  }
+}
+
+output AZURE_LOCATION string = location
+output AZURE_TENANT_ID string = tenant().tenantId
+output AZURE_RESOURCE_GROUP string = resourceGroup.name
+output AZURE_FUNCTION_APP_NAME string = relay.outputs.name
+output RELAY_BEACON_URL string = '${relay.outputs.baseUrl}/api/beacons'
+output RELAY_OAUTH_CALLBACK_URL string = '${relay.outputs.baseUrl}/api/oauth/callback'
+output RELAY_INSTALL_URL string = '${relay.outputs.baseUrl}/api/oauth/install'

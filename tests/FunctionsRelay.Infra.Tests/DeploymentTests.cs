@@ -1,0 +1,262 @@
+using System.Text.Json.Nodes;
+using FunctionsRelay.Infrastructure;
+using FunctionsRelay.Infrastructure.Http;
+using FunctionsRelay.IntegrationTests;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+
+namespace FunctionsRelay.Infra.Tests;
+
+/// <summary>What <c>azd up</c> would deploy, read from the evaluated template (<c>bicep snapshot</c> of infra/main.bicep).</summary>
+public sealed class DeploymentTests : IClassFixture<DeploymentTests.Deployment>
+{
+    private const string ClientSecret = "s3cr3t-that-must-stay-in-key-vault";
+    private const string DeployingUser = "11111111-2222-3333-4444-555555555555";
+    private static readonly string[] PlayerOrigins = ["https://www.example.com", "https://video.example.com"];
+
+    private static class RoleIds
+    {
+        public const string StorageBlobDataOwner = "b7e6dc6d-f1e8-4753-8033-0f276bb0955b";
+        public const string StorageQueueDataContributor = "974c5e8b-45b9-4653-ba55-5f855dd0fb88";
+        public const string StorageTableDataContributor = "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3";
+        public const string MonitoringMetricsPublisher = "3913510d-42f4-4e42-8a64-420c390055eb";
+        public const string KeyVaultSecretsUser = "4633458b-17de-408a-b874-0445c86b69e6";
+        public const string KeyVaultSecretsOfficer = "b86a8fe4-44ce-4948-aee5-eccb2c155cd7";
+    }
+
+    public sealed class Deployment : IAsyncLifetime
+    {
+        public JsonObject WithUser { get; private set; } = [];
+        public JsonObject WithoutUser { get; private set; } = [];
+
+        public async Task InitializeAsync()
+        {
+            var parameters = new Dictionary<string, string>
+            {
+                ["environmentName"] = "ci",
+                ["location"] = "westeurope",
+                ["hubSpotClientId"] = "hubspot-client-id",
+                ["hubSpotClientSecret"] = ClientSecret,
+                ["playerOrigins"] = string.Join(", ", PlayerOrigins),
+            };
+            WithoutUser = await BicepCli.SnapshotAsync(parameters);
+            parameters["principalId"] = DeployingUser;
+            WithUser = await BicepCli.SnapshotAsync(parameters);
+        }
+
+        public Task DisposeAsync() => Task.CompletedTask;
+    }
+
+    private readonly Deployment _deployment;
+
+    public DeploymentTests(Deployment deployment) => _deployment = deployment;
+
+    private IEnumerable<JsonObject> Resources(string type, JsonObject? snapshot = null) =>
+        (snapshot ?? _deployment.WithUser)["predictedResources"]!.AsArray().Select(r => r!.AsObject())
+            .Where(r => string.Equals(r["type"]!.GetValue<string>(), type, StringComparison.OrdinalIgnoreCase));
+
+    private JsonObject Single(string type) => Assert.Single(Resources(type));
+
+    private Dictionary<string, string> AppSettings() =>
+        Single("Microsoft.Web/sites/config")["properties"]!.AsObject().ToDictionary(s => s.Key, s => s.Value!.GetValue<string>());
+
+    private static string Name(JsonObject resource) => resource["name"]!.GetValue<string>().Split('/')[^1];
+
+    [Fact]
+    public void Storage_account_takes_no_shared_key_and_only_tls_1_2()
+    {
+        var properties = Single("Microsoft.Storage/storageAccounts")["properties"]!;
+
+        Assert.False(properties["allowSharedKeyAccess"]!.GetValue<bool>());
+        Assert.False(properties["allowBlobPublicAccess"]!.GetValue<bool>());
+        Assert.Equal("TLS1_2", properties["minimumTlsVersion"]!.GetValue<string>());
+        Assert.True(properties["supportsHttpsTrafficOnly"]!.GetValue<bool>());
+    }
+
+    [Fact]
+    public void Queues_and_tables_are_the_ones_the_app_is_configured_with()
+    {
+        // Bind the deployed app settings exactly as the relay does (Relay__BeaconQueue -> Relay:BeaconQueue).
+        var configuration = new ConfigurationBuilder()
+            .AddInMemoryCollection(AppSettings().Select(s => KeyValuePair.Create(s.Key.Replace("__", ":", StringComparison.Ordinal), (string?)s.Value)))
+            .Build();
+        using var services = new ServiceCollection().AddLogging().AddRelay(configuration).BuildServiceProvider();
+        var relay = services.GetRequiredService<IOptions<RelayOptions>>().Value;
+        var defaults = new RelayOptions();
+
+        Assert.Equal(
+            new[] { relay.BeaconQueue, relay.PoisonQueue }.Order(),
+            Resources("Microsoft.Storage/storageAccounts/queueServices/queues").Select(Name).Order());
+        Assert.Equal(
+            new[] { relay.SessionsTable, relay.TokensTable, relay.DeadLettersTable }.Order(),
+            Resources("Microsoft.Storage/storageAccounts/tableServices/tables").Select(Name).Order());
+        Assert.Equal((defaults.BeaconQueue, defaults.SessionsTable, defaults.TokensTable, defaults.DeadLettersTable),
+            (relay.BeaconQueue, relay.SessionsTable, relay.TokensTable, relay.DeadLettersTable));
+        Assert.Equal(PlayerOrigins, relay.AllowedOrigins);
+    }
+
+    [Fact]
+    public void Host_storage_is_reached_as_the_user_assigned_identity()
+    {
+        var settings = AppSettings();
+        var identity = Single("Microsoft.ManagedIdentity/userAssignedIdentities");
+        var storage = Single("Microsoft.Storage/storageAccounts");
+
+        Assert.DoesNotContain("AzureWebJobsStorage", settings.Keys);
+        Assert.Equal("managedidentity", settings["AzureWebJobsStorage__credential"]);
+        Assert.Equal(Reference(identity, "clientId"), settings["AzureWebJobsStorage__clientId"]);
+        Assert.Equal(Reference(storage, "primaryEndpoints.blob"), settings["AzureWebJobsStorage__blobServiceUri"]);
+        Assert.Equal(Reference(storage, "primaryEndpoints.queue"), settings["AzureWebJobsStorage__queueServiceUri"]);
+        Assert.Equal(Reference(storage, "primaryEndpoints.table"), settings["AzureWebJobsStorage__tableServiceUri"]);
+        Assert.Equal(
+            $"[format('ClientId={{0}};Authorization=AAD', {Reference(identity, "clientId")[1..^1]})]",
+            settings["APPLICATIONINSIGHTS_AUTHENTICATION_STRING"]);
+
+        var site = Single("Microsoft.Web/sites");
+        var identityId = identity["id"]!.GetValue<string>();
+        Assert.Equal("UserAssigned", site["identity"]!["type"]!.GetValue<string>());
+        Assert.Equal([identityId], site["identity"]!["userAssignedIdentities"]!.AsObject().Select(i => i.Key));
+        Assert.Equal(identityId, site["properties"]!["keyVaultReferenceIdentity"]!.GetValue<string>());
+        var deploymentStorage = site["properties"]!["functionAppConfig"]!["deployment"]!["storage"]!;
+        Assert.Equal("UserAssignedIdentity", deploymentStorage["authentication"]!["type"]!.GetValue<string>());
+        Assert.Equal(identityId, deploymentStorage["authentication"]!["userAssignedIdentityResourceId"]!.GetValue<string>());
+        Assert.Contains(Reference(storage, "primaryEndpoints.blob")[1..^1], deploymentStorage["value"]!.GetValue<string>(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Runs_dotnet_isolated_10_on_a_flex_consumption_plan()
+    {
+        var plan = Single("Microsoft.Web/serverfarms");
+        var site = Single("Microsoft.Web/sites");
+        var runtime = site["properties"]!["functionAppConfig"]!["runtime"]!;
+
+        Assert.Equal("FC1", plan["sku"]!["name"]!.GetValue<string>());
+        Assert.Equal("FlexConsumption", plan["sku"]!["tier"]!.GetValue<string>());
+        Assert.Equal("dotnet-isolated", runtime["name"]!.GetValue<string>());
+        Assert.Equal("10.0", runtime["version"]!.GetValue<string>());
+        Assert.Equal("functionapp,linux", site["kind"]!.GetValue<string>());
+        Assert.Equal("relay", site["tags"]!["azd-service-name"]!.GetValue<string>());
+        // Flex Consumption rejects these: the runtime comes from functionAppConfig.
+        Assert.DoesNotContain("FUNCTIONS_WORKER_RUNTIME", AppSettings().Keys);
+        Assert.DoesNotContain("FUNCTIONS_EXTENSION_VERSION", AppSettings().Keys);
+    }
+
+    [Fact]
+    public void Relay_identity_holds_each_role_on_the_resource_that_needs_it()
+    {
+        var relayAssignments = Resources("Microsoft.Authorization/roleAssignments")
+            .Where(a => a["properties"]!["principalType"]!.GetValue<string>() == "ServicePrincipal")
+            .Select(a => (Scope: ScopeType(a), Role: RoleId(a), Principal: a["properties"]!["principalId"]!.GetValue<string>()))
+            .ToList();
+
+        Assert.Equal(
+            new[]
+            {
+                ("Microsoft.Insights/components", RoleIds.MonitoringMetricsPublisher),
+                ("Microsoft.KeyVault/vaults", RoleIds.KeyVaultSecretsUser),
+                ("Microsoft.Storage/storageAccounts", RoleIds.StorageBlobDataOwner),
+                ("Microsoft.Storage/storageAccounts", RoleIds.StorageQueueDataContributor),
+                ("Microsoft.Storage/storageAccounts", RoleIds.StorageTableDataContributor),
+            }.Order(),
+            relayAssignments.Select(a => (a.Scope, a.Role)).Order());
+        var relayPrincipal = Reference(Single("Microsoft.ManagedIdentity/userAssignedIdentities"), "principalId");
+        Assert.All(relayAssignments, a => Assert.Equal(relayPrincipal, a.Principal));
+    }
+
+    [Fact]
+    public void Deploying_user_gets_data_roles_only_when_a_principal_id_is_given()
+    {
+        var userAssignments = Resources("Microsoft.Authorization/roleAssignments")
+            .Where(a => a["properties"]!["principalId"]!.GetValue<string>() == DeployingUser)
+            .Select(a => (ScopeType(a), RoleId(a)))
+            .Order();
+
+        Assert.Equal(
+            new[]
+            {
+                ("Microsoft.KeyVault/vaults", RoleIds.KeyVaultSecretsOfficer),
+                ("Microsoft.Storage/storageAccounts", RoleIds.StorageBlobDataOwner),
+                ("Microsoft.Storage/storageAccounts", RoleIds.StorageQueueDataContributor),
+                ("Microsoft.Storage/storageAccounts", RoleIds.StorageTableDataContributor),
+            }.Order(),
+            userAssignments);
+        Assert.Equal(5, Resources("Microsoft.Authorization/roleAssignments", _deployment.WithoutUser).Count());
+    }
+
+    [Fact]
+    public void Client_secret_lives_in_key_vault_and_reaches_the_app_only_as_a_reference()
+    {
+        var vault = Single("Microsoft.KeyVault/vaults");
+        Assert.True(vault["properties"]!["enableRbacAuthorization"]!.GetValue<bool>());
+        Assert.Null(vault["properties"]!["accessPolicies"]);
+
+        var settings = AppSettings();
+        var secret = Single("Microsoft.KeyVault/vaults/secrets");
+        Assert.Equal($"[format('@Microsoft.KeyVault(SecretUri={{0}})', {Reference(secret, "secretUri")[1..^1]})]", settings["HubSpot__ClientSecret"]);
+        Assert.Equal("[parameters('hubSpotClientSecret')]", secret["properties"]!["value"]!.GetValue<string>());
+        Assert.Equal("hubspot-client-id", settings["HubSpot__ClientId"]);
+
+        foreach (var snapshot in new[] { _deployment.WithUser, _deployment.WithoutUser })
+        {
+            var text = snapshot.ToJsonString();
+            Assert.DoesNotContain(ClientSecret, text, StringComparison.Ordinal);
+            Assert.DoesNotContain("listKeys", text, StringComparison.OrdinalIgnoreCase);
+            Assert.DoesNotContain("AccountKey=", text, StringComparison.OrdinalIgnoreCase);
+            Assert.DoesNotContain("SharedAccessSignature", text, StringComparison.OrdinalIgnoreCase);
+            Assert.DoesNotContain("InstrumentationKey=", text, StringComparison.OrdinalIgnoreCase);
+        }
+    }
+
+    [Fact]
+    public void Monitoring_accepts_microsoft_entra_id_only()
+    {
+        Assert.True(Single("Microsoft.Insights/components")["properties"]!["DisableLocalAuth"]!.GetValue<bool>());
+        Assert.True(Single("Microsoft.OperationalInsights/workspaces")["properties"]!["features"]!["disableLocalAuth"]!.GetValue<bool>());
+    }
+
+    [Fact]
+    public void App_gets_every_setting_of_the_local_sample_and_cors_for_the_player_origins()
+    {
+        var sample = JsonNode.Parse(File.ReadAllText(Path.Combine(RepositoryPaths.Root, "local.settings.sample.json")))!["Values"]!.AsObject();
+        var settings = AppSettings();
+        string[] localOnly = ["AzureWebJobsStorage", "FUNCTIONS_WORKER_RUNTIME", "HubSpot__DryRunFile"];
+
+        Assert.All(sample.Select(s => s.Key).Except(localOnly), key => Assert.True(settings.ContainsKey(key), $"{key} is not deployed"));
+        Assert.Equal(sample["TokenRefreshSchedule"]!.GetValue<string>(), settings["TokenRefreshSchedule"]);
+        Assert.Equal(
+            $"[format('https://{{0}}/api/{OAuthEndpoints.CallbackRoute}', {Reference(Single("Microsoft.Web/sites"), "defaultHostName")[1..^1]})]",
+            settings["HubSpot__RedirectUri"]);
+
+        var cors = Single("Microsoft.Web/sites")["properties"]!["siteConfig"]!["cors"]!["allowedOrigins"]!.AsArray().Select(o => o!.GetValue<string>());
+        Assert.Equal(PlayerOrigins, cors);
+    }
+
+    [Fact]
+    public void Outputs_give_players_the_beacon_url_and_hubspot_the_callback()
+    {
+        var outputs = _deployment.WithUser["outputs"]!;
+        var baseUrl = $"format('https://{{0}}', {Reference(Single("Microsoft.Web/sites"), "defaultHostName")[1..^1]})";
+
+        Assert.Equal($"[format('{{0}}/api/{BeaconEndpoint.Route}', {baseUrl})]", outputs["RELAY_BEACON_URL"]!.GetValue<string>());
+        Assert.Equal($"[format('{{0}}/api/{OAuthEndpoints.CallbackRoute}', {baseUrl})]", outputs["RELAY_OAUTH_CALLBACK_URL"]!.GetValue<string>());
+        Assert.Equal($"[format('{{0}}/api/{OAuthEndpoints.InstallRoute}', {baseUrl})]", outputs["RELAY_INSTALL_URL"]!.GetValue<string>());
+        Assert.Equal("rg-ci", outputs["AZURE_RESOURCE_GROUP"]!.GetValue<string>());
+    }
+
+    /// <summary>The expression ARM evaluates at deployment time for a property of a resource deployed before.</summary>
+    private static string Reference(JsonObject resource, string property) =>
+        $"[reference('{resource["id"]!.GetValue<string>()}', '{resource["apiVersion"]!.GetValue<string>()}').{property}]";
+
+    private static string ScopeType(JsonObject assignment)
+    {
+        // .../providers/<namespace>/<type>/<name>/providers/Microsoft.Authorization/roleAssignments/<guid>
+        var id = assignment["id"]!.GetValue<string>();
+        var scope = id[..id.IndexOf("/providers/Microsoft.Authorization/", StringComparison.Ordinal)];
+        var segments = scope.Split('/');
+        return $"{segments[^3]}/{segments[^2]}";
+    }
+
+    private static string RoleId(JsonObject assignment) =>
+        assignment["properties"]!["roleDefinitionId"]!.GetValue<string>().Split('/')[^1];
+}
