@@ -21,7 +21,9 @@ now_ms=$(($(date +%s) * 1000))
 cat <<MSG
 Azurite is running (data in .azurite/). Starting the relay...
 
-Post beacons to http://localhost:7071/api/beacons, for example:
+Open the demo page, http://localhost:7071/demo: a player wired to the relay, and what it sends to HubSpot per session.
+
+Or post beacons to http://localhost:7071/api/beacons, for example:
 
   curl -i http://localhost:7071/api/beacons -H 'Content-Type: application/json' -d '[
     {"portalId":4242,"sessionId":"try-1","seq":0,"event":"play","ts":$now_ms,"position":0,"duration":60,

@@ -1,11 +1,19 @@
 #!/usr/bin/env bash
-# Runs every test of FunctionsRelay: installs what the tests need (npm packages: Azurite), builds, tests, and prints
-# one summary line: "tests: N passed, N failed, N skipped".
+# Runs every test of FunctionsRelay: installs what the tests need (npm packages: Azurite, playwright-core; Debian's
+# chromium), builds, tests, and prints one summary line: "tests: N passed, N failed, N skipped".
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
 if [ -f package-lock.json ]; then
   npm ci --no-audit --no-fund --loglevel=error || { echo "npm ci failed"; exit 1; }
+fi
+
+# The browser test drives Debian's chromium (playwright-core cannot download browsers here).
+if [ ! -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ]; then
+  echo "Installing chromium from Debian for the browser test"
+  sudo_if_needed=$([ "$(id -u)" -eq 0 ] || echo sudo)
+  { $sudo_if_needed apt-get update -qq && $sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } >/tmp/chromium-install.log 2>&1 \
+    || { echo "could not install chromium (see /tmp/chromium-install.log)"; exit 1; }
 fi
 
 test_projects=(tests/*/*Tests.csproj)

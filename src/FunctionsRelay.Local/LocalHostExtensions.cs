@@ -1,6 +1,8 @@
 using Microsoft.AspNetCore.Hosting.Server;
 using FunctionsRelay.Infrastructure;
 using FunctionsRelay.Infrastructure.Http;
+using FunctionsRelay.Infrastructure.HubSpot;
+using FunctionsRelay.Local.Demo;
 using Microsoft.Extensions.Options;
 
 namespace FunctionsRelay.Local;
@@ -14,8 +16,18 @@ public static class LocalHostExtensions
         services.AddHostedService<QueueListener>();
         services.AddHostedService<TokenRefreshWorker>();
         services.AddHostedService<StartupBanner>();
+
+        // The demo page shows what was sent: record each delivered event on the way out.
+        services.AddSingleton<SentEventLog>();
+        var sender = services.Last(d => d.ServiceType == typeof(IMediaEventSender));
+        services.Remove(sender);
+        services.AddSingleton<IMediaEventSender>(provider => new RecordingMediaEventSender(
+            (IMediaEventSender)sender.ImplementationFactory!(provider), provider.GetRequiredService<SentEventLog>()));
         return services;
     }
+
+    /// <summary>The relay's routes under /api, and the demo page at /demo.</summary>
+    public static IEndpointRouteBuilder MapLocalHost(this IEndpointRouteBuilder app) => app.MapRelayEndpoints().MapDemo();
 
     /// <summary>The same routes and answers as the Functions app, under /api.</summary>
     public static IEndpointRouteBuilder MapRelayEndpoints(this IEndpointRouteBuilder app)
@@ -40,7 +52,7 @@ internal sealed class StartupBanner(IServer server, IOptions<HubSpotOptions> hub
         lifetime.ApplicationStarted.Register(() =>
         {
             var address = server.Features.Get<Microsoft.AspNetCore.Hosting.Server.Features.IServerAddressesFeature>()?.Addresses.FirstOrDefault() ?? "http://localhost:7071";
-            logger.LogInformation("FunctionsRelay is running: post beacons to {BeaconUrl}", $"{address}/api/beacons");
+            logger.LogInformation("FunctionsRelay is running: post beacons to {BeaconUrl}; demo page at {DemoUrl}", $"{address}/api/beacons", $"{address}/demo");
             if (hubSpot.Value.DryRun)
                 logger.LogInformation("Dry run (no HubSpot__ClientId/HubSpot__ClientSecret): HubSpot events are logged and appended to {DryRunFile}", Path.GetFullPath(hubSpot.Value.DryRunFile));
         });

@@ -6,7 +6,7 @@ builder.Services.AddRelay(builder.Configuration);
 builder.Services.AddLocalHost(builder.Configuration);
 
 var app = builder.Build();
-app.MapRelayEndpoints();
+app.MapLocalHost();
 app.Run();
 
 /// <summary>The local host's entry point, visible to the integration tests.</summary>

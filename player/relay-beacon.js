@@ -1,0 +1,308 @@
+/*
+ * FunctionsRelay player beacons: attach to any <video> or <audio> and send its playback to a FunctionsRelay.
+ *
+ *   FunctionsRelay.track(videoOrAudio, { endpoint: 'https://<relay>/api/beacons', portalId: 4242,
+ *                                         media: { externalId: 'video-7', name: 'Launch demo' } });
+ *
+ * No dependencies. A classic script (defines window.FunctionsRelay); relay-beacon.mjs exports the same as an ES module.
+ * Nothing here throws into the host page: a problem is reported with console.warn and the page carries on.
+ * The beacon contract: docs/beacons.md; how to use this script: docs/player.md.
+ */
+(function (root) {
+  'use strict';
+
+  var VERSION = '1.0.0';
+  var DEFAULT_HEARTBEAT_SECONDS = 10;
+  var MAX_BEACONS_PER_REQUEST = 50; // the relay takes 500 and 256 KiB; sendBeacon itself caps near 64 KiB
+  var MEDIA_TYPES = ['VIDEO', 'AUDIO', 'DOCUMENT', 'IMAGE', 'OTHER'];
+
+  function warn(message, error) {
+    try {
+      if (root.console && root.console.warn) root.console.warn('[FunctionsRelay] ' + message, error || '');
+    } catch (ignored) { /* a console that throws is the page's business */ }
+  }
+
+  function newSessionId() {
+    var crypto = root.crypto;
+    if (crypto && typeof crypto.randomUUID === 'function') return crypto.randomUUID();
+    var bytes = new Uint8Array(16);
+    if (crypto && crypto.getRandomValues) crypto.getRandomValues(bytes);
+    else for (var i = 0; i < 16; i++) bytes[i] = Math.floor(Math.random() * 256);
+    var hex = '';
+    for (var j = 0; j < 16; j++) hex += (bytes[j] + 0x100).toString(16).slice(1);
+    return hex.slice(0, 8) + '-' + hex.slice(8, 12) + '-' + hex.slice(12, 16) + '-' + hex.slice(16, 20) + '-' + hex.slice(20);
+  }
+
+  /** HubSpot's tracking code keeps the visitor's token in the hubspotutk cookie. */
+  function hubSpotUtk() {
+    var match = /(?:^|;\s*)hubspotutk=([^;]+)/.exec(root.document ? root.document.cookie : '');
+    return match ? decodeURIComponent(match[1]) : null;
+  }
+
+  function seconds(value) {
+    return Math.round(value * 1000) / 1000;
+  }
+
+  function Tracker(element, options) {
+    this._element = element;
+    this._endpoint = String(options.endpoint);
+    this._portalId = Number(options.portalId);
+    this._heartbeatMs = 1000 * (options.heartbeatSeconds > 0 ? options.heartbeatSeconds : DEFAULT_HEARTBEAT_SECONDS);
+    this._options = options;
+    this._pending = [];
+    this._sessionId = null;
+    this._seq = 0;
+    this._playing = false;
+    this._heartbeat = null;
+    this._lastPosition = 0;
+    this._lastPositionAt = 0;
+    this._listeners = [];
+
+    var self = this;
+    this._on(element, 'play', function () { self._play(); });
+    this._on(element, 'pause', function () { self._pause(); });
+    this._on(element, 'ended', function () { self._ended(); });
+    this._on(element, 'seeking', function () { self._seeking(); });
+    this._on(element, 'timeupdate', function () { self._notePosition(); });
+    this._on(element, 'emptied', function () { self.end(); }); // a new source: the next play is a new session
+    this._on(root, 'pagehide', function () { self.end(); });
+    if (root.document) {
+      this._on(root.document, 'visibilitychange', function () {
+        if (root.document.visibilityState === 'hidden') self._hidden();
+      });
+    }
+    if (!element.paused) this._play(); // attached to a player that is already playing
+  }
+
+  Tracker.prototype = {
+    /** The current session's id, or null before the first play and after end. */
+    get sessionId() { return this._sessionId; },
+
+    /** Ends the session now (the relay sends its attention span); the next play starts a new one. */
+    end: function () {
+      if (!this._sessionId) return;
+      this._beacon('end', { position: this._element.currentTime });
+      this._stopHeartbeat();
+      this._playing = false;
+      this.flush();
+      this._sessionId = null;
+    },
+
+    /** Sends the beacons collected since the last heartbeat now. */
+    flush: function () {
+      while (this._pending.length > 0) this._send(this._pending.splice(0, MAX_BEACONS_PER_REQUEST));
+    },
+
+    /** Ends the session and stops listening to the player and the page. */
+    detach: function () {
+      this.end();
+      for (var i = 0; i < this._listeners.length; i++) {
+        var l = this._listeners[i];
+        l.target.removeEventListener(l.type, l.handler);
+      }
+      this._listeners = [];
+    },
+
+    _on: function (target, type, handler) {
+      var guarded = function () {
+        try { handler(); } catch (error) { warn('could not record ' + type, error); }
+      };
+      target.addEventListener(type, guarded);
+      this._listeners.push({ target: target, type: type, handler: guarded });
+    },
+
+    _play: function () {
+      var starting = !this._sessionId;
+      if (starting) {
+        this._sessionId = newSessionId();
+        this._seq = 0;
+        this._beacon('start', this._descriptors());
+      }
+      this._beacon('play', { position: this._element.currentTime });
+      this._playing = true;
+      this._startHeartbeat();
+      if (starting) this.flush(); // the played event reaches HubSpot without waiting for a heartbeat
+    },
+
+    _pause: function () {
+      if (!this._sessionId || this._element.ended) return; // at the end, 'ended' follows and says it
+      this._beacon('pause', { position: this._element.currentTime });
+      this._playing = false;
+      this._stopHeartbeat();
+      this.flush();
+    },
+
+    _ended: function () {
+      if (!this._sessionId) return;
+      this._beacon('ended', { position: this._element.currentTime });
+      this._playing = false;
+      this._stopHeartbeat();
+      this.flush();
+    },
+
+    _seeking: function () {
+      var to = this._element.currentTime;
+      if (this._sessionId) {
+        // The element already reports the new position: where it was comes from the last position it reported,
+        // moved on by the time played since.
+        this._beacon('seek', { from: this._positionBeforeSeek(), position: to });
+      }
+      this._lastPosition = to;
+      this._lastPositionAt = now();
+    },
+
+    _hidden: function () {
+      // A hidden page is often never shown again (mobile), so end the session; but a player still playing (audio in a
+      // background tab) keeps it: report where it is, and pagehide or the relay's idle timeout ends it.
+      if (this._playing) {
+        this._beacon('heartbeat', { position: this._element.currentTime });
+        this.flush();
+      } else {
+        this.end();
+      }
+    },
+
+    _startHeartbeat: function () {
+      if (this._heartbeat) return;
+      var self = this;
+      this._heartbeat = root.setInterval(function () {
+        try {
+          self._beacon('heartbeat', { position: self._element.currentTime });
+          self.flush();
+        } catch (error) {
+          warn('heartbeat failed', error);
+        }
+      }, this._heartbeatMs);
+    },
+
+    _stopHeartbeat: function () {
+      if (!this._heartbeat) return;
+      root.clearInterval(this._heartbeat);
+      this._heartbeat = null;
+    },
+
+    _notePosition: function () {
+      if (this._element.seeking) return; // it already reports where the seek goes, not where it came from
+      this._lastPosition = this._element.currentTime;
+      this._lastPositionAt = now();
+    },
+
+    _positionBeforeSeek: function () {
+      var element = this._element;
+      if (!this._playing || !this._lastPositionAt) return this._lastPosition;
+      var moved = (now() - this._lastPositionAt) / 1000 * (element.playbackRate || 1);
+      var position = this._lastPosition + Math.min(Math.max(moved, 0), 1); // timeupdate comes at least every 250 ms
+      return isFinite(element.duration) ? Math.min(position, element.duration) : position;
+    },
+
+    /** What the relay needs once per session: media, contact, page and context. */
+    _descriptors: function () {
+      var options = this._options;
+      var element = this._element;
+      var media = {};
+      var given = options.media || {};
+      for (var key in given) if (Object.prototype.hasOwnProperty.call(given, key)) media[key] = given[key];
+      if (!media.url && element.currentSrc) media.url = element.currentSrc;
+      var type = String(media.type || (element.tagName === 'AUDIO' ? 'AUDIO' : 'VIDEO')).toUpperCase();
+      media.type = MEDIA_TYPES.indexOf(type) >= 0 ? type : 'OTHER';
+
+      var descriptors = { media: media, context: options.context || 'EXTERNAL_PAGE' };
+      var utk = hubSpotUtk();
+      if (options.contact) descriptors.contact = options.contact;
+      else if (utk) descriptors.contact = { utk: utk };
+      if (options.page) descriptors.page = options.page;
+      else if (root.location) descriptors.page = { name: (root.document && root.document.title) || root.location.pathname, url: root.location.href };
+      return descriptors;
+    },
+
+    _beacon: function (event, fields) {
+      var element = this._element;
+      var beacon = { portalId: this._portalId, sessionId: this._sessionId, seq: this._seq++, event: event, ts: Date.now() };
+      for (var key in fields) if (Object.prototype.hasOwnProperty.call(fields, key)) beacon[key] = fields[key];
+      if (typeof beacon.position === 'number') beacon.position = seconds(beacon.position);
+      if (typeof beacon.from === 'number') beacon.from = seconds(beacon.from);
+      if (isFinite(element.duration) && element.duration > 0) beacon.duration = seconds(element.duration);
+      this._pending.push(beacon);
+      if (typeof beacon.position === 'number') {
+        this._lastPosition = beacon.position;
+        this._lastPositionAt = now();
+      }
+    },
+
+    _send: function (beacons) {
+      // text/plain keeps this a simple request: no CORS preflight, and sendBeacon outlives the page.
+      var body = JSON.stringify({ beacons: beacons }, function (key, value) { return key === 'retried' ? undefined : value; });
+      var navigator = root.navigator;
+      try {
+        if (navigator && typeof navigator.sendBeacon === 'function' && navigator.sendBeacon(this._endpoint, body)) return;
+      } catch (error) {
+        warn('sendBeacon failed, using fetch', error);
+      }
+      if (typeof root.fetch !== 'function') {
+        warn('neither sendBeacon nor fetch is available: ' + beacons.length + ' beacons not sent');
+        return;
+      }
+      var self = this;
+      root.fetch(this._endpoint, {
+        method: 'POST',
+        body: body,
+        keepalive: body.length < 60000,
+        credentials: 'omit',
+        headers: { 'Content-Type': 'text/plain' },
+      }).then(function (response) {
+        if (response.status >= 500) self._retry(beacons);
+        else if (!response.ok) warn('the relay refused beacons: HTTP ' + response.status);
+      }, function () {
+        self._retry(beacons);
+      });
+    },
+
+    /** Once, with the next heartbeat or flush: the relay drops beacons it already has (same seq). */
+    _retry: function (beacons) {
+      var again = [];
+      for (var i = 0; i < beacons.length; i++) {
+        if (!beacons[i].retried) {
+          beacons[i].retried = true;
+          again.push(beacons[i]);
+        }
+      }
+      this._pending = again.concat(this._pending);
+    },
+  };
+
+  function now() {
+    return root.performance && root.performance.now ? root.performance.now() : Date.now();
+  }
+
+  var inert = { sessionId: null, end: function () {}, flush: function () {}, detach: function () {} };
+
+  /**
+   * Tracks one media element. Options: endpoint (the relay's /api/beacons URL) and portalId (the HubSpot account id),
+   * both required; media ({ externalId | mediaBridgeId, name, url, type }), page ({ id } or { name, url }; default the
+   * current page), contact ({ contactId } or { utk }; default the hubspotutk cookie), context ('EXTERNAL_PAGE' or
+   * 'EMAIL'), heartbeatSeconds (10). Returns { sessionId, end(), flush(), detach() }.
+   */
+  function track(element, options) {
+    try {
+      options = options || {};
+      if (!element || typeof element.addEventListener !== 'function' || !('currentTime' in element)) {
+        warn('track() needs an HTMLMediaElement (<video> or <audio>)');
+        return inert;
+      }
+      if (!options.endpoint) {
+        warn('track() needs options.endpoint, the relay\'s beacon URL');
+        return inert;
+      }
+      if (!(Number(options.portalId) >= 1)) {
+        warn('track() needs options.portalId, the HubSpot account id');
+        return inert;
+      }
+      return new Tracker(element, options);
+    } catch (error) {
+      warn('could not track this player', error);
+      return inert;
+    }
+  }
+
+  root.FunctionsRelay = { track: track, version: VERSION };
+})(typeof globalThis !== 'undefined' ? globalThis : typeof self !== 'undefined' ? self : this);

@@ -1,0 +1,34 @@
+using System.Reflection;
+using FunctionsRelay.Infrastructure;
+using Microsoft.Extensions.Options;
+
+namespace FunctionsRelay.Local.Demo;
+
+/// <summary>
+/// The demo at /demo: a player wired to this relay with player/relay-beacon.js, and per session what the relay sent (or,
+/// in dry-run, would send) to HubSpot, with the attention span drawn as a heat strip.
+/// </summary>
+public static class DemoEndpoints
+{
+    public static IEndpointRouteBuilder MapDemo(this IEndpointRouteBuilder app)
+    {
+        var demo = app.MapGroup("/demo");
+        demo.MapGet("", () => Results.Text(Resource("demo.html"), "text/html; charset=utf-8"));
+        demo.MapGet("relay-beacon.js", () => Results.Text(Resource("relay-beacon.js"), "text/javascript; charset=utf-8"));
+        demo.MapGet("tone.wav", (int? seconds) => Results.File(DemoMedia.Tone(seconds ?? 60), "audio/wav", enableRangeProcessing: true));
+        demo.MapGet("api/sessions", (SentEventLog log, IOptions<HubSpotOptions> hubSpot) => Results.Json(new
+        {
+            mode = hubSpot.Value.DryRun ? "dry-run" : "hubspot",
+            sessions = log.Recent(),
+        }));
+        return app;
+    }
+
+    private static string Resource(string name)
+    {
+        using var stream = Assembly.GetExecutingAssembly().GetManifestResourceStream(name)
+            ?? throw new InvalidOperationException($"{name} is not embedded in the local host");
+        using var reader = new StreamReader(stream);
+        return reader.ReadToEnd();
+    }
+}

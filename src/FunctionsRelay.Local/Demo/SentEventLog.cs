@@ -1,0 +1,60 @@
+using System.Text.Json;
+using FunctionsRelay.Domain.Sessions;
+using FunctionsRelay.Infrastructure.HubSpot;
+
+namespace FunctionsRelay.Local.Demo;
+
+/// <summary>The HubSpot events of the most recent sessions this process delivered (or, in dry-run, would have), for the demo page.</summary>
+public sealed class SentEventLog(TimeProvider time)
+{
+    public const int MaxSessions = 50;
+
+    private readonly Lock _lock = new();
+    private readonly LinkedList<SentSession> _sessions = new();
+
+    public void Record(long portalId, string sessionId, PendingEvent sent)
+    {
+        var entry = new SentEvent(sent.Key, sent.Kind.ToString(), JsonDocument.Parse(sent.Payload).RootElement.Clone(), time.GetUtcNow());
+        lock (_lock)
+        {
+            var session = _sessions.FirstOrDefault(s => s.PortalId == portalId && s.SessionId == sessionId);
+            if (session is null)
+            {
+                session = new SentSession(portalId, sessionId, []);
+                if (_sessions.Count == MaxSessions)
+                    _sessions.RemoveLast();
+            }
+            else
+            {
+                _sessions.Remove(session);
+            }
+
+            _sessions.AddFirst(session);
+            if (session.Events.All(e => e.Key != entry.Key))
+                session.Events.Add(entry);
+        }
+    }
+
+    /// <summary>Newest first, each with its events in the order they were sent.</summary>
+    public IReadOnlyList<SentSession> Recent()
+    {
+        lock (_lock)
+            return _sessions.Select(s => s with { Events = [.. s.Events] }).ToList();
+    }
+}
+
+public sealed record SentSession(long PortalId, string SessionId, List<SentEvent> Events);
+
+public sealed record SentEvent(string Key, string Kind, JsonElement Payload, DateTimeOffset SentAt);
+
+/// <summary>Records each event the real sender delivered.</summary>
+internal sealed class RecordingMediaEventSender(IMediaEventSender inner, SentEventLog log) : IMediaEventSender
+{
+    public async Task<DeliveryResult> SendAsync(long portalId, string sessionId, PendingEvent pending, CancellationToken cancellationToken)
+    {
+        var result = await inner.SendAsync(portalId, sessionId, pending, cancellationToken);
+        if (result.Outcome == DeliveryOutcome.Delivered)
+            log.Record(portalId, sessionId, pending);
+        return result;
+    }
+}

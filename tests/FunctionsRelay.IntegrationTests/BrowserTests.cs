@@ -1,0 +1,106 @@
+using System.Diagnostics;
+using System.Text.Json;
+using FunctionsRelay.Infrastructure.HubSpot;
+
+namespace FunctionsRelay.IntegrationTests;
+
+/// <summary>
+/// The whole chain in a real browser: headless Chromium plays the local host's demo page, whose player sends beacons
+/// with player/relay-beacon.js; the relay runs on Azurite and sends to the stand-in HubSpot.
+/// </summary>
+[Collection(AzuriteCollection.Name)]
+public sealed class BrowserTests(Azurite azurite) : IAsyncLifetime
+{
+    private const long Portal = 5151;
+    private FakeHubSpot _hubSpot = null!;
+
+    public static string Artifacts { get; } = Path.Combine(RepositoryPaths.Root, "artifacts", "browser");
+
+    public async Task InitializeAsync() => _hubSpot = await FakeHubSpot.StartAsync();
+
+    public async Task DisposeAsync() => await _hubSpot.DisposeAsync();
+
+    [Fact]
+    public async Task A_viewer_who_seeks_back_and_replays_reaches_HubSpot_as_what_the_browser_played()
+    {
+        await using var host = new RelayHost(azurite, _hubSpot);
+        var (access, refresh) = _hubSpot.IssueTokens(Portal);
+        await host.Service<PortalTokenStore>().SaveAsync(
+            new PortalToken(Portal, access, refresh, DateTimeOffset.UtcNow.AddMinutes(30), PortalStatus.Connected), overwrite: true, CancellationToken.None);
+
+        var viewing = await PlayDemoAsync(host.Client.BaseAddress!);
+        var sessionId = viewing.GetProperty("sessionId").GetString()!;
+        var duration = viewing.GetProperty("duration").GetDouble();
+        var passes = viewing.GetProperty("passes").EnumerateArray()
+            .Select(p => (From: p[0].GetDouble(), To: p[1].GetDouble())).ToList();
+
+        await host.EventuallyAsync(() => _hubSpot.EventsOf(sessionId).Any(e => e.Key == "attention-span"), "the attention span reaches HubSpot");
+        var events = _hubSpot.EventsOf(sessionId);
+
+        Assert.Single(events, e => e.Key == "played");
+        Assert.Equal(["quartile-0", "quartile-25", "quartile-50", "quartile-75", "quartile-100"],
+            events.Where(e => e.Key.StartsWith("quartile-", StringComparison.Ordinal)).Select(e => e.Key).OrderBy(k => int.Parse(k[9..])));
+        Assert.Equal(7, events.Count);
+
+        var span = Assert.Single(events, e => e.Key == "attention-span").Json;
+        Assert.Equal("AUDIO", span.GetProperty("mediaType").GetString());
+        Assert.Equal("e2e-tone", span.GetProperty("externalId").GetString());
+        Assert.Equal(32, span.GetProperty("contactUtk").GetString()!.Length);
+
+        // What the browser played, cut into the relay's spans: a pass counts for a span it covers by half or more.
+        var counts = span.GetProperty("rawDataMap").EnumerateObject().ToDictionary(p => int.Parse(p.Name), p => p.Value.GetInt32());
+        var spanCount = (int)Math.Ceiling(duration);
+        Assert.Equal(Enumerable.Range(0, spanCount), counts.Keys.Order());
+        var compared = 0;
+        for (var i = 0; i < spanCount; i++)
+        {
+            var (start, end) = (i * duration / spanCount, (i + 1) * duration / spanCount);
+            var covers = passes.Select(p => Math.Max(0, Math.Min(p.To, end) - Math.Max(p.From, start))).ToList();
+            // The player reports where a seek left from to within a few milliseconds: a span the browser covered by
+            // almost exactly half could go either way, so it is not compared.
+            if (covers.Any(c => Math.Abs(c - (end - start) / 2) < 0.1))
+                continue;
+            compared++;
+            Assert.True(counts[i] == covers.Count(c => c >= (end - start) / 2),
+                $"span {i}: HubSpot got {counts[i]} views, the browser played it {covers.Count(c => c >= (end - start) / 2)} times (passes {string.Join(", ", passes)})");
+        }
+
+        Assert.True(compared >= spanCount - 2, $"only {compared} of {spanCount} spans could be compared");
+        Assert.Contains(counts.Values, count => count == 2); // the replayed part
+        var seconds = span.GetProperty("derivedValues").GetProperty("totalSecondsPlayed").GetDouble();
+        Assert.InRange(seconds, passes.Sum(p => p.To - p.From) - 1, passes.Sum(p => p.To - p.From) + 1);
+        Assert.Equal(100, span.GetProperty("derivedValues").GetProperty("totalPercentPlayed").GetDouble());
+
+        foreach (var screenshot in viewing.GetProperty("screenshots").EnumerateArray())
+            Assert.True(new FileInfo(Path.Combine(Artifacts, screenshot.GetString()!)).Length > 10_000, $"screenshot {screenshot} is missing");
+    }
+
+    private static async Task<JsonElement> PlayDemoAsync(Uri relay)
+    {
+        var chromium = Environment.GetEnvironmentVariable("CHROMIUM_PATH") ?? "/usr/bin/chromium";
+        if (!File.Exists(chromium))
+            Assert.Fail($"Chromium is not at {chromium}: install it (apt-get install -y chromium; scripts/test.sh does) or set CHROMIUM_PATH");
+
+        var script = Path.Combine(RepositoryPaths.Root, "tests", "FunctionsRelay.IntegrationTests", "Browser", "play-demo.mjs");
+        var start = new ProcessStartInfo("node") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = RepositoryPaths.Root };
+        foreach (var argument in new[] { script, relay.ToString().TrimEnd('/'), Portal.ToString(System.Globalization.CultureInfo.InvariantCulture), Artifacts })
+            start.ArgumentList.Add(argument);
+
+        using var node = Process.Start(start)!;
+        var output = node.StandardOutput.ReadToEndAsync();
+        var errors = node.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        try
+        {
+            await node.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            node.Kill(entireProcessTree: true);
+            Assert.Fail("the browser run took over 2 minutes:\n" + await errors);
+        }
+
+        Assert.True(node.ExitCode == 0, $"the browser run failed ({node.ExitCode}):\n{await errors}\n{await output}");
+        return JsonDocument.Parse(await output).RootElement.Clone();
+    }
+}
