@@ -7,7 +7,7 @@ public class PlaybackTests
     private static SessionReport ReportOf(SessionScript script, double duration = 10, int maxSpans = 1000)
     {
         var session = script.Merge();
-        return EventPlanner.Report(session.Log, duration, maxSpans);
+        return EventPlanner.Report(session.LogEntries, duration, maxSpans);
     }
 
     [Fact]

@@ -103,7 +103,7 @@ public class SessionPropertyTests
     {
         var script = RandomSession(seed, numbered: seed % 2 == 0);
         var session = script.Merge();
-        var report = EventPlanner.Report(session.Log, session.Duration!.Value.Value, Options.MaxSpans);
+        var report = EventPlanner.Report(session.LogEntries, session.Duration!.Value.Value, Options.MaxSpans);
 
         return report.AttentionSpan!.Counts.All(count => count <= report.Passes.Count);
     }
@@ -112,7 +112,7 @@ public class SessionPropertyTests
     public bool Seconds_played_never_exceed_what_the_wall_clock_allows(int seed)
     {
         var session = RandomSession(seed, numbered: true).Merge();
-        var report = EventPlanner.Report(session.Log, session.Duration!.Value.Value, Options.MaxSpans);
+        var report = EventPlanner.Report(session.LogEntries, session.Duration!.Value.Value, Options.MaxSpans);
         var allowed = session.Log.Zip(session.Log.Skip(1))
             .Sum(pair => ((pair.Second.Ts - pair.First.Ts) / 1000.0 * Playback.MaxPlaybackRate) + Playback.PlaybackSlack);
 

@@ -58,18 +58,6 @@ public sealed class SessionBeacons(long portalId, string sessionId, double durat
         var options = new FunctionsRelay.Domain.Sessions.SessionOptions();
         var parsed = new BeaconParser(new BeaconLimits()).Parse(Encoding.UTF8.GetBytes(Json(_beacons)), DateTimeOffset.UtcNow);
         Assert.True(parsed.IsValid, string.Join("; ", parsed.Errors));
-        var session = new ViewingSession(portalId, sessionId);
-        var events = new List<PendingEvent>();
-        long now = 0;
-        foreach (var beacon in parsed.Beacons)
-        {
-            session.Merge(beacon, ++now, options.MaxLogEntries);
-            EventPlanner.CloseIfDue(session, now, options);
-            events.AddRange(EventPlanner.Decide(session, options));
-        }
-
-        EventPlanner.CloseIfDue(session, now + (long)options.IdleTimeout.TotalMilliseconds, options);
-        events.AddRange(EventPlanner.Decide(session, options));
-        return events.Select(e => (e.Key, e.Payload)).ToList();
+        return EventPlanner.Replay(portalId, sessionId, parsed.Beacons, options).Select(e => (e.Key, e.Payload)).ToList();
     }
 }

@@ -18,13 +18,34 @@ public sealed record SessionReport(
 /// </summary>
 public static class EventPlanner
 {
-    public static SessionReport Report(IReadOnlyList<LogEntry> log, double? duration, int maxSpans)
+    public static SessionReport Report(ReadOnlySpan<LogEntry> log, double? duration, int maxSpans)
     {
         var intervals = Playback.Intervals(log);
         var passes = Playback.Passes(intervals);
         return duration is > 0
-            ? new SessionReport(intervals, passes, Playback.Quartiles(log, intervals, duration.Value), Playback.AttentionSpan(passes, duration.Value, maxSpans))
+            ? new SessionReport(intervals, passes, Playback.Quartiles(log, duration.Value), Playback.AttentionSpan(passes, duration.Value, maxSpans))
             : new SessionReport(intervals, passes, [], null);
+    }
+
+    /// <summary>
+    /// The events a session's beacons give when they arrive in order, one at a time, and the session then closes (by its
+    /// <c>end</c>, else by the idle timeout): what the relay must have sent, for audits and tests.
+    /// </summary>
+    public static List<PendingEvent> Replay(long portalId, string sessionId, IEnumerable<Beacon> beacons, SessionOptions options)
+    {
+        var session = new ViewingSession(portalId, sessionId);
+        var events = new List<PendingEvent>();
+        long now = 0;
+        foreach (var beacon in beacons)
+        {
+            session.Merge(beacon, ++now, options.MaxLogEntries);
+            CloseIfDue(session, now, options);
+            events.AddRange(Decide(session, options));
+        }
+
+        CloseIfDue(session, now + (long)options.IdleTimeout.TotalMilliseconds, options);
+        events.AddRange(Decide(session, options));
+        return events;
     }
 
     /// <summary>Closes the session if its <c>end</c> has settled or it has been idle long enough.</summary>
@@ -58,28 +79,31 @@ public static class EventPlanner
         }
 
         var duration = session.Duration!.Value.Value;
-        var log = session.IsClosed ? session.Log : Head(session.Log, session.SettledCount());
-        var decided = new List<PendingEvent>();
+        var log = session.LogEntries;
+        var settled = session.IsClosed ? log : log[..session.SettledCount()];
+        var decided = new List<PendingEvent>(0);
 
-        if (!session.Decided.HasFlag(DecidedEvents.Played) && Playback.FirstPlay(log) is { } playedAt)
+        if (!session.Decided.HasFlag(DecidedEvents.Played) && Playback.FirstPlay(settled) is { } playedAt)
             Add(session, decided, DecidedEvents.Played, new PendingEvent("played", MediaEventKind.Played, Serialize(Build(session, playedAt, options))));
 
         if (session.Decided.HasFlag(DecidedEvents.Played))
         {
-            var intervals = Playback.Intervals(log);
-            foreach (var reach in Playback.Quartiles(log, intervals, duration))
+            if (QuartileMayBeDue(session, duration))
             {
-                var flag = QuartileFlag(reach.Percent);
-                if (session.Decided.HasFlag(flag) || reach.Percent <= HighestQuartileDecided(session))
-                    continue;
-                var payload = Build(session, reach.Ts, options) with { PlayedPercent = reach.Percent };
-                Add(session, decided, flag, new PendingEvent(
-                    "quartile-" + reach.Percent.ToString(CultureInfo.InvariantCulture), MediaEventKind.PlayedPercent, Serialize(payload)));
+                foreach (var reach in Playback.Quartiles(settled, duration))
+                {
+                    var flag = QuartileFlag(reach.Percent);
+                    if (session.Decided.HasFlag(flag) || reach.Percent <= HighestQuartileDecided(session))
+                        continue;
+                    var payload = Build(session, reach.Ts, options) with { PlayedPercent = reach.Percent };
+                    Add(session, decided, flag, new PendingEvent(
+                        "quartile-" + reach.Percent.ToString(CultureInfo.InvariantCulture), MediaEventKind.PlayedPercent, Serialize(payload)));
+                }
             }
 
             if (session.IsClosed)
             {
-                var span = Playback.AttentionSpan(Playback.Passes(intervals), duration, options.MaxSpans);
+                var span = Playback.AttentionSpan(Playback.Passes(Playback.Intervals(log)), duration, options.MaxSpans);
                 var payload = Build(session, session.Log[^1].Ts, options) with
                 {
                     RawDataMap = RawDataMap(span.Counts),
@@ -119,6 +143,21 @@ public static class EventPlanner
         _ => DecidedEvents.Quartile100,
     };
 
+    /// <summary>
+    /// Whether the quartile scan can find anything: not once 100 % is decided, and not while no beacon has reported a
+    /// position as far as the next quartile (and none says the media ended). Most beacons of a long session skip it.
+    /// </summary>
+    private static bool QuartileMayBeDue(ViewingSession session, double duration)
+    {
+        var highest = HighestQuartileDecided(session);
+        if (highest < 0)
+            return true; // quartile 0 comes with the first play
+        if (highest >= 100)
+            return false;
+        var next = highest < 25 ? duration * 0.25 : highest < 50 ? duration * 0.5 : highest < 75 ? duration * 0.75 : duration - 1;
+        return session.HasEnded || session.FurthestPosition >= next;
+    }
+
     private static int HighestQuartileDecided(ViewingSession session)
     {
         var highest = -1;
@@ -130,9 +169,6 @@ public static class EventPlanner
 
         return highest;
     }
-
-    private static IReadOnlyList<LogEntry> Head(IReadOnlyList<LogEntry> log, int count) =>
-        count == log.Count ? log : log.Take(count).ToList();
 
     private static Dictionary<string, int> RawDataMap(int[] counts)
     {

@@ -48,29 +48,11 @@ public static class Playback
     public const double PlaybackSlack = 2;
 
     /// <summary>The watched intervals of a log: from each beacon after which the player was playing to the next beacon.</summary>
-    public static List<WatchedInterval> Intervals(IEnumerable<LogEntry> log)
+    public static List<WatchedInterval> Intervals(ReadOnlySpan<LogEntry> log)
     {
         var intervals = new List<WatchedInterval>();
-        var playing = false;
-        LogEntry? previous = null;
-        foreach (var entry in log)
-        {
-            if (playing && previous is { Position: { } start } from && entry.PositionBefore is { } end)
-            {
-                var wallSeconds = (entry.Ts - from.Ts) / 1000.0;
-                if (end > start && end - start <= wallSeconds * MaxPlaybackRate + PlaybackSlack)
-                    intervals.Add(new WatchedInterval(start, end, from.Ts, entry.Ts));
-            }
-
-            playing = entry.Event switch
-            {
-                BeaconEvent.Play or BeaconEvent.Heartbeat => true,
-                BeaconEvent.Pause or BeaconEvent.Ended or BeaconEvent.End => false,
-                _ => playing,
-            };
-            previous = entry;
-        }
-
+        foreach (var interval in new IntervalScan(log))
+            intervals.Add(interval);
         return intervals;
     }
 
@@ -121,27 +103,31 @@ public static class Playback
     }
 
     /// <summary>
-    /// The quartiles the log reached, in the order they happened: 0 at the first play; 25, 50 and 75 when a watched
-    /// interval first reaches that share of the duration; 100 at <c>ended</c> or when an interval comes within 1 s of the end.
-    /// A quartile reached after a higher one was already reached is left out, so what remains is ascending.
+    /// The quartiles a log reached, in the order they happened: 0 at the first
+    /// play; 25, 50 and 75 when a watched interval first reaches that share of the duration; 100 at <c>ended</c> or when an
+    /// interval comes within 1 s of the end. A quartile reached after a higher one was already reached is left out, so what
+    /// remains is ascending. Scans the log once and allocates only the (at most five) results.
     /// </summary>
-    public static List<QuartileReach> Quartiles(IReadOnlyList<LogEntry> log, IReadOnlyList<WatchedInterval> intervals, double duration)
+    public static List<QuartileReach> Quartiles(ReadOnlySpan<LogEntry> log, double duration)
     {
-        var reached = new List<QuartileReach>();
-        var firstPlay = FirstPlay(log);
-        if (firstPlay is not { } playedAt)
+        var reached = new List<QuartileReach>(5);
+        if (FirstPlay(log) is not { } playedAt)
             return reached;
 
         reached.Add(new QuartileReach(0, playedAt));
-        foreach (var percent in (ReadOnlySpan<int>)[25, 50, 75])
+        long? at25 = null, at50 = null, at75 = null, nearEnd = null;
+        foreach (var interval in new IntervalScan(log))
         {
-            var threshold = duration * percent / 100;
-            if (FirstReaching(intervals, threshold) is { } ts)
-                reached.Add(new QuartileReach(percent, ts));
+            at25 ??= interval.End >= duration * 0.25 ? interval.EndTs : null;
+            at50 ??= interval.End >= duration * 0.50 ? interval.EndTs : null;
+            at75 ??= interval.End >= duration * 0.75 ? interval.EndTs : null;
+            nearEnd ??= interval.End >= duration - 1 ? interval.EndTs : null;
+            if (at25 is not null && at50 is not null && at75 is not null && nearEnd is not null)
+                break;
         }
 
         long? ended = null;
-        foreach (var entry in log)
+        foreach (ref readonly var entry in log)
         {
             if (entry.Event == BeaconEvent.Ended && entry.Ts >= playedAt)
             {
@@ -150,24 +136,31 @@ public static class Playback
             }
         }
 
-        var nearEnd = FirstReaching(intervals, duration - 1);
+        if (at25 is { } ts25)
+            reached.Add(new QuartileReach(25, ts25));
+        if (at50 is { } ts50)
+            reached.Add(new QuartileReach(50, ts50));
+        if (at75 is { } ts75)
+            reached.Add(new QuartileReach(75, ts75));
         if (Earliest(ended, nearEnd) is { } completedAt)
             reached.Add(new QuartileReach(100, completedAt));
 
         reached.Sort((a, b) => a.Ts != b.Ts ? a.Ts.CompareTo(b.Ts) : a.Percent.CompareTo(b.Percent));
-        var ascending = new List<QuartileReach>(reached.Count);
-        foreach (var reach in reached)
+        var kept = 0;
+        for (var i = 0; i < reached.Count; i++)
         {
-            if (ascending.Count == 0 || reach.Percent > ascending[^1].Percent)
-                ascending.Add(reach);
+            if (kept == 0 || reached[i].Percent > reached[kept - 1].Percent)
+                reached[kept++] = reached[i];
         }
 
-        return ascending;
+        reached.RemoveRange(kept, reached.Count - kept);
+        return reached;
     }
 
-    public static long? FirstPlay(IEnumerable<LogEntry> log)
+    /// <summary>The client time of the first <c>play</c> in a log.</summary>
+    public static long? FirstPlay(ReadOnlySpan<LogEntry> log)
     {
-        foreach (var entry in log)
+        foreach (ref readonly var entry in log)
         {
             if (entry.Event == BeaconEvent.Play)
                 return entry.Ts;
@@ -176,16 +169,50 @@ public static class Playback
         return null;
     }
 
-    private static long? FirstReaching(IReadOnlyList<WatchedInterval> intervals, double threshold)
-    {
-        foreach (var interval in intervals)
-        {
-            if (interval.End >= threshold)
-                return interval.EndTs;
-        }
-
-        return null;
-    }
-
     private static long? Earliest(long? a, long? b) => a is null ? b : b is null ? a : Math.Min(a.Value, b.Value);
+
+    /// <summary>
+    /// The watched intervals of a log, one at a time and without allocating: the merge path runs it for every message,
+    /// so its cost must not grow with more than the log it reads.
+    /// </summary>
+    public ref struct IntervalScan(ReadOnlySpan<LogEntry> log)
+    {
+        private readonly ReadOnlySpan<LogEntry> _log = log;
+        private int _next;
+        private bool _playing;
+
+        public WatchedInterval Current { get; private set; }
+
+        public readonly IntervalScan GetEnumerator() => this;
+
+        public bool MoveNext()
+        {
+            while (_next < _log.Length)
+            {
+                ref readonly var entry = ref _log[_next];
+                var found = false;
+                if (_playing && _next > 0 && _log[_next - 1] is { Position: { } start } from && entry.PositionBefore is { } end)
+                {
+                    var wallSeconds = (entry.Ts - from.Ts) / 1000.0;
+                    if (end > start && end - start <= wallSeconds * MaxPlaybackRate + PlaybackSlack)
+                    {
+                        Current = new WatchedInterval(start, end, from.Ts, entry.Ts);
+                        found = true;
+                    }
+                }
+
+                _playing = entry.Event switch
+                {
+                    BeaconEvent.Play or BeaconEvent.Heartbeat => true,
+                    BeaconEvent.Pause or BeaconEvent.Ended or BeaconEvent.End => false,
+                    _ => _playing,
+                };
+                _next++;
+                if (found)
+                    return true;
+            }
+
+            return false;
+        }
+    }
 }

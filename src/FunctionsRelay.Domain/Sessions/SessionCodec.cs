@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using FunctionsRelay.Domain.Beacons;
@@ -18,6 +19,9 @@ public static class SessionCodec
     private const byte HasPosition = 1 << 4;
     private const byte HasFrom = 1 << 5;
     private const byte EventMask = 0b111;
+
+    /// <summary>Room for a message's beacons beyond the stored log (players send a few per request).</summary>
+    private const int LogHeadroom = 16;
 
     public static SessionSnapshot Encode(ViewingSession session)
     {
@@ -75,7 +79,20 @@ public static class SessionCodec
 
     private static byte[] EncodeLog(IReadOnlyList<LogEntry> log)
     {
-        var buffer = new byte[1 + 10 + (log.Count * 42)];
+        var buffer = ArrayPool<byte>.Shared.Rent(1 + 10 + (log.Count * 42));
+        try
+        {
+            var at = EncodeLog(log, buffer);
+            return buffer.AsSpan(0, at).ToArray();
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    private static int EncodeLog(IReadOnlyList<LogEntry> log, byte[] buffer)
+    {
         var at = 0;
         buffer[at++] = FormatVersion;
         WriteVarint(buffer, ref at, (ulong)log.Count);
@@ -97,7 +114,7 @@ public static class SessionCodec
                 WriteVarint(buffer, ref at, (ulong)Math.Round(from * 1000));
         }
 
-        return buffer[..at];
+        return at;
     }
 
     private static void DecodeLog(ReadOnlySpan<byte> bytes, ViewingSession session)
@@ -108,6 +125,8 @@ public static class SessionCodec
             throw new InvalidDataException($"session log format {bytes[0]} is not known");
         var at = 1;
         var count = (long)ReadVarint(bytes, ref at);
+        // Each entry takes at least 2 bytes, which bounds what a corrupt count can make us reserve.
+        session.ReserveLog((int)Math.Min(count, bytes.Length / 2) + LogHeadroom);
         long ts = 0;
         for (long i = 0; i < count; i++)
         {
