@@ -1,6 +1,5 @@
 using System.Text;
 using System.Text.Json;
-using System.Text.Json.Serialization;
 using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Configs;
 using BenchmarkDotNet.Jobs;
@@ -23,9 +22,8 @@ public class ParseBenchmarks
     public void Setup()
     {
         var beacons = Viewers.Session(4242, "6f1c2a8e-9d5b-4c1e-8a3f-2b7d9e0c4a11", 7, 600, new Random(1), ends: false);
-        var json = new JsonSerializerOptions(JsonSerializerOptions.Web) { DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull };
-        _native = JsonSerializer.SerializeToUtf8Bytes(Native(beacons[0]), json);
-        _nativeBatch = JsonSerializer.SerializeToUtf8Bytes(new { beacons = beacons.Skip(2).Take(5).Select(Native) }, json);
+        _native = Single(beacons[0]);
+        _nativeBatch = Viewers.Envelope(beacons.Skip(2).Take(5));
         _mParticle = Encoding.UTF8.GetBytes("""
             {"event_type":"custom_event","data":{"custom_event_type":"media","event_name":"Play",
              "timestamp_unixtime_ms":"1763900000000",
@@ -52,14 +50,13 @@ public class ParseBenchmarks
     [Benchmark]
     public int MParticleEvent() => _parser.Parse(_mParticle, _now).Beacons.Count;
 
-    private static object Native(Beacon b) => new
+    private static byte[] Single(Beacon beacon)
     {
-        b.PortalId, b.SessionId, b.Seq, Event = b.Event.ToString().ToLowerInvariant(), b.Ts, b.Position, b.From, b.Duration,
-        Media = b.Media is null ? null : new { b.Media.ExternalId, b.Media.Name, b.Media.Url, Type = "VIDEO" },
-        Contact = b.Contact is null ? null : new { b.Contact.Utk },
-        Page = b.Page is null ? null : new { b.Page.Name, b.Page.Url },
-        Context = b.Context is null ? null : "EXTERNAL_PAGE",
-    };
+        using var buffer = new MemoryStream();
+        using (var json = new Utf8JsonWriter(buffer))
+            Viewers.Write(json, beacon);
+        return buffer.ToArray();
+    }
 }
 
 /// <summary>

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using FunctionsRelay.Domain.Beacons;
 using FunctionsRelay.Domain.Sessions;
 
@@ -64,6 +65,68 @@ public static class Viewers
         if (ends)
             Add(BeaconEvent.End, position);
         return beacons;
+    }
+
+    /// <summary>Beacons as a player posts them: <c>{"beacons": [...]}</c> in the native contract (docs/beacons.md).</summary>
+    public static byte[] Envelope(IEnumerable<Beacon> beacons)
+    {
+        using var buffer = new MemoryStream();
+        using (var json = new Utf8JsonWriter(buffer))
+        {
+            json.WriteStartObject();
+            json.WriteStartArray("beacons");
+            foreach (var beacon in beacons)
+                Write(json, beacon);
+            json.WriteEndArray();
+            json.WriteEndObject();
+        }
+
+        return buffer.ToArray();
+    }
+
+    public static void Write(Utf8JsonWriter json, Beacon beacon)
+    {
+        json.WriteStartObject();
+        json.WriteNumber("portalId", beacon.PortalId);
+        json.WriteString("sessionId", beacon.SessionId);
+        if (beacon.Seq is { } seq)
+            json.WriteNumber("seq", seq);
+        json.WriteString("event", beacon.Event.ToString().ToLowerInvariant());
+        json.WriteNumber("ts", beacon.Ts);
+        if (beacon.Position is { } position)
+            json.WriteNumber("position", position);
+        if (beacon.From is { } from)
+            json.WriteNumber("from", from);
+        if (beacon.Duration is { } duration)
+            json.WriteNumber("duration", duration);
+        if (beacon.Media is { } media)
+        {
+            json.WriteStartObject("media");
+            json.WriteString("externalId", media.ExternalId);
+            json.WriteString("name", media.Name);
+            json.WriteString("url", media.Url);
+            json.WriteString("type", media.Type?.ToString().ToUpperInvariant());
+            json.WriteEndObject();
+        }
+
+        if (beacon.Contact?.Utk is { } utk)
+        {
+            json.WriteStartObject("contact");
+            json.WriteString("utk", utk);
+            json.WriteEndObject();
+        }
+
+        if (beacon.Page is { } page)
+        {
+            json.WriteStartObject("page");
+            json.WriteString("name", page.Name);
+            json.WriteString("url", page.Url);
+            json.WriteEndObject();
+        }
+
+        if (beacon.Context is not null)
+            json.WriteString("context", "EXTERNAL_PAGE");
+        json.WriteEndObject();
     }
 
     /// <summary>A session holding these beacons, merged in order.</summary>

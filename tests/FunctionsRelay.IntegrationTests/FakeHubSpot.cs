@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
 namespace FunctionsRelay.IntegrationTests;
@@ -12,6 +13,9 @@ namespace FunctionsRelay.IntegrationTests;
 /// <summary>One event HubSpot accepted.</summary>
 public sealed record ReceivedEvent(long PortalId, string Path, string Payload)
 {
+    /// <summary>When it arrived (<see cref="System.Diagnostics.Stopwatch.GetTimestamp"/>), for latency measurements.</summary>
+    public long ReceivedTicks { get; init; } = System.Diagnostics.Stopwatch.GetTimestamp();
+
     public JsonElement Json => JsonDocument.Parse(Payload).RootElement;
 
     public string Key => Path switch
@@ -49,8 +53,15 @@ public sealed class FakeHubSpot : IAsyncDisposable
     public ConcurrentQueue<string> Refused { get; } = new();
 
     private int _refreshes;
+    private int _eventRequests;
 
     public int Refreshes => Volatile.Read(ref _refreshes);
+
+    /// <summary>Every request to an event endpoint, whatever the answer (accepted, 401, 429, 500, 400).</summary>
+    public int EventRequests => Volatile.Read(ref _eventRequests);
+
+    /// <summary>Makes every access token issued so far invalid, as if they had all expired: the relay must refresh them.</summary>
+    public void ExpireAllAccessTokens() => _accessTokens.Clear();
 
     public int ExpiresInSeconds { get; set; } = 1800;
 
@@ -133,6 +144,7 @@ public sealed class FakeHubSpot : IAsyncDisposable
 
     private async Task<IResult> EventAsync(HttpRequest request, string kind)
     {
+        Interlocked.Increment(ref _eventRequests);
         var token = request.Headers.Authorization.ToString();
         if (!token.StartsWith("Bearer ", StringComparison.Ordinal) || !_accessTokens.TryGetValue(token["Bearer ".Length..], out var portalId))
             return Results.Json(new { status = "error", category = "EXPIRED_AUTHENTICATION" }, statusCode: 401);

@@ -36,6 +36,7 @@ public static class SessionCodec
             Decided = session.Decided,
             Outbox = [.. session.Outbox],
             DeliveryLeaseUntil = session.DeliveryLeaseUntil,
+            DeliverCheckAt = session.DeliverCheckAt,
             LastActivityAt = session.LastActivityAt,
             CloseCheckAt = session.CloseCheckAt,
             ClosedAt = session.ClosedAt,
@@ -62,6 +63,7 @@ public static class SessionCodec
             Duration = header.Duration,
             Decided = header.Decided,
             DeliveryLeaseUntil = header.DeliveryLeaseUntil,
+            DeliverCheckAt = header.DeliverCheckAt,
             LastActivityAt = header.LastActivityAt,
             CloseCheckAt = header.CloseCheckAt,
             ClosedAt = header.ClosedAt,
@@ -188,6 +190,8 @@ internal sealed record SessionHeader
     public List<PendingEvent>? Outbox { get; init; }
 
     public long DeliveryLeaseUntil { get; init; }
+
+    public long DeliverCheckAt { get; init; }
 
     public long LastActivityAt { get; init; }
 

@@ -106,6 +106,9 @@ public sealed class ViewingSession(long portalId, string sessionId)
     /// <summary>Until when one worker holds the right to deliver the outbox, so that two never send the same event at once.</summary>
     public long DeliveryLeaseUntil { get; set; }
 
+    /// <summary>When a delivery check is already queued for (relay clock, ms): a session needs at most one per lease.</summary>
+    public long DeliverCheckAt { get; set; }
+
     public long LastActivityAt { get; set; }
 
     /// <summary>When the one close check that counts is due; checks due at other times are stale and dropped.</summary>

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Azure;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -19,10 +20,21 @@ public sealed class TokenService(
     /// <summary>A token this close to expiry is refreshed before use.</summary>
     private static readonly TimeSpan UseMargin = TimeSpan.FromMinutes(1);
 
+    /// <summary>
+    /// How long a token read from the table is used without reading it again: every event needs one, and a table read per
+    /// event would double the relay's storage transactions. A token refreshed elsewhere meanwhile still works until it
+    /// expires, and a 401 always reads the table again.
+    /// </summary>
+    private static readonly TimeSpan ReadAgainAfter = TimeSpan.FromSeconds(30);
+
+    private readonly ConcurrentDictionary<long, (PortalToken Token, DateTimeOffset ReadAt)> _recent = new();
+
     /// <summary>The portal's access token, or null when it has none that works (never installed, or disconnected).</summary>
     public async Task<string?> GetAccessTokenAsync(long portalId, CancellationToken cancellationToken)
     {
-        var token = await store.GetAsync(portalId, cancellationToken);
+        var token = _recent.TryGetValue(portalId, out var recent) && time.GetUtcNow() - recent.ReadAt < ReadAgainAfter
+            ? recent.Token
+            : Remember(portalId, await store.GetAsync(portalId, cancellationToken));
         if (token is not { Status: PortalStatus.Connected })
             return null;
         if (token.ExpiresAt - time.GetUtcNow() > UseMargin)
@@ -33,7 +45,7 @@ public sealed class TokenService(
     /// <summary>After a 401: a token other than <paramref name="rejected"/> if someone refreshed meanwhile, else a fresh one.</summary>
     public async Task<string?> ReplaceRejectedTokenAsync(long portalId, string rejected, CancellationToken cancellationToken)
     {
-        var token = await store.GetAsync(portalId, cancellationToken);
+        var token = Remember(portalId, await store.GetAsync(portalId, cancellationToken));
         if (token is not { Status: PortalStatus.Connected })
             return null;
         if (token.AccessToken != rejected && token.ExpiresAt - time.GetUtcNow() > UseMargin)
@@ -67,6 +79,7 @@ public sealed class TokenService(
     {
         var token = new PortalToken(portalId, tokens.AccessToken, tokens.RefreshToken, ExpiryOf(tokens), PortalStatus.Connected);
         var saved = await store.SaveAsync(token, overwrite: true, cancellationToken);
+        Remember(portalId, saved);
         logger.LogInformation("Portal {PortalId} connected; its token expires at {ExpiresAt:O}", portalId, saved.ExpiresAt);
         return saved;
     }
@@ -90,13 +103,13 @@ public sealed class TokenService(
                 overwrite: false,
                 cancellationToken);
             logger.LogInformation("Refreshed the token of portal {PortalId}; it now expires at {ExpiresAt:O}", token.PortalId, saved.ExpiresAt);
-            return saved;
+            return Remember(token.PortalId, saved);
         }
         catch (RequestFailedException ex) when (ex.Status == 412)
         {
             // Another refresher won; its token is the one to use.
             logger.LogInformation("The token of portal {PortalId} was refreshed elsewhere meanwhile", token.PortalId);
-            var current = await store.GetAsync(token.PortalId, cancellationToken);
+            var current = Remember(token.PortalId, await store.GetAsync(token.PortalId, cancellationToken));
             return current is { Status: PortalStatus.Connected } ? current : null;
         }
     }
@@ -105,6 +118,7 @@ public sealed class TokenService(
     {
         try
         {
+            _recent.TryRemove(token.PortalId, out _);
             await store.SaveAsync(token with { Status = PortalStatus.Disconnected }, overwrite: false, cancellationToken);
             logger.LogWarning(
                 "HubSpot refused the refresh token of portal {PortalId} ({Error}): the portal is disconnected until the app is installed again",
@@ -115,10 +129,19 @@ public sealed class TokenService(
         catch (RequestFailedException ex) when (ex.Status == 412)
         {
             // A reinstall or another refresher wrote a newer row: keep it.
-            var current = await store.GetAsync(token.PortalId, cancellationToken);
+            var current = Remember(token.PortalId, await store.GetAsync(token.PortalId, cancellationToken));
             return current is { Status: PortalStatus.Connected } ? current : null;
         }
     }
 
     private DateTimeOffset ExpiryOf(OAuthTokens tokens) => time.GetUtcNow().AddSeconds(tokens.ExpiresIn);
+
+    private PortalToken? Remember(long portalId, PortalToken? token)
+    {
+        if (token is { Status: PortalStatus.Connected })
+            _recent[portalId] = (token, time.GetUtcNow());
+        else
+            _recent.TryRemove(portalId, out _);
+        return token;
+    }
 }

@@ -1,3 +1,4 @@
+using Azure;
 using FunctionsRelay.Domain.Beacons;
 using FunctionsRelay.Domain.Sessions;
 using FunctionsRelay.Infrastructure.HubSpot;
@@ -36,24 +37,26 @@ public sealed class SessionProcessor(
     public async Task HandleAsync(BinaryData body, CancellationToken cancellationToken)
     {
         var message = RelayMessage.Parse(body);
-        var deliver = message.Kind switch
+        var claimed = message.Kind switch
         {
             RelayMessageKind.Beacons => await MergeAsync(message, cancellationToken),
             RelayMessageKind.CloseCheck => await CloseCheckAsync(message, cancellationToken),
             _ => await ClaimDeliveryAsync(message, cancellationToken),
         };
-        if (deliver)
-            await DeliverOutboxAsync(message.PortalId, message.SessionId, message.Attempt, cancellationToken);
+        if (claimed is not null)
+            await DeliverOutboxAsync(claimed, message.Attempt, cancellationToken);
     }
 
-    /// <summary>Merges a session's beacons, closes it if its end has settled, and decides the events now due.</summary>
-    private async Task<bool> MergeAsync(RelayMessage message, CancellationToken cancellationToken)
+    /// <summary>
+    /// Merges a session's beacons, closes it if its end has settled, and decides the events now due. Returns the session,
+    /// as saved, when this worker took the delivery lease.
+    /// </summary>
+    private async Task<StoredSession?> MergeAsync(RelayMessage message, CancellationToken cancellationToken)
     {
         var beacons = message.Beacons ?? [];
         var claimed = false;
-        var decidedAny = false;
         var counts = new Dictionary<MergeOutcome, int>();
-        var session = await UpdateAsync(message.PortalId, message.SessionId, createIfMissing: true, async (session, isNew) =>
+        var stored = await UpdateAsync(message.PortalId, message.SessionId, createIfMissing: true, async (session, isNew) =>
         {
             var now = Now;
             counts.Clear();
@@ -71,10 +74,11 @@ public sealed class SessionProcessor(
             }
 
             var closed = EventPlanner.CloseIfDue(session, now, Options);
-            decidedAny = EventPlanner.Decide(session, Options).Count > 0;
+            var decidedAny = EventPlanner.Decide(session, Options).Count > 0;
             await ScheduleEndGraceCheckAsync(session, now, cancellationToken);
             claimed = TryClaimDelivery(session, now);
-            return isNew || counts.ContainsKey(MergeOutcome.Added) || closed || decidedAny || claimed;
+            var checkScheduled = !claimed && await EnsureDeliverCheckAsync(session, message with { Kind = RelayMessageKind.Deliver, Beacons = null }, cancellationToken);
+            return isNew || counts.ContainsKey(MergeOutcome.Added) || closed || decidedAny || claimed || checkScheduled;
         }, cancellationToken);
 
         logger.LogInformation(
@@ -85,14 +89,13 @@ public sealed class SessionProcessor(
             counts.GetValueOrDefault(MergeOutcome.Duplicate),
             counts.GetValueOrDefault(MergeOutcome.SessionClosed),
             counts.GetValueOrDefault(MergeOutcome.LogFull));
-        return await AfterChangeAsync(session!, claimed, decidedAny, cancellationToken);
+        return AfterChange(stored!, claimed);
     }
 
-    private async Task<bool> CloseCheckAsync(RelayMessage message, CancellationToken cancellationToken)
+    private async Task<StoredSession?> CloseCheckAsync(RelayMessage message, CancellationToken cancellationToken)
     {
         var claimed = false;
-        var decidedAny = false;
-        var session = await UpdateAsync(message.PortalId, message.SessionId, createIfMissing: false, async (session, _) =>
+        var stored = await UpdateAsync(message.PortalId, message.SessionId, createIfMissing: false, async (session, _) =>
         {
             var now = Now;
             claimed = false;
@@ -100,8 +103,10 @@ public sealed class SessionProcessor(
                 return false;
             if (EventPlanner.CloseIfDue(session, now, Options))
             {
-                decidedAny = EventPlanner.Decide(session, Options).Count > 0;
+                EventPlanner.Decide(session, Options);
                 claimed = TryClaimDelivery(session, now);
+                if (!claimed)
+                    await EnsureDeliverCheckAsync(session, message with { Kind = RelayMessageKind.Deliver }, cancellationToken);
                 return true;
             }
 
@@ -110,31 +115,27 @@ public sealed class SessionProcessor(
             return true;
         }, cancellationToken);
 
-        return session is not null && await AfterChangeAsync(session, claimed, decidedAny, cancellationToken);
+        return stored is null ? null : AfterChange(stored, claimed);
     }
 
-    private async Task<bool> ClaimDeliveryAsync(RelayMessage message, CancellationToken cancellationToken)
+    private async Task<StoredSession?> ClaimDeliveryAsync(RelayMessage message, CancellationToken cancellationToken)
     {
         var claimed = false;
-        var session = await UpdateAsync(message.PortalId, message.SessionId, createIfMissing: false, (session, _) =>
+        var stored = await UpdateAsync(message.PortalId, message.SessionId, createIfMissing: false, async (session, _) =>
         {
             // A lease held until this message's due time is the wait this very message ends (a visible message may run a little early).
             claimed = TryClaimDelivery(session, Math.Max(Now, message.DueAt));
-            return Task.FromResult(claimed);
+            // Someone else is delivering right now: look again when their lease runs out, so that nothing is left behind.
+            return claimed || await EnsureDeliverCheckAsync(session, message with { Attempt = message.Attempt + 1 }, cancellationToken);
         }, cancellationToken);
 
-        if (session is { Outbox.Count: > 0 } && !claimed)
-        {
-            // Someone is delivering right now; look again when their lease runs out, so that nothing is left behind.
-            await queue.ScheduleAsync(message with { Attempt = message.Attempt + 1 }, session.DeliveryLeaseUntil, cancellationToken);
-        }
-
-        return session is not null && await AfterChangeAsync(session, claimed, decidedAny: false, cancellationToken);
+        return stored is null ? null : AfterChange(stored, claimed);
     }
 
-    /// <summary>After a change: deliver if this worker holds the lease; if another holds it, make sure new events are looked at again.</summary>
-    private async Task<bool> AfterChangeAsync(ViewingSession session, bool claimed, bool decidedAny, CancellationToken cancellationToken)
+    /// <summary>The session to deliver from when this worker holds the lease; null otherwise.</summary>
+    private StoredSession? AfterChange(StoredSession stored, bool claimed)
     {
+        var session = stored.Session;
         if (session.IsClosed && session.SkipReason is { } reason && session.Outbox.Count == 0)
         {
             logger.LogInformation(
@@ -145,14 +146,21 @@ public sealed class SessionProcessor(
                 reason);
         }
 
-        if (!claimed && decidedAny)
-        {
-            // Another worker holds the lease (delivering, or waiting out a 429 or a missing token). Its own message covers
-            // what it saw; this one makes sure the events just decided are looked at once the lease runs out.
-            await queue.ScheduleAsync(new RelayMessage(RelayMessageKind.Deliver, session.PortalId, session.SessionId), session.DeliveryLeaseUntil, cancellationToken);
-        }
+        return claimed ? stored : null;
+    }
 
-        return claimed;
+    /// <summary>
+    /// Events wait and another worker holds the lease (delivering, waiting out a 429 or a missing token, or crashed): make
+    /// sure a delivery check comes when the lease runs out. One per lease is enough, so the session remembers it; the check
+    /// is queued before the session that records it is saved, so a saved promise is always kept. True if it changed the session.
+    /// </summary>
+    private async Task<bool> EnsureDeliverCheckAsync(ViewingSession session, RelayMessage check, CancellationToken cancellationToken)
+    {
+        if (session.Outbox.Count == 0 || session.DeliverCheckAt >= session.DeliveryLeaseUntil)
+            return false;
+        session.DeliverCheckAt = session.DeliveryLeaseUntil;
+        await queue.ScheduleAsync(check, session.DeliveryLeaseUntil, cancellationToken);
+        return true;
     }
 
     private bool TryClaimDelivery(ViewingSession session, long now)
@@ -175,16 +183,27 @@ public sealed class SessionProcessor(
         await queue.ScheduleAsync(new RelayMessage(RelayMessageKind.CloseCheck, session.PortalId, session.SessionId), due, cancellationToken);
     }
 
-    /// <summary>Sends the outbox one event at a time while this worker holds the lease; releases the lease when it is empty.</summary>
-    private async Task DeliverOutboxAsync(long portalId, string sessionId, int attempt, CancellationToken cancellationToken)
+    /// <summary>
+    /// Sends the outbox one event at a time while this worker holds the lease, from the session it already has in hand.
+    /// Each delivered event leaves the outbox in one save, which also releases the lease once the outbox is empty; if
+    /// someone saved the session meanwhile (new beacons, new events), it is read again and the loop goes on with it.
+    /// </summary>
+    private async Task DeliverOutboxAsync(StoredSession held, int attempt, CancellationToken cancellationToken)
     {
+        var (session, etag) = held;
+        var (portalId, sessionId) = (session.PortalId, session.SessionId);
         while (true)
         {
-            var stored = await sessions.GetAsync(portalId, sessionId, cancellationToken);
-            if (stored?.Session.Outbox is not [var pending, ..])
+            if (session.Outbox is not [var pending, ..])
             {
-                if (await TryReleaseLeaseAsync(portalId, sessionId, cancellationToken))
+                if (session.DeliveryLeaseUntil == 0)
                     return;
+                session.DeliveryLeaseUntil = 0;
+                if (await TrySaveAsync(session, etag, cancellationToken) is not null)
+                    return;
+                if (await sessions.GetAsync(portalId, sessionId, cancellationToken) is not { } reloaded)
+                    return;
+                (session, etag) = reloaded;
                 continue;
             }
 
@@ -214,39 +233,60 @@ public sealed class SessionProcessor(
                         result.Answer);
                     // The lease is held until the retry, so that other messages of the session do not try meanwhile.
                     var dueAt = Now + (long)delay.TotalMilliseconds;
-                    await HoldLeaseAsync(portalId, sessionId, dueAt, cancellationToken);
                     await queue.ScheduleAsync(new RelayMessage(RelayMessageKind.Deliver, portalId, sessionId, Attempt: attempt + 1), dueAt, cancellationToken);
+                    await UpdateAsync(portalId, sessionId, createIfMissing: false, (session, _) =>
+                    {
+                        session.DeliveryLeaseUntil = dueAt;
+                        session.DeliverCheckAt = Math.Max(session.DeliverCheckAt, dueAt);
+                        return Task.FromResult(true);
+                    }, cancellationToken);
                     return;
             }
 
-            await UpdateAsync(portalId, sessionId, createIfMissing: false, (session, _) => Task.FromResult(session.MarkDelivered(pending.Key)), cancellationToken);
+            session.MarkDelivered(pending.Key);
+            if (session.Outbox.Count == 0)
+                session.DeliveryLeaseUntil = 0;
+            if (await TrySaveAsync(session, etag, cancellationToken) is { } saved)
+            {
+                etag = saved;
+                if (session.Outbox.Count == 0)
+                    return;
+                continue;
+            }
+
+            // Someone saved the session since: take that out of the fresh copy, and go on with whatever it holds.
+            var updated = await UpdateAsync(portalId, sessionId, createIfMissing: false, (fresh, _) =>
+            {
+                var changed = fresh.MarkDelivered(pending.Key);
+                if (fresh.Outbox.Count == 0 && fresh.DeliveryLeaseUntil != 0)
+                {
+                    fresh.DeliveryLeaseUntil = 0;
+                    changed = true;
+                }
+
+                return Task.FromResult(changed);
+            }, cancellationToken);
+            if (updated is null || updated.Session.Outbox.Count == 0)
+                return;
+            (session, etag) = updated;
         }
     }
 
-    private Task HoldLeaseAsync(long portalId, string sessionId, long until, CancellationToken cancellationToken) =>
-        UpdateAsync(portalId, sessionId, createIfMissing: false, (session, _) =>
-        {
-            session.DeliveryLeaseUntil = until;
-            return Task.FromResult(true);
-        }, cancellationToken);
-
-    /// <summary>Releases the lease once the outbox is empty; false when events arrived meanwhile, which this worker then sends.</summary>
-    private async Task<bool> TryReleaseLeaseAsync(long portalId, string sessionId, CancellationToken cancellationToken)
+    /// <summary>Saves if nobody else did since <paramref name="etag"/>; the new ETag, or null on a conflict.</summary>
+    private async Task<ETag?> TrySaveAsync(ViewingSession session, ETag? etag, CancellationToken cancellationToken)
     {
-        var moreToSend = false;
-        await UpdateAsync(portalId, sessionId, createIfMissing: false, (session, _) =>
+        try
         {
-            moreToSend = session.Outbox.Count > 0;
-            if (moreToSend || session.DeliveryLeaseUntil == 0)
-                return Task.FromResult(false);
-            session.DeliveryLeaseUntil = 0;
-            return Task.FromResult(true);
-        }, cancellationToken);
-        return !moreToSend;
+            return await sessions.SaveAsync(session, etag, cancellationToken);
+        }
+        catch (SessionConflictException)
+        {
+            return null;
+        }
     }
 
     /// <summary>Load (or create), change, save if unchanged since loading; on a conflict, all over again.</summary>
-    private async Task<ViewingSession?> UpdateAsync(
+    private async Task<StoredSession?> UpdateAsync(
         long portalId,
         string sessionId,
         bool createIfMissing,
@@ -260,11 +300,10 @@ public sealed class SessionProcessor(
                 return null;
             var session = stored?.Session ?? new ViewingSession(portalId, sessionId);
             if (!await change(session, stored is null))
-                return session;
+                return new StoredSession(session, stored?.ETag);
             try
             {
-                await sessions.SaveAsync(session, stored?.ETag, cancellationToken);
-                return session;
+                return new StoredSession(session, await sessions.SaveAsync(session, stored?.ETag, cancellationToken));
             }
             catch (SessionConflictException) when (attempt < MaxConflictRetries)
             {

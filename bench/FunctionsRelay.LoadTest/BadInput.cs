@@ -1,0 +1,140 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+
+namespace FunctionsRelay.LoadTest;
+
+public sealed record BadInputResult(int Requests, IReadOnlyDictionary<int, int> ByStatus, IReadOnlyDictionary<string, int> ByKind, IReadOnlyList<string> Failures, TimeSpan Elapsed);
+
+/// <summary>
+/// Malformed, oversized, wrongly typed and hostile requests against the ingest endpoint: each must get a 4xx whose body
+/// names the problem, never a 5xx; nothing may be enqueued, and the relay must keep serving.
+/// </summary>
+public static class BadInput
+{
+    private static readonly string Valid =
+        """{"portalId":4242,"sessionId":"bad-input-probe","seq":0,"event":"play","ts":TS,"position":0,"duration":60,"media":{"externalId":"m"},"contact":{"utk":"u"}}""";
+
+    /// <summary>A value of the wrong type, or out of range, for each field.</summary>
+    private static readonly (string Field, string Value)[] WrongTypes =
+    [
+        ("portalId", "\"abc\""), ("portalId", "true"), ("portalId", "-5"), ("portalId", "0"), ("sessionId", "5"), ("sessionId", "[]"),
+        ("sessionId", "\"\""), ("event", "7"), ("event", "null"), ("ts", "\"yesterday\""), ("ts", "{}"), ("position", "\"abc\""),
+        ("position", "[]"), ("position", "-1"), ("media", "\"m\""), ("media", "5"), ("contact", "[1]"), ("contact", "true"),
+        ("seq", "-1"), ("seq", "1.5"), ("duration", "0"), ("duration", "\"long\""),
+    ];
+
+    public static IReadOnlyList<(string Kind, string ContentType, byte[] Body)> Cases(int count, int seed)
+    {
+        var random = new Random(seed);
+        var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        string Beacon(string field, string value) =>
+            Valid.Replace("TS", now.ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal)
+                .Replace($"\"{field}\":", $"\"{field}\":{value},\"_was\":", StringComparison.Ordinal);
+        var generators = new (string Kind, Func<int, (string ContentType, byte[] Body)> Make)[]
+        {
+            ("truncated JSON", i => ("application/json", Encoding.UTF8.GetBytes(Beacon("seq", "0")[..(10 + (i % 80))]))),
+            ("not JSON", i => ("text/plain", Encoding.UTF8.GetBytes(Pick(i, "hello", "<xml/>", "{{}}", "[1,2,", "{'a':1}", "undefined", "\u0000\u0001")))),
+            ("empty body", _ => ("application/json", [])),
+            ("deep nesting", i => ("application/json", Encoding.UTF8.GetBytes(new string('[', 20 + (i % 5000)) + new string(']', 20 + (i % 5000))))),
+            ("huge number", i => ("application/json", Encoding.UTF8.GetBytes(Beacon(Pick(i, "position", "ts", "portalId", "seq", "duration"), Pick(i, "1e400", "99999999999999999999999999", "-1e308", "1.7976931348623157e309"))))),
+            ("NaN string", i => ("application/json", Encoding.UTF8.GetBytes(Beacon(Pick(i, "position", "duration", "ts"), Pick(i, "\"NaN\"", "\"Infinity\"", "\"-Infinity\"", "\"1e999\""))))),
+            ("wrong type", i => ("application/json", Encoding.UTF8.GetBytes(Pick(i, WrongTypes) is var (field, value) ? Beacon(field, value) : ""))),
+            ("unknown event", i => ("application/json", Encoding.UTF8.GetBytes(Beacon("event", $"\"evt{i}\"")))),
+            ("invalid UTF-8", i => ("application/json", (byte[])[.. Encoding.UTF8.GetBytes("{\"sessionId\":\""), 0xC3, 0x28, (byte)(0x80 + (i % 64)), .. Encoding.UTF8.GetBytes("\"}")])),
+            ("wrong content type", i => (Pick(i, "application/xml", "multipart/form-data; boundary=x", "application/x-www-form-urlencoded", "image/png", "application/octet-stream"), Encoding.UTF8.GetBytes(Beacon("seq", "0")))),
+            ("oversized", i => ("application/json", Encoding.UTF8.GetBytes("[" + string.Join(",", Enumerable.Repeat(Beacon("seq", "0"), 1700 + (i % 300))) + "]"))),
+            ("too many beacons", _ => ("application/json", Encoding.UTF8.GetBytes("[" + string.Join(",", Enumerable.Range(0, 501).Select(n => Beacon("seq", n.ToString(System.Globalization.CultureInfo.InvariantCulture)))) + "]"))),
+            ("hostile strings", i => ("application/json", Encoding.UTF8.GetBytes(Beacon("sessionId", JsonSerializer.Serialize(i % 2 == 0 ? new string('s', 5000) : "a\u0000b\u001bc"))))),
+            ("future ts", i => ("application/json", Encoding.UTF8.GetBytes(Beacon("ts", (now + 3 * 86_400_000L + i).ToString(System.Globalization.CultureInfo.InvariantCulture))))),
+            ("wrong shape", i => ("application/json", Encoding.UTF8.GetBytes(Pick(i, "42", "\"text\"", "null", "true", "{\"beacons\":5}", "{\"events\":{}}", "[[]]", "{}")))),
+            ("bad mParticle", i => ("application/json", Encoding.UTF8.GetBytes(
+                $"{{\"event_type\":\"custom_event\",\"data\":{{\"custom_event_type\":\"media\",\"event_name\":\"Play\",\"timestamp_unixtime_ms\":\"{now}\",\"custom_attributes\":{{\"media_session_id\":\"s{i}\",\"content_id\":\"c\",\"content_duration\":\"{Pick(i, "abc", "-5", "NaN", "1e400")}\",\"playhead_position\":\"0\",\"hubspot_portal_id\":\"4242\",\"hubspotutk\":\"u\"}}}}}}"))),
+        };
+
+        return Enumerable.Range(0, count).Select(i =>
+        {
+            var (kind, make) = generators[(i + random.Next(generators.Length)) % generators.Length];
+            var (contentType, body) = make(i);
+            return (kind, contentType, body);
+        }).ToList();
+    }
+
+    public static async Task<BadInputResult> RunAsync(HttpClient http, Uri relay, int count, int seed, int concurrency)
+    {
+        var cases = Cases(count, seed);
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        var byStatus = new Dictionary<int, int>();
+        var byKind = new Dictionary<string, int>();
+        var failures = new List<string>();
+        using var gate = new SemaphoreSlim(concurrency);
+        await Task.WhenAll(cases.Select(async c =>
+        {
+            await gate.WaitAsync();
+            try
+            {
+                using var content = new ByteArrayContent(c.Body);
+                content.Headers.ContentType = MediaTypeHeaderValue.Parse(c.ContentType);
+                using var answer = await http.PostAsync(new Uri(relay, "/api/beacons"), content);
+                var text = await answer.Content.ReadAsStringAsync();
+                var problem = Problem(answer.StatusCode, text);
+                lock (byStatus)
+                {
+                    byStatus[(int)answer.StatusCode] = byStatus.GetValueOrDefault((int)answer.StatusCode) + 1;
+                    byKind[c.Kind] = byKind.GetValueOrDefault(c.Kind) + 1;
+                    if (problem is not null && failures.Count < 20)
+                        failures.Add($"{c.Kind}: {problem}");
+                    else if (problem is not null)
+                        failures.Add("...");
+                }
+            }
+            finally
+            {
+                gate.Release();
+            }
+        }));
+
+        return new BadInputResult(count, byStatus, byKind, failures.Distinct().ToList(), System.Diagnostics.Stopwatch.GetElapsedTime(started));
+    }
+
+    /// <summary>After the storm: the health check answers and a valid beacon is still accepted.</summary>
+    public static async Task<bool> StillServingAsync(HttpClient http, Uri relay)
+    {
+        using var health = await http.GetAsync(new Uri(relay, "/api/health"));
+        var good = Encoding.UTF8.GetBytes(Valid.Replace("TS", DateTimeOffset.UtcNow.ToUnixTimeMilliseconds().ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal));
+        using var content = new ByteArrayContent(good);
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        using var accepted = await http.PostAsync(new Uri(relay, "/api/beacons"), content);
+        return health.StatusCode == HttpStatusCode.OK && accepted.StatusCode == HttpStatusCode.Accepted;
+    }
+
+    /// <summary>What is wrong with an answer to a bad request, or null: it must be a 4xx with errors that each name a field.</summary>
+    private static string? Problem(HttpStatusCode status, string body)
+    {
+        if ((int)status is < 400 or >= 500)
+            return $"answered {(int)status}: {Truncate(body)}";
+        try
+        {
+            var errors = JsonDocument.Parse(body).RootElement.GetProperty("errors");
+            if (errors.GetArrayLength() == 0)
+                return $"{(int)status} with no error listed";
+            foreach (var error in errors.EnumerateArray())
+            {
+                var text = error.GetString() ?? "";
+                if (!text.Contains(": ", StringComparison.Ordinal))
+                    return $"{(int)status} error names no field: {Truncate(text)}";
+            }
+
+            return null;
+        }
+        catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException)
+        {
+            return $"{(int)status} without a JSON error list: {Truncate(body)}";
+        }
+    }
+
+    private static T Pick<T>(int i, params T[] choices) => choices[i % choices.Length];
+
+    private static string Truncate(string text) => text.Length <= 200 ? text : text[..200] + "...";
+}

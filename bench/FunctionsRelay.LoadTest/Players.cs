@@ -1,0 +1,120 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Headers;
+using FunctionsRelay.Benchmarks;
+using FunctionsRelay.Domain.Beacons;
+
+namespace FunctionsRelay.LoadTest;
+
+public sealed record PlannedSession(long PortalId, string SessionId, List<Beacon> Beacons, bool Ends);
+
+/// <summary>Simulated players: each session posts its beacons in batches, a heartbeat's worth of time apart, compressed.</summary>
+public sealed class Players(HttpClient http, Uri beaconUrl, LoadOptions options)
+{
+    private long _acceptedBeacons;
+    private long _requests;
+    private long _retries;
+    private long _refused;
+    private long _firstSendTicks;
+    private long _lastAcceptTicks;
+
+    public ConcurrentDictionary<string, long> PlaySentTicks { get; } = new();
+
+    public ConcurrentDictionary<string, long> EndSentTicks { get; } = new();
+
+    public long AcceptedBeacons => Interlocked.Read(ref _acceptedBeacons);
+
+    public long Requests => Interlocked.Read(ref _requests);
+
+    /// <summary>Requests sent again after a 5xx or a refused connection (the relay or storage down).</summary>
+    public long Retries => Interlocked.Read(ref _retries);
+
+    /// <summary>Requests answered 4xx: a valid player must never get one.</summary>
+    public long Refused => Interlocked.Read(ref _refused);
+
+    public TimeSpan SendingTime => Stopwatch.GetElapsedTime(_firstSendTicks, _lastAcceptTicks);
+
+    public long FirstSendTicks => _firstSendTicks;
+
+    public static List<PlannedSession> Plan(LoadOptions options)
+    {
+        var random = new Random(options.Seed);
+        var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        var sessions = new List<PlannedSession>(options.Sessions);
+        for (var i = 0; i < options.Sessions; i++)
+        {
+            var portalId = 1000 + (i % options.Portals);
+            var sessionId = $"load-{options.Seed}-{i:D6}";
+            var ends = random.NextDouble() >= options.NeverEndShare;
+            var count = random.Next(options.MinBeacons, options.MaxBeacons + 1);
+            var duration = random.Next(60, 1800);
+            var beacons = Viewers.Session(portalId, sessionId, count, duration, random, ends: ends, startTs: now - random.Next(3_600_000, 7_200_000));
+            sessions.Add(new PlannedSession(portalId, sessionId, beacons, ends));
+        }
+
+        return sessions;
+    }
+
+    public Task RunAsync(IReadOnlyList<PlannedSession> sessions, CancellationToken cancellationToken)
+    {
+        _firstSendTicks = Stopwatch.GetTimestamp();
+        return Task.WhenAll(sessions.Select((session, i) => PlayAsync(session, new Random(options.Seed + i), cancellationToken)));
+    }
+
+    private async Task PlayAsync(PlannedSession session, Random random, CancellationToken cancellationToken)
+    {
+        await Task.Delay(TimeSpan.FromMilliseconds(random.NextDouble() * options.RampSeconds * 1000), cancellationToken);
+        for (var at = 0; at < session.Beacons.Count; at += options.Batch)
+        {
+            var batch = session.Beacons.GetRange(at, Math.Min(options.Batch, session.Beacons.Count - at));
+            if (batch.Any(b => b.Event == BeaconEvent.Play))
+                PlaySentTicks.TryAdd(session.SessionId, Stopwatch.GetTimestamp());
+            if (batch.Any(b => b.Event == BeaconEvent.End))
+                EndSentTicks.TryAdd(session.SessionId, Stopwatch.GetTimestamp());
+            await SendUntilAcceptedAsync(Viewers.Envelope(batch), batch.Count, cancellationToken);
+            // The beacons of the next batch happen a heartbeat (compressed) each later.
+            await Task.Delay(options.HeartbeatInterval * batch.Count, cancellationToken);
+        }
+    }
+
+    private async Task SendUntilAcceptedAsync(byte[] body, int beacons, CancellationToken cancellationToken)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            if (attempt > 0)
+            {
+                Interlocked.Increment(ref _retries);
+                await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(2000, 100 * attempt)), cancellationToken);
+            }
+
+            Interlocked.Increment(ref _requests);
+            try
+            {
+                using var content = new ByteArrayContent(body);
+                content.Headers.ContentType = new MediaTypeHeaderValue("text/plain");
+                using var answer = await http.PostAsync(beaconUrl, content, cancellationToken);
+                if (answer.StatusCode == HttpStatusCode.Accepted)
+                {
+                    Interlocked.Add(ref _acceptedBeacons, beacons);
+                    Interlocked.Exchange(ref _lastAcceptTicks, Stopwatch.GetTimestamp());
+                    return;
+                }
+
+                if ((int)answer.StatusCode < 500)
+                {
+                    Interlocked.Increment(ref _refused);
+                    Console.Error.WriteLine($"refused: {(int)answer.StatusCode} {await answer.Content.ReadAsStringAsync(cancellationToken)}");
+                    return;
+                }
+            }
+            catch (HttpRequestException)
+            {
+                // The relay is down (killed and restarting): like the player script, send again.
+            }
+            catch (TaskCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+            }
+        }
+    }
+}

@@ -1,0 +1,340 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using FunctionsRelay.Domain.Sessions;
+using FunctionsRelay.Infrastructure;
+using FunctionsRelay.Infrastructure.HubSpot;
+using FunctionsRelay.Infrastructure.Storage;
+using FunctionsRelay.IntegrationTests;
+using FunctionsRelay.LoadTest;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Options;
+
+// The load, fault and bad-input harness: see docs/performance.md and docs/reliability.md.
+//   dotnet run -c Release --project bench/FunctionsRelay.LoadTest -- [--sessions 2000] [--faults] [--bad-input 3000] ...
+var options = LoadOptions.Parse(args);
+var repository = FindRepository();
+var artifacts = Directory.CreateDirectory(Path.Combine(repository, "artifacts", "load")).FullName;
+var stamp = DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture);
+var report = new Report();
+report.Line($"FunctionsRelay load test, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores: {options}");
+
+var dataFolder = options.Faults ? Directory.CreateTempSubdirectory("relay-azurite-").FullName : null;
+await using var azurite = new AzuriteProcess(repository, dataFolder);
+await azurite.StartAsync();
+await using var proxy = await StorageProxy.StartAsync(azurite);
+await using var hubSpot = await FakeHubSpot.StartAsync();
+
+var sessionOptions = new SessionOptions { IdleTimeout = options.IdleTimeout, EndGracePeriod = TimeSpan.FromSeconds(5) };
+var relaySettings = new Dictionary<string, string>
+{
+    ["AzureWebJobsStorage"] = proxy.ConnectionString,
+    ["HubSpot__ClientId"] = FakeHubSpot.ClientId,
+    ["HubSpot__ClientSecret"] = FakeHubSpot.ClientSecret,
+    ["HubSpot__BaseUrl"] = hubSpot.BaseUrl.ToString(),
+    ["HubSpot__NoTokenRetryDelay"] = "00:00:02",
+    ["HubSpot__OutageRetryDelay"] = "00:00:02",
+    ["Sessions__IdleTimeout"] = sessionOptions.IdleTimeout.ToString("c", CultureInfo.InvariantCulture),
+    ["Sessions__EndGracePeriod"] = sessionOptions.EndGracePeriod.ToString("c", CultureInfo.InvariantCulture),
+    ["Relay__AllowedOrigins"] = "*",
+    ["Logging__LogLevel__Default"] = "Warning",
+    ["Logging__LogLevel__FunctionsRelay"] = "Warning",
+    ["DOTNET_gcServer"] = "0",
+};
+
+// Every portal is connected: its tokens are in the tokens table before the relay starts.
+var storageConfiguration = new ConfigurationBuilder().AddInMemoryCollection([KeyValuePair.Create("AzureWebJobsStorage", (string?)proxy.ConnectionString)]).Build();
+var tokenStore = new PortalTokenStore(new StorageClients(storageConfiguration), Options.Create(new RelayOptions()));
+await tokenStore.CreateIfNotExistsAsync(CancellationToken.None);
+for (var p = 0; p < options.Portals; p++)
+{
+    var (access, refresh) = hubSpot.IssueTokens(1000 + p);
+    await tokenStore.SaveAsync(new PortalToken(1000 + p, access, refresh, DateTimeOffset.UtcNow.AddHours(1), PortalStatus.Connected), overwrite: true, CancellationToken.None);
+}
+
+var relayLog = Path.Combine(artifacts, $"relay-{stamp}.log");
+await using var relay = new RelayProcess(repository, relaySettings, relayLog);
+await relay.StartAsync();
+using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = options.Connections, UseProxy = false }) { Timeout = TimeSpan.FromSeconds(30) };
+var beaconUrl = new Uri(relay.BaseUrl, "/api/beacons");
+var failures = new List<string>();
+
+if (options.BadInput > 0)
+{
+    var before = proxy.Snapshot();
+    var bad = await BadInput.RunAsync(http, relay.BaseUrl, options.BadInput, options.Seed, concurrency: 16);
+    var enqueued = proxy.Snapshot().GetValueOrDefault("queue put") - before.GetValueOrDefault("queue put");
+    var serving = await BadInput.StillServingAsync(http, relay.BaseUrl);
+    report.Line();
+    report.Line($"Bad input: {bad.Requests} hostile requests in {bad.Elapsed.TotalSeconds:F1} s");
+    report.Line($"  answers: {string.Join(", ", bad.ByStatus.OrderBy(s => s.Key).Select(s => $"{s.Value} x {s.Key}"))}");
+    report.Line($"  kinds: {string.Join(", ", bad.ByKind.OrderBy(k => k.Key).Select(k => $"{k.Key} {k.Value}"))}");
+    report.Line($"  5xx: {bad.ByStatus.Where(s => s.Key >= 500).Sum(s => s.Value)}; answers that do not name the problem: {bad.Failures.Count}; messages enqueued: {enqueued}; still serving: {(serving ? "yes" : "NO")}");
+    foreach (var failure in bad.Failures)
+        report.Line($"  ! {failure}");
+    if (bad.Failures.Count > 0 || enqueued != 0 || !serving)
+        failures.Add("bad input");
+    report.Set("badInput", new { bad.Requests, byStatus = bad.ByStatus, byKind = bad.ByKind, bad.Failures, enqueued, serving, seconds = bad.Elapsed.TotalSeconds });
+}
+
+// The load: sessions of players posting batches of beacons, heartbeats compressed in time.
+var sessions = Players.Plan(options);
+var expected = Audit.Expected(sessions, sessionOptions);
+var totalBeacons = sessions.Sum(s => s.Beacons.Count);
+var players = new Players(http, beaconUrl, options);
+var storageBefore = proxy.Snapshot();
+var hubSpotCallsBefore = hubSpot.EventRequests;
+var samples = new List<(long Ticks, long StorageOps, long Received)>();
+var faultLog = new List<(long Ticks, string Fault)>();
+using var stop = new CancellationTokenSource();
+
+var sampler = Task.Run(async () =>
+{
+    while (!stop.IsCancellationRequested)
+    {
+        lock (samples)
+            samples.Add((Stopwatch.GetTimestamp(), StorageOps(proxy.Snapshot()) - StorageOps(storageBefore), hubSpot.Received.Count));
+        await Task.Delay(250);
+    }
+});
+
+var faults = options.Faults ? Task.Run(() => InjectFaultsAsync(stop.Token)) : Task.CompletedTask;
+var run = Stopwatch.StartNew();
+await players.RunAsync(sessions, CancellationToken.None);
+report.Line();
+report.Line($"Load: {sessions.Count} sessions ({sessions.Count(s => !s.Ends)} never end), {totalBeacons} beacons in batches of {options.Batch}, {options.Portals} HubSpot accounts");
+report.Line($"  players done in {run.Elapsed.TotalSeconds:F1} s: {players.AcceptedBeacons} beacons accepted in {players.Requests} requests ({players.Retries} sent again after a 5xx or no answer, {players.Refused} refused)");
+
+// Wait for every expected event, or until nothing has arrived for a while after the idle timeout.
+var expectedKeys = expected.Sum(e => e.Value.Count);
+var lastCount = -1;
+var lastProgress = Stopwatch.GetTimestamp();
+while (true)
+{
+    var distinct = hubSpot.Received.Select(e => (e.SessionId, e.Key)).Distinct().Count();
+    if (distinct >= expectedKeys)
+        break;
+    if (distinct != lastCount)
+        (lastCount, lastProgress) = (distinct, Stopwatch.GetTimestamp());
+    if (Stopwatch.GetElapsedTime(lastProgress) > options.IdleTimeout + TimeSpan.FromSeconds(60))
+    {
+        report.Line($"  gave up waiting: {distinct} of {expectedKeys} events arrived");
+        break;
+    }
+
+    await Task.Delay(250);
+}
+
+var completedTicks = Stopwatch.GetTimestamp();
+await stop.CancelAsync();
+await Task.WhenAll(sampler, faults);
+var storageAfter = proxy.Snapshot();
+var peakBytes = relay.PeakBytes;
+var received = hubSpot.Received.ToList();
+var audit = Audit.Check(expected, received);
+var secretsLogged = await SecretsInLogAsync(relayLog, hubSpot.IssuedSecrets);
+await relay.DisposeAsync();
+
+// The limit: the same kind of storage operations, same SDK, same proxy, nothing else running.
+var rawOpsPerSecond = await RawStorage.OperationsPerSecondAsync(proxy.ConnectionString, options.RawWorkers, options.RawDuration);
+
+// Figures. "Processed" ends when the last session that ended got its attention span: its end beacon was its last.
+var endingSessions = sessions.Where(s => s.Ends).Select(s => s.SessionId).ToHashSet();
+var lastSpanTicks = received.Where(e => e.Key == "attention-span" && endingSessions.Contains(e.SessionId)).Select(e => e.ReceivedTicks).DefaultIfEmpty(completedTicks).Max();
+var processingWindow = Audit.Between(players.FirstSendTicks, lastSpanTicks);
+var opsInWindow = samples.Where(s => s.Ticks <= lastSpanTicks).Select(s => s.StorageOps).DefaultIfEmpty(0).Max();
+var storage = Delta(storageBefore, storageAfter);
+var storageOps = StorageOps(storageAfter) - StorageOps(storageBefore);
+var queueOps = storage.Where(s => s.Key.StartsWith("queue", StringComparison.Ordinal)).Sum(s => s.Value);
+var tableOps = storage.Where(s => s.Key.StartsWith("table", StringComparison.Ordinal)).Sum(s => s.Value);
+var relayOpsPerSecond = opsInWindow / processingWindow.TotalSeconds;
+var opsPerBeacon = (double)storageOps / totalBeacons;
+var latency = Audit.Percentiles(received.Where(e => e.Key == "played")
+    .GroupBy(e => e.SessionId).Where(g => players.PlaySentTicks.ContainsKey(g.Key))
+    .Select(g => Audit.Between(players.PlaySentTicks[g.Key], g.Min(e => e.ReceivedTicks))));
+var hubSpotCalls = hubSpot.EventRequests - hubSpotCallsBefore;
+
+report.Line($"  accepted: {players.AcceptedBeacons / players.SendingTime.TotalSeconds:F0} beacons/s; processed: {totalBeacons / processingWindow.TotalSeconds:F0} beacons/s ({processingWindow.TotalSeconds:F1} s from the first beacon sent to the last ended session's attention span)");
+report.Line($"  play beacon sent -> HubSpot has the played event: p50 {latency.P50:F0} ms, p95 {latency.P95:F0} ms, p99 {latency.P99:F0} ms ({latency.Count} sessions)");
+report.Line($"  storage transactions: {storageOps} = {opsPerBeacon:F2} per beacon (queue {queueOps / (double)totalBeacons:F2}, table {tableOps / (double)totalBeacons:F2}), including the listener's polls of an empty queue");
+report.Line($"    {string.Join(", ", storage.OrderByDescending(s => s.Value).Select(s => $"{s.Key} {s.Value}"))}");
+report.Line($"  HubSpot: {hubSpotCalls} event requests = {(double)hubSpotCalls / sessions.Count:F2} per session ({audit.ExpectedEvents / (double)sessions.Count:F2} events per session); {hubSpot.Refreshes} token refreshes");
+report.Line($"  relay peak memory (VmHWM): {peakBytes / (1024.0 * 1024):F0} MiB; relay process started {relay.Starts} time(s)");
+report.Line($"  the limit: Azurite takes {rawOpsPerSecond:F0} storage operations/s of this kind (SDK, proxy, {options.RawWorkers} workers, nothing else) = {rawOpsPerSecond / opsPerBeacon:F0} beacons/s at the relay's {opsPerBeacon:F2} per beacon");
+report.Line($"  the relay drove {relayOpsPerSecond:F0} storage operations/s while processing: {relayOpsPerSecond / rawOpsPerSecond:F2} of the limit");
+foreach (var (ticks, fault) in faultLog)
+    report.Line($"  fault at {Audit.Between(players.FirstSendTicks, ticks).TotalSeconds:F1} s: {fault}");
+
+report.Line();
+report.Line($"Audit: {audit.Sessions} sessions, {audit.ExpectedEvents} events expected (the core, from each session's beacons), {audit.ReceivedEvents} received");
+report.Line($"  missing {audit.Missing}, different {audit.Mismatched}, unexpected {audit.Unexpected}, sent twice {audit.Duplicates}; tokens or client secret in the relay's log: {(secretsLogged ? "YES" : "none")}");
+foreach (var example in audit.Examples)
+    report.Line($"  ! {example}");
+var kills = faultLog.Where(f => f.Fault.StartsWith("relay killed", StringComparison.Ordinal)).Select(f => f.Ticks).ToList();
+foreach (var (sessionId, key, first, second) in audit.DuplicateTimes.Take(10))
+{
+    var nearestKill = kills.Count == 0 ? "no kill" : $"{Audit.Between(kills.MinBy(k => Math.Abs(k - first)), first).TotalMilliseconds:F0} ms after the kill";
+    report.Line($"  twice: {sessionId} {key}, first delivery {nearestKill}");
+}
+
+if (!audit.NothingLost)
+    failures.Add("events lost or wrong");
+if (audit.Duplicates > 0 && !options.Faults)
+    failures.Add("events sent twice without a fault");
+if (players.Refused > 0)
+    failures.Add("valid beacons refused");
+if (secretsLogged)
+    failures.Add("secrets in the log");
+report.Line(failures.Count == 0 ? "RESULT: pass" : $"RESULT: FAIL ({string.Join(", ", failures)})");
+
+report.Set("options", options.ToString());
+report.Set("load", new
+{
+    sessions = sessions.Count,
+    beacons = totalBeacons,
+    acceptedPerSecond = players.AcceptedBeacons / players.SendingTime.TotalSeconds,
+    processedPerSecond = totalBeacons / processingWindow.TotalSeconds,
+    latencyMs = new { p50 = latency.P50, p95 = latency.P95, p99 = latency.P99 },
+    storageOps,
+    storage,
+    opsPerBeacon,
+    hubSpotCallsPerSession = (double)hubSpotCalls / sessions.Count,
+    peakMiB = peakBytes / (1024.0 * 1024),
+    rawOpsPerSecond,
+    relayOpsPerSecond,
+    ratio = relayOpsPerSecond / rawOpsPerSecond,
+});
+report.Set("audit", new { audit.Sessions, audit.ExpectedEvents, audit.ReceivedEvents, audit.Missing, audit.Mismatched, audit.Unexpected, audit.Duplicates });
+var resultsFile = Path.Combine(artifacts, $"results-{stamp}.json");
+await File.WriteAllTextAsync(resultsFile, report.Json());
+report.Line($"(figures in {Path.GetRelativePath(repository, resultsFile)}, the relay's log in {Path.GetRelativePath(repository, relayLog)})");
+if (dataFolder is not null)
+{
+    await azurite.StopAsync();
+    Directory.Delete(dataFolder, recursive: true);
+}
+
+return failures.Count == 0 ? 0 : 1;
+
+async Task InjectFaultsAsync(CancellationToken cancellationToken)
+{
+    var plan = new (double At, string Name, Func<Task> Inject)[]
+    {
+        (0.15, "HubSpot answers 429 (Retry-After: 2) to the next 40 events", () => { hubSpot.AnswerNextEvents(429, 40, retryAfterSeconds: 2); return Task.CompletedTask; }),
+        (0.25, "every access token expires", () => { hubSpot.ExpireAllAccessTokens(); return Task.CompletedTask; }),
+        (0.40, "relay killed (SIGKILL), restarted after 1 s", async () => { await relay.KillAsync(); await Task.Delay(1000, cancellationToken); await relay.StartAsync(); }),
+        (0.55, "HubSpot answers 500 to the next 60 events", () => { hubSpot.AnswerNextEvents(500, 60); return Task.CompletedTask; }),
+        (0.70, "Azurite stopped and restarted after 2 s (data on disk)", async () => { await azurite.StopAsync(); await Task.Delay(2000, cancellationToken); await azurite.StartAsync(); }),
+    };
+    foreach (var (at, name, inject) in plan)
+    {
+        while (players.AcceptedBeacons < at * totalBeacons)
+        {
+            if (cancellationToken.IsCancellationRequested)
+                return;
+            await Task.Delay(50, CancellationToken.None);
+        }
+
+        lock (faultLog)
+            faultLog.Add((Stopwatch.GetTimestamp(), (name.StartsWith("relay killed", StringComparison.Ordinal) ? "relay killed" : "") + name));
+        await inject();
+    }
+}
+
+static long StorageOps(IReadOnlyDictionary<string, long> counts) =>
+    counts.Where(c => !c.Key.EndsWith("admin", StringComparison.Ordinal) && !c.Key.EndsWith("(502)", StringComparison.Ordinal)).Sum(c => c.Value);
+
+static Dictionary<string, long> Delta(IReadOnlyDictionary<string, long> before, IReadOnlyDictionary<string, long> after) =>
+    after.ToDictionary(a => a.Key, a => a.Value - before.GetValueOrDefault(a.Key)).Where(d => d.Value > 0).ToDictionary();
+
+static async Task<bool> SecretsInLogAsync(string logFile, IEnumerable<string> secrets)
+{
+    if (!File.Exists(logFile))
+        return false;
+    var log = await File.ReadAllTextAsync(logFile);
+    return secrets.Any(secret => log.Contains(secret, StringComparison.Ordinal));
+}
+
+static string FindRepository()
+{
+    for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+    {
+        if (File.Exists(Path.Combine(dir.FullName, "FunctionsRelay.sln")))
+            return dir.FullName;
+    }
+
+    throw new InvalidOperationException("run from the repository: FunctionsRelay.sln not found");
+}
+
+namespace FunctionsRelay.LoadTest
+{
+    public sealed record LoadOptions
+    {
+        public int Sessions { get; init; } = 2000;
+        public int Portals { get; init; } = 50;
+        public int Batch { get; init; } = 5;
+        public int MinBeacons { get; init; } = 12;
+        public int MaxBeacons { get; init; } = 60;
+        public double NeverEndShare { get; init; } = 0.1;
+        public TimeSpan HeartbeatInterval { get; init; } = TimeSpan.FromMilliseconds(100);
+        public double RampSeconds { get; init; } = 5;
+        public TimeSpan IdleTimeout { get; init; } = TimeSpan.FromSeconds(20);
+        public int Connections { get; init; } = 64;
+        public bool Faults { get; init; }
+        public int BadInput { get; init; }
+        public int RawWorkers { get; init; } = 16;
+        public TimeSpan RawDuration { get; init; } = TimeSpan.FromSeconds(10);
+        public int Seed { get; init; } = 1;
+
+        public static LoadOptions Parse(string[] args)
+        {
+            var options = new LoadOptions();
+            for (var i = 0; i < args.Length; i++)
+            {
+                string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
+                int Int() => int.Parse(Next(), CultureInfo.InvariantCulture);
+                options = args[i] switch
+                {
+                    "--sessions" => options with { Sessions = Int() },
+                    "--portals" => options with { Portals = Int() },
+                    "--batch" => options with { Batch = Int() },
+                    "--beacons" => Next().Split('-') is [var min, var max]
+                        ? options with { MinBeacons = int.Parse(min, CultureInfo.InvariantCulture), MaxBeacons = int.Parse(max, CultureInfo.InvariantCulture) }
+                        : throw new ArgumentException("--beacons takes min-max, e.g. 12-60"),
+                    "--never-end" => options with { NeverEndShare = double.Parse(Next(), CultureInfo.InvariantCulture) },
+                    "--heartbeat-ms" => options with { HeartbeatInterval = TimeSpan.FromMilliseconds(Int()) },
+                    "--ramp-s" => options with { RampSeconds = double.Parse(Next(), CultureInfo.InvariantCulture) },
+                    "--idle-timeout-s" => options with { IdleTimeout = TimeSpan.FromSeconds(Int()) },
+                    "--connections" => options with { Connections = Int() },
+                    "--faults" => options with { Faults = true },
+                    "--bad-input" => options with { BadInput = Int() },
+                    "--raw-workers" => options with { RawWorkers = Int() },
+                    "--raw-seconds" => options with { RawDuration = TimeSpan.FromSeconds(Int()) },
+                    "--seed" => options with { Seed = Int() },
+                    _ => throw new ArgumentException($"unknown option {args[i]}; see docs/performance.md"),
+                };
+            }
+
+            return options;
+        }
+
+        public override string ToString() =>
+            $"--sessions {Sessions} --portals {Portals} --batch {Batch} --beacons {MinBeacons}-{MaxBeacons} --never-end {NeverEndShare} " +
+            $"--heartbeat-ms {HeartbeatInterval.TotalMilliseconds} --ramp-s {RampSeconds} --idle-timeout-s {IdleTimeout.TotalSeconds}" +
+            (Faults ? " --faults" : "") + (BadInput > 0 ? $" --bad-input {BadInput}" : "") + $" --seed {Seed}";
+    }
+
+    /// <summary>Prints each line as it comes and keeps the figures for the JSON results file.</summary>
+    public sealed class Report
+    {
+        private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
+        private readonly Dictionary<string, object> _figures = [];
+        private readonly TextWriter _out = Console.Out;
+
+        public void Line(string text = "") => _out.WriteLine(text);
+
+        public void Set(string name, object value) => _figures[name] = value;
+
+        public string Json() => JsonSerializer.Serialize(_figures, Indented);
+    }
+}

@@ -1,0 +1,156 @@
+using System.Collections.Concurrent;
+using System.Net;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+
+namespace FunctionsRelay.LoadTest;
+
+/// <summary>
+/// A reverse proxy in front of Azurite's queue and table endpoints that counts every request by kind: each one is a
+/// storage transaction on Azure's bill. It stays up while Azurite restarts behind it (answering 502 meanwhile).
+/// </summary>
+public sealed class StorageProxy : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+    private readonly HttpClient _upstream = new(new SocketsHttpHandler
+    {
+        UseProxy = false,
+        AllowAutoRedirect = false,
+        UseCookies = false,
+        AutomaticDecompression = DecompressionMethods.None,
+        MaxConnectionsPerServer = 256,
+        PooledConnectionIdleTimeout = TimeSpan.FromSeconds(5),
+    }) { Timeout = TimeSpan.FromSeconds(100) };
+
+    private readonly ConcurrentDictionary<string, long> _counts = new();
+    private readonly Dictionary<int, int> _upstreamPorts;
+
+    private StorageProxy(WebApplication app, Dictionary<int, int> upstreamPorts)
+    {
+        _app = app;
+        _upstreamPorts = upstreamPorts;
+    }
+
+    public int QueuePort { get; private init; }
+
+    public int TablePort { get; private init; }
+
+    public string ConnectionString =>
+        "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;" +
+        "AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;" +
+        $"QueueEndpoint=http://127.0.0.1:{QueuePort}/devstoreaccount1;TableEndpoint=http://127.0.0.1:{TablePort}/devstoreaccount1;";
+
+    public static async Task<StorageProxy> StartAsync(AzuriteProcess azurite)
+    {
+        var (queuePort, tablePort) = (Ports.Free(), Ports.Free());
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.Listen(IPAddress.Loopback, queuePort);
+            kestrel.Listen(IPAddress.Loopback, tablePort);
+            kestrel.Limits.MaxRequestBodySize = null;
+        });
+        builder.Logging.ClearProviders();
+        var app = builder.Build();
+        var proxy = new StorageProxy(app, new() { [queuePort] = azurite.QueuePort, [tablePort] = azurite.TablePort })
+        {
+            QueuePort = queuePort,
+            TablePort = tablePort,
+        };
+        app.Run(proxy.ForwardAsync);
+        await app.StartAsync();
+        return proxy;
+    }
+
+    /// <summary>Counts so far, by kind ("queue put", "table read", ...).</summary>
+    public IReadOnlyDictionary<string, long> Snapshot() => new Dictionary<string, long>(_counts);
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+        _upstream.Dispose();
+    }
+
+    private async Task ForwardAsync(HttpContext context)
+    {
+        var request = context.Request;
+        var localPort = context.Connection.LocalPort;
+        var service = localPort == QueuePort ? "queue" : "table";
+        _counts.AddOrUpdate($"{service} {Kind(service, request)}", 1, (_, n) => n + 1);
+
+        using var forward = new HttpRequestMessage(new HttpMethod(request.Method),
+            $"http://127.0.0.1:{_upstreamPorts[localPort]}{request.Path}{request.QueryString}");
+        if (request.ContentLength > 0 || request.Headers.TransferEncoding.Count > 0)
+        {
+            // Shared Key signatures cover Content-Length: forward it as sent, not chunked.
+            forward.Content = new StreamContent(request.Body);
+            forward.Content.Headers.ContentLength = request.ContentLength;
+        }
+        foreach (var (name, values) in request.Headers)
+        {
+            if (name is "Host" or "Content-Length" or "Transfer-Encoding" or "Connection")
+                continue;
+            if (!forward.Headers.TryAddWithoutValidation(name, (IEnumerable<string?>)values))
+                forward.Content?.Headers.TryAddWithoutValidation(name, (IEnumerable<string?>)values);
+        }
+
+        try
+        {
+            using var answer = await _upstream.SendAsync(forward, HttpCompletionOption.ResponseHeadersRead, context.RequestAborted);
+            context.Response.StatusCode = (int)answer.StatusCode;
+            foreach (var (name, values) in answer.Headers.Concat(answer.Content.Headers))
+            {
+                if (name is "Transfer-Encoding" or "Connection")
+                    continue;
+                context.Response.Headers[name] = values.ToArray();
+            }
+
+            await answer.Content.CopyToAsync(context.Response.Body, context.RequestAborted);
+        }
+        catch (HttpRequestException)
+        {
+            // Azurite is down (restarting): answer as a gateway would; the SDK retries 502.
+            _counts.AddOrUpdate($"{service} unavailable (502)", 1, (_, n) => n + 1);
+            if (!context.Response.HasStarted)
+                context.Response.StatusCode = StatusCodes.Status502BadGateway;
+        }
+    }
+
+    private static string Kind(string service, HttpRequest request)
+    {
+        var path = request.Path.Value ?? "";
+        var method = request.Method;
+        if (service == "queue")
+        {
+            if (!path.Contains("/messages", StringComparison.Ordinal))
+                return "admin";
+            var hasId = !path.EndsWith("/messages", StringComparison.Ordinal);
+            return (method, hasId) switch
+            {
+                ("POST", _) => "put",
+                ("GET", _) when request.Query.ContainsKey("peekonly") => "peek",
+                ("GET", _) => "get",
+                ("DELETE", true) => "delete",
+                ("PUT", true) => "update",
+                _ => "other",
+            };
+        }
+
+        if (path.Contains("$batch", StringComparison.Ordinal))
+            return "batch";
+        if (path.EndsWith("/Tables", StringComparison.OrdinalIgnoreCase) || path.Contains("Tables(", StringComparison.OrdinalIgnoreCase))
+            return "admin";
+        return method switch
+        {
+            "GET" => "read",
+            "POST" => "insert",
+            "PUT" => "upsert",
+            "MERGE" or "PATCH" => "merge",
+            "DELETE" => "delete",
+            _ => "other",
+        };
+    }
+}
