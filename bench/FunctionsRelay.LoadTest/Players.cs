@@ -59,12 +59,13 @@ public sealed class Players(HttpClient http, Uri beaconUrl, LoadOptions options)
     public Task RunAsync(IReadOnlyList<PlannedSession> sessions, CancellationToken cancellationToken)
     {
         _firstSendTicks = Stopwatch.GetTimestamp();
-        return Task.WhenAll(sessions.Select((session, i) => PlayAsync(session, new Random(options.Seed + i), cancellationToken)));
+        var spacing = options.RampSeconds / sessions.Count;
+        return Task.WhenAll(sessions.Select((session, i) => PlayAsync(session, TimeSpan.FromSeconds(i * spacing), cancellationToken)));
     }
 
-    private async Task PlayAsync(PlannedSession session, Random random, CancellationToken cancellationToken)
+    private async Task PlayAsync(PlannedSession session, TimeSpan startAfter, CancellationToken cancellationToken)
     {
-        await Task.Delay(TimeSpan.FromMilliseconds(random.NextDouble() * options.RampSeconds * 1000), cancellationToken);
+        await Task.Delay(startAfter, cancellationToken);
         for (var at = 0; at < session.Beacons.Count; at += options.Batch)
         {
             var batch = session.Beacons.GetRange(at, Math.Min(options.Batch, session.Beacons.Count - at));

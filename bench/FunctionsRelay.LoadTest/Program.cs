@@ -25,7 +25,7 @@ await azurite.StartAsync();
 await using var proxy = await StorageProxy.StartAsync(azurite);
 await using var hubSpot = await FakeHubSpot.StartAsync();
 
-var sessionOptions = new SessionOptions { IdleTimeout = options.IdleTimeout, EndGracePeriod = TimeSpan.FromSeconds(5) };
+var sessionOptions = new SessionOptions { IdleTimeout = options.IdleTimeout };
 var relaySettings = new Dictionary<string, string>
 {
     ["AzureWebJobsStorage"] = proxy.ConnectionString,
@@ -37,6 +37,8 @@ var relaySettings = new Dictionary<string, string>
     ["Sessions__IdleTimeout"] = sessionOptions.IdleTimeout.ToString("c", CultureInfo.InvariantCulture),
     ["Sessions__EndGracePeriod"] = sessionOptions.EndGracePeriod.ToString("c", CultureInfo.InvariantCulture),
     ["Relay__AllowedOrigins"] = "*",
+    ["Queue__BatchSize"] = options.QueueBatch.ToString(CultureInfo.InvariantCulture),
+    ["Queue__NewBatchThreshold"] = options.QueueBatch.ToString(CultureInfo.InvariantCulture),
     ["Logging__LogLevel__Default"] = "Warning",
     ["Logging__LogLevel__FunctionsRelay"] = "Warning",
     ["DOTNET_gcServer"] = "0",
@@ -158,6 +160,8 @@ report.Line($"  accepted: {players.AcceptedBeacons / players.SendingTime.TotalSe
 report.Line($"  play beacon sent -> HubSpot has the played event: p50 {latency.P50:F0} ms, p95 {latency.P95:F0} ms, p99 {latency.P99:F0} ms ({latency.Count} sessions)");
 report.Line($"  storage transactions: {storageOps} = {opsPerBeacon:F2} per beacon (queue {queueOps / (double)totalBeacons:F2}, table {tableOps / (double)totalBeacons:F2}), including the listener's polls of an empty queue");
 report.Line($"    {string.Join(", ", storage.OrderByDescending(s => s.Value).Select(s => $"{s.Key} {s.Value}"))}");
+var storageLatency = proxy.MeanMilliseconds();
+report.Line($"    Azurite's mean answer time: {string.Join(", ", storage.OrderByDescending(s => s.Value).Select(s => $"{s.Key} {storageLatency.GetValueOrDefault(s.Key):F0} ms"))}");
 report.Line($"  HubSpot: {hubSpotCalls} event requests = {(double)hubSpotCalls / sessions.Count:F2} per session ({audit.ExpectedEvents / (double)sessions.Count:F2} events per session); {hubSpot.Refreshes} token refreshes");
 report.Line($"  relay peak memory (VmHWM): {peakBytes / (1024.0 * 1024):F0} MiB; relay process started {relay.Starts} time(s)");
 report.Line($"  the limit: Azurite takes {rawOpsPerSecond:F0} storage operations/s of this kind (SDK, proxy, {options.RawWorkers} workers, nothing else) = {rawOpsPerSecond / opsPerBeacon:F0} beacons/s at the relay's {opsPerBeacon:F2} per beacon");
@@ -276,13 +280,23 @@ namespace FunctionsRelay.LoadTest
         public int MinBeacons { get; init; } = 12;
         public int MaxBeacons { get; init; } = 60;
         public double NeverEndShare { get; init; } = 0.1;
-        public TimeSpan HeartbeatInterval { get; init; } = TimeSpan.FromMilliseconds(100);
-        public double RampSeconds { get; init; } = 5;
-        public TimeSpan IdleTimeout { get; init; } = TimeSpan.FromSeconds(20);
-        public int Connections { get; init; } = 64;
+        /// <summary>Beacons per second all players together offer, on average: sessions start evenly spread to make it so.</summary>
+        public int Rate { get; init; } = 150;
+
+        /// <summary>A player's 10 s heartbeat, compressed (10x by default).</summary>
+        public TimeSpan HeartbeatInterval { get; init; } = TimeSpan.FromSeconds(1);
+
+        /// <summary>Sessions start evenly over this window, so that together they offer <see cref="Rate"/> beacons/s.</summary>
+        public double RampSeconds => (double)Sessions * (MinBeacons + MaxBeacons) / 2 / Rate;
+        /// <summary>30 minutes in production; here long enough that no queue delay of the run closes a session early.</summary>
+        public TimeSpan IdleTimeout { get; init; } = TimeSpan.FromSeconds(45);
+        public int Connections { get; init; } = 256;
+
+        /// <summary>The local host's queue listener: messages fetched at once, and in flight before it fetches more.</summary>
+        public int QueueBatch { get; init; } = 32;
         public bool Faults { get; init; }
         public int BadInput { get; init; }
-        public int RawWorkers { get; init; } = 16;
+        public int RawWorkers { get; init; } = 32;
         public TimeSpan RawDuration { get; init; } = TimeSpan.FromSeconds(10);
         public int Seed { get; init; } = 1;
 
@@ -302,10 +316,11 @@ namespace FunctionsRelay.LoadTest
                         ? options with { MinBeacons = int.Parse(min, CultureInfo.InvariantCulture), MaxBeacons = int.Parse(max, CultureInfo.InvariantCulture) }
                         : throw new ArgumentException("--beacons takes min-max, e.g. 12-60"),
                     "--never-end" => options with { NeverEndShare = double.Parse(Next(), CultureInfo.InvariantCulture) },
+                    "--rate" => options with { Rate = Int() },
                     "--heartbeat-ms" => options with { HeartbeatInterval = TimeSpan.FromMilliseconds(Int()) },
-                    "--ramp-s" => options with { RampSeconds = double.Parse(Next(), CultureInfo.InvariantCulture) },
                     "--idle-timeout-s" => options with { IdleTimeout = TimeSpan.FromSeconds(Int()) },
                     "--connections" => options with { Connections = Int() },
+                    "--queue-batch" => options with { QueueBatch = Int() },
                     "--faults" => options with { Faults = true },
                     "--bad-input" => options with { BadInput = Int() },
                     "--raw-workers" => options with { RawWorkers = Int() },
@@ -320,7 +335,7 @@ namespace FunctionsRelay.LoadTest
 
         public override string ToString() =>
             $"--sessions {Sessions} --portals {Portals} --batch {Batch} --beacons {MinBeacons}-{MaxBeacons} --never-end {NeverEndShare} " +
-            $"--heartbeat-ms {HeartbeatInterval.TotalMilliseconds} --ramp-s {RampSeconds} --idle-timeout-s {IdleTimeout.TotalSeconds}" +
+            $"--rate {Rate} --heartbeat-ms {HeartbeatInterval.TotalMilliseconds} (sessions start over {RampSeconds:0} s) --idle-timeout-s {IdleTimeout.TotalSeconds} --queue-batch {QueueBatch}" +
             (Faults ? " --faults" : "") + (BadInput > 0 ? $" --bad-input {BadInput}" : "") + $" --seed {Seed}";
     }
 

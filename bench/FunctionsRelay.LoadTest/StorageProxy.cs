@@ -25,6 +25,7 @@ public sealed class StorageProxy : IAsyncDisposable
     }) { Timeout = TimeSpan.FromSeconds(100) };
 
     private readonly ConcurrentDictionary<string, long> _counts = new();
+    private readonly ConcurrentDictionary<string, long> _upstreamTicks = new();
     private readonly Dictionary<int, int> _upstreamPorts;
 
     private StorageProxy(WebApplication app, Dictionary<int, int> upstreamPorts)
@@ -67,6 +68,10 @@ public sealed class StorageProxy : IAsyncDisposable
     /// <summary>Counts so far, by kind ("queue put", "table read", ...).</summary>
     public IReadOnlyDictionary<string, long> Snapshot() => new Dictionary<string, long>(_counts);
 
+    /// <summary>Mean time Azurite took to answer, by kind, in ms.</summary>
+    public IReadOnlyDictionary<string, double> MeanMilliseconds() =>
+        _upstreamTicks.ToDictionary(t => t.Key, t => t.Value * 1000.0 / System.Diagnostics.Stopwatch.Frequency / Math.Max(1, _counts.GetValueOrDefault(t.Key)));
+
     public async ValueTask DisposeAsync()
     {
         await _app.StopAsync();
@@ -79,7 +84,9 @@ public sealed class StorageProxy : IAsyncDisposable
         var request = context.Request;
         var localPort = context.Connection.LocalPort;
         var service = localPort == QueuePort ? "queue" : "table";
-        _counts.AddOrUpdate($"{service} {Kind(service, request)}", 1, (_, n) => n + 1);
+        var kind = $"{service} {Kind(service, request)}";
+        _counts.AddOrUpdate(kind, 1, (_, n) => n + 1);
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
 
         using var forward = new HttpRequestMessage(new HttpMethod(request.Method),
             $"http://127.0.0.1:{_upstreamPorts[localPort]}{request.Path}{request.QueryString}");
@@ -109,6 +116,7 @@ public sealed class StorageProxy : IAsyncDisposable
             }
 
             await answer.Content.CopyToAsync(context.Response.Body, context.RequestAborted);
+            _upstreamTicks.AddOrUpdate(kind, System.Diagnostics.Stopwatch.GetTimestamp() - started, (_, t) => t + System.Diagnostics.Stopwatch.GetTimestamp() - started);
         }
         catch (HttpRequestException)
         {

@@ -81,8 +81,10 @@ public sealed class SessionProcessor(
             return isNew || counts.ContainsKey(MergeOutcome.Added) || closed || decidedAny || claimed || checkScheduled;
         }, cancellationToken);
 
-        logger.LogInformation(
-            "Session {PortalId}/{SessionId}: {Added} beacons merged, {Duplicates} duplicates, {AfterClose} after close, {LogFull} over the log limit",
+        var dropped = counts.GetValueOrDefault(MergeOutcome.SessionClosed) + counts.GetValueOrDefault(MergeOutcome.LogFull);
+        logger.Log(
+            dropped > 0 ? LogLevel.Warning : LogLevel.Information,
+            "Session {PortalId}/{SessionId}: {Added} beacons merged, {Duplicates} duplicates, {AfterClose} dropped as they came after the session closed, {LogFull} over the log limit",
             message.PortalId,
             message.SessionId,
             counts.GetValueOrDefault(MergeOutcome.Added),
