@@ -174,11 +174,11 @@ report.Line($"Audit: {audit.Sessions} sessions, {audit.ExpectedEvents} events ex
 report.Line($"  missing {audit.Missing}, different {audit.Mismatched}, unexpected {audit.Unexpected}, sent twice {audit.Duplicates}; tokens or client secret in the relay's log: {(secretsLogged ? "YES" : "none")}");
 foreach (var example in audit.Examples)
     report.Line($"  ! {example}");
-var kills = faultLog.Where(f => f.Fault.StartsWith("relay killed", StringComparison.Ordinal)).Select(f => f.Ticks).ToList();
-foreach (var (sessionId, key, first, second) in audit.DuplicateTimes.Take(10))
+foreach (var (sessionId, key, first, _) in audit.DuplicateTimes.Take(10))
 {
-    var nearestKill = kills.Count == 0 ? "no kill" : $"{Audit.Between(kills.MinBy(k => Math.Abs(k - first)), first).TotalMilliseconds:F0} ms after the kill";
-    report.Line($"  twice: {sessionId} {key}, first delivery {nearestKill}");
+    var before = faultLog.Where(f => f.Ticks <= first).Select(f => ((long Ticks, string Fault)?)f).LastOrDefault();
+    var cause = before is { } fault ? $"{Audit.Between(fault.Ticks, first).TotalMilliseconds:F0} ms after \"{fault.Fault}\"" : "with no fault before it";
+    report.Line($"  twice: {sessionId} {key}, first delivered {cause}");
 }
 
 if (!audit.NothingLost)
@@ -240,7 +240,7 @@ async Task InjectFaultsAsync(CancellationToken cancellationToken)
         }
 
         lock (faultLog)
-            faultLog.Add((Stopwatch.GetTimestamp(), (name.StartsWith("relay killed", StringComparison.Ordinal) ? "relay killed" : "") + name));
+            faultLog.Add((Stopwatch.GetTimestamp(), name));
         await inject();
     }
 }

@@ -21,7 +21,8 @@ public sealed class StorageProxy : IAsyncDisposable
         UseCookies = false,
         AutomaticDecompression = DecompressionMethods.None,
         MaxConnectionsPerServer = 256,
-        PooledConnectionIdleTimeout = TimeSpan.FromSeconds(5),
+        // Below Node's 5 s keep-alive timeout, so the proxy never reuses a connection Azurite is closing.
+        PooledConnectionIdleTimeout = TimeSpan.FromSeconds(2),
     }) { Timeout = TimeSpan.FromSeconds(100) };
 
     private readonly ConcurrentDictionary<string, long> _counts = new();

@@ -12,8 +12,8 @@ namespace FunctionsRelay.Infrastructure.Processing;
 /// Handles the messages of the beacon queue. Every change to a session is load, change, save-if-unchanged (ETag), redone
 /// on conflict, so parallel messages of one session never lose a beacon. Events are decided exactly once (the decision is
 /// saved with the session, in its outbox) and delivered at least once: a worker takes a delivery lease on the session,
-/// sends each pending event and removes it from the outbox. Only a crash between HubSpot's answer and that removal can
-/// send an event twice.
+/// sends each pending event and removes it from the outbox. Only a crash, or storage unavailable for longer than the
+/// removal waits, between HubSpot's answer and that removal can send an event twice.
 /// </summary>
 public sealed class SessionProcessor(
     SessionRepository sessions,
@@ -26,6 +26,10 @@ public sealed class SessionProcessor(
     ILogger<SessionProcessor> logger)
 {
     private const int MaxConflictRetries = 20;
+    private const int SaveDeliveredRetries = 6;
+
+    /// <summary>Beacons that have waited this long in the queue mean a backlog, which idle sessions must not close ahead of.</summary>
+    private static readonly TimeSpan BacklogTolerance = TimeSpan.FromSeconds(5);
     private static readonly TimeSpan MinRetryDelay = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan MaxRetryDelay = TimeSpan.FromHours(1);
 
@@ -103,6 +107,22 @@ public sealed class SessionProcessor(
             claimed = false;
             if (session.IsClosed || message.DueAt != session.CloseCheckAt)
                 return false;
+
+            // Closing for lack of beacons (or of the ones missing before an end) is only right if none are still waiting
+            // in the queue: under a backlog, look again once the processor has caught up with it.
+            var (endSeen, endSettled) = session.EndBeacon();
+            if (!(endSeen && endSettled) && await queue.BacklogAsync(cancellationToken) is var backlog && backlog > BacklogTolerance)
+            {
+                logger.LogWarning(
+                    "Session {PortalId}/{SessionId} is due to close, but beacons have waited {Backlog} in the queue; checking again after that",
+                    session.PortalId,
+                    session.SessionId,
+                    backlog);
+                session.CloseCheckAt = now + (long)backlog.TotalMilliseconds;
+                await queue.ScheduleAsync(message with { DueAt = session.CloseCheckAt }, session.CloseCheckAt, cancellationToken);
+                return true;
+            }
+
             if (EventPlanner.CloseIfDue(session, now, Options))
             {
                 EventPlanner.Decide(session, Options);
@@ -248,7 +268,7 @@ public sealed class SessionProcessor(
             session.MarkDelivered(pending.Key);
             if (session.Outbox.Count == 0)
                 session.DeliveryLeaseUntil = 0;
-            if (await TrySaveAsync(session, etag, cancellationToken) is { } saved)
+            if (await SaveDeliveredAsync(session, etag, cancellationToken) is { } saved)
             {
                 etag = saved;
                 if (session.Outbox.Count == 0)
@@ -271,6 +291,30 @@ public sealed class SessionProcessor(
             if (updated is null || updated.Session.Outbox.Count == 0)
                 return;
             (session, etag) = updated;
+        }
+    }
+
+    /// <summary>
+    /// Records a delivery. HubSpot has the event now, so a failed save would send it again when the message is retried:
+    /// storage that is briefly unavailable is waited out (up to about half a minute) rather than given up on.
+    /// </summary>
+    private async Task<ETag?> SaveDeliveredAsync(ViewingSession session, ETag? etag, CancellationToken cancellationToken)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            try
+            {
+                return await TrySaveAsync(session, etag, cancellationToken);
+            }
+            catch (Exception ex) when (attempt < SaveDeliveredRetries && ex is RequestFailedException or HttpRequestException && !cancellationToken.IsCancellationRequested)
+            {
+                logger.LogWarning(
+                    "Could not record the delivery of an event of session {PortalId}/{SessionId} ({Reason}); trying again",
+                    session.PortalId,
+                    session.SessionId,
+                    ex.Message);
+                await Task.Delay(TimeSpan.FromSeconds(Math.Min(8, 1 << attempt)), time, cancellationToken);
+            }
         }
     }
 

@@ -44,6 +44,35 @@ public sealed class BeaconQueue(StorageClients clients, IOptions<RelayOptions> o
             cancellationToken: cancellationToken);
     }
 
+    /// <summary>
+    /// How long the oldest beacons still waiting in the queue have waited (zero when none wait): a backlog the processor
+    /// has not reached yet. Scheduled checks are left out, as they were put long before they became visible.
+    /// </summary>
+    public async Task<TimeSpan> BacklogAsync(CancellationToken cancellationToken)
+    {
+        var peeked = await Queue.PeekMessagesAsync(maxMessages: 32, cancellationToken);
+        var oldest = DateTimeOffset.MaxValue;
+        foreach (var message in peeked.Value)
+        {
+            if (message.InsertedOn is { } inserted && inserted < oldest && IsBeacons(message.Body))
+                oldest = inserted;
+        }
+
+        return oldest == DateTimeOffset.MaxValue ? TimeSpan.Zero : time.GetUtcNow() - oldest;
+    }
+
+    private static bool IsBeacons(BinaryData body)
+    {
+        try
+        {
+            return RelayMessage.Parse(body).Kind == RelayMessageKind.Beacons;
+        }
+        catch (Exception ex) when (ex is InvalidDataException or System.Text.Json.JsonException or FormatException)
+        {
+            return false;
+        }
+    }
+
     private static IEnumerable<byte[]> Fit(RelayMessage message)
     {
         var json = message.ToUtf8Json();
