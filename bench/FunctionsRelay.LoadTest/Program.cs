@@ -230,7 +230,7 @@ async Task InjectFaultsAsync(CancellationToken cancellationToken)
         (0.55, "HubSpot answers 500 to the next 60 events", () => { hubSpot.AnswerNextEvents(500, 60); return Task.CompletedTask; }),
         (0.70, "Azurite stopped and restarted after 2 s (data on disk)", async () => { await azurite.StopAsync(); await Task.Delay(2000, cancellationToken); await azurite.StartAsync(); }),
     };
-    foreach (var (at, name, inject) in plan)
+    foreach (var (at, name, inject) in plan.Where(f => !(options.KeepStorage && f.Name.StartsWith("Azurite", StringComparison.Ordinal))))
     {
         while (players.AcceptedBeacons < at * totalBeacons)
         {
@@ -295,6 +295,9 @@ namespace FunctionsRelay.LoadTest
         /// <summary>The local host's queue listener: messages fetched at once, and in flight before it fetches more.</summary>
         public int QueueBatch { get; init; } = 32;
         public bool Faults { get; init; }
+
+        /// <summary>With <see cref="Faults"/>: leave Azurite running (to tell the relay's losses from the storage emulator's).</summary>
+        public bool KeepStorage { get; init; }
         public int BadInput { get; init; }
         public int RawWorkers { get; init; } = 32;
         public TimeSpan RawDuration { get; init; } = TimeSpan.FromSeconds(10);
@@ -322,6 +325,7 @@ namespace FunctionsRelay.LoadTest
                     "--connections" => options with { Connections = Int() },
                     "--queue-batch" => options with { QueueBatch = Int() },
                     "--faults" => options with { Faults = true },
+                    "--keep-storage" => options with { KeepStorage = true },
                     "--bad-input" => options with { BadInput = Int() },
                     "--raw-workers" => options with { RawWorkers = Int() },
                     "--raw-seconds" => options with { RawDuration = TimeSpan.FromSeconds(Int()) },
@@ -336,7 +340,7 @@ namespace FunctionsRelay.LoadTest
         public override string ToString() =>
             $"--sessions {Sessions} --portals {Portals} --batch {Batch} --beacons {MinBeacons}-{MaxBeacons} --never-end {NeverEndShare} " +
             $"--rate {Rate} --heartbeat-ms {HeartbeatInterval.TotalMilliseconds} (sessions start over {RampSeconds:0} s) --idle-timeout-s {IdleTimeout.TotalSeconds} --queue-batch {QueueBatch}" +
-            (Faults ? " --faults" : "") + (BadInput > 0 ? $" --bad-input {BadInput}" : "") + $" --seed {Seed}";
+            (Faults ? " --faults" : "") + (KeepStorage ? " --keep-storage" : "") + (BadInput > 0 ? $" --bad-input {BadInput}" : "") + $" --seed {Seed}";
     }
 
     /// <summary>Prints each line as it comes and keeps the figures for the JSON results file.</summary>
