@@ -14,7 +14,8 @@ public sealed class SentEventLog(TimeProvider time)
 
     public void Record(long portalId, string sessionId, PendingEvent sent)
     {
-        var entry = new SentEvent(sent.Key, sent.Kind.ToString(), JsonDocument.Parse(sent.Payload).RootElement.Clone(), time.GetUtcNow());
+        using var payload = JsonDocument.Parse(sent.Payload);
+        var entry = new SentEvent(sent.Key, sent.Kind.ToString(), payload.RootElement.Clone(), time.GetUtcNow());
         lock (_lock)
         {
             var session = _sessions.FirstOrDefault(s => s.PortalId == portalId && s.SessionId == sessionId);
