@@ -51,15 +51,21 @@ public static class EventPlanner
     /// <summary>Closes the session if its <c>end</c> has settled or it has been idle long enough.</summary>
     public static bool CloseIfDue(ViewingSession session, long now, SessionOptions options)
     {
+        if (CloseDue(session, now, options) is { } reason)
+            session.Close(reason, now);
+        return session.IsClosed;
+    }
+
+    /// <summary>Why the session should close now, if it should: its <c>end</c> (settled, or after the grace) or idleness.</summary>
+    public static CloseReason? CloseDue(ViewingSession session, long now, SessionOptions options)
+    {
         if (session.IsClosed)
-            return false;
+            return null;
         var (endSeen, endSettled) = session.EndBeacon();
         var idleFor = now - session.LastActivityAt;
         if (endSeen && (endSettled || idleFor >= (long)options.EndGracePeriod.TotalMilliseconds))
-            session.Close(CloseReason.End, now);
-        else if (idleFor >= (long)options.IdleTimeout.TotalMilliseconds)
-            session.Close(CloseReason.Idle, now);
-        return session.IsClosed;
+            return CloseReason.End;
+        return idleFor >= (long)options.IdleTimeout.TotalMilliseconds ? CloseReason.Idle : null;
     }
 
     /// <summary>When an open session should next be checked for closing (relay clock, ms).</summary>

@@ -110,8 +110,9 @@ public sealed class SessionProcessor(
 
             // Closing for lack of beacons (or of the ones missing before an end) is only right if none are still waiting
             // in the queue: under a backlog, look again once the processor has caught up with it.
-            var (endSeen, endSettled) = session.EndBeacon();
-            if (!(endSeen && endSettled) && await queue.BacklogAsync(cancellationToken) is var backlog && backlog > BacklogTolerance)
+            var due = EventPlanner.CloseDue(session, now, Options);
+            if (due is not null && !session.EndBeacon().Settled
+                && await queue.BacklogAsync(cancellationToken) is var backlog && backlog > BacklogTolerance)
             {
                 logger.LogWarning(
                     "Session {PortalId}/{SessionId} is due to close, but beacons have waited {Backlog} in the queue; checking again after that",
@@ -123,8 +124,9 @@ public sealed class SessionProcessor(
                 return true;
             }
 
-            if (EventPlanner.CloseIfDue(session, now, Options))
+            if (due is { } reason)
             {
+                session.Close(reason, now);
                 EventPlanner.Decide(session, Options);
                 claimed = TryClaimDelivery(session, now);
                 if (!claimed)
