@@ -50,8 +50,7 @@ var tokenStore = new PortalTokenStore(new StorageClients(storageConfiguration), 
 await tokenStore.CreateIfNotExistsAsync(CancellationToken.None);
 for (var p = 0; p < options.Portals; p++)
 {
-    var (access, refresh) = hubSpot.IssueTokens(1000 + p);
-    await tokenStore.SaveAsync(new PortalToken(1000 + p, access, refresh, DateTimeOffset.UtcNow.AddHours(1), PortalStatus.Connected), overwrite: true, CancellationToken.None);
+    await hubSpot.ConnectPortalAsync(tokenStore, 1000 + p, TimeSpan.FromHours(1));
 }
 
 var relayLog = Path.Combine(artifacts, $"relay-{stamp}.log");

@@ -24,9 +24,7 @@ public sealed class BrowserTests(Azurite azurite) : IAsyncLifetime
     public async Task A_viewer_who_seeks_back_and_replays_reaches_HubSpot_as_what_the_browser_played()
     {
         await using var host = new RelayHost(azurite, _hubSpot);
-        var (access, refresh) = _hubSpot.IssueTokens(Portal);
-        await host.Service<PortalTokenStore>().SaveAsync(
-            new PortalToken(Portal, access, refresh, DateTimeOffset.UtcNow.AddMinutes(30), PortalStatus.Connected), overwrite: true, CancellationToken.None);
+        await _hubSpot.ConnectPortalAsync(host.Service<PortalTokenStore>(), Portal, TimeSpan.FromMinutes(30));
 
         var viewing = await PlayDemoAsync(host.Client.BaseAddress!);
         var sessionId = viewing.GetProperty("sessionId").GetString()!;

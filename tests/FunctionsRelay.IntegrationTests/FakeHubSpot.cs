@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
+using FunctionsRelay.Infrastructure.HubSpot;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -93,6 +94,14 @@ public sealed class FakeHubSpot : IAsyncDisposable
         _refreshTokens[refresh] = portalId;
         IssuedSecrets.Add(access);
         IssuedSecrets.Add(refresh);
+        return (access, refresh);
+    }
+
+    /// <summary>Connects a portal as an install would: issues its tokens here and stores them where the relay reads them.</summary>
+    public async Task<(string AccessToken, string RefreshToken)> ConnectPortalAsync(PortalTokenStore store, long portalId, TimeSpan expiresIn)
+    {
+        var (access, refresh) = IssueTokens(portalId);
+        await store.SaveAsync(new PortalToken(portalId, access, refresh, DateTimeOffset.UtcNow + expiresIn, PortalStatus.Connected), overwrite: true, CancellationToken.None);
         return (access, refresh);
     }
 

@@ -15,15 +15,8 @@ public sealed class PipelineTests(Azurite azurite) : IAsyncLifetime
 
     public async Task DisposeAsync() => await _hubSpot.DisposeAsync();
 
-    private async Task<(string Access, string Refresh)> ConnectPortalAsync(RelayHost host, long portalId = Portal, TimeSpan? expiresIn = null)
-    {
-        var (access, refresh) = _hubSpot.IssueTokens(portalId);
-        await host.Service<PortalTokenStore>().SaveAsync(
-            new PortalToken(portalId, access, refresh, DateTimeOffset.UtcNow + (expiresIn ?? TimeSpan.FromMinutes(30)), PortalStatus.Connected),
-            overwrite: true,
-            CancellationToken.None);
-        return (access, refresh);
-    }
+    private Task<(string AccessToken, string RefreshToken)> ConnectPortalAsync(RelayHost host, long portalId = Portal, TimeSpan? expiresIn = null) =>
+        _hubSpot.ConnectPortalAsync(host.Service<PortalTokenStore>(), portalId, expiresIn ?? TimeSpan.FromMinutes(30));
 
     private static List<(string Key, string Payload)> Received(FakeHubSpot hubSpot, string sessionId) =>
         hubSpot.EventsOf(sessionId).Select(e => (e.Key, e.Payload)).ToList();
