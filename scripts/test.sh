@@ -29,8 +29,15 @@ log=$(mktemp)
 status=0
 for project in "${test_projects[@]}"; do
   echo "==> $project"
-  dotnet test "$project" --nologo 2>&1 | tee -a "$log"
-  [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+  run=$(mktemp)
+  dotnet test "$project" --nologo 2>&1 | tee "$run"
+  if [ "${PIPESTATUS[0]}" -ne 0 ]; then
+    status=1
+    # A project that does not build runs no test: count it as one failure, so the summary cannot read as a pass.
+    grep -qE '(Passed|Failed)! +- +Failed:' "$run" || { echo "FAILED $project: it did not build or run"; echo "Failed!  - Failed:     1, Passed:     0, Skipped:     0" >>"$log"; }
+  fi
+  cat "$run" >>"$log"
+  rm -f "$run"
 done
 
 awk '
