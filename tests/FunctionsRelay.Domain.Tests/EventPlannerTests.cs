@@ -110,6 +110,20 @@ public class EventPlannerTests
     }
 
     [Fact]
+    public void A_beacon_sent_again_after_close_is_a_duplicate_not_a_drop()
+    {
+        var script = new SessionScript().Play(0, 0).End(3, 3);
+        var session = script.Merge();
+        EventPlanner.CloseIfDue(session, SessionScript.Ts(3), Options);
+
+        var outcome = session.Merge(script.Beacons[0], SessionScript.Ts(4), Options.MaxLogEntries);
+
+        Assert.Equal(MergeOutcome.Duplicate, outcome);
+        Assert.Equal(0, session.DroppedAfterClose);
+        Assert.Equal(1, session.DuplicatesDropped);
+    }
+
+    [Fact]
     public void A_missing_seq_holds_back_live_events_and_the_close_until_it_arrives()
     {
         var beacons = new SessionScript().Play(0, 0).Heartbeat(5, 5).Pause(8, 8).End(9, 8).Beacons;

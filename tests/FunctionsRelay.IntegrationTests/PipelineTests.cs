@@ -86,6 +86,27 @@ public sealed class PipelineTests(Azurite azurite) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_beacon_after_the_close_is_dropped_with_a_warning_and_changes_no_event()
+    {
+        using var host = new RelayHost(azurite, _hubSpot);
+        await ConnectPortalAsync(host);
+        var session = SessionBeacons.Typical(Portal, "late-1");
+        var expected = session.ExpectedEvents();
+        await host.Client.PostAsync("/api/beacons", session.Content());
+        await host.EventuallyAsync(() => _hubSpot.EventsOf("late-1").Any(e => e.Key == "attention-span"), "the session closes");
+
+        // The same beacons again (a player retrying) are duplicates; one more after the end comes too late.
+        session.Add("heartbeat", 70, 40);
+        var response = await host.Client.PostAsync("/api/beacons", session.Content());
+
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        await host.EventuallyAsync(
+            () => host.Logs.Any(line => line.StartsWith("Warning", StringComparison.Ordinal) && line.Contains("late-1: 0 beacons merged, 10 duplicates, 1 dropped as they came after the session closed", StringComparison.Ordinal)),
+            "the late beacon is reported");
+        Assert.Equal(expected, Received(_hubSpot, "late-1"));
+    }
+
+    [Fact]
     public async Task Bursts_of_429_and_500_lose_nothing_and_duplicate_nothing()
     {
         using var host = new RelayHost(azurite, _hubSpot);

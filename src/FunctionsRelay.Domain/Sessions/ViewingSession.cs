@@ -134,18 +134,19 @@ public sealed class ViewingSession(long portalId, string sessionId)
     /// <summary>Adds a beacon to the log, keeping it ordered and free of duplicates, and updates the latest known values.</summary>
     public MergeOutcome Merge(Beacon beacon, long receivedAt, int maxLogEntries)
     {
-        if (IsClosed)
-        {
-            DroppedAfterClose++;
-            return MergeOutcome.SessionClosed;
-        }
-
+        // A beacon sent again (a retried message) is a duplicate even after the close: only new ones are dropped by it.
         var entry = LogEntry.Of(beacon);
         var index = _log.BinarySearch(entry);
         if (index >= 0 || IsDuplicate(entry, ~index))
         {
             DuplicatesDropped++;
             return MergeOutcome.Duplicate;
+        }
+
+        if (IsClosed)
+        {
+            DroppedAfterClose++;
+            return MergeOutcome.SessionClosed;
         }
 
         if (_log.Count >= maxLogEntries)
