@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 [ -x node_modules/.bin/azurite ] || npm ci --no-audit --no-fund --loglevel=error
 
 mkdir -p .azurite .relay
-node_modules/.bin/azurite --silent --location .azurite --skipApiVersionCheck \
+node_modules/.bin/azurite --silent --disableTelemetry --location .azurite --skipApiVersionCheck \
   --blobHost 127.0.0.1 --queueHost 127.0.0.1 --tableHost 127.0.0.1 >.azurite/azurite.log 2>&1 &
 azurite_pid=$!
 trap 'kill $azurite_pid 2>/dev/null || true' EXIT

@@ -22,7 +22,7 @@ report.Line($"FunctionsRelay load test, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, 
 var dataFolder = options.Faults ? Directory.CreateTempSubdirectory("relay-azurite-").FullName : null;
 await using var azurite = new AzuriteProcess(repository, dataFolder);
 await azurite.StartAsync();
-await using var proxy = await StorageProxy.StartAsync(azurite);
+await using var proxy = await StorageProxy.StartAsync(azurite.QueuePort, azurite.TablePort);
 await using var hubSpot = await FakeHubSpot.StartAsync();
 
 var sessionOptions = new SessionOptions { IdleTimeout = options.IdleTimeout };
@@ -40,7 +40,7 @@ var relaySettings = new Dictionary<string, string>
     ["Queue__BatchSize"] = options.QueueBatch.ToString(CultureInfo.InvariantCulture),
     ["Queue__NewBatchThreshold"] = options.QueueBatch.ToString(CultureInfo.InvariantCulture),
     ["Logging__LogLevel__Default"] = "Warning",
-    ["Logging__LogLevel__FunctionsRelay"] = "Warning",
+    ["Logging__LogLevel__FunctionsRelay"] = options.RelayLogLevel,
     ["DOTNET_gcServer"] = "0",
 };
 
@@ -221,15 +221,24 @@ return failures.Count == 0 ? 0 : 1;
 
 async Task InjectFaultsAsync(CancellationToken cancellationToken)
 {
-    var plan = new (double At, string Name, Func<Task> Inject)[]
+    // Each fault says what happened, when that is worth knowing (how Azurite stopped).
+    var plan = new (double At, string Name, Func<Task<string?>> Inject)[]
     {
-        (0.15, "HubSpot answers 429 (Retry-After: 2) to the next 40 events", () => { hubSpot.AnswerNextEvents(429, 40, retryAfterSeconds: 2); return Task.CompletedTask; }),
-        (0.25, "every access token expires", () => { hubSpot.ExpireAllAccessTokens(); return Task.CompletedTask; }),
-        (0.40, "relay killed (SIGKILL), restarted after 1 s", async () => { await relay.KillAsync(); await Task.Delay(1000, cancellationToken); await relay.StartAsync(); }),
-        (0.55, "HubSpot answers 500 to the next 60 events", () => { hubSpot.AnswerNextEvents(500, 60); return Task.CompletedTask; }),
-        (0.70, "Azurite stopped and restarted after 2 s (data on disk)", async () => { await azurite.StopAsync(); await Task.Delay(2000, cancellationToken); await azurite.StartAsync(); }),
+        (0.15, "HubSpot answers 429 (Retry-After: 2) to the next 40 events", () => { hubSpot.AnswerNextEvents(429, 40, retryAfterSeconds: 2); return Task.FromResult<string?>(null); }),
+        (0.25, "every access token expires", () => { hubSpot.ExpireAllAccessTokens(); return Task.FromResult<string?>(null); }),
+        (0.40, "relay killed (SIGKILL), restarted after 1 s", async () => { await relay.KillAsync(); await Task.Delay(1000, cancellationToken); await relay.StartAsync(); return null; }),
+        (0.55, "HubSpot answers 500 to the next 60 events", () => { hubSpot.AnswerNextEvents(500, 60); return Task.FromResult<string?>(null); }),
+        (0.70, "storage cut off, Azurite stopped and restarted after 2 s (data on disk)", async () =>
+        {
+            proxy.Disconnect();
+            var stopped = await azurite.StopAsync();
+            await Task.Delay(2000, cancellationToken);
+            await azurite.StartAsync();
+            proxy.Reconnect();
+            return $"Azurite {stopped}";
+        }),
     };
-    foreach (var (at, name, inject) in plan.Where(f => !(options.KeepStorage && f.Name.StartsWith("Azurite", StringComparison.Ordinal))))
+    foreach (var (at, name, inject) in plan.Where(f => !(options.KeepStorage && f.Name.StartsWith("storage", StringComparison.Ordinal))))
     {
         while (players.AcceptedBeacons < at * totalBeacons)
         {
@@ -238,14 +247,15 @@ async Task InjectFaultsAsync(CancellationToken cancellationToken)
             await Task.Delay(50, CancellationToken.None);
         }
 
+        var injected = Stopwatch.GetTimestamp();
+        var outcome = await inject();
         lock (faultLog)
-            faultLog.Add((Stopwatch.GetTimestamp(), name));
-        await inject();
+            faultLog.Add((injected, outcome is null ? name : $"{name}: {outcome}"));
     }
 }
 
 static long StorageOps(IReadOnlyDictionary<string, long> counts) =>
-    counts.Where(c => !c.Key.EndsWith("admin", StringComparison.Ordinal) && !c.Key.EndsWith("(502)", StringComparison.Ordinal)).Sum(c => c.Value);
+    counts.Where(c => !c.Key.EndsWith("admin", StringComparison.Ordinal) && !c.Key.EndsWith(')')).Sum(c => c.Value);
 
 static Dictionary<string, long> Delta(IReadOnlyDictionary<string, long> before, IReadOnlyDictionary<string, long> after) =>
     after.ToDictionary(a => a.Key, a => a.Value - before.GetValueOrDefault(a.Key)).Where(d => d.Value > 0).ToDictionary();
@@ -302,6 +312,9 @@ namespace FunctionsRelay.LoadTest
         public TimeSpan RawDuration { get; init; } = TimeSpan.FromSeconds(10);
         public int Seed { get; init; } = 1;
 
+        /// <summary>The relay's own log level in the run's log file (Information shows every merge and delivery).</summary>
+        public string RelayLogLevel { get; init; } = "Warning";
+
         public static LoadOptions Parse(string[] args)
         {
             var options = new LoadOptions();
@@ -329,6 +342,7 @@ namespace FunctionsRelay.LoadTest
                     "--raw-workers" => options with { RawWorkers = Int() },
                     "--raw-seconds" => options with { RawDuration = TimeSpan.FromSeconds(Int()) },
                     "--seed" => options with { Seed = Int() },
+                    "--relay-log" => options with { RelayLogLevel = Next() },
                     _ => throw new ArgumentException($"unknown option {args[i]}; see docs/performance.md"),
                 };
             }

@@ -5,29 +5,23 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 
-namespace FunctionsRelay.LoadTest;
+namespace FunctionsRelay.IntegrationTests;
 
 /// <summary>
-/// A reverse proxy in front of Azurite's queue and table endpoints that counts every request by kind: each one is a
-/// storage transaction on Azure's bill. It stays up while Azurite restarts behind it (answering 502 meanwhile).
+/// A reverse proxy in front of Azurite's queue and table endpoints that counts every request by kind ("queue put",
+/// "table merge", ...): each one is a storage transaction on Azure's bill. It stays up while Azurite restarts behind it
+/// (answering 502 meanwhile), and fails requests on demand, as storage under trouble would.
 /// </summary>
 public sealed class StorageProxy : IAsyncDisposable
 {
     private readonly WebApplication _app;
-    private readonly HttpClient _upstream = new(new SocketsHttpHandler
-    {
-        UseProxy = false,
-        AllowAutoRedirect = false,
-        UseCookies = false,
-        AutomaticDecompression = DecompressionMethods.None,
-        MaxConnectionsPerServer = 256,
-        // Below Node's 5 s keep-alive timeout, so the proxy never reuses a connection Azurite is closing.
-        PooledConnectionIdleTimeout = TimeSpan.FromSeconds(2),
-    }) { Timeout = TimeSpan.FromSeconds(100) };
+    private HttpClient _upstream = NewUpstream();
+    private volatile bool _disconnected;
 
     private readonly ConcurrentDictionary<string, long> _counts = new();
     private readonly ConcurrentDictionary<string, long> _upstreamTicks = new();
     private readonly Dictionary<int, int> _upstreamPorts;
+    private readonly List<(Func<string, bool> Matches, int Status)> _failures = [];
 
     private StorageProxy(WebApplication app, Dictionary<int, int> upstreamPorts)
     {
@@ -39,12 +33,10 @@ public sealed class StorageProxy : IAsyncDisposable
 
     public int TablePort { get; private init; }
 
-    public string ConnectionString =>
-        "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;" +
-        "AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;" +
-        $"QueueEndpoint=http://127.0.0.1:{QueuePort}/devstoreaccount1;TableEndpoint=http://127.0.0.1:{TablePort}/devstoreaccount1;";
+    public string ConnectionString => AzuriteProcess.ConnectionStringFor(QueuePort, TablePort);
 
-    public static async Task<StorageProxy> StartAsync(AzuriteProcess azurite)
+    /// <summary>A proxy to the queue and table endpoints listening on the given loopback ports.</summary>
+    public static async Task<StorageProxy> StartAsync(int upstreamQueuePort, int upstreamTablePort)
     {
         var (queuePort, tablePort) = (Ports.Free(), Ports.Free());
         var builder = WebApplication.CreateSlimBuilder();
@@ -56,7 +48,7 @@ public sealed class StorageProxy : IAsyncDisposable
         });
         builder.Logging.ClearProviders();
         var app = builder.Build();
-        var proxy = new StorageProxy(app, new() { [queuePort] = azurite.QueuePort, [tablePort] = azurite.TablePort })
+        var proxy = new StorageProxy(app, new() { [queuePort] = upstreamQueuePort, [tablePort] = upstreamTablePort })
         {
             QueuePort = queuePort,
             TablePort = tablePort,
@@ -64,6 +56,28 @@ public sealed class StorageProxy : IAsyncDisposable
         app.Run(proxy.ForwardAsync);
         await app.StartAsync();
         return proxy;
+    }
+
+    /// <summary>
+    /// Cuts the storage off, as a network failure would: every request is answered 502 from now on, and the connections
+    /// to Azurite are closed (requests in flight lose their answers), so that Azurite, left without clients, can stop cleanly.
+    /// </summary>
+    public void Disconnect()
+    {
+        _disconnected = true;
+        Interlocked.Exchange(ref _upstream, NewUpstream()).Dispose();
+    }
+
+    public void Reconnect() => _disconnected = false;
+
+    /// <summary>Answers the next <paramref name="count"/> requests of a kind the predicate matches with <paramref name="status"/>, without passing them on.</summary>
+    public void FailNext(Func<string, bool> kind, int count, int status = StatusCodes.Status503ServiceUnavailable)
+    {
+        lock (_failures)
+        {
+            for (var i = 0; i < count; i++)
+                _failures.Add((kind, status));
+        }
     }
 
     /// <summary>Counts so far, by kind ("queue put", "table read", ...).</summary>
@@ -86,7 +100,15 @@ public sealed class StorageProxy : IAsyncDisposable
         var localPort = context.Connection.LocalPort;
         var service = localPort == QueuePort ? "queue" : "table";
         var kind = $"{service} {Kind(service, request)}";
+        if (TakeFailure(kind) is { } status)
+        {
+            _counts.AddOrUpdate($"{kind} failed on purpose ({status})", 1, (_, n) => n + 1);
+            context.Response.StatusCode = status;
+            return;
+        }
+
         _counts.AddOrUpdate(kind, 1, (_, n) => n + 1);
+
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
 
         using var forward = new HttpRequestMessage(new HttpMethod(request.Method),
@@ -107,6 +129,8 @@ public sealed class StorageProxy : IAsyncDisposable
 
         try
         {
+            if (_disconnected)
+                throw new HttpRequestException("disconnected");
             using var answer = await _upstream.SendAsync(forward, HttpCompletionOption.ResponseHeadersRead, context.RequestAborted);
             context.Response.StatusCode = (int)answer.StatusCode;
             foreach (var (name, values) in answer.Headers.Concat(answer.Content.Headers))
@@ -119,12 +143,37 @@ public sealed class StorageProxy : IAsyncDisposable
             await answer.Content.CopyToAsync(context.Response.Body, context.RequestAborted);
             _upstreamTicks.AddOrUpdate(kind, System.Diagnostics.Stopwatch.GetTimestamp() - started, (_, t) => t + System.Diagnostics.Stopwatch.GetTimestamp() - started);
         }
-        catch (HttpRequestException)
+        catch (Exception ex) when (ex is HttpRequestException or ObjectDisposedException or IOException
+                                   || ex is OperationCanceledException && !context.RequestAborted.IsCancellationRequested)
         {
             // Azurite is down (restarting): answer as a gateway would; the SDK retries 502.
             _counts.AddOrUpdate($"{service} unavailable (502)", 1, (_, n) => n + 1);
             if (!context.Response.HasStarted)
                 context.Response.StatusCode = StatusCodes.Status502BadGateway;
+        }
+    }
+
+    private static HttpClient NewUpstream() => new(new SocketsHttpHandler
+    {
+        UseProxy = false,
+        AllowAutoRedirect = false,
+        UseCookies = false,
+        AutomaticDecompression = DecompressionMethods.None,
+        MaxConnectionsPerServer = 256,
+        // Below Node's 5 s keep-alive timeout, so the proxy never reuses a connection Azurite is closing.
+        PooledConnectionIdleTimeout = TimeSpan.FromSeconds(2),
+    }) { Timeout = TimeSpan.FromSeconds(100) };
+
+    private int? TakeFailure(string kind)
+    {
+        lock (_failures)
+        {
+            var index = _failures.FindIndex(failure => failure.Matches(kind));
+            if (index < 0)
+                return null;
+            var status = _failures[index].Status;
+            _failures.RemoveAt(index);
+            return status;
         }
     }
 
