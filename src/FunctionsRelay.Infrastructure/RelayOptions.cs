@@ -21,6 +21,14 @@ public sealed class RelayOptions
     /// <summary>Browser origins allowed to post beacons; <c>*</c> allows any. Bound from <c>Relay__AllowedOrigins__0</c>, ... or a comma-separated <c>Relay__AllowedOrigins</c>.</summary>
     public string[] AllowedOrigins { get; set; } = [];
 
+    /// <summary>
+    /// How often a storage request is tried again before the relay gives up on it (all but ingest, which fails fast): with
+    /// <see cref="StorageRetryDelay"/> doubling up to 8 times itself, 6 retries wait out about half a minute.
+    /// </summary>
+    public int StorageRetries { get; set; } = 6;
+
+    public TimeSpan StorageRetryDelay { get; set; } = TimeSpan.FromSeconds(1);
+
     /// <summary>How long a worker may deliver a session's events before another may take over.</summary>
     public TimeSpan DeliveryLease { get; set; } = TimeSpan.FromMinutes(2);
 }

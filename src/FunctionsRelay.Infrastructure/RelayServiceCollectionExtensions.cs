@@ -28,7 +28,7 @@ public static class RelayServiceCollectionExtensions
         services.AddOptions<HubSpotOptions>().Bind(configuration.GetSection(HubSpotOptions.SectionName));
         services.TryAddSingleton(TimeProvider.System);
 
-        services.AddSingleton(provider => new StorageClients(configuration));
+        services.AddSingleton(provider => new StorageClients(configuration, provider.GetRequiredService<IOptions<RelayOptions>>()));
         services.AddSingleton<BeaconQueue>();
         services.AddSingleton<SessionRepository>();
         services.AddSingleton<DeadLetterStore>();

@@ -66,6 +66,9 @@ public sealed class FakeHubSpot : IAsyncDisposable
 
     public int ExpiresInSeconds { get; set; } = 1800;
 
+    /// <summary>Called with each event accepted, before the relay hears the answer.</summary>
+    public Action<ReceivedEvent>? OnAccepted { get; set; }
+
     /// <summary>Every token this server issued: none may ever appear in the relay's logs.</summary>
     public ConcurrentBag<string> IssuedSecrets { get; } = [ClientSecret];
 
@@ -173,7 +176,9 @@ public sealed class FakeHubSpot : IAsyncDisposable
             return Results.Json(new { status = "error", category = "VALIDATION_ERROR", message = problem }, statusCode: 400);
         }
 
-        Received.Enqueue(new ReceivedEvent(portalId, request.Path, payload));
+        var received = new ReceivedEvent(portalId, request.Path, payload);
+        Received.Enqueue(received);
+        OnAccepted?.Invoke(received);
         return Results.Accepted();
     }
 

@@ -12,8 +12,8 @@ namespace FunctionsRelay.Infrastructure.Processing;
 /// Handles the messages of the beacon queue. Every change to a session is load, change, save-if-unchanged (ETag), redone
 /// on conflict, so parallel messages of one session never lose a beacon. Events are decided exactly once (the decision is
 /// saved with the session, in its outbox) and delivered at least once: a worker takes a delivery lease on the session,
-/// sends each pending event and removes it from the outbox. Only a crash, or storage unavailable for longer than the
-/// removal waits, between HubSpot's answer and that removal can send an event twice.
+/// sends each pending event and removes it from the outbox. Only a crash, or storage unavailable for longer than its
+/// retries wait (about half a minute), between HubSpot's answer and that removal can send an event twice.
 /// </summary>
 public sealed class SessionProcessor(
     SessionRepository sessions,
@@ -26,7 +26,6 @@ public sealed class SessionProcessor(
     ILogger<SessionProcessor> logger)
 {
     private const int MaxConflictRetries = 20;
-    private const int SaveDeliveredRetries = 6;
 
     /// <summary>Beacons that have waited this long in the queue mean a backlog, which idle sessions must not close ahead of.</summary>
     private static readonly TimeSpan BacklogTolerance = TimeSpan.FromSeconds(5);
@@ -270,7 +269,8 @@ public sealed class SessionProcessor(
             session.MarkDelivered(pending.Key);
             if (session.Outbox.Count == 0)
                 session.DeliveryLeaseUntil = 0;
-            if (await SaveDeliveredAsync(session, etag, cancellationToken) is { } saved)
+            // HubSpot has the event now: a failed save would send it again, so storage trouble is waited out (StorageClients).
+            if (await TrySaveAsync(session, etag, cancellationToken) is { } saved)
             {
                 etag = saved;
                 if (session.Outbox.Count == 0)
@@ -293,30 +293,6 @@ public sealed class SessionProcessor(
             if (updated is null || updated.Session.Outbox.Count == 0)
                 return;
             (session, etag) = updated;
-        }
-    }
-
-    /// <summary>
-    /// Records a delivery. HubSpot has the event now, so a failed save would send it again when the message is retried:
-    /// storage that is briefly unavailable is waited out (up to about half a minute) rather than given up on.
-    /// </summary>
-    private async Task<ETag?> SaveDeliveredAsync(ViewingSession session, ETag? etag, CancellationToken cancellationToken)
-    {
-        for (var attempt = 0; ; attempt++)
-        {
-            try
-            {
-                return await TrySaveAsync(session, etag, cancellationToken);
-            }
-            catch (Exception ex) when (attempt < SaveDeliveredRetries && ex is RequestFailedException or HttpRequestException && !cancellationToken.IsCancellationRequested)
-            {
-                logger.LogWarning(
-                    "Could not record the delivery of an event of session {PortalId}/{SessionId} ({Reason}); trying again",
-                    session.PortalId,
-                    session.SessionId,
-                    ex.Message);
-                await Task.Delay(TimeSpan.FromSeconds(Math.Min(8, 1 << attempt)), time, cancellationToken);
-            }
         }
     }
 

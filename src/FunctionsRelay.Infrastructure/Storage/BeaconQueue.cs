@@ -13,6 +13,8 @@ public sealed class BeaconQueue(StorageClients clients, IOptions<RelayOptions> o
     /// <summary>Azure Storage delays a message by at most 7 days.</summary>
     private static readonly TimeSpan MaxDelay = TimeSpan.FromDays(7) - TimeSpan.FromMinutes(1);
 
+    private readonly QueueClient _ingest = clients.IngestQueues.GetQueueClient(options.Value.BeaconQueue);
+
     public QueueClient Queue { get; } = clients.Queues.GetQueueClient(options.Value.BeaconQueue);
 
     public QueueClient PoisonQueue { get; } = clients.Queues.GetQueueClient(options.Value.PoisonQueue);
@@ -30,7 +32,7 @@ public sealed class BeaconQueue(StorageClients clients, IOptions<RelayOptions> o
             .GroupBy(beacon => (beacon.PortalId, beacon.SessionId))
             .SelectMany(group => Fit(new RelayMessage(RelayMessageKind.Beacons, group.Key.PortalId, group.Key.SessionId, group.ToList())))
             .ToList();
-        await Task.WhenAll(messages.Select(message => Queue.SendMessageAsync(new BinaryData(message), cancellationToken: cancellationToken)));
+        await Task.WhenAll(messages.Select(message => _ingest.SendMessageAsync(new BinaryData(message), cancellationToken: cancellationToken)));
         return messages.Count;
     }
 

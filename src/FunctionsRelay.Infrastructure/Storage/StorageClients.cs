@@ -3,6 +3,7 @@ using Azure.Data.Tables;
 using Azure.Identity;
 using Azure.Storage.Queues;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Options;
 
 namespace FunctionsRelay.Infrastructure.Storage;
 
@@ -10,19 +11,29 @@ namespace FunctionsRelay.Infrastructure.Storage;
 /// The queue and table service clients, configured as the Functions host configures <c>AzureWebJobsStorage</c>:
 /// a connection string (<c>UseDevelopmentStorage=true</c> for Azurite), or identity-based with
 /// <c>AzureWebJobsStorage__queueServiceUri</c>, <c>__tableServiceUri</c> and, for a user-assigned identity, <c>__clientId</c>.
+/// <para>
+/// Storage that is briefly unavailable (a failover, a restart, throttling) is waited out, about half a minute by default,
+/// rather than failed: a queue message whose handling fails has to be handed back to storage too, and one that cannot be
+/// waits out its whole lease (minutes), long enough for its session to close without its beacons. Ingest alone keeps the
+/// SDK's short retries, so that a player hears "send again" (503) while it still can.
+/// </para>
 /// </summary>
 public sealed class StorageClients
 {
     public const string ConnectionName = "AzureWebJobsStorage";
 
-    public StorageClients(IConfiguration configuration)
+    public StorageClients(IConfiguration configuration, IOptions<RelayOptions>? options = null)
     {
-        var queueOptions = new QueueClientOptions { MessageEncoding = QueueMessageEncoding.Base64 };
+        var relay = options?.Value ?? new RelayOptions();
+        var queueOptions = Patient(new QueueClientOptions { MessageEncoding = QueueMessageEncoding.Base64 }, relay);
+        var ingestOptions = new QueueClientOptions { MessageEncoding = QueueMessageEncoding.Base64 };
+        var tableOptions = Patient(new TableClientOptions(), relay);
         var connectionString = configuration[ConnectionName];
         if (!string.IsNullOrWhiteSpace(connectionString))
         {
             Queues = new QueueServiceClient(connectionString, queueOptions);
-            Tables = new TableServiceClient(connectionString);
+            IngestQueues = new QueueServiceClient(connectionString, ingestOptions);
+            Tables = new TableServiceClient(connectionString, tableOptions);
             return;
         }
 
@@ -40,10 +51,25 @@ public sealed class StorageClients
             ? new DefaultAzureCredential(new DefaultAzureCredentialOptions { ManagedIdentityClientId = clientId })
             : new DefaultAzureCredential();
         Queues = new QueueServiceClient(new Uri(queueUri), credential, queueOptions);
-        Tables = new TableServiceClient(new Uri(tableUri), credential);
+        IngestQueues = new QueueServiceClient(new Uri(queueUri), credential, ingestOptions);
+        Tables = new TableServiceClient(new Uri(tableUri), credential, tableOptions);
     }
 
+    /// <summary>Queues for everything but ingest: patient with storage trouble.</summary>
     public QueueServiceClient Queues { get; }
 
+    /// <summary>Queues for ingest: the SDK's short retries.</summary>
+    public QueueServiceClient IngestQueues { get; }
+
     public TableServiceClient Tables { get; }
+
+    private static T Patient<T>(T options, RelayOptions relay)
+        where T : ClientOptions
+    {
+        options.Retry.Mode = RetryMode.Exponential;
+        options.Retry.MaxRetries = relay.StorageRetries;
+        options.Retry.Delay = relay.StorageRetryDelay;
+        options.Retry.MaxDelay = relay.StorageRetryDelay * 8;
+        return options;
+    }
 }

@@ -1,0 +1,105 @@
+using System.Net;
+using FunctionsRelay.Infrastructure.HubSpot;
+
+namespace FunctionsRelay.IntegrationTests;
+
+/// <summary>
+/// Storage that fails requests for a while (a failover, a restart, throttling), between the relay and Azurite: the relay
+/// waits it out instead of failing the message, which would need storage to hand it back and could send events twice.
+/// </summary>
+[Collection(AzuriteCollection.Name)]
+public sealed class StorageTroubleTests(Azurite azurite) : IAsyncLifetime
+{
+    private const long Portal = 5151;
+
+    /// <summary>More failures in a row than the Azure SDK's default three retries take.</summary>
+    private const int FailuresInARow = 5;
+
+    private FakeHubSpot _hubSpot = null!;
+    private StorageProxy _storage = null!;
+
+    public async Task InitializeAsync()
+    {
+        _hubSpot = await FakeHubSpot.StartAsync();
+        _storage = await StorageProxy.StartAsync(azurite.QueuePort, azurite.TablePort);
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _storage.DisposeAsync();
+        await _hubSpot.DisposeAsync();
+    }
+
+    private async Task<RelayHost> StartRelayAsync()
+    {
+        var host = new RelayHost(azurite, _hubSpot, new()
+        {
+            ["AzureWebJobsStorage"] = _storage.ConnectionString,
+            ["Relay:StorageRetryDelay"] = "00:00:00.050",
+        });
+        await _hubSpot.ConnectPortalAsync(host.Service<PortalTokenStore>(), Portal, TimeSpan.FromMinutes(30));
+        return host;
+    }
+
+    private long FailedOnPurpose(string kind) => _storage.Snapshot().GetValueOrDefault($"{kind} failed on purpose (503)");
+
+    [Fact]
+    public async Task An_event_HubSpot_accepted_is_recorded_through_storage_trouble_and_not_sent_again()
+    {
+        using var host = await StartRelayAsync();
+        var session = SessionBeacons.Typical(Portal, "trouble-delivered");
+        var struck = 0;
+        // Right after HubSpot accepts the played event, the save that records it fails five times.
+        _hubSpot.OnAccepted = received =>
+        {
+            if (received.Key == "played" && Interlocked.Exchange(ref struck, 1) == 0)
+                _storage.FailNext(kind => kind == "table upsert", FailuresInARow);
+        };
+
+        var response = await host.Client.PostAsync("/api/beacons", session.Content());
+
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        await host.EventuallyAsync(() => _hubSpot.EventsOf(session.SessionId).Any(e => e.Key == "attention-span"), "the session's events reach HubSpot");
+        await Task.Delay(1000);
+        Assert.Equal(FailuresInARow, FailedOnPurpose("table upsert"));
+        Assert.Equal(session.ExpectedEvents(), _hubSpot.EventsOf(session.SessionId).Select(e => (e.Key, e.Payload)).ToList());
+        Assert.DoesNotContain(host.Logs, line => line.Contains("will be retried", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_message_goes_through_in_its_first_attempt_while_storage_fails_reads_and_hand_backs()
+    {
+        using var host = await StartRelayAsync();
+        var session = SessionBeacons.Typical(Portal, "trouble-merged");
+        // Storage is down for reads and for handing a message back: a message given up on would wait out its whole lease.
+        _storage.FailNext(kind => kind == "table read", FailuresInARow);
+        _storage.FailNext(kind => kind == "queue update", FailuresInARow);
+
+        var response = await host.Client.PostAsync("/api/beacons", session.Content());
+
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        await host.EventuallyAsync(() => _hubSpot.EventsOf(session.SessionId).Any(e => e.Key == "attention-span"), "the session's events reach HubSpot");
+        await Task.Delay(1000);
+        Assert.Equal(FailuresInARow, FailedOnPurpose("table read"));
+        Assert.Equal(session.ExpectedEvents(), _hubSpot.EventsOf(session.SessionId).Select(e => (e.Key, e.Payload)).ToList());
+        Assert.DoesNotContain(host.Logs, line => line.Contains("will be retried", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Ingest_answers_503_while_storage_is_down_and_accepts_the_same_beacons_after()
+    {
+        using var host = await StartRelayAsync();
+        var session = SessionBeacons.Typical(Portal, "trouble-ingest");
+        _storage.Disconnect();
+
+        var refused = await host.Client.PostAsync("/api/beacons", session.Content());
+        _storage.Reconnect();
+        var accepted = await host.Client.PostAsync("/api/beacons", session.Content());
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.StatusCode);
+        Assert.Contains("send the beacons again", await refused.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.Accepted, accepted.StatusCode);
+        await host.EventuallyAsync(() => _hubSpot.EventsOf(session.SessionId).Any(e => e.Key == "attention-span"), "the session's events reach HubSpot");
+        Assert.Equal(session.ExpectedEvents(), _hubSpot.EventsOf(session.SessionId).Select(e => (e.Key, e.Payload)).ToList());
+    }
+}
