@@ -1,0 +1,187 @@
+using System.Text;
+using System.Text.Json;
+using FunctionsRelay.Domain.Sessions;
+using FunctionsRelay.Infrastructure;
+using FunctionsRelay.Infrastructure.HubSpot;
+using FunctionsRelay.Infrastructure.Ingest;
+using FunctionsRelay.Infrastructure.Processing;
+using FunctionsRelay.Infrastructure.Storage;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Time.Testing;
+
+namespace FunctionsRelay.IntegrationTests;
+
+/// <summary>
+/// The relay's services of <c>AddRelay()</c> on Azurite, driven one message at a time on a clock the test moves, as a
+/// queue trigger would call them: for the decisions that hang on time (token reuse, closes under a backlog, delivery checks).
+/// </summary>
+[Collection(AzuriteCollection.Name)]
+public sealed class ProcessorTests(Azurite azurite) : IAsyncLifetime
+{
+    private const long Portal = 6161;
+    private readonly FakeTimeProvider _time = new(DateTimeOffset.UtcNow);
+    private readonly string _dryRunFile = Path.Combine(Path.GetTempPath(), $"processor-dry-run-{Guid.NewGuid():N}.jsonl");
+    private FakeHubSpot _hubSpot = null!;
+    private ServiceProvider _services = null!;
+
+    public async Task InitializeAsync() => _hubSpot = await FakeHubSpot.StartAsync();
+
+    public async Task DisposeAsync()
+    {
+        await _services.DisposeAsync();
+        await _hubSpot.DisposeAsync();
+        File.Delete(_dryRunFile);
+    }
+
+    private async Task StartAsync(bool withHubSpot = false, Dictionary<string, string?>? settings = null)
+    {
+        var id = Guid.NewGuid().ToString("N")[..12];
+        var values = new Dictionary<string, string?>
+        {
+            ["AzureWebJobsStorage"] = azurite.ConnectionString,
+            ["Relay:BeaconQueue"] = "proc-beacons-" + id,
+            ["Relay:SessionsTable"] = "procsessions" + id,
+            ["Relay:TokensTable"] = "proctokens" + id,
+            ["Relay:DeadLettersTable"] = "procdead" + id,
+            ["HubSpot:DryRunFile"] = _dryRunFile,
+        };
+        if (withHubSpot)
+        {
+            values["HubSpot:ClientId"] = FakeHubSpot.ClientId;
+            values["HubSpot:ClientSecret"] = FakeHubSpot.ClientSecret;
+            values["HubSpot:BaseUrl"] = _hubSpot.BaseUrl.ToString();
+        }
+
+        foreach (var (key, value) in settings ?? [])
+            values[key] = value;
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(values).Build();
+        var services = new ServiceCollection().AddLogging().AddSingleton<TimeProvider>(_time).AddRelay(configuration);
+        _services = services.BuildServiceProvider();
+        foreach (var hosted in _services.GetServices<IHostedService>())
+            await hosted.StartAsync(CancellationToken.None);
+    }
+
+    private T Service<T>()
+        where T : notnull => _services.GetRequiredService<T>();
+
+    private long Now => _time.GetUtcNow().ToUnixTimeMilliseconds();
+
+    private async Task IngestAsync(IEnumerable<string> beacons)
+    {
+        var result = await Service<BeaconIngestService>().IngestAsync(Encoding.UTF8.GetBytes(SessionBeacons.Json(beacons)), CancellationToken.None);
+        Assert.True(result.IsValid, string.Join("; ", result.Errors));
+    }
+
+    /// <summary>Takes the messages visible on the queue off it, as a trigger would, without handling them.</summary>
+    private async Task<List<RelayMessage>> TakeVisibleAsync()
+    {
+        var queue = Service<BeaconQueue>().Queue;
+        var taken = new List<RelayMessage>();
+        foreach (var message in (await queue.ReceiveMessagesAsync(32)).Value)
+        {
+            taken.Add(RelayMessage.Parse(message.Body));
+            await queue.DeleteMessageAsync(message.MessageId, message.PopReceipt);
+        }
+
+        return taken;
+    }
+
+    private Task HandleAsync(RelayMessage message) =>
+        Service<SessionProcessor>().HandleAsync(new BinaryData(message.ToUtf8Json()), CancellationToken.None);
+
+    private async Task<ViewingSession> SessionAsync(string sessionId) =>
+        (await Service<SessionRepository>().GetAsync(Portal, sessionId, CancellationToken.None))!.Session;
+
+    private List<string> DryRunEvents(string sessionId) =>
+        !File.Exists(_dryRunFile) ? [] : File.ReadAllLines(_dryRunFile)
+            .Select(line => JsonDocument.Parse(line).RootElement)
+            .Where(line => line.GetProperty("sessionId").GetString() == sessionId)
+            .Select(line => line.GetProperty("event").GetString()!)
+            .ToList();
+
+    [Fact]
+    public async Task A_token_is_read_again_after_30_seconds_or_at_once_after_a_401_not_for_every_event()
+    {
+        await StartAsync(withHubSpot: true);
+        var store = Service<PortalTokenStore>();
+        var tokens = Service<TokenService>();
+        var (first, _) = await _hubSpot.ConnectPortalAsync(store, Portal, TimeSpan.FromMinutes(30));
+        Assert.Equal(first, await tokens.GetAccessTokenAsync(Portal, CancellationToken.None));
+
+        // Another instance refreshes the token: this one goes on with the token it read, for a while.
+        var (second, _) = await _hubSpot.ConnectPortalAsync(store, Portal, TimeSpan.FromMinutes(30));
+        _time.Advance(TimeSpan.FromSeconds(29));
+        Assert.Equal(first, await tokens.GetAccessTokenAsync(Portal, CancellationToken.None));
+        _time.Advance(TimeSpan.FromSeconds(2));
+        Assert.Equal(second, await tokens.GetAccessTokenAsync(Portal, CancellationToken.None));
+
+        // HubSpot refusing the token it holds makes it read the table at once, and take a newer token without refreshing.
+        var (third, _) = await _hubSpot.ConnectPortalAsync(store, Portal, TimeSpan.FromMinutes(30));
+        Assert.Equal(third, await tokens.ReplaceRejectedTokenAsync(Portal, second, CancellationToken.None));
+        Assert.Equal(0, _hubSpot.Refreshes);
+    }
+
+    [Fact]
+    public async Task An_idle_session_does_not_close_while_beacons_wait_in_a_queue_backlog()
+    {
+        await StartAsync(settings: new() { ["Sessions:IdleTimeout"] = "00:01:00" });
+        await IngestAsync(SessionBeacons.Typical(Portal, "backlog-idle", withEnd: false).Beacons);
+        foreach (var message in await TakeVisibleAsync())
+            await HandleAsync(message);
+        // Another session's beacons wait unprocessed while the idle timeout passes.
+        await IngestAsync(SessionBeacons.Typical(Portal, "backlog-other").Beacons);
+        _time.Advance(TimeSpan.FromSeconds(70));
+        var dueAt = (await SessionAsync("backlog-idle")).CloseCheckAt;
+
+        await HandleAsync(new RelayMessage(RelayMessageKind.CloseCheck, Portal, "backlog-idle", DueAt: dueAt));
+
+        var postponed = await SessionAsync("backlog-idle");
+        Assert.False(postponed.IsClosed);
+        Assert.True(postponed.CloseCheckAt > Now, "the close is checked again once the backlog has been worked off");
+
+        foreach (var message in await TakeVisibleAsync())
+            await HandleAsync(message);
+        _time.Advance(TimeSpan.FromMilliseconds(postponed.CloseCheckAt - Now));
+        await HandleAsync(new RelayMessage(RelayMessageKind.CloseCheck, Portal, "backlog-idle", DueAt: postponed.CloseCheckAt));
+
+        var closed = await SessionAsync("backlog-idle");
+        Assert.True(closed.IsClosed);
+        Assert.Equal(CloseReason.Idle, closed.CloseReason);
+        Assert.Contains("attention-span", DryRunEvents("backlog-idle"));
+    }
+
+    [Fact]
+    public async Task Events_waiting_on_another_workers_lease_get_one_delivery_check_however_many_messages_come()
+    {
+        await StartAsync(settings: new() { ["Relay:DeliveryLease"] = "00:00:02" });
+        var session = SessionBeacons.Typical(Portal, "lease-held");
+        await IngestAsync(session.Beacons.Take(2));
+        foreach (var message in await TakeVisibleAsync())
+            await HandleAsync(message);
+        Assert.Equal(["played", "quartile-0"], DryRunEvents("lease-held"));
+
+        // Another worker takes the delivery lease and is gone (crashed, or waiting out a 429).
+        var repository = Service<SessionRepository>();
+        var stored = (await repository.GetAsync(Portal, "lease-held", CancellationToken.None))!;
+        stored.Session.DeliveryLeaseUntil = Now + 2000;
+        await repository.SaveAsync(stored.Session, stored.ETag, CancellationToken.None);
+        foreach (var part in session.Beacons.Skip(2).Chunk(3))
+        {
+            await IngestAsync(part);
+            foreach (var message in await TakeVisibleAsync())
+                await HandleAsync(message);
+        }
+
+        Assert.Equal(["played", "quartile-0"], DryRunEvents("lease-held"));
+        await Task.Delay(TimeSpan.FromSeconds(3));
+        _time.Advance(TimeSpan.FromSeconds(2));
+        var checks = (await TakeVisibleAsync()).Where(m => m.Kind == RelayMessageKind.Deliver).ToList();
+
+        var check = Assert.Single(checks);
+        await HandleAsync(check);
+        Assert.Equal(session.ExpectedEvents().Select(e => e.Key), DryRunEvents("lease-held"));
+        Assert.Empty((await SessionAsync("lease-held")).Outbox);
+    }
+}
