@@ -1,3 +1,4 @@
+using Azure;
 using Azure.Storage.Queues.Models;
 using FunctionsRelay.Infrastructure;
 using FunctionsRelay.Infrastructure.Processing;
@@ -97,37 +98,60 @@ internal sealed class QueueListener(
         try
         {
             await processor.HandleAsync(message.Body, stoppingToken);
-            await queue.Queue.DeleteMessageAsync(message.MessageId, message.PopReceipt, CancellationToken.None);
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
             // Left on the queue: it becomes visible again when its lease runs out.
+            return;
         }
         catch (Exception ex)
         {
-            try
+            await HandBackAsync(message, ex);
+            return;
+        }
+
+        try
+        {
+            await queue.Queue.DeleteMessageAsync(message.MessageId, message.PopReceipt, CancellationToken.None);
+        }
+        catch (RequestFailedException ex) when (ex.Status == 404)
+        {
+            // A delete whose answer was lost and that the SDK sent again: the message is gone, as it should be.
+        }
+        catch (Exception ex) when (ex is RequestFailedException or HttpRequestException)
+        {
+            logger.LogWarning(
+                "Message {MessageId} was handled but could not be deleted ({Reason}); it comes back after its lease and is handled again, which changes nothing",
+                message.MessageId,
+                ex.Message);
+        }
+    }
+
+    /// <summary>A failed message is tried again after the visibility timeout, or after its last attempt moved to the poison queue.</summary>
+    private async Task HandBackAsync(QueueMessage message, Exception ex)
+    {
+        try
+        {
+            if (message.DequeueCount >= relay.Value.MaxDequeueCount)
             {
-                if (message.DequeueCount >= relay.Value.MaxDequeueCount)
-                {
-                    logger.LogError(
-                        "Message {MessageId} failed {DequeueCount} times ({Reason}); moved to {PoisonQueue}",
-                        message.MessageId,
-                        message.DequeueCount,
-                        ex.Message,
-                        queue.PoisonQueue.Name);
-                    await queue.PoisonQueue.SendMessageAsync(message.Body, cancellationToken: CancellationToken.None);
-                    await queue.Queue.DeleteMessageAsync(message.MessageId, message.PopReceipt, CancellationToken.None);
-                }
-                else
-                {
-                    logger.LogWarning(ex, "Message {MessageId} failed (attempt {DequeueCount}); it will be retried", message.MessageId, message.DequeueCount);
-                    await queue.Queue.UpdateMessageAsync(message.MessageId, message.PopReceipt, visibilityTimeout: options.Value.VisibilityTimeout, cancellationToken: CancellationToken.None);
-                }
+                logger.LogError(
+                    "Message {MessageId} failed {DequeueCount} times ({Reason}); moved to {PoisonQueue}",
+                    message.MessageId,
+                    message.DequeueCount,
+                    ex.Message,
+                    queue.PoisonQueue.Name);
+                await queue.PoisonQueue.SendMessageAsync(message.Body, cancellationToken: CancellationToken.None);
+                await queue.Queue.DeleteMessageAsync(message.MessageId, message.PopReceipt, CancellationToken.None);
             }
-            catch (Exception inner)
+            else
             {
-                logger.LogWarning("Could not hand message {MessageId} back ({Reason}); its lease will run out", message.MessageId, inner.Message);
+                logger.LogWarning(ex, "Message {MessageId} failed (attempt {DequeueCount}); it will be retried", message.MessageId, message.DequeueCount);
+                await queue.Queue.UpdateMessageAsync(message.MessageId, message.PopReceipt, visibilityTimeout: options.Value.VisibilityTimeout, cancellationToken: CancellationToken.None);
             }
+        }
+        catch (Exception inner)
+        {
+            logger.LogWarning("Could not hand message {MessageId} back ({Reason}); its lease will run out", message.MessageId, inner.Message);
         }
     }
 }

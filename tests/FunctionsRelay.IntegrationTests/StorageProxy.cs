@@ -21,7 +21,7 @@ public sealed class StorageProxy : IAsyncDisposable
     private readonly ConcurrentDictionary<string, long> _counts = new();
     private readonly ConcurrentDictionary<string, long> _upstreamTicks = new();
     private readonly Dictionary<int, int> _upstreamPorts;
-    private readonly List<(Func<string, bool> Matches, int Status)> _failures = [];
+    private readonly List<(Func<string, bool> Matches, int Status, bool AfterForwarding)> _failures = [];
 
     private StorageProxy(WebApplication app, Dictionary<int, int> upstreamPorts)
     {
@@ -71,14 +71,11 @@ public sealed class StorageProxy : IAsyncDisposable
     public void Reconnect() => _disconnected = false;
 
     /// <summary>Answers the next <paramref name="count"/> requests of a kind the predicate matches with <paramref name="status"/>, without passing them on.</summary>
-    public void FailNext(Func<string, bool> kind, int count, int status = StatusCodes.Status503ServiceUnavailable)
-    {
-        lock (_failures)
-        {
-            for (var i = 0; i < count; i++)
-                _failures.Add((kind, status));
-        }
-    }
+    public void FailNext(Func<string, bool> kind, int count, int status = StatusCodes.Status503ServiceUnavailable) =>
+        AddFailures(kind, count, status, afterForwarding: false);
+
+    /// <summary>Passes the next request of a kind on, then answers 503 in place of Azurite's answer: done, but the client cannot know.</summary>
+    public void LoseAnswerOfNext(Func<string, bool> kind) => AddFailures(kind, 1, StatusCodes.Status503ServiceUnavailable, afterForwarding: true);
 
     /// <summary>Counts so far, by kind ("queue put", "table read", ...).</summary>
     public IReadOnlyDictionary<string, long> Snapshot() => new Dictionary<string, long>(_counts);
@@ -100,7 +97,8 @@ public sealed class StorageProxy : IAsyncDisposable
         var localPort = context.Connection.LocalPort;
         var service = localPort == QueuePort ? "queue" : "table";
         var kind = $"{service} {Kind(service, request)}";
-        if (TakeFailure(kind) is { } status)
+        var failure = TakeFailure(kind);
+        if (failure is (var status, false))
         {
             _counts.AddOrUpdate($"{kind} failed on purpose ({status})", 1, (_, n) => n + 1);
             context.Response.StatusCode = status;
@@ -132,6 +130,13 @@ public sealed class StorageProxy : IAsyncDisposable
             if (_disconnected)
                 throw new HttpRequestException("disconnected");
             using var answer = await _upstream.SendAsync(forward, HttpCompletionOption.ResponseHeadersRead, context.RequestAborted);
+            if (failure is (var lostStatus, true))
+            {
+                _counts.AddOrUpdate($"{kind} answer lost on purpose ({lostStatus})", 1, (_, n) => n + 1);
+                context.Response.StatusCode = lostStatus;
+                return;
+            }
+
             context.Response.StatusCode = (int)answer.StatusCode;
             foreach (var (name, values) in answer.Headers.Concat(answer.Content.Headers))
             {
@@ -164,16 +169,25 @@ public sealed class StorageProxy : IAsyncDisposable
         PooledConnectionIdleTimeout = TimeSpan.FromSeconds(2),
     }) { Timeout = TimeSpan.FromSeconds(100) };
 
-    private int? TakeFailure(string kind)
+    private void AddFailures(Func<string, bool> kind, int count, int status, bool afterForwarding)
+    {
+        lock (_failures)
+        {
+            for (var i = 0; i < count; i++)
+                _failures.Add((kind, status, afterForwarding));
+        }
+    }
+
+    private (int Status, bool AfterForwarding)? TakeFailure(string kind)
     {
         lock (_failures)
         {
             var index = _failures.FindIndex(failure => failure.Matches(kind));
             if (index < 0)
                 return null;
-            var status = _failures[index].Status;
+            var (_, status, afterForwarding) = _failures[index];
             _failures.RemoveAt(index);
-            return status;
+            return (status, afterForwarding);
         }
     }
 

@@ -86,6 +86,23 @@ public sealed class StorageTroubleTests(Azurite azurite) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_handled_message_whose_delete_answer_is_lost_is_not_taken_for_a_failure()
+    {
+        using var host = await StartRelayAsync();
+        var session = SessionBeacons.Typical(Portal, "trouble-deleted");
+        // The delete goes through, its answer does not: the SDK sends it again and hears that the message is gone.
+        _storage.LoseAnswerOfNext(kind => kind == "queue delete");
+
+        await host.Client.PostAsync("/api/beacons", session.Content());
+
+        await host.EventuallyAsync(() => _hubSpot.EventsOf(session.SessionId).Any(e => e.Key == "attention-span"), "the session's events reach HubSpot");
+        await host.EventuallyAsync(() => _storage.Snapshot().ContainsKey("queue delete answer lost on purpose (503)"), "a delete answer is lost");
+        await Task.Delay(1000);
+        Assert.Equal(session.ExpectedEvents(), _hubSpot.EventsOf(session.SessionId).Select(e => (e.Key, e.Payload)).ToList());
+        Assert.DoesNotContain(host.Logs, line => line.StartsWith("Warning FunctionsRelay.Local", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Ingest_answers_503_while_storage_is_down_and_accepts_the_same_beacons_after()
     {
         using var host = await StartRelayAsync();
