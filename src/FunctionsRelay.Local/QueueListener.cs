@@ -21,8 +21,11 @@ public sealed class QueueListenerOptions
     /// <summary>How long a message stays hidden after a failed attempt, before it is tried again.</summary>
     public TimeSpan VisibilityTimeout { get; set; } = TimeSpan.FromSeconds(2);
 
-    /// <summary>How long a message being processed stays hidden from other listeners.</summary>
-    public TimeSpan LeaseTime { get; set; } = TimeSpan.FromMinutes(5);
+    /// <summary>
+    /// How long a message being handled stays hidden from other listeners; renewed every half of it while it is handled.
+    /// Short, so that a message whose receive answer was lost (and so is handled by nobody) comes back soon.
+    /// </summary>
+    public TimeSpan LeaseTime { get; set; } = TimeSpan.FromSeconds(30);
 }
 
 /// <summary>
@@ -95,9 +98,20 @@ internal sealed class QueueListener(
 
     private async Task HandleAsync(QueueMessage message, CancellationToken stoppingToken)
     {
+        var lease = new Lease(message.PopReceipt);
         try
         {
-            await processor.HandleAsync(message.Body, stoppingToken);
+            using var handling = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+            var renewing = RenewAsync(message.MessageId, lease, handling.Token);
+            try
+            {
+                await processor.HandleAsync(message.Body, stoppingToken);
+            }
+            finally
+            {
+                await handling.CancelAsync();
+                await renewing;
+            }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
@@ -106,13 +120,13 @@ internal sealed class QueueListener(
         }
         catch (Exception ex)
         {
-            await HandBackAsync(message, ex);
+            await HandBackAsync(message, lease, ex);
             return;
         }
 
         try
         {
-            await queue.Queue.DeleteMessageAsync(message.MessageId, message.PopReceipt, CancellationToken.None);
+            await queue.Queue.DeleteMessageAsync(message.MessageId, lease.PopReceipt, CancellationToken.None);
         }
         catch (RequestFailedException ex) when (ex.Status == 404)
         {
@@ -127,8 +141,33 @@ internal sealed class QueueListener(
         }
     }
 
+    /// <summary>Keeps the message hidden while it is handled: every half lease, for another lease.</summary>
+    private async Task RenewAsync(string messageId, Lease lease, CancellationToken handling)
+    {
+        var leaseTime = options.Value.LeaseTime;
+        try
+        {
+            while (true)
+            {
+                await Task.Delay(leaseTime / 2, handling);
+                var renewed = await queue.Queue.UpdateMessageAsync(messageId, lease.PopReceipt, visibilityTimeout: leaseTime, cancellationToken: handling);
+                lease.PopReceipt = renewed.Value.PopReceipt;
+            }
+        }
+        catch (OperationCanceledException) when (handling.IsCancellationRequested)
+        {
+        }
+        catch (Exception ex) when (ex is RequestFailedException or HttpRequestException)
+        {
+            logger.LogWarning(
+                "Could not extend the lease of message {MessageId} ({Reason}); another listener may handle it too, which changes nothing",
+                messageId,
+                ex.Message);
+        }
+    }
+
     /// <summary>A failed message is tried again after the visibility timeout, or after its last attempt moved to the poison queue.</summary>
-    private async Task HandBackAsync(QueueMessage message, Exception ex)
+    private async Task HandBackAsync(QueueMessage message, Lease lease, Exception ex)
     {
         try
         {
@@ -141,17 +180,23 @@ internal sealed class QueueListener(
                     ex.Message,
                     queue.PoisonQueue.Name);
                 await queue.PoisonQueue.SendMessageAsync(message.Body, cancellationToken: CancellationToken.None);
-                await queue.Queue.DeleteMessageAsync(message.MessageId, message.PopReceipt, CancellationToken.None);
+                await queue.Queue.DeleteMessageAsync(message.MessageId, lease.PopReceipt, CancellationToken.None);
             }
             else
             {
                 logger.LogWarning(ex, "Message {MessageId} failed (attempt {DequeueCount}); it will be retried", message.MessageId, message.DequeueCount);
-                await queue.Queue.UpdateMessageAsync(message.MessageId, message.PopReceipt, visibilityTimeout: options.Value.VisibilityTimeout, cancellationToken: CancellationToken.None);
+                await queue.Queue.UpdateMessageAsync(message.MessageId, lease.PopReceipt, visibilityTimeout: options.Value.VisibilityTimeout, cancellationToken: CancellationToken.None);
             }
         }
         catch (Exception inner)
         {
             logger.LogWarning("Could not hand message {MessageId} back ({Reason}); its lease will run out", message.MessageId, inner.Message);
         }
+    }
+
+    /// <summary>The pop receipt of a message's latest lease, which its renewal, delete or hand-back must show.</summary>
+    private sealed class Lease(string popReceipt)
+    {
+        public string PopReceipt { get; set; } = popReceipt;
     }
 }

@@ -30,13 +30,16 @@ public sealed class StorageTroubleTests(Azurite azurite) : IAsyncLifetime
         await _hubSpot.DisposeAsync();
     }
 
-    private async Task<RelayHost> StartRelayAsync()
+    private async Task<RelayHost> StartRelayAsync(Dictionary<string, string?>? settings = null)
     {
-        var host = new RelayHost(azurite, _hubSpot, new()
+        var all = new Dictionary<string, string?>
         {
             ["AzureWebJobsStorage"] = _storage.ConnectionString,
             ["Relay:StorageRetryDelay"] = "00:00:00.050",
-        });
+        };
+        foreach (var (key, value) in settings ?? [])
+            all[key] = value;
+        var host = new RelayHost(azurite, _hubSpot, all);
         await _hubSpot.ConnectPortalAsync(host.Service<PortalTokenStore>(), Portal, TimeSpan.FromMinutes(30));
         return host;
     }
@@ -100,6 +103,38 @@ public sealed class StorageTroubleTests(Azurite azurite) : IAsyncLifetime
         await Task.Delay(1000);
         Assert.Equal(session.ExpectedEvents(), _hubSpot.EventsOf(session.SessionId).Select(e => (e.Key, e.Payload)).ToList());
         Assert.DoesNotContain(host.Logs, line => line.StartsWith("Warning FunctionsRelay.Local", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_message_whose_receive_answer_is_lost_comes_back_after_the_short_lease()
+    {
+        using var host = await StartRelayAsync(new() { ["Queue:LeaseTime"] = "00:00:02" });
+        var session = SessionBeacons.Typical(Portal, "trouble-received");
+
+        await host.Client.PostAsync("/api/beacons", session.Content());
+        // The listener's next receive takes the message off the queue for its lease, but never hears of it.
+        _storage.LoseAnswerOfNext(kind => kind == "queue get");
+
+        await host.EventuallyAsync(() => _hubSpot.EventsOf(session.SessionId).Any(e => e.Key == "attention-span"), "the session's events reach HubSpot", seconds: 15);
+        Assert.Equal(1, _storage.Snapshot().GetValueOrDefault("queue get answer lost on purpose (503)"));
+        Assert.Equal(session.ExpectedEvents(), _hubSpot.EventsOf(session.SessionId).Select(e => (e.Key, e.Payload)).ToList());
+    }
+
+    [Fact]
+    public async Task A_message_handled_for_longer_than_its_lease_is_renewed_not_handled_twice()
+    {
+        using var host = await StartRelayAsync(new() { ["Queue:LeaseTime"] = "00:00:01", ["Relay:StorageRetryDelay"] = "00:00:00.300" });
+        var session = SessionBeacons.Typical(Portal, "trouble-slow");
+        // Reading the session takes several seconds of retries: several leases.
+        _storage.FailNext(kind => kind == "table read", FailuresInARow);
+
+        await host.Client.PostAsync("/api/beacons", session.Content());
+
+        await host.EventuallyAsync(() => _hubSpot.EventsOf(session.SessionId).Any(e => e.Key == "attention-span"), "the session's events reach HubSpot");
+        await Task.Delay(1500);
+        Assert.Single(host.Logs, line => line.Contains("trouble-slow: 10 beacons merged", StringComparison.Ordinal));
+        Assert.DoesNotContain(host.Logs, line => line.Contains("trouble-slow: 0 beacons merged", StringComparison.Ordinal));
+        Assert.True(_storage.Snapshot().GetValueOrDefault("queue update") >= 2, "the lease was renewed");
     }
 
     [Fact]
