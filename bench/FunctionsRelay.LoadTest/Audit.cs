@@ -48,7 +48,7 @@ public static class Audit
                 if (!sameKey.All(e => JsonNode.DeepEquals(JsonNode.Parse(e.Payload), JsonNode.Parse(pending.Payload))))
                 {
                     mismatched++;
-                    Example(examples, $"different {sessionId} {pending.Key}: expected {pending.Payload}, got {sameKey[0].Payload}");
+                    Example(examples, $"different {sessionId} {pending.Key}: {Differences(pending.Payload, sameKey[0].Payload)}");
                 }
 
                 if (sameKey.Count > 1)
@@ -72,6 +72,17 @@ public static class Audit
         }
 
         return new AuditResult(expected.Count, expected.Values.Sum(e => e.Count), receivedCount, missing, mismatched, unexpected, duplicates, examples, duplicateTimes);
+    }
+
+    /// <summary>The fields that differ, each as expected -> got, long values cut short.</summary>
+    private static string Differences(string expectedPayload, string receivedPayload)
+    {
+        var expected = JsonNode.Parse(expectedPayload)!.AsObject();
+        var got = JsonNode.Parse(receivedPayload)!.AsObject();
+        static string Short(JsonNode? value) => value?.ToJsonString() is { Length: > 60 } text ? text[..57] + "..." : value?.ToJsonString() ?? "(none)";
+        return string.Join("; ", expected.Select(p => p.Key).Union(got.Select(p => p.Key))
+            .Where(name => !JsonNode.DeepEquals(expected[name], got[name]))
+            .Select(name => $"{name} {Short(expected[name])} -> {Short(got[name])}"));
     }
 
     private static void Example(List<string> examples, string example)
