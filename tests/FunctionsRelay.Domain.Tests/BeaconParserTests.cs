@@ -74,6 +74,8 @@ public class BeaconParserTests
     [InlineData("sessionId", "42", "sessionId: must be a string (got 42)")]
     [InlineData("sessionId", "\"\"", "sessionId: must be 1 to 128 characters, not blank (got 0)")]
     [InlineData("sessionId", "\"a\\u0000b\"", "sessionId: must not contain control characters")]
+    [InlineData("sessionId", "\"a\\u001fb\"", "sessionId: must not contain control characters")]
+    [InlineData("sessionId", "\"a\\u0085b\"", "sessionId: must not contain control characters")]
     [InlineData("seq", "-1", "seq: must be an integer >= 0 (got -1)")]
     [InlineData("event", null, "event: is required: one of start, play, pause, heartbeat, seek, ended, end")]
     [InlineData("event", "\"stop\"", "event: must be one of start, play, pause, heartbeat, seek, ended, end (got \"stop\")")]

@@ -125,7 +125,7 @@ public sealed class BeaconParser(BeaconLimits limits)
                 return;
             }
 
-            if (item.TryGetProperty("event_type", out _))
+            if (item.TryGetProperty("event_type"u8, out _))
                 ReadMParticleEvent(item, path);
             else
                 ReadNativeBeacon(item, path);
@@ -141,11 +141,11 @@ public sealed class BeaconParser(BeaconLimits limits)
             var ts = Timestamp(item, path, "ts", required: true);
 
             double? position = null;
-            if (beaconEvent is not BeaconEvent.Start || item.TryGetProperty("position", out _))
+            if (beaconEvent is not BeaconEvent.Start || item.TryGetProperty("position"u8, out _))
                 position = Seconds(item, path, "position", required: beaconEvent is not BeaconEvent.Start);
 
             double? from = null;
-            if (item.TryGetProperty("from", out _))
+            if (item.TryGetProperty("from"u8, out _))
             {
                 if (beaconEvent is BeaconEvent.Seek)
                     from = Seconds(item, path, "from", required: false);
@@ -252,26 +252,23 @@ public sealed class BeaconParser(BeaconLimits limits)
 
         private BeaconEvent? Event(JsonElement item, string path)
         {
-            var field = Name(path, "event");
             if (!item.TryGetProperty("event", out var value) || value.ValueKind == JsonValueKind.Null)
             {
-                Error(field, "is required: one of start, play, pause, heartbeat, seek, ended, end");
+                Error(Name(path, "event"), "is required: one of start, play, pause, heartbeat, seek, ended, end");
                 return null;
             }
 
-            BeaconEvent? parsed = value.ValueKind == JsonValueKind.String ? TextOf(value) switch
-            {
-                "start" => BeaconEvent.Start,
-                "play" => BeaconEvent.Play,
-                "pause" => BeaconEvent.Pause,
-                "heartbeat" => BeaconEvent.Heartbeat,
-                "seek" => BeaconEvent.Seek,
-                "ended" => BeaconEvent.Ended,
-                "end" => BeaconEvent.End,
-                _ => null,
-            } : null;
+            BeaconEvent? parsed = value.ValueKind != JsonValueKind.String ? null
+                : value.ValueEquals("heartbeat"u8) ? BeaconEvent.Heartbeat
+                : value.ValueEquals("play"u8) ? BeaconEvent.Play
+                : value.ValueEquals("pause"u8) ? BeaconEvent.Pause
+                : value.ValueEquals("seek"u8) ? BeaconEvent.Seek
+                : value.ValueEquals("start"u8) ? BeaconEvent.Start
+                : value.ValueEquals("ended"u8) ? BeaconEvent.Ended
+                : value.ValueEquals("end"u8) ? BeaconEvent.End
+                : null;
             if (parsed is null)
-                Error(field, $"must be one of start, play, pause, heartbeat, seek, ended, end (got {Describe(value)})");
+                Error(Name(path, "event"), $"must be one of start, play, pause, heartbeat, seek, ended, end (got {Describe(value)})");
             return parsed;
         }
 
@@ -287,20 +284,18 @@ public sealed class BeaconParser(BeaconLimits limits)
             MediaType? type = null;
             if (media.TryGetProperty("type", out var typeElement) && typeElement.ValueKind != JsonValueKind.Null)
             {
-                type = typeElement.ValueKind == JsonValueKind.String ? TextOf(typeElement) switch
-                {
-                    "VIDEO" => MediaType.Video,
-                    "AUDIO" => MediaType.Audio,
-                    "DOCUMENT" => MediaType.Document,
-                    "IMAGE" => MediaType.Image,
-                    "OTHER" => MediaType.Other,
-                    _ => null,
-                } : null;
+                type = typeElement.ValueKind != JsonValueKind.String ? null
+                    : typeElement.ValueEquals("VIDEO"u8) ? MediaType.Video
+                    : typeElement.ValueEquals("AUDIO"u8) ? MediaType.Audio
+                    : typeElement.ValueEquals("DOCUMENT"u8) ? MediaType.Document
+                    : typeElement.ValueEquals("IMAGE"u8) ? MediaType.Image
+                    : typeElement.ValueEquals("OTHER"u8) ? MediaType.Other
+                    : null;
                 if (type is null)
                     Error(Name(mediaPath, "type"), $"must be one of VIDEO, AUDIO, DOCUMENT, IMAGE, OTHER (got {Describe(typeElement)})");
             }
 
-            if (externalId is null && mediaBridgeId is null && !HasAny(media, "externalId", "mediaBridgeId"))
+            if (externalId is null && mediaBridgeId is null && !Has(media, "externalId") && !Has(media, "mediaBridgeId"))
                 Error(mediaPath, "needs externalId or mediaBridgeId");
             return new MediaInfo(externalId, mediaBridgeId, name, url, type);
         }
@@ -312,7 +307,7 @@ public sealed class BeaconParser(BeaconLimits limits)
             var contactPath = Name(path, "contact");
             var contactId = OptionalInteger(contact, contactPath, "contactId", min: 1);
             var utk = OptionalString(contact, contactPath, "utk");
-            if (!HasAny(contact, "contactId", "utk"))
+            if (contactId is null && utk is null && !Has(contact, "contactId") && !Has(contact, "utk"))
                 Error(contactPath, "needs contactId or utk");
             return new ContactInfo(contactId, utk);
         }
@@ -325,7 +320,7 @@ public sealed class BeaconParser(BeaconLimits limits)
             var id = OptionalInteger(page, pagePath, "id", min: 1);
             var name = OptionalString(page, pagePath, "name");
             var url = OptionalString(page, pagePath, "url");
-            if (!HasAny(page, "id") && !(HasAny(page, "name") && HasAny(page, "url")))
+            if (id is null && (name is null || url is null) && !Has(page, "id") && !(Has(page, "name") && Has(page, "url")))
                 Error(pagePath, "needs id (a HubSpot page), or name and url (any other page)");
             return new PageInfo(id, name, url);
         }
@@ -334,12 +329,10 @@ public sealed class BeaconParser(BeaconLimits limits)
         {
             if (!item.TryGetProperty("context", out var value) || value.ValueKind == JsonValueKind.Null)
                 return null;
-            PlayContext? parsed = value.ValueKind == JsonValueKind.String ? TextOf(value) switch
-            {
-                "EMAIL" => PlayContext.Email,
-                "EXTERNAL_PAGE" => PlayContext.ExternalPage,
-                _ => null,
-            } : null;
+            PlayContext? parsed = value.ValueKind != JsonValueKind.String ? null
+                : value.ValueEquals("EXTERNAL_PAGE"u8) ? PlayContext.ExternalPage
+                : value.ValueEquals("EMAIL"u8) ? PlayContext.Email
+                : null;
             if (parsed is null)
                 Error(Name(path, "context"), $"must be EMAIL or EXTERNAL_PAGE (got {Describe(value)})");
             return parsed;
@@ -355,44 +348,47 @@ public sealed class BeaconParser(BeaconLimits limits)
             return false;
         }
 
-        private static bool HasAny(JsonElement item, params string[] names) =>
-            names.Any(name => item.TryGetProperty(name, out var value) && value.ValueKind != JsonValueKind.Null);
+        private static bool Has(JsonElement item, string name) =>
+            item.TryGetProperty(name, out var value) && value.ValueKind != JsonValueKind.Null;
 
         private string? SessionId(JsonElement item, string path, string name)
         {
-            var field = Name(path, name);
             if (!item.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
             {
-                Error(field, $"is required: a string of 1 to {limits.MaxSessionIdLength} characters");
+                Error(Name(path, name), $"is required: a string of 1 to {limits.MaxSessionIdLength} characters");
                 return null;
             }
 
             if (value.ValueKind != JsonValueKind.String)
             {
-                Error(field, $"must be a string (got {Describe(value)})");
+                Error(Name(path, name), $"must be a string (got {Describe(value)})");
                 return null;
             }
 
             if (TextOf(value) is not { } text)
             {
-                Error(field, "is not valid Unicode text");
+                Error(Name(path, name), "is not valid Unicode text");
                 return null;
             }
 
             if (text.Length == 0 || text.Length > limits.MaxSessionIdLength || string.IsNullOrWhiteSpace(text))
             {
-                Error(field, $"must be 1 to {limits.MaxSessionIdLength} characters, not blank (got {text.Length})");
+                Error(Name(path, name), $"must be 1 to {limits.MaxSessionIdLength} characters, not blank (got {text.Length})");
                 return null;
             }
 
-            if (text.Any(char.IsControl))
+            if (ContainsControlCharacter(text))
             {
-                Error(field, "must not contain control characters");
+                Error(Name(path, name), "must not contain control characters");
                 return null;
             }
 
             return text;
         }
+
+        /// <summary>What <see cref="char.IsControl(char)"/> says of any of its characters (C0 and C1 controls), in vector steps.</summary>
+        private static bool ContainsControlCharacter(string text) =>
+            text.AsSpan().IndexOfAnyInRange('\u0000', '\u001f') >= 0 || text.AsSpan().IndexOfAnyInRange('\u007f', '\u009f') >= 0;
 
         private string? OptionalString(JsonElement item, string path, string name)
         {
@@ -427,21 +423,21 @@ public sealed class BeaconParser(BeaconLimits limits)
                 return null;
             }
 
-            return Integer(value, Name(path, name), min: 1);
+            return Integer(value, path, name, min: 1);
         }
 
         private long? OptionalInteger(JsonElement item, string path, string name, long min)
         {
             if (!item.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
                 return null;
-            return Integer(value, Name(path, name), min);
+            return Integer(value, path, name, min);
         }
 
-        private long? Integer(JsonElement value, string field, long min)
+        private long? Integer(JsonElement value, string path, string name, long min)
         {
             if (!TryReadInt64(value, out var parsed) || parsed < min)
             {
-                Error(field, $"must be an integer >= {min} (got {Describe(value)})");
+                Error(Name(path, name), $"must be an integer >= {min} (got {Describe(value)})");
                 return null;
             }
 
@@ -450,26 +446,25 @@ public sealed class BeaconParser(BeaconLimits limits)
 
         private long? Timestamp(JsonElement item, string path, string name, bool required)
         {
-            var field = Name(path, name);
             if (!item.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
             {
                 if (required)
-                    Error(field, "is required: the client's time in milliseconds since the Unix epoch");
+                    Error(Name(path, name), "is required: the client's time in milliseconds since the Unix epoch");
                 return null;
             }
 
-            var ts = Integer(value, field, min: 0);
+            var ts = Integer(value, path, name, min: 0);
             if (ts is null)
                 return null;
             if (ts < EarliestTs)
             {
-                Error(field, $"must be milliseconds since the Unix epoch (got {ts}, which is before 2000-01-01: seconds?)");
+                Error(Name(path, name), $"must be milliseconds since the Unix epoch (got {ts}, which is before 2000-01-01: seconds?)");
                 return null;
             }
 
             if (ts > latestTs)
             {
-                Error(field, $"is more than {limits.MaxFutureSkew.TotalHours:0.#} h in the future (got {ts})");
+                Error(Name(path, name), $"is more than {limits.MaxFutureSkew.TotalHours:0.#} h in the future (got {ts})");
                 return null;
             }
 
@@ -496,24 +491,23 @@ public sealed class BeaconParser(BeaconLimits limits)
 
         private double? Number(JsonElement item, string path, string name, bool required, double scale, string unit)
         {
-            var field = Name(path, name);
             if (!item.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
             {
                 if (required)
-                    Error(field, $"is required: a finite number >= 0 ({unit})");
+                    Error(Name(path, name), $"is required: a finite number >= 0 ({unit})");
                 return null;
             }
 
             if (!TryReadDouble(value, out var parsed) || !double.IsFinite(parsed) || parsed < 0)
             {
-                Error(field, $"must be a finite number >= 0 ({unit}; got {Describe(value)})");
+                Error(Name(path, name), $"must be a finite number >= 0 ({unit}; got {Describe(value)})");
                 return null;
             }
 
             var seconds = parsed / scale;
             if (seconds > limits.MaxSeconds)
             {
-                Error(field, $"must be at most {limits.MaxSeconds * scale:0.#} {unit} (got {Describe(value)})");
+                Error(Name(path, name), $"must be at most {limits.MaxSeconds * scale:0.#} {unit} (got {Describe(value)})");
                 return null;
             }
 
