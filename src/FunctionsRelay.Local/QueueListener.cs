@@ -30,8 +30,9 @@ public sealed class QueueListenerOptions
 
 /// <summary>
 /// The Functions queue trigger's semantics on the local host: polls with backoff up to the maximum interval, runs up to
-/// batch size + new-batch threshold messages at once, retries a failed message after the visibility timeout, and after
-/// <c>Relay__MaxDequeueCount</c> failed dequeues (5) moves it to the poison queue.
+/// batch size + new-batch threshold messages at once, keeps a message hidden while it is handled (renewing its lease),
+/// retries a failed message after the visibility timeout, and after <c>Relay__MaxDequeueCount</c> failed dequeues (5)
+/// moves it to the poison queue.
 /// </summary>
 internal sealed class QueueListener(
     BeaconQueue queue,
