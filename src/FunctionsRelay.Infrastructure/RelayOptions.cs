@@ -69,6 +69,12 @@ public sealed class HubSpotOptions
     /// <summary>How long a portal without a usable token waits before its events are tried again.</summary>
     public TimeSpan NoTokenRetryDelay { get; set; } = TimeSpan.FromMinutes(5);
 
+    /// <summary>
+    /// How long a session's events wait for their portal to have a usable token (the app installed again) before they
+    /// are given up and kept in the dead letters: counted in <see cref="NoTokenRetryDelay"/>s of retries.
+    /// </summary>
+    public TimeSpan GiveUpWithoutTokenAfter { get; set; } = TimeSpan.FromDays(7);
+
     /// <summary>How long to wait after HubSpot could not be reached or answered 5xx (after the quick retries).</summary>
     public TimeSpan OutageRetryDelay { get; set; } = TimeSpan.FromSeconds(30);
 

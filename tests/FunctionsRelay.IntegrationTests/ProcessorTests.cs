@@ -184,4 +184,35 @@ public sealed class ProcessorTests(Azurite azurite) : IAsyncLifetime
         Assert.Equal(session.ExpectedEvents().Select(e => e.Key), DryRunEvents("lease-held"));
         Assert.Empty((await SessionAsync("lease-held")).Outbox);
     }
+
+    [Fact]
+    public async Task Events_of_a_portal_without_a_token_wait_for_one_and_are_dead_lettered_after_the_give_up_time()
+    {
+        await StartAsync(withHubSpot: true, new()
+        {
+            ["HubSpot:NoTokenRetryDelay"] = "00:01:00",
+            ["HubSpot:GiveUpWithoutTokenAfter"] = "00:03:00",
+        });
+        var session = SessionBeacons.Typical(Portal, "no-token");
+        await IngestAsync(session.Beacons);
+        foreach (var message in await TakeVisibleAsync())
+            await HandleAsync(message);
+
+        // The queue trigger calls the delivery checks the processor scheduled, a minute apart.
+        for (var attempt = 1; attempt <= 2; attempt++)
+        {
+            _time.Advance(TimeSpan.FromMinutes(1));
+            await HandleAsync(new RelayMessage(RelayMessageKind.Deliver, Portal, "no-token", DueAt: Now, Attempt: attempt));
+            Assert.Equal(session.ExpectedEvents().Count, (await SessionAsync("no-token")).Outbox.Count);
+        }
+
+        _time.Advance(TimeSpan.FromMinutes(1));
+        await HandleAsync(new RelayMessage(RelayMessageKind.Deliver, Portal, "no-token", DueAt: Now, Attempt: 3));
+
+        Assert.Empty((await SessionAsync("no-token")).Outbox);
+        var letters = Service<DeadLetterStore>().Table.Query<Azure.Data.Tables.TableEntity>().ToList();
+        Assert.Equal(session.ExpectedEvents().Select(e => e.Key).Order(), letters.Select(l => l.GetString("Event")).Order());
+        Assert.All(letters, l => Assert.Contains("no usable token for about 00:03:00", l.GetString("Answer"), StringComparison.Ordinal));
+        Assert.Empty(_hubSpot.EventsOf("no-token"));
+    }
 }

@@ -15,8 +15,14 @@ public enum DeliveryOutcome
 {
     Delivered,
 
-    /// <summary>Not now (rate limit, outage, no usable token): keep the event and try again after <see cref="DeliveryResult.RetryAfter"/>.</summary>
+    /// <summary>Not now (rate limit, outage): keep the event and try again after <see cref="DeliveryResult.RetryAfter"/>.</summary>
     RetryLater,
+
+    /// <summary>
+    /// The portal has no usable token (never installed, uninstalled, or its refresh token refused): keep the event and try
+    /// again after <see cref="DeliveryResult.RetryAfter"/>, until <see cref="HubSpotOptions.GiveUpWithoutTokenAfter"/>.
+    /// </summary>
+    NoToken,
 
     /// <summary>HubSpot refused the event itself (a 4xx other than 401 and 429): dead-letter it, never retry it.</summary>
     Rejected,
@@ -27,6 +33,8 @@ public sealed record DeliveryResult(DeliveryOutcome Outcome, TimeSpan RetryAfter
     public static readonly DeliveryResult Delivered = new(DeliveryOutcome.Delivered);
 
     public static DeliveryResult Later(TimeSpan delay, string reason) => new(DeliveryOutcome.RetryLater, delay, Answer: reason);
+
+    public static DeliveryResult WithoutToken(TimeSpan delay, string reason) => new(DeliveryOutcome.NoToken, delay, Answer: reason);
 }
 
 /// <summary>Sends one decided event of a session to HubSpot (or, in dry-run, to a file).</summary>
@@ -97,7 +105,7 @@ public sealed class HubSpotMediaEventSender(
         var settings = options.Value;
         var token = await tokens.GetAccessTokenAsync(portalId, cancellationToken);
         if (token is null)
-            return DeliveryResult.Later(settings.NoTokenRetryDelay, "the portal has no usable token");
+            return DeliveryResult.WithoutToken(settings.NoTokenRetryDelay, "the portal has no usable token");
 
         var refreshed = false;
         for (var attempt = 1; ; attempt++)
@@ -134,11 +142,11 @@ public sealed class HubSpotMediaEventSender(
                         refreshed = true;
                         token = await tokens.ReplaceRejectedTokenAsync(portalId, token, cancellationToken);
                         if (token is null)
-                            return DeliveryResult.Later(settings.NoTokenRetryDelay, "the portal's token was refused and could not be refreshed");
+                            return DeliveryResult.WithoutToken(settings.NoTokenRetryDelay, "the portal's token was refused and could not be refreshed");
                         continue;
 
                     case HttpStatusCode.Unauthorized:
-                        return DeliveryResult.Later(settings.NoTokenRetryDelay, "HubSpot refused the portal's fresh token");
+                        return DeliveryResult.WithoutToken(settings.NoTokenRetryDelay, "HubSpot refused the portal's fresh token");
 
                     case HttpStatusCode.TooManyRequests:
                         var retryAfter = RetryAfterOf(response) ?? TimeSpan.FromSeconds(10);

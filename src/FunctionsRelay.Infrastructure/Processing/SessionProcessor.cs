@@ -22,6 +22,7 @@ public sealed class SessionProcessor(
     DeadLetterStore deadLetters,
     IOptions<SessionOptions> sessionOptions,
     IOptions<RelayOptions> relayOptions,
+    IOptions<HubSpotOptions> hubSpotOptions,
     TimeProvider time,
     ILogger<SessionProcessor> logger)
 {
@@ -245,6 +246,16 @@ public sealed class SessionProcessor(
                         result.Status);
                     await deadLetters.AddAsync(portalId, sessionId, pending, result.Status, result.Answer, cancellationToken);
                     break;
+                case DeliveryOutcome.NoToken when WaitedLongEnoughForToken(attempt):
+                    var waited = hubSpotOptions.Value.GiveUpWithoutTokenAfter;
+                    logger.LogWarning(
+                        "Portal {PortalId} has had no usable token for about {Waited}: {EventKey} of session {SessionId} is given up and dead-lettered",
+                        portalId,
+                        waited,
+                        pending.Key,
+                        sessionId);
+                    await deadLetters.AddAsync(portalId, sessionId, pending, 0, $"{result.Answer} for about {waited}; not sent", cancellationToken);
+                    break;
                 default:
                     var delay = TimeSpan.FromTicks(Math.Clamp(result.RetryAfter.Ticks, MinRetryDelay.Ticks, MaxRetryDelay.Ticks));
                     logger.LogInformation(
@@ -294,6 +305,13 @@ public sealed class SessionProcessor(
                 return;
             (session, etag) = updated;
         }
+    }
+
+    /// <summary>Retries without a token come every <c>NoTokenRetryDelay</c>: so many of them make the give-up time.</summary>
+    private bool WaitedLongEnoughForToken(int attempt)
+    {
+        var settings = hubSpotOptions.Value;
+        return attempt * settings.NoTokenRetryDelay.Ticks >= settings.GiveUpWithoutTokenAfter.Ticks;
     }
 
     /// <summary>Saves if nobody else did since <paramref name="etag"/>; the new ETag, or null on a conflict.</summary>
