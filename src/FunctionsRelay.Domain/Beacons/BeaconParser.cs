@@ -45,10 +45,10 @@ public sealed class BeaconParser(BeaconLimits limits)
                 case JsonValueKind.Array:
                     context.ReadList(root, "beacons");
                     break;
-                case JsonValueKind.Object when root.TryGetProperty("beacons", out var beacons):
+                case JsonValueKind.Object when root.TryGetProperty("beacons"u8, out var beacons):
                     context.ReadList(beacons, "beacons");
                     break;
-                case JsonValueKind.Object when root.TryGetProperty("events", out var events) && !root.TryGetProperty("event", out _):
+                case JsonValueKind.Object when root.TryGetProperty("events"u8, out var events) && !root.TryGetProperty("event"u8, out _):
                     context.ReadList(events, "events");
                     break;
                 case JsonValueKind.Object:
@@ -134,26 +134,26 @@ public sealed class BeaconParser(BeaconLimits limits)
         private void ReadNativeBeacon(JsonElement item, string path)
         {
             var errorsBefore = _errors.Count;
-            var portalId = RequiredPositiveInteger(item, path, "portalId");
-            var sessionId = SessionId(item, path, "sessionId");
-            var seq = OptionalInteger(item, path, "seq", min: 0);
+            var portalId = RequiredPositiveInteger(item, path, "portalId"u8);
+            var sessionId = SessionId(item, path, "sessionId"u8);
+            var seq = OptionalInteger(item, path, "seq"u8, min: 0);
             var beaconEvent = Event(item, path);
-            var ts = Timestamp(item, path, "ts", required: true);
+            var ts = Timestamp(item, path, "ts"u8, required: true);
 
             double? position = null;
             if (beaconEvent is not BeaconEvent.Start || item.TryGetProperty("position"u8, out _))
-                position = Seconds(item, path, "position", required: beaconEvent is not BeaconEvent.Start);
+                position = Seconds(item, path, "position"u8, required: beaconEvent is not BeaconEvent.Start);
 
             double? from = null;
             if (item.TryGetProperty("from"u8, out _))
             {
                 if (beaconEvent is BeaconEvent.Seek)
-                    from = Seconds(item, path, "from", required: false);
+                    from = Seconds(item, path, "from"u8, required: false);
                 else if (beaconEvent is not null)
                     Error(Name(path, "from"), "is only allowed with event \"seek\"");
             }
 
-            var duration = Duration(item, path, "duration");
+            var duration = Duration(item, path, "duration"u8);
             var media = Media(item, path);
             var contact = Contact(item, path);
             var page = Page(item, path);
@@ -173,7 +173,7 @@ public sealed class BeaconParser(BeaconLimits limits)
                 return;
             }
 
-            var eventName = data.TryGetProperty("event_name", out var nameElement) && nameElement.ValueKind == JsonValueKind.String
+            var eventName = data.TryGetProperty("event_name"u8, out var nameElement) && nameElement.ValueKind == JsonValueKind.String
                 ? TextOf(nameElement)
                 : null;
             BeaconEvent? beaconEvent = eventName switch
@@ -196,31 +196,31 @@ public sealed class BeaconParser(BeaconLimits limits)
 
             var dataPath = Name(path, "data");
             var errorsBefore = _errors.Count;
-            var ts = Timestamp(data, dataPath, "timestamp_unixtime_ms", required: true);
+            var ts = Timestamp(data, dataPath, "timestamp_unixtime_ms"u8, required: true);
             var attributesPath = Name(dataPath, "custom_attributes");
-            if (!data.TryGetProperty("custom_attributes", out var attributes) || attributes.ValueKind != JsonValueKind.Object)
+            if (!data.TryGetProperty("custom_attributes"u8, out var attributes) || attributes.ValueKind != JsonValueKind.Object)
             {
                 Error(attributesPath, "is required: an object with media_session_id and the media attributes");
                 return;
             }
 
-            var sessionId = SessionId(attributes, attributesPath, "media_session_id");
-            long? portalId = attributes.TryGetProperty("hubspot_portal_id", out _)
-                ? RequiredPositiveInteger(attributes, attributesPath, "hubspot_portal_id")
+            var sessionId = SessionId(attributes, attributesPath, "media_session_id"u8);
+            long? portalId = attributes.TryGetProperty("hubspot_portal_id"u8, out _)
+                ? RequiredPositiveInteger(attributes, attributesPath, "hubspot_portal_id"u8)
                 : limits.DefaultPortalId;
             if (portalId is null)
                 Error(Name(attributesPath, "hubspot_portal_id"), "is required (or configure Beacons__DefaultPortalId)");
 
-            var positionAttribute = beaconEvent is BeaconEvent.Seek && attributes.TryGetProperty("seek_position", out _) ? "seek_position" : "playhead_position";
+            var positionAttribute = beaconEvent is BeaconEvent.Seek && attributes.TryGetProperty("seek_position"u8, out _) ? "seek_position"u8 : "playhead_position"u8;
             var position = Milliseconds(attributes, attributesPath, positionAttribute, required: beaconEvent is not BeaconEvent.Start);
-            var duration = Milliseconds(attributes, attributesPath, "content_duration", required: false);
+            var duration = Milliseconds(attributes, attributesPath, "content_duration"u8, required: false);
             if (duration is <= 0)
                 Error(Name(attributesPath, "content_duration"), "must be greater than 0");
 
-            var contentId = OptionalString(attributes, attributesPath, "content_id");
-            var title = OptionalString(attributes, attributesPath, "content_title");
-            var contentType = OptionalString(attributes, attributesPath, "content_type");
-            var utk = OptionalString(attributes, attributesPath, "hubspotutk");
+            var contentId = OptionalString(attributes, attributesPath, "content_id"u8);
+            var title = OptionalString(attributes, attributesPath, "content_title"u8);
+            var contentType = OptionalString(attributes, attributesPath, "content_type"u8);
+            var utk = OptionalString(attributes, attributesPath, "hubspotutk"u8);
 
             if (_errors.Count == errorsBefore)
             {
@@ -233,11 +233,11 @@ public sealed class BeaconParser(BeaconLimits limits)
         private static bool IsMediaCustomEvent(JsonElement item, out JsonElement data)
         {
             data = default;
-            return item.GetProperty("event_type") is { ValueKind: JsonValueKind.String } type
-                && type.ValueEquals("custom_event")
-                && item.TryGetProperty("data", out data)
+            return item.GetProperty("event_type"u8) is { ValueKind: JsonValueKind.String } type
+                && type.ValueEquals("custom_event"u8)
+                && item.TryGetProperty("data"u8, out data)
                 && data.ValueKind == JsonValueKind.Object
-                && data.TryGetProperty("custom_event_type", out var customType)
+                && data.TryGetProperty("custom_event_type"u8, out var customType)
                 && customType.ValueKind == JsonValueKind.String
                 && string.Equals(TextOf(customType), "media", StringComparison.OrdinalIgnoreCase);
         }
@@ -252,7 +252,7 @@ public sealed class BeaconParser(BeaconLimits limits)
 
         private BeaconEvent? Event(JsonElement item, string path)
         {
-            if (!item.TryGetProperty("event", out var value) || value.ValueKind == JsonValueKind.Null)
+            if (!item.TryGetProperty("event"u8, out var value) || value.ValueKind == JsonValueKind.Null)
             {
                 Error(Name(path, "event"), "is required: one of start, play, pause, heartbeat, seek, ended, end");
                 return null;
@@ -274,15 +274,15 @@ public sealed class BeaconParser(BeaconLimits limits)
 
         private MediaInfo? Media(JsonElement item, string path)
         {
-            if (!TryGetObject(item, path, "media", out var media))
+            if (!TryGetObject(item, path, "media"u8, out var media))
                 return null;
             var mediaPath = Name(path, "media");
-            var externalId = OptionalString(media, mediaPath, "externalId");
-            var mediaBridgeId = OptionalInteger(media, mediaPath, "mediaBridgeId", min: 1);
-            var name = OptionalString(media, mediaPath, "name");
-            var url = OptionalString(media, mediaPath, "url");
+            var externalId = OptionalString(media, mediaPath, "externalId"u8);
+            var mediaBridgeId = OptionalInteger(media, mediaPath, "mediaBridgeId"u8, min: 1);
+            var name = OptionalString(media, mediaPath, "name"u8);
+            var url = OptionalString(media, mediaPath, "url"u8);
             MediaType? type = null;
-            if (media.TryGetProperty("type", out var typeElement) && typeElement.ValueKind != JsonValueKind.Null)
+            if (media.TryGetProperty("type"u8, out var typeElement) && typeElement.ValueKind != JsonValueKind.Null)
             {
                 type = typeElement.ValueKind != JsonValueKind.String ? null
                     : typeElement.ValueEquals("VIDEO"u8) ? MediaType.Video
@@ -295,39 +295,39 @@ public sealed class BeaconParser(BeaconLimits limits)
                     Error(Name(mediaPath, "type"), $"must be one of VIDEO, AUDIO, DOCUMENT, IMAGE, OTHER (got {Describe(typeElement)})");
             }
 
-            if (externalId is null && mediaBridgeId is null && !Has(media, "externalId") && !Has(media, "mediaBridgeId"))
+            if (externalId is null && mediaBridgeId is null && !Has(media, "externalId"u8) && !Has(media, "mediaBridgeId"u8))
                 Error(mediaPath, "needs externalId or mediaBridgeId");
             return new MediaInfo(externalId, mediaBridgeId, name, url, type);
         }
 
         private ContactInfo? Contact(JsonElement item, string path)
         {
-            if (!TryGetObject(item, path, "contact", out var contact))
+            if (!TryGetObject(item, path, "contact"u8, out var contact))
                 return null;
             var contactPath = Name(path, "contact");
-            var contactId = OptionalInteger(contact, contactPath, "contactId", min: 1);
-            var utk = OptionalString(contact, contactPath, "utk");
-            if (contactId is null && utk is null && !Has(contact, "contactId") && !Has(contact, "utk"))
+            var contactId = OptionalInteger(contact, contactPath, "contactId"u8, min: 1);
+            var utk = OptionalString(contact, contactPath, "utk"u8);
+            if (contactId is null && utk is null && !Has(contact, "contactId"u8) && !Has(contact, "utk"u8))
                 Error(contactPath, "needs contactId or utk");
             return new ContactInfo(contactId, utk);
         }
 
         private PageInfo? Page(JsonElement item, string path)
         {
-            if (!TryGetObject(item, path, "page", out var page))
+            if (!TryGetObject(item, path, "page"u8, out var page))
                 return null;
             var pagePath = Name(path, "page");
-            var id = OptionalInteger(page, pagePath, "id", min: 1);
-            var name = OptionalString(page, pagePath, "name");
-            var url = OptionalString(page, pagePath, "url");
-            if (id is null && (name is null || url is null) && !Has(page, "id") && !(Has(page, "name") && Has(page, "url")))
+            var id = OptionalInteger(page, pagePath, "id"u8, min: 1);
+            var name = OptionalString(page, pagePath, "name"u8);
+            var url = OptionalString(page, pagePath, "url"u8);
+            if (id is null && (name is null || url is null) && !Has(page, "id"u8) && !(Has(page, "name"u8) && Has(page, "url"u8)))
                 Error(pagePath, "needs id (a HubSpot page), or name and url (any other page)");
             return new PageInfo(id, name, url);
         }
 
         private PlayContext? Context(JsonElement item, string path)
         {
-            if (!item.TryGetProperty("context", out var value) || value.ValueKind == JsonValueKind.Null)
+            if (!item.TryGetProperty("context"u8, out var value) || value.ValueKind == JsonValueKind.Null)
                 return null;
             PlayContext? parsed = value.ValueKind != JsonValueKind.String ? null
                 : value.ValueEquals("EXTERNAL_PAGE"u8) ? PlayContext.ExternalPage
@@ -338,7 +338,7 @@ public sealed class BeaconParser(BeaconLimits limits)
             return parsed;
         }
 
-        private bool TryGetObject(JsonElement item, string path, string name, out JsonElement value)
+        private bool TryGetObject(JsonElement item, string path, ReadOnlySpan<byte> name, out JsonElement value)
         {
             if (!item.TryGetProperty(name, out value) || value.ValueKind == JsonValueKind.Null)
                 return false;
@@ -348,10 +348,10 @@ public sealed class BeaconParser(BeaconLimits limits)
             return false;
         }
 
-        private static bool Has(JsonElement item, string name) =>
+        private static bool Has(JsonElement item, ReadOnlySpan<byte> name) =>
             item.TryGetProperty(name, out var value) && value.ValueKind != JsonValueKind.Null;
 
-        private string? SessionId(JsonElement item, string path, string name)
+        private string? SessionId(JsonElement item, string path, ReadOnlySpan<byte> name)
         {
             if (!item.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
             {
@@ -390,7 +390,7 @@ public sealed class BeaconParser(BeaconLimits limits)
         private static bool ContainsControlCharacter(string text) =>
             text.AsSpan().IndexOfAnyInRange('\u0000', '\u001f') >= 0 || text.AsSpan().IndexOfAnyInRange('\u007f', '\u009f') >= 0;
 
-        private string? OptionalString(JsonElement item, string path, string name)
+        private string? OptionalString(JsonElement item, string path, ReadOnlySpan<byte> name)
         {
             if (!item.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
                 return null;
@@ -415,7 +415,7 @@ public sealed class BeaconParser(BeaconLimits limits)
             return text.Length == 0 ? null : text;
         }
 
-        private long? RequiredPositiveInteger(JsonElement item, string path, string name)
+        private long? RequiredPositiveInteger(JsonElement item, string path, ReadOnlySpan<byte> name)
         {
             if (!item.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
             {
@@ -426,14 +426,14 @@ public sealed class BeaconParser(BeaconLimits limits)
             return Integer(value, path, name, min: 1);
         }
 
-        private long? OptionalInteger(JsonElement item, string path, string name, long min)
+        private long? OptionalInteger(JsonElement item, string path, ReadOnlySpan<byte> name, long min)
         {
             if (!item.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
                 return null;
             return Integer(value, path, name, min);
         }
 
-        private long? Integer(JsonElement value, string path, string name, long min)
+        private long? Integer(JsonElement value, string path, ReadOnlySpan<byte> name, long min)
         {
             if (!TryReadInt64(value, out var parsed) || parsed < min)
             {
@@ -444,7 +444,7 @@ public sealed class BeaconParser(BeaconLimits limits)
             return parsed;
         }
 
-        private long? Timestamp(JsonElement item, string path, string name, bool required)
+        private long? Timestamp(JsonElement item, string path, ReadOnlySpan<byte> name, bool required)
         {
             if (!item.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
             {
@@ -471,7 +471,7 @@ public sealed class BeaconParser(BeaconLimits limits)
             return ts;
         }
 
-        private double? Duration(JsonElement item, string path, string name)
+        private double? Duration(JsonElement item, string path, ReadOnlySpan<byte> name)
         {
             var duration = Seconds(item, path, name, required: false);
             if (duration is 0)
@@ -483,13 +483,13 @@ public sealed class BeaconParser(BeaconLimits limits)
             return duration;
         }
 
-        private double? Seconds(JsonElement item, string path, string name, bool required) =>
+        private double? Seconds(JsonElement item, string path, ReadOnlySpan<byte> name, bool required) =>
             Number(item, path, name, required, scale: 1, unit: "seconds");
 
-        private double? Milliseconds(JsonElement item, string path, string name, bool required) =>
+        private double? Milliseconds(JsonElement item, string path, ReadOnlySpan<byte> name, bool required) =>
             Number(item, path, name, required, scale: 1000, unit: "milliseconds");
 
-        private double? Number(JsonElement item, string path, string name, bool required, double scale, string unit)
+        private double? Number(JsonElement item, string path, ReadOnlySpan<byte> name, bool required, double scale, string unit)
         {
             if (!item.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
             {
@@ -549,6 +549,8 @@ public sealed class BeaconParser(BeaconLimits limits)
                 _ => false,
             };
         }
+
+        private static string Name(string path, ReadOnlySpan<byte> name) => Name(path, System.Text.Encoding.UTF8.GetString(name));
 
         private static string Name(string path, string name) =>
             path.Length == 0 ? name : name.Length == 0 ? path : $"{path}.{name}";
