@@ -35,4 +35,5 @@ Or post beacons to http://localhost:7071/api/beacons, for example:
 and watch the events it would send appear below and in .relay/dry-run-events.jsonl.
 
 MSG
-HubSpot__DryRunFile="${HubSpot__DryRunFile:-$PWD/.relay/dry-run-events.jsonl}" exec dotnet run --project src/FunctionsRelay.Local
+# Not exec: the trap above stops Azurite when the relay stops (Ctrl+C).
+HubSpot__DryRunFile="${HubSpot__DryRunFile:-$PWD/.relay/dry-run-events.jsonl}" dotnet run --project src/FunctionsRelay.Local
