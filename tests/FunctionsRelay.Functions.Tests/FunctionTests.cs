@@ -1,12 +1,9 @@
 using System.Text;
 using System.Text.Json;
-using FunctionsRelay.Infrastructure;
 using FunctionsRelay.Infrastructure.Storage;
 using FunctionsRelay.IntegrationTests;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
 
 namespace FunctionsRelay.Functions.Tests;
 
@@ -19,22 +16,9 @@ public sealed class FunctionTests(Azurite azurite) : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        var id = Guid.NewGuid().ToString("N")[..12];
-        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
-        {
-            ["AzureWebJobsStorage"] = azurite.ConnectionString,
-            ["Relay:BeaconQueue"] = "fn-beacons-" + id,
-            ["Relay:SessionsTable"] = "fnsessions" + id,
-            ["Relay:TokensTable"] = "fntokens" + id,
-            ["Relay:DeadLettersTable"] = "fndead" + id,
-            ["Relay:AllowedOrigins"] = "https://player.example.com",
-            ["HubSpot:DryRunFile"] = _dryRunFile,
-        }).Build();
-        var services = new ServiceCollection().AddLogging().AddRelay(configuration);
-        services.AddSingleton<RelayFunctions>();
-        _services = services.BuildServiceProvider();
-        foreach (var hosted in _services.GetServices<IHostedService>())
-            await hosted.StartAsync(CancellationToken.None);
+        var settings = IsolatedRelay.Settings(azurite, _dryRunFile);
+        settings["Relay:AllowedOrigins"] = "https://player.example.com";
+        _services = await IsolatedRelay.StartServicesAsync(settings, services => services.AddSingleton<RelayFunctions>());
     }
 
     public async Task DisposeAsync() => await _services.DisposeAsync();

@@ -120,6 +120,14 @@ public sealed class FakeHubSpot : IAsyncDisposable
 
     public List<ReceivedEvent> EventsOf(string sessionId) => Received.Where(e => e.SessionId == sessionId).ToList();
 
+    /// <summary>The settings that point a relay at this server, with the app's credentials.</summary>
+    public IEnumerable<KeyValuePair<string, string?>> RelaySettings =>
+    [
+        new("HubSpot:ClientId", ClientId),
+        new("HubSpot:ClientSecret", ClientSecret),
+        new("HubSpot:BaseUrl", BaseUrl.ToString()),
+    ];
+
     public async ValueTask DisposeAsync()
     {
         await _app.StopAsync();

@@ -1,14 +1,11 @@
 using System.Text;
 using System.Text.Json;
 using FunctionsRelay.Domain.Sessions;
-using FunctionsRelay.Infrastructure;
 using FunctionsRelay.Infrastructure.HubSpot;
 using FunctionsRelay.Infrastructure.Ingest;
 using FunctionsRelay.Infrastructure.Processing;
 using FunctionsRelay.Infrastructure.Storage;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Time.Testing;
 
 namespace FunctionsRelay.IntegrationTests;
@@ -37,30 +34,10 @@ public sealed class ProcessorTests(Azurite azurite) : IAsyncLifetime
 
     private async Task StartAsync(bool withHubSpot = false, Dictionary<string, string?>? settings = null)
     {
-        var id = Guid.NewGuid().ToString("N")[..12];
-        var values = new Dictionary<string, string?>
-        {
-            ["AzureWebJobsStorage"] = azurite.ConnectionString,
-            ["Relay:BeaconQueue"] = "proc-beacons-" + id,
-            ["Relay:SessionsTable"] = "procsessions" + id,
-            ["Relay:TokensTable"] = "proctokens" + id,
-            ["Relay:DeadLettersTable"] = "procdead" + id,
-            ["HubSpot:DryRunFile"] = _dryRunFile,
-        };
-        if (withHubSpot)
-        {
-            values["HubSpot:ClientId"] = FakeHubSpot.ClientId;
-            values["HubSpot:ClientSecret"] = FakeHubSpot.ClientSecret;
-            values["HubSpot:BaseUrl"] = _hubSpot.BaseUrl.ToString();
-        }
-
-        foreach (var (key, value) in settings ?? [])
+        var values = IsolatedRelay.Settings(azurite, _dryRunFile);
+        foreach (var (key, value) in (withHubSpot ? _hubSpot.RelaySettings : []).Concat(settings ?? []))
             values[key] = value;
-        var configuration = new ConfigurationBuilder().AddInMemoryCollection(values).Build();
-        var services = new ServiceCollection().AddLogging().AddSingleton<TimeProvider>(_time).AddRelay(configuration);
-        _services = services.BuildServiceProvider();
-        foreach (var hosted in _services.GetServices<IHostedService>())
-            await hosted.StartAsync(CancellationToken.None);
+        _services = await IsolatedRelay.StartServicesAsync(values, services => services.AddSingleton<TimeProvider>(_time));
     }
 
     private T Service<T>()

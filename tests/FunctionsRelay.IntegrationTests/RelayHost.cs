@@ -16,14 +16,9 @@ public sealed class RelayHost : WebApplicationFactory<Program>
 
     public RelayHost(Azurite azurite, FakeHubSpot? hubSpot, Dictionary<string, string?>? settings = null)
     {
-        var id = Guid.NewGuid().ToString("N")[..12];
-        _settings = new Dictionary<string, string?>
+        _settings = IsolatedRelay.Settings(azurite, Path.Combine(Path.GetTempPath(), $"relay-dry-run-{Guid.NewGuid():N}.jsonl"));
+        foreach (var (key, value) in new Dictionary<string, string?>
         {
-            ["AzureWebJobsStorage"] = azurite.ConnectionString,
-            ["Relay:BeaconQueue"] = "beacons-" + id,
-            ["Relay:SessionsTable"] = "sessions" + id,
-            ["Relay:TokensTable"] = "tokens" + id,
-            ["Relay:DeadLettersTable"] = "dead" + id,
             ["Relay:AllowedOrigins"] = "https://player.example.com",
             ["Queue:MaxPollingInterval"] = "00:00:00.200",
             ["Queue:VisibilityTimeout"] = "00:00:00.200",
@@ -31,13 +26,9 @@ public sealed class RelayHost : WebApplicationFactory<Program>
             ["HubSpot:NoTokenRetryDelay"] = "00:00:01",
             ["HubSpot:OutageRetryDelay"] = "00:00:01",
             ["HubSpot:MaxInlineRetryAfter"] = "00:00:01",
-            ["HubSpot:DryRunFile"] = Path.Combine(Path.GetTempPath(), $"relay-dry-run-{id}.jsonl"),
-        };
-        if (hubSpot is not null)
+        }.Concat(hubSpot?.RelaySettings ?? []))
         {
-            _settings["HubSpot:ClientId"] = FakeHubSpot.ClientId;
-            _settings["HubSpot:ClientSecret"] = FakeHubSpot.ClientSecret;
-            _settings["HubSpot:BaseUrl"] = hubSpot.BaseUrl.ToString();
+            _settings[key] = value;
         }
 
         foreach (var (key, value) in settings ?? [])
