@@ -34,10 +34,14 @@ public sealed class RelayFunctions(
         [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = OAuthEndpoints.CallbackRoute)] HttpRequest request,
         CancellationToken cancellationToken) => oauth.CallbackAsync(request, cancellationToken);
 
-    /// <summary>The session processor; the host retries failures and poisons a message after maxDequeueCount (host.json).</summary>
+    /// <summary>
+    /// The session processor; the host retries failures and poisons a message after maxDequeueCount (host.json).
+    /// The host resolves <c>%name%</c> through its configuration, where the app setting <c>Relay__BeaconQueue</c> is the key
+    /// <c>Relay:BeaconQueue</c> (<c>%Relay__BeaconQueue%</c> resolves to nothing and the function is not indexed).
+    /// </summary>
     [Function("ProcessBeacons")]
     public Task ProcessBeacons(
-        [QueueTrigger("%Relay__BeaconQueue%", Connection = "AzureWebJobsStorage")] BinaryData message,
+        [QueueTrigger("%Relay:BeaconQueue%", Connection = "AzureWebJobsStorage")] BinaryData message,
         CancellationToken cancellationToken) => processor.HandleAsync(message, cancellationToken);
 
     [Function("RefreshTokens")]

@@ -90,7 +90,7 @@ public sealed class FunctionTests(Azurite azurite) : IAsyncLifetime
         Assert.Equal(["Beacons", "BeaconsPreflight", "OAuthCallback", "OAuthInstall", "ProcessBeacons", "RefreshTokens"], functions.Keys.Order());
         Assert.Equal("beacons", functions["Beacons"].GetProperty("route").GetString());
         Assert.Equal("anonymous", functions["Beacons"].GetProperty("authLevel").GetString(), ignoreCase: true);
-        Assert.Equal("%Relay__BeaconQueue%", functions["ProcessBeacons"].GetProperty("queueName").GetString());
+        Assert.Equal("%Relay:BeaconQueue%", functions["ProcessBeacons"].GetProperty("queueName").GetString());
         Assert.Equal("AzureWebJobsStorage", functions["ProcessBeacons"].GetProperty("connection").GetString());
         Assert.Equal("%TokenRefreshSchedule%", functions["RefreshTokens"].GetProperty("schedule").GetString());
     }

@@ -9,11 +9,12 @@ using Microsoft.Extensions.Options;
 namespace FunctionsRelay.Infra.Tests;
 
 /// <summary>What <c>azd up</c> would deploy, read from the evaluated template (<c>bicep snapshot</c> of infra/main.bicep).</summary>
-public sealed class DeploymentTests : IClassFixture<DeploymentTests.Deployment>
+[Collection(DeploymentCollection.Name)]
+public sealed class DeploymentTests
 {
-    private const string ClientSecret = "s3cr3t-that-must-stay-in-key-vault";
-    private const string DeployingUser = "11111111-2222-3333-4444-555555555555";
-    private static readonly string[] PlayerOrigins = ["https://www.example.com", "https://video.example.com"];
+    internal const string ClientSecret = "s3cr3t-that-must-stay-in-key-vault";
+    internal const string DeployingUser = "11111111-2222-3333-4444-555555555555";
+    internal static readonly string[] PlayerOrigins = ["https://www.example.com", "https://video.example.com"];
 
     private static class RoleIds
     {
@@ -46,6 +47,20 @@ public sealed class DeploymentTests : IClassFixture<DeploymentTests.Deployment>
         }
 
         public Task DisposeAsync() => Task.CompletedTask;
+
+        /// <summary>The queues the storage account is deployed with.</summary>
+        public List<string> QueueNames() =>
+            WithUser["predictedResources"]!.AsArray().Select(r => r!.AsObject())
+                .Where(r => string.Equals(r["type"]!.GetValue<string>(), "Microsoft.Storage/storageAccounts/queueServices/queues", StringComparison.OrdinalIgnoreCase))
+                .Select(r => r["name"]!.GetValue<string>().Split('/')[^1])
+                .ToList();
+
+        /// <summary>The app settings the function app is deployed with: plain values, or ARM expressions evaluated at deployment.</summary>
+        public Dictionary<string, string> AppSettings() =>
+            Assert.Single(
+                    WithUser["predictedResources"]!.AsArray().Select(r => r!.AsObject()),
+                    r => string.Equals(r["type"]!.GetValue<string>(), "Microsoft.Web/sites/config", StringComparison.OrdinalIgnoreCase))
+                ["properties"]!.AsObject().ToDictionary(s => s.Key, s => s.Value!.GetValue<string>());
     }
 
     private readonly Deployment _deployment;
@@ -58,8 +73,7 @@ public sealed class DeploymentTests : IClassFixture<DeploymentTests.Deployment>
 
     private JsonObject Single(string type) => Assert.Single(Resources(type));
 
-    private Dictionary<string, string> AppSettings() =>
-        Single("Microsoft.Web/sites/config")["properties"]!.AsObject().ToDictionary(s => s.Key, s => s.Value!.GetValue<string>());
+    private Dictionary<string, string> AppSettings() => _deployment.AppSettings();
 
     private static string Name(JsonObject resource) => resource["name"]!.GetValue<string>().Split('/')[^1];
 
