@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json.Nodes;
 using FunctionsRelay.Domain.Sessions;
-using FunctionsRelay.IntegrationTests;
+using FunctionsRelay.Testing;
 
 namespace FunctionsRelay.LoadTest;
 

@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using FunctionsRelay.IntegrationTests;
+using FunctionsRelay.Testing;
 
 namespace FunctionsRelay.LoadTest;
 

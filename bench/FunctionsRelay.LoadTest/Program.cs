@@ -5,7 +5,7 @@ using FunctionsRelay.Domain.Sessions;
 using FunctionsRelay.Infrastructure;
 using FunctionsRelay.Infrastructure.HubSpot;
 using FunctionsRelay.Infrastructure.Storage;
-using FunctionsRelay.IntegrationTests;
+using FunctionsRelay.Testing;
 using FunctionsRelay.LoadTest;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Options;

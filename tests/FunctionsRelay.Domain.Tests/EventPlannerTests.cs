@@ -74,7 +74,7 @@ public class EventPlannerTests
         Assert.Equal(2, span.GetProperty("rawDataMap").GetProperty("0").GetInt32());
         Assert.Equal(0, span.GetProperty("rawDataMap").GetProperty("9").GetInt32());
         Assert.Equal(10, span.GetProperty("rawDataMap").EnumerateObject().Count());
-        Assert.Equal(50, span.GetProperty("derivedValues").GetProperty("totalPercentPlayed").GetDouble());
+        Assert.Equal(0.5, span.GetProperty("derivedValues").GetProperty("totalPercentPlayed").GetDouble());
         Assert.Equal(7, span.GetProperty("derivedValues").GetProperty("totalSecondsPlayed").GetInt32());
         Assert.Equal(SessionScript.Ts(12), span.GetProperty("occurredTimestamp").GetInt64());
         Assert.Equal(CloseReason.End, session.CloseReason);
@@ -201,7 +201,8 @@ public class EventPlannerTests
         var played = Json(EventPlanner.Decide(session, Options)[0]);
 
         var names = played.EnumerateObject().Select(p => p.Name).Order().ToList();
-        Assert.Equal(["contactUtk", "externalId", "externalPlayContext", "mediaName", "mediaType", "mediaUrl", "occurredTimestamp", "pageName", "pageUrl", "sessionId"], names);
+        Assert.Equal(["contactUtk", "externalId", "externalPlayContext", "mediaName", "mediaType", "mediaUrl", "occurredTimestamp", "pageName", "pageUrl", "sessionId", "state"], names);
+        Assert.Equal("STARTED", played.GetProperty("state").GetString());
         Assert.Equal("VIDEO", played.GetProperty("mediaType").GetString());
         Assert.Equal("EXTERNAL_PAGE", played.GetProperty("externalPlayContext").GetString());
         Assert.Equal("session-1", played.GetProperty("sessionId").GetString());

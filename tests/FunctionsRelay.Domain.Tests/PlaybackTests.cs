@@ -21,7 +21,7 @@ public class PlaybackTests
         var span = ReportOf(script).AttentionSpan!;
 
         Assert.Equal("0=2;1=2;2=1;3=1;4=1;5=0;6=0;7=0;8=0;9=0;", span.RawDataString);
-        Assert.Equal(50, span.TotalPercentPlayed);
+        Assert.Equal(0.5, span.TotalPercentPlayed);
         Assert.Equal(7, span.TotalSecondsPlayed);
     }
 
@@ -115,7 +115,7 @@ public class PlaybackTests
 
         Assert.Equal(1000, span.Counts.Length);
         Assert.Equal(500, span.Counts.Count(count => count == 1));
-        Assert.Equal(50, span.TotalPercentPlayed);
+        Assert.Equal(0.5, span.TotalPercentPlayed);
         Assert.Equal(3600, span.TotalSecondsPlayed);
     }
 
@@ -126,7 +126,7 @@ public class PlaybackTests
 
         Assert.Equal(10, span.Counts.Length);
         Assert.All(span.Counts, count => Assert.Equal(1, count));
-        Assert.Equal(100, span.TotalPercentPlayed);
+        Assert.Equal(1, span.TotalPercentPlayed);
     }
 
     [Fact]

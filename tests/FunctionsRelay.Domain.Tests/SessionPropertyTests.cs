@@ -118,7 +118,7 @@ public class SessionPropertyTests
 
         return report.Passes.Sum(pass => pass.Length) <= allowed + 1e-9
             && report.AttentionSpan!.TotalSecondsPlayed <= Math.Ceiling(allowed)
-            && report.AttentionSpan.TotalPercentPlayed is >= 0 and <= 100;
+            && report.AttentionSpan.TotalPercentPlayed is >= 0 and <= 1;
     }
 
     [Property(MaxTest = 100)]

@@ -1,7 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using FunctionsRelay.Infrastructure.Storage;
-using FunctionsRelay.IntegrationTests;
+using FunctionsRelay.Testing;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 

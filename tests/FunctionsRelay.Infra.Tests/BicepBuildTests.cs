@@ -1,5 +1,5 @@
 using System.Text.Json.Nodes;
-using FunctionsRelay.IntegrationTests;
+using FunctionsRelay.Testing;
 
 namespace FunctionsRelay.Infra.Tests;
 

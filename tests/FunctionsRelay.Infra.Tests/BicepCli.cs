@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Reflection;
 using System.Text.Json.Nodes;
-using FunctionsRelay.IntegrationTests;
+using FunctionsRelay.Testing;
 
 namespace FunctionsRelay.Infra.Tests;
 

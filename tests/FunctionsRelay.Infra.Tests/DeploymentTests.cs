@@ -1,7 +1,7 @@
 using System.Text.Json.Nodes;
 using FunctionsRelay.Infrastructure;
 using FunctionsRelay.Infrastructure.Http;
-using FunctionsRelay.IntegrationTests;
+using FunctionsRelay.Testing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;

@@ -71,8 +71,8 @@ public sealed class HttpTests(Azurite azurite) : IAsyncLifetime
         await host.EventuallyAsync(() => File.Exists(host.DryRunFile) && File.ReadAllLines(host.DryRunFile).Length == 7, "seven dry-run events are written");
         var lines = File.ReadAllLines(host.DryRunFile).Select(line => JsonDocument.Parse(line).RootElement).ToList();
         Assert.Equal(session.ExpectedEvents().Select(e => e.Key), lines.Select(l => l.GetProperty("event").GetString()));
-        Assert.Equal("/media-bridge/v2/events/attention-span", lines[^1].GetProperty("path").GetString());
-        Assert.Contains(host.Logs, line => line.Contains("Dry run: would POST /media-bridge/v2/events/media-played", StringComparison.Ordinal));
+        Assert.Equal("/media-bridge/2026-03/events/attention-span", lines[^1].GetProperty("path").GetString());
+        Assert.Contains(host.Logs, line => line.Contains("Dry run: would POST /media-bridge/2026-03/events/media-played", StringComparison.Ordinal));
     }
 
     [Fact]

@@ -3,8 +3,9 @@ using System.Text.Json.Serialization;
 namespace FunctionsRelay.Domain.HubSpot;
 
 /// <summary>
-/// The body of a Media Bridge v2 event, with HubSpot's JSON names; absent values are left out. The played event carries the
-/// common fields, the quartile event adds <see cref="PlayedPercent"/>, the attention-span event the map and derived values.
+/// The body of a Media Bridge event, with HubSpot's JSON names; absent values are left out. The played event adds
+/// <see cref="State"/> to the common fields, the quartile event <see cref="PlayedPercent"/>, the attention-span event the
+/// map and derived values.
 /// </summary>
 public sealed record MediaEventPayload
 {
@@ -47,6 +48,10 @@ public sealed record MediaEventPayload
     [JsonPropertyName("externalPlayContext")]
     public string? ExternalPlayContext { get; init; }
 
+    /// <summary>Played events only, where HubSpot requires it: <see cref="PlayedStates.Started"/> when playback began.</summary>
+    [JsonPropertyName("state")]
+    public string? State { get; init; }
+
     /// <summary>Quartile events: 0, 25, 50, 75 or 100.</summary>
     [JsonPropertyName("playedPercent")]
     public int? PlayedPercent { get; init; }
@@ -62,6 +67,13 @@ public sealed record MediaEventPayload
     public AttentionSpanDerivedValues? DerivedValues { get; init; }
 }
 
+/// <summary>The played event's <c>state</c> values.</summary>
+public static class PlayedStates
+{
+    public const string Started = "STARTED";
+}
+
+/// <summary><see cref="TotalPercentPlayed"/> is a share of the media from 0 to 1, as HubSpot computes it when it is left out.</summary>
 public sealed record AttentionSpanDerivedValues(
     [property: JsonPropertyName("totalPercentPlayed")] double TotalPercentPlayed,
     [property: JsonPropertyName("totalSecondsPlayed")] int TotalSecondsPlayed);

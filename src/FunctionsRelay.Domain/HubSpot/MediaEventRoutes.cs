@@ -2,13 +2,16 @@ using FunctionsRelay.Domain.Sessions;
 
 namespace FunctionsRelay.Domain.HubSpot;
 
+/// <summary>HubSpot's date-versioned Media Bridge event endpoints (docs/hubspot.md says where each comes from).</summary>
 public static class MediaEventRoutes
 {
+    public const string ApiVersion = "2026-03";
+
     public static string PathOf(MediaEventKind kind) => kind switch
     {
-        MediaEventKind.Played => "/media-bridge/v2/events/media-played",
-        MediaEventKind.PlayedPercent => "/media-bridge/v2/events/media-played-percent",
-        MediaEventKind.AttentionSpan => "/media-bridge/v2/events/attention-span",
+        MediaEventKind.Played => $"/media-bridge/{ApiVersion}/events/media-played",
+        MediaEventKind.PlayedPercent => $"/media-bridge/{ApiVersion}/events/media-played-percent",
+        MediaEventKind.AttentionSpan => $"/media-bridge/{ApiVersion}/events/attention-span",
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "not a media event kind"),
     };
 }

@@ -90,7 +90,8 @@ public static class EventPlanner
         var decided = new List<PendingEvent>(0);
 
         if (!session.Decided.HasFlag(DecidedEvents.Played) && Playback.FirstPlay(settled) is { } playedAt)
-            Add(session, decided, DecidedEvents.Played, new PendingEvent("played", MediaEventKind.Played, Serialize(Build(session, playedAt, options))));
+            Add(session, decided, DecidedEvents.Played, new PendingEvent(
+                "played", MediaEventKind.Played, Serialize(Build(session, playedAt, options) with { State = PlayedStates.Started })));
 
         if (session.Decided.HasFlag(DecidedEvents.Played))
         {

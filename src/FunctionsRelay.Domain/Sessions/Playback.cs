@@ -19,7 +19,10 @@ public readonly record struct Pass(double Start, double End)
 /// <summary>A quartile reached, and the client time of the beacon that showed it.</summary>
 public readonly record struct QuartileReach(int Percent, long Ts);
 
-/// <summary>The attention-span map: how many passes covered each span of the media.</summary>
+/// <summary>
+/// The attention-span map: how many passes covered each span of the media. <see cref="TotalPercentPlayed"/> is the share of
+/// spans watched at least once, from 0 to 1 (HubSpot's own formula for it; docs/hubspot.md says why not 0 to 100).
+/// </summary>
 public sealed record AttentionSpan(int[] Counts, double TotalPercentPlayed, int TotalSecondsPlayed)
 {
     /// <summary>HubSpot's <c>rawDataString</c>: <c>0=2;1=2;2=1;...;</c>.</summary>
@@ -98,7 +101,7 @@ public static class Playback
         var watchedSpans = counts.Count(count => count > 0);
         return new AttentionSpan(
             counts,
-            Math.Round(100.0 * watchedSpans / spanCount, 2),
+            Math.Round((double)watchedSpans / spanCount, 4),
             (int)Math.Round(secondsPlayed, MidpointRounding.AwayFromZero));
     }
 

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace FunctionsRelay.IntegrationTests;
+namespace FunctionsRelay.Testing;
 
 /// <summary>
 /// Azurite from the project's npm packages, on loopback ports of its own that stay the same across a restart; in memory,

@@ -1,6 +1,9 @@
-namespace FunctionsRelay.IntegrationTests;
+namespace FunctionsRelay.Testing;
 
-/// <summary>A real Azurite (the npm package the project installs), in memory, on free loopback ports; one for all tests.</summary>
+/// <summary>
+/// A real Azurite (the npm package the project installs), in memory, on free loopback ports; one for all tests of an
+/// assembly, through its collection (xunit wants the collection definition in the test assembly itself).
+/// </summary>
 public sealed class Azurite : IAsyncLifetime, IAsyncDisposable
 {
     private readonly AzuriteProcess _process = new(RepositoryPaths.Root, dataFolder: null);
@@ -16,10 +19,4 @@ public sealed class Azurite : IAsyncLifetime, IAsyncDisposable
     public async Task DisposeAsync() => await _process.DisposeAsync();
 
     ValueTask IAsyncDisposable.DisposeAsync() => _process.DisposeAsync();
-}
-
-[CollectionDefinition(Name)]
-public sealed class AzuriteCollection : ICollectionFixture<Azurite>
-{
-    public const string Name = "Azurite";
 }

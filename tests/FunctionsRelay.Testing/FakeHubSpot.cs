@@ -9,7 +9,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
-namespace FunctionsRelay.IntegrationTests;
+namespace FunctionsRelay.Testing;
 
 /// <summary>One event HubSpot accepted.</summary>
 public sealed record ReceivedEvent(long PortalId, string Path, string Payload)
@@ -19,10 +19,10 @@ public sealed record ReceivedEvent(long PortalId, string Path, string Payload)
 
     public JsonElement Json => JsonDocument.Parse(Payload).RootElement;
 
-    public string Key => Path switch
+    public string Key => Path[MediaBridgeContract.EventsPrefix.Length..] switch
     {
-        "/media-bridge/v2/events/media-played" => "played",
-        "/media-bridge/v2/events/attention-span" => "attention-span",
+        "media-played" => "played",
+        "attention-span" => "attention-span",
         _ => "quartile-" + Json.GetProperty("playedPercent").GetInt32(),
     };
 
@@ -31,8 +31,9 @@ public sealed record ReceivedEvent(long PortalId, string Path, string Payload)
 
 /// <summary>
 /// A loopback HTTP server standing in for HubSpot: the OAuth token and introspection endpoints and the three Media Bridge
-/// v2 event endpoints. It checks the client credentials, the bearer token and the payload's required fields, and can be
-/// told to answer 429 (with Retry-After) or 500 for the next event requests.
+/// event endpoints. It checks the client credentials, the bearer token and every event against
+/// <see cref="MediaBridgeContract"/> (400 naming the problem), and can be told to answer 429 (with Retry-After) or 500
+/// for the next event requests.
 /// </summary>
 public sealed class FakeHubSpot : IAsyncDisposable
 {
@@ -81,7 +82,7 @@ public sealed class FakeHubSpot : IAsyncDisposable
         var fake = new FakeHubSpot(app);
         app.MapPost("/oauth/2026-03/token", fake.TokenAsync);
         app.MapPost("/oauth/2026-03/token/introspect", fake.IntrospectAsync);
-        app.MapPost("/media-bridge/v2/events/{kind}", fake.EventAsync);
+        app.MapPost(MediaBridgeContract.EventsPrefix + "{kind}", fake.EventAsync);
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         fake.BaseUrl = new Uri(address);
@@ -128,10 +129,12 @@ public sealed class FakeHubSpot : IAsyncDisposable
         new("HubSpot:BaseUrl", BaseUrl.ToString()),
     ];
 
+    /// <summary>Stops the server; fails the test when the relay sent any event HubSpot would have refused.</summary>
     public async ValueTask DisposeAsync()
     {
         await _app.StopAsync();
         await _app.DisposeAsync();
+        Assert.True(Refused.IsEmpty, "The relay sent events HubSpot refuses:\n" + string.Join("\n", Refused));
     }
 
     private async Task<IResult> TokenAsync(HttpRequest request)
@@ -177,7 +180,7 @@ public sealed class FakeHubSpot : IAsyncDisposable
         }
 
         var payload = await new StreamReader(request.Body).ReadToEndAsync();
-        var problem = Validate(kind, payload);
+        var problem = MediaBridgeContract.Validate(kind, payload);
         if (problem is not null)
         {
             Refused.Enqueue(problem);
@@ -188,36 +191,5 @@ public sealed class FakeHubSpot : IAsyncDisposable
         Received.Enqueue(received);
         OnAccepted?.Invoke(received);
         return Results.Accepted();
-    }
-
-    private static string? Validate(string kind, string payload)
-    {
-        JsonElement json;
-        try
-        {
-            json = JsonDocument.Parse(payload).RootElement;
-        }
-        catch (JsonException)
-        {
-            return "body is not JSON";
-        }
-
-        if (json.TryGetProperty("mediaType", out var mediaType) is false || mediaType.GetString() is not ("VIDEO" or "AUDIO" or "DOCUMENT" or "IMAGE" or "OTHER"))
-            return "mediaType is required";
-        if (!json.TryGetProperty("occurredTimestamp", out var ts) || ts.ValueKind != JsonValueKind.Number)
-            return "occurredTimestamp is required";
-        if (!json.TryGetProperty("sessionId", out _))
-            return "sessionId is required";
-        if (!json.TryGetProperty("contactId", out _) && !json.TryGetProperty("contactUtk", out _))
-            return "contactId or contactUtk is required";
-        if (!json.TryGetProperty("mediaBridgeId", out _) && !json.TryGetProperty("externalId", out _))
-            return "mediaBridgeId or externalId is required";
-        return kind switch
-        {
-            "media-played" => null,
-            "media-played-percent" when json.TryGetProperty("playedPercent", out var percent) && percent.GetInt32() is 0 or 25 or 50 or 75 or 100 => null,
-            "attention-span" when json.TryGetProperty("rawDataMap", out var map) && map.ValueKind == JsonValueKind.Object && json.TryGetProperty("rawDataString", out _) => null,
-            _ => $"{kind}: missing or invalid fields",
-        };
     }
 }

@@ -1,7 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 
-namespace FunctionsRelay.IntegrationTests;
+namespace FunctionsRelay.Testing;
 
 /// <summary>Loopback ports for the servers the tests and the load harness start.</summary>
 public static class Ports

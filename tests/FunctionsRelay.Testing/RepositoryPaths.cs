@@ -1,4 +1,4 @@
-namespace FunctionsRelay.IntegrationTests;
+namespace FunctionsRelay.Testing;
 
 /// <summary>The checkout the tests run from: the folder holding FunctionsRelay.sln above the test binaries.</summary>
 public static class RepositoryPaths

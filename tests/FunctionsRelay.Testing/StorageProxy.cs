@@ -5,7 +5,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 
-namespace FunctionsRelay.IntegrationTests;
+namespace FunctionsRelay.Testing;
 
 /// <summary>
 /// A reverse proxy in front of Azurite's queue and table endpoints that counts every request by kind ("queue put",
