@@ -213,11 +213,84 @@ public class BeaconParserTests
     }
 
     [Fact]
-    public void Mparticle_seek_end_takes_the_seek_position()
+    public void Mparticle_seek_end_jumps_to_the_seek_position_from_the_playhead()
     {
         var body = MParticlePlay.Replace("\"Play\"", "\"Seek End\"").Replace("\"playhead_position\"", "\"seek_position\":\"5000\",\"playhead_position\"");
-        Assert.Equal(5, Assert.Single(Parse(body).Beacons).Position);
+        var seek = Assert.Single(Parse(body).Beacons);
+
+        Assert.Equal((BeaconEvent.Seek, 5.0, 110.123), (seek.Event, seek.Position!.Value, seek.From!.Value));
     }
+
+    /// <summary>
+    /// One viewing as mParticle's web Media SDK (src/session.ts, src/events.ts) sends it: no playhead_position until the
+    /// player reports one, seek_position left out for a seek to 0 (a restart), the session summary after the end.
+    /// </summary>
+    private static string WebMediaSdkBatch(string contentDuration = "120000", string streamType = "OnDemand")
+    {
+        string Event(string name, long at, string? playhead = null, string? seekPosition = null, string extra = "")
+        {
+            var attributes = $"\"content_title\":\"Launch demo\",\"content_duration\":\"{contentDuration}\",\"content_id\":\"video-7\","
+                + $"\"content_type\":\"Video\",\"stream_type\":\"{streamType}\",\"media_session_id\":\"ms-1\",\"hubspot_portal_id\":\"4242\",\"hubspotutk\":\"utk-9\""
+                + (playhead is null ? "" : $",\"playhead_position\":\"{playhead}\"")
+                + (seekPosition is null ? "" : $",\"seek_position\":\"{seekPosition}\"")
+                + extra;
+            return $"{{\"event_type\":\"custom_event\",\"data\":{{\"custom_event_type\":\"media\",\"event_name\":\"{name}\","
+                + $"\"timestamp_unixtime_ms\":\"{1760000000000 + at}\",\"custom_attributes\":{{{attributes}}}}}}}";
+        }
+
+        return "{\"events\":[" + string.Join(",",
+            Event("Media Session Start", 0),
+            Event("Play", 100),
+            Event("Update Playhead Position", 10_100, "10000"),
+            Event("Seek Start", 12_100, "12000", "90000"),
+            Event("Seek End", 12_300, "12000", "90000"),
+            Event("Update Playhead Position", 22_300, "100000"),
+            Event("Seek Start", 23_300, "101000"),
+            Event("Seek End", 23_400, "101000"),
+            Event("Update Playhead Position", 33_400, "10000"),
+            Event("Pause", 34_400, "11000"),
+            Event("Media Session End", 35_000, "11000"),
+            Event("Media Session Summary", 35_000, "11000", extra: ",\"media_content_time_spent\":\"31300\",\"media_content_complete\":\"false\"")) + "]}";
+    }
+
+    [Fact]
+    public void The_web_media_sdks_own_batch_parses_first_play_and_a_restart_included()
+    {
+        var batch = Parse(WebMediaSdkBatch());
+
+        Assert.True(batch.IsValid, string.Join("; ", batch.Errors));
+        Assert.Equal(1, batch.Ignored);
+        Assert.Equal(
+            [(BeaconEvent.Start, null, null), (BeaconEvent.Play, 0, null), (BeaconEvent.Heartbeat, 10, null),
+             (BeaconEvent.SeekStart, 12, null), (BeaconEvent.Seek, 90, 12), (BeaconEvent.Heartbeat, 100, null),
+             (BeaconEvent.SeekStart, 101, null), (BeaconEvent.Seek, 0, 101), (BeaconEvent.Heartbeat, 10, null),
+             (BeaconEvent.Pause, 11, null), (BeaconEvent.End, 11, null)],
+            batch.Beacons.Select(b => (b.Event, b.Position, b.From)).ToList<(BeaconEvent, double?, double?)>());
+    }
+
+    [Fact]
+    public void A_live_stream_has_no_duration_and_says_it_is_live()
+    {
+        foreach (var batch in new[] { Parse(WebMediaSdkBatch(contentDuration: "0")), Parse(WebMediaSdkBatch(streamType: "LiveStream")) })
+        {
+            Assert.True(batch.IsValid, string.Join("; ", batch.Errors));
+            Assert.All(batch.Beacons, beacon => Assert.Null(beacon.Duration));
+            Assert.All(batch.Beacons, beacon => Assert.True(beacon.Media!.Live));
+        }
+    }
+
+    [Fact]
+    public void A_native_beacon_may_say_its_media_is_live()
+    {
+        var beacon = Assert.Single(Parse("""{"portalId":1,"sessionId":"s","event":"play","ts":1760000000000,"position":0,"media":{"externalId":"tv","live":true}}""").Beacons);
+
+        Assert.True(beacon.Media!.Live);
+        Assert.Equal("media.live: must be true or false (got \"yes\")",
+            OnlyError("""{"portalId":1,"sessionId":"s","event":"play","ts":1760000000000,"position":0,"media":{"externalId":"tv","live":"yes"}}"""));
+    }
+
+    internal static IReadOnlyList<Beacon> WebMediaSdkBeacons(string contentDuration = "120000", string streamType = "OnDemand") =>
+        new BeaconParser(new BeaconLimits()).Parse(System.Text.Encoding.UTF8.GetBytes(WebMediaSdkBatch(contentDuration, streamType)), DateTimeOffset.FromUnixTimeMilliseconds(1760000100000)).Beacons;
 
     [Fact]
     public void A_batch_ignores_and_counts_ads_buffering_qos_and_other_events()

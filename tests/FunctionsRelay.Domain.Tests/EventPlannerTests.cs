@@ -43,21 +43,93 @@ public class EventPlannerTests
     }
 
     [Fact]
-    public void Quartile_100_comes_with_ended_or_within_one_second_of_the_end()
+    public void By_the_playhead_rule_quartile_100_comes_with_ended_or_within_one_second_of_the_end()
     {
+        var playhead = new SessionOptions { QuartileRule = QuartileRule.Playhead };
         var byEnded = new SessionScript().Play(0, 0).Pause(2, 2).Seek(3, 2, 9.5).Ended(4, 9.5).Merge();
         var byInterval = new SessionScript().Play(0, 0).Pause(9.2, 9.1).Merge();
 
-        Assert.Equal(["played", "quartile-0", "quartile-100"], Keys(EventPlanner.Decide(byEnded, Options)));
-        Assert.Equal(["played", "quartile-0", "quartile-25", "quartile-50", "quartile-75", "quartile-100"], Keys(EventPlanner.Decide(byInterval, Options)));
+        Assert.Equal(["played", "quartile-0", "quartile-100"], Keys(EventPlanner.Decide(byEnded, playhead)));
+        Assert.Equal(["played", "quartile-0", "quartile-25", "quartile-50", "quartile-75", "quartile-100"], Keys(EventPlanner.Decide(byInterval, playhead)));
     }
 
     [Fact]
-    public void A_lower_quartile_reached_after_a_higher_one_is_not_sent()
+    public void By_the_playhead_rule_a_lower_quartile_reached_after_a_higher_one_is_not_sent()
     {
+        var playhead = new SessionOptions { QuartileRule = QuartileRule.Playhead };
         var session = new SessionScript().Play(0, 0).Pause(1, 1).Seek(2, 1, 9.9).Ended(3, 9.9).Seek(4, 9.9, 0).Play(5, 0).Pause(10, 5).Merge();
 
-        Assert.Equal(["played", "quartile-0", "quartile-100"], Keys(EventPlanner.Decide(session, Options)));
+        Assert.Equal(["played", "quartile-0", "quartile-100"], Keys(EventPlanner.Decide(session, playhead)));
+    }
+
+    [Fact]
+    public void A_seek_ahead_does_not_count_as_consumed()
+    {
+        // HubSpot's example of what must not happen: seek to 80 % of a 100 s video and watch 10 s.
+        var session = new SessionScript(duration: 100).Play(0, 0).Seek(1, 0, 80).Play(1, 80).Pause(11, 90).Merge();
+
+        Assert.Equal(["played", "quartile-0"], Keys(EventPlanner.Decide(session, Options)));
+    }
+
+    [Fact]
+    public void Quartiles_follow_the_share_consumed_and_100_needs_every_span()
+    {
+        var session = new SessionScript().Play(0, 0).Heartbeat(3, 3).Seek(4, 4, 8).Play(4, 8).Pause(6, 10).Merge();
+        Assert.Equal(["played", "quartile-0", "quartile-25", "quartile-50"], Keys(EventPlanner.Decide(session, Options)));
+
+        var almost = new SessionScript().Play(0, 0).Pause(9.2, 9.1).Merge();
+        Assert.Equal(["played", "quartile-0", "quartile-25", "quartile-50", "quartile-75"], Keys(EventPlanner.Decide(almost, Options)));
+
+        var whole = new SessionScript().Play(0, 0).Heartbeat(5, 5).Ended(10, 10).Merge();
+        var events = EventPlanner.Decide(whole, Options);
+        Assert.Equal(["played", "quartile-0", "quartile-25", "quartile-50", "quartile-75", "quartile-100"], Keys(events));
+        Assert.Equal(SessionScript.Ts(10), Json(events[^1]).GetProperty("occurredTimestamp").GetInt64());
+    }
+
+    [Fact]
+    public void An_mparticle_web_sdk_session_counts_what_was_watched_and_not_what_was_skipped()
+    {
+        var session = SessionScript.Merge(BeaconParserTests.WebMediaSdkBeacons());
+        EventPlanner.CloseIfDue(session, session.LastActivityAt + 1, Options);
+
+        var events = EventPlanner.Decide(session, Options);
+
+        // Watched 0-12 s, skipped to 90 s, watched 90-101 s, restarted, watched 0-11 s again: 23 of 120 spans, 34 s.
+        Assert.Equal(["played", "quartile-0", "attention-span"], Keys(events));
+        var span = Json(events[^1]).GetProperty("derivedValues");
+        Assert.Equal(0.1917, span.GetProperty("totalPercentPlayed").GetDouble());
+        Assert.Equal(34, span.GetProperty("totalSecondsPlayed").GetInt32());
+    }
+
+    [Fact]
+    public void A_live_stream_gets_its_played_event_and_nothing_else()
+    {
+        var session = SessionScript.Merge(BeaconParserTests.WebMediaSdkBeacons(streamType: "LiveStream"));
+        EventPlanner.CloseIfDue(session, session.LastActivityAt + 1, Options);
+
+        Assert.Equal(["played"], Keys(EventPlanner.Decide(session, Options)));
+        Assert.True(session.IsClosed);
+        Assert.Null(session.SkipReason);
+    }
+
+    [Fact]
+    public void Watching_the_start_again_after_the_end_adds_nothing()
+    {
+        var session = new SessionScript().Play(0, 0).Heartbeat(5, 5).Ended(10, 10).Seek(11, 10, 0).Play(11, 0).Pause(16, 5).Merge();
+
+        Assert.Equal(["played", "quartile-0", "quartile-25", "quartile-50", "quartile-75", "quartile-100"], Keys(EventPlanner.Decide(session, Options)));
+    }
+
+    [Fact]
+    public void Quartile_0_goes_with_the_played_event_even_when_heartbeats_before_the_first_play_reached_25()
+    {
+        // No seq, and the player's own play beacon was lost: heartbeats say it played, then a pause and a play later on.
+        var session = new SessionScript { Numbered = false }.Heartbeat(0, 0).Heartbeat(4, 4).Pause(5, 5).Play(6, 5).Pause(7, 6).Merge();
+
+        var events = EventPlanner.Decide(session, Options);
+
+        Assert.Equal(["played", "quartile-0", "quartile-25", "quartile-50"], Keys(events));
+        Assert.All(events, e => Assert.Equal(SessionScript.Ts(6), Json(e).GetProperty("occurredTimestamp").GetInt64()));
     }
 
     [Fact]

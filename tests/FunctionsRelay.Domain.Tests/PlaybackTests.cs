@@ -4,10 +4,10 @@ namespace FunctionsRelay.Domain.Tests;
 
 public class PlaybackTests
 {
-    private static SessionReport ReportOf(SessionScript script, double duration = 10, int maxSpans = 1000)
+    private static SessionReport ReportOf(SessionScript script, double duration = 10, int maxSpans = 1000, QuartileRule rule = QuartileRule.Consumed)
     {
         var session = script.Merge();
-        return EventPlanner.Report(session.LogEntries, duration, maxSpans);
+        return EventPlanner.Report(session.LogEntries, duration, new SessionOptions { MaxSpans = maxSpans, QuartileRule = rule });
     }
 
     [Fact]

@@ -75,6 +75,43 @@ public class SessionPropertyTests
         return decided;
     }
 
+    /// <summary>
+    /// Merges beacons one at a time and decides after each, as <see cref="ProcessOneByOne"/>; for each quartile decided,
+    /// also the share of the media the log as it then stood shows consumed by that quartile's timestamp.
+    /// </summary>
+    private static List<(PendingEvent Event, double ShareKnownThen)> ProcessOneByOneWithShares(IEnumerable<Beacon> arrivals, double duration)
+    {
+        ViewingSession? session = null;
+        var decided = new List<(PendingEvent, double)>();
+        var receivedAt = SessionScript.T0;
+        foreach (var beacon in arrivals)
+        {
+            session ??= new ViewingSession(beacon.PortalId, beacon.SessionId);
+            session.Merge(beacon, ++receivedAt, Options.MaxLogEntries);
+            EventPlanner.CloseIfDue(session, receivedAt, Options);
+            foreach (var pending in EventPlanner.Decide(session, Options))
+                decided.Add((pending, ConsumedShareAt(session.Log, duration, Timestamp(pending))));
+        }
+
+        return decided;
+    }
+
+    /// <summary>The share of spans watched at least once by the intervals of the log that ended by <paramref name="ts"/>.</summary>
+    private static double ConsumedShareAt(IReadOnlyList<LogEntry> log, double duration, long ts)
+    {
+        var intervals = Playback.Intervals(log.ToArray()).Where(interval => interval.EndTs <= ts).ToList();
+        var span = Playback.AttentionSpan(Playback.Passes(intervals), duration, Options.MaxSpans);
+        return (double)span.Counts.Count(count => count > 0) / span.Counts.Length;
+    }
+
+    private static long Timestamp(PendingEvent pending) =>
+        System.Text.Json.JsonDocument.Parse(pending.Payload).RootElement.GetProperty("occurredTimestamp").GetInt64();
+
+    private static int? PlayedPercent(PendingEvent pending) =>
+        pending.Kind == MediaEventKind.PlayedPercent
+            ? System.Text.Json.JsonDocument.Parse(pending.Payload).RootElement.GetProperty("playedPercent").GetInt32()
+            : null;
+
     private static List<PendingEvent> ProcessAllThenClose(IEnumerable<Beacon> arrivals)
     {
         var session = SessionScript.Merge(arrivals);
@@ -99,11 +136,45 @@ public class SessionPropertyTests
     }
 
     [Property(MaxTest = 300)]
+    public bool Quartile_0_comes_with_every_played_event_in_any_order_with_or_without_seq(int seed)
+    {
+        var beacons = ShuffledWithDuplicates(RandomSession(seed, numbered: seed % 2 == 0).Beacons, seed);
+        var events = ProcessOneByOne(beacons);
+
+        var played = events.Where(e => e.Kind == MediaEventKind.Played).ToList();
+        var zero = events.Where(e => PlayedPercent(e) == 0).ToList();
+        return played.Count == zero.Count && played.Zip(zero).All(pair => Timestamp(pair.First) == Timestamp(pair.Second));
+    }
+
+    [Property(MaxTest = 300)]
+    public bool With_seq_no_quartile_claims_more_than_the_whole_log_shows_consumed_by_its_timestamp(int seed)
+    {
+        var script = RandomSession(seed, numbered: true);
+        var duration = script.Beacons[0].Duration!.Value;
+        var fullLog = script.Merge().Log;
+
+        return ProcessOneByOne(ShuffledWithDuplicates(script.Beacons, seed))
+            .Where(e => PlayedPercent(e) is > 0)
+            .All(e => ConsumedShareAt(fullLog, duration, Timestamp(e)) * 100 >= PlayedPercent(e)!.Value - 1e-9);
+    }
+
+    [Property(MaxTest = 300)]
+    public bool Without_seq_no_quartile_claims_more_than_the_beacons_then_arrived_show_consumed(int seed)
+    {
+        var script = RandomSession(seed, numbered: false);
+        var duration = script.Beacons[0].Duration!.Value;
+
+        return ProcessOneByOneWithShares(ShuffledWithDuplicates(script.Beacons, seed), duration)
+            .Where(decided => PlayedPercent(decided.Event) is > 0)
+            .All(decided => decided.ShareKnownThen * 100 >= PlayedPercent(decided.Event)!.Value - 1e-9);
+    }
+
+    [Property(MaxTest = 300)]
     public bool No_span_is_counted_more_often_than_there_are_passes(int seed)
     {
         var script = RandomSession(seed, numbered: seed % 2 == 0);
         var session = script.Merge();
-        var report = EventPlanner.Report(session.LogEntries, session.Duration!.Value.Value, Options.MaxSpans);
+        var report = EventPlanner.Report(session.LogEntries, session.Duration!.Value.Value, Options);
 
         return report.AttentionSpan!.Counts.All(count => count <= report.Passes.Count);
     }
@@ -112,7 +183,7 @@ public class SessionPropertyTests
     public bool Seconds_played_never_exceed_what_the_wall_clock_allows(int seed)
     {
         var session = RandomSession(seed, numbered: true).Merge();
-        var report = EventPlanner.Report(session.LogEntries, session.Duration!.Value.Value, Options.MaxSpans);
+        var report = EventPlanner.Report(session.LogEntries, session.Duration!.Value.Value, Options);
         var allowed = session.Log.Zip(session.Log.Skip(1))
             .Sum(pair => ((pair.Second.Ts - pair.First.Ts) / 1000.0 * Playback.MaxPlaybackRate) + Playback.PlaybackSlack);
 

@@ -10,6 +10,12 @@ public enum BeaconEvent : byte
     Seek,
     Ended,
     End,
+
+    /// <summary>
+    /// A seek began at <see cref="Beacon.Position"/> (mParticle's Seek Start): nothing is watched from here to the seek's
+    /// end. Last, so that the values stored before it existed keep their meaning.
+    /// </summary>
+    SeekStart,
 }
 
 public enum MediaType
@@ -27,7 +33,8 @@ public enum PlayContext
     ExternalPage,
 }
 
-public sealed record MediaInfo(string? ExternalId, long? MediaBridgeId, string? Name, string? Url, MediaType? Type)
+/// <summary>What a beacon says of its media. A <see cref="Live"/> stream has no duration: it gets a played event only.</summary>
+public sealed record MediaInfo(string? ExternalId, long? MediaBridgeId, string? Name, string? Url, MediaType? Type, bool Live = false)
 {
     public bool HasIdentity => ExternalId is not null || MediaBridgeId is not null;
 }

@@ -182,6 +182,7 @@ public sealed class BeaconParser(BeaconLimits limits)
                 "Play" => BeaconEvent.Play,
                 "Pause" => BeaconEvent.Pause,
                 "Update Playhead Position" => BeaconEvent.Heartbeat,
+                "Seek Start" => BeaconEvent.SeekStart,
                 "Seek End" => BeaconEvent.Seek,
                 "Media Content End" => BeaconEvent.Ended,
                 "Media Session End" => BeaconEvent.End,
@@ -211,11 +212,29 @@ public sealed class BeaconParser(BeaconLimits limits)
             if (portalId is null)
                 Error(Name(attributesPath, "hubspot_portal_id"), "is required (or configure Beacons__DefaultPortalId)");
 
-            var positionAttribute = beaconEvent is BeaconEvent.Seek && attributes.TryGetProperty("seek_position"u8, out _) ? "seek_position"u8 : "playhead_position"u8;
-            var position = Milliseconds(attributes, attributesPath, positionAttribute, required: beaconEvent is not BeaconEvent.Start);
+            // The web Media SDK leaves playhead_position out while it is 0 or not yet known (a first Play at 0), and
+            // seek_position out when a seek goes to 0 (a restart); a Seek End's playhead is where the seek began.
             var duration = Milliseconds(attributes, attributesPath, "content_duration"u8, required: false);
-            if (duration is <= 0)
-                Error(Name(attributesPath, "content_duration"), "must be greater than 0");
+            var live = duration is 0 || attributes.TryGetProperty("stream_type"u8, out var streamType) && streamType.ValueKind == JsonValueKind.String
+                && streamType.ValueEquals("LiveStream"u8);
+            var playhead = Milliseconds(attributes, attributesPath, "playhead_position"u8, required: false);
+            double? position, from = null;
+            switch (beaconEvent)
+            {
+                case BeaconEvent.Seek:
+                    position = Milliseconds(attributes, attributesPath, "seek_position"u8, required: false) ?? 0;
+                    from = playhead;
+                    break;
+                case BeaconEvent.Start or BeaconEvent.SeekStart:
+                    position = playhead;
+                    break;
+                case BeaconEvent.Ended:
+                    position = playhead ?? (live ? 0 : duration) ?? 0;
+                    break;
+                default:
+                    position = playhead ?? 0;
+                    break;
+            }
 
             var contentId = OptionalString(attributes, attributesPath, "content_id"u8);
             var title = OptionalString(attributes, attributesPath, "content_title"u8);
@@ -224,9 +243,9 @@ public sealed class BeaconParser(BeaconLimits limits)
 
             if (_errors.Count == errorsBefore)
             {
-                var media = contentId is null && title is null ? null : new MediaInfo(contentId, null, title, null, MediaTypeOfContentType(contentType));
+                var media = contentId is null && title is null ? null : new MediaInfo(contentId, null, title, null, MediaTypeOfContentType(contentType), live);
                 var contact = utk is null ? null : new ContactInfo(null, utk);
-                _beacons.Add(new Beacon(portalId!.Value, sessionId!, beaconEvent.Value, ts!.Value, null, position, null, duration, media, contact));
+                _beacons.Add(new Beacon(portalId!.Value, sessionId!, beaconEvent.Value, ts!.Value, null, position, from, live ? null : duration, media, contact));
             }
         }
 
@@ -295,9 +314,18 @@ public sealed class BeaconParser(BeaconLimits limits)
                     Error(Name(mediaPath, "type"), $"must be one of VIDEO, AUDIO, DOCUMENT, IMAGE, OTHER (got {Describe(typeElement)})");
             }
 
+            var live = false;
+            if (media.TryGetProperty("live"u8, out var liveElement) && liveElement.ValueKind != JsonValueKind.Null)
+            {
+                if (liveElement.ValueKind is JsonValueKind.True or JsonValueKind.False)
+                    live = liveElement.GetBoolean();
+                else
+                    Error(Name(mediaPath, "live"), $"must be true or false (got {Describe(liveElement)})");
+            }
+
             if (externalId is null && mediaBridgeId is null && !Has(media, "externalId"u8) && !Has(media, "mediaBridgeId"u8))
                 Error(mediaPath, "needs externalId or mediaBridgeId");
-            return new MediaInfo(externalId, mediaBridgeId, name, url, type);
+            return new MediaInfo(externalId, mediaBridgeId, name, url, type, live);
         }
 
         private ContactInfo? Contact(JsonElement item, string path)

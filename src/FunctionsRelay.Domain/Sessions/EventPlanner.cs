@@ -18,12 +18,16 @@ public sealed record SessionReport(
 /// </summary>
 public static class EventPlanner
 {
-    public static SessionReport Report(ReadOnlySpan<LogEntry> log, double? duration, int maxSpans)
+    public static SessionReport Report(ReadOnlySpan<LogEntry> log, double? duration, SessionOptions options)
     {
         var intervals = Playback.Intervals(log);
         var passes = Playback.Passes(intervals);
         return duration is > 0
-            ? new SessionReport(intervals, passes, Playback.Quartiles(log, duration.Value), Playback.AttentionSpan(passes, duration.Value, maxSpans))
+            ? new SessionReport(
+                intervals,
+                passes,
+                Playback.Quartiles(log, duration.Value, options.QuartileRule, options.MaxSpans),
+                Playback.AttentionSpan(passes, duration.Value, options.MaxSpans))
             : new SessionReport(intervals, passes, [], null);
     }
 
@@ -84,27 +88,29 @@ public static class EventPlanner
             return [];
         }
 
-        var duration = session.Duration!.Value.Value;
         var log = session.LogEntries;
         var settled = session.IsClosed ? log : log[..session.SettledCount()];
         var decided = new List<PendingEvent>(0);
+        if (session.IsLive)
+            return DecideLive(session, settled, decided, options);
+
+        var duration = session.Duration!.Value.Value;
 
         if (!session.Decided.HasFlag(DecidedEvents.Played) && Playback.FirstPlay(settled) is { } playedAt)
-            Add(session, decided, DecidedEvents.Played, new PendingEvent(
-                "played", MediaEventKind.Played, Serialize(Build(session, playedAt, options) with { State = PlayedStates.Started })));
+        {
+            // Quartile 0 goes with the played event, whatever later beacons say: both mark the start of playback.
+            AddPlayed(session, decided, playedAt, options);
+            AddQuartile(session, decided, new QuartileReach(0, playedAt), options);
+        }
 
         if (session.Decided.HasFlag(DecidedEvents.Played))
         {
-            if (QuartileMayBeDue(session, duration))
+            if (QuartileMayBeDue(session, duration, options))
             {
-                foreach (var reach in Playback.Quartiles(settled, duration))
+                foreach (var reach in Playback.Quartiles(settled, duration, options.QuartileRule, options.MaxSpans))
                 {
-                    var flag = QuartileFlag(reach.Percent);
-                    if (session.Decided.HasFlag(flag) || reach.Percent <= HighestQuartileDecided(session))
-                        continue;
-                    var payload = Build(session, reach.Ts, options) with { PlayedPercent = reach.Percent };
-                    Add(session, decided, flag, new PendingEvent(
-                        "quartile-" + reach.Percent.ToString(CultureInfo.InvariantCulture), MediaEventKind.PlayedPercent, Serialize(payload)));
+                    if (reach.Percent > HighestQuartileDecided(session))
+                        AddQuartile(session, decided, reach, options);
                 }
             }
 
@@ -128,11 +134,35 @@ public static class EventPlanner
         return decided;
     }
 
+    /// <summary>A live stream has no duration to take shares of: its session gets the played event and nothing else.</summary>
+    private static List<PendingEvent> DecideLive(ViewingSession session, ReadOnlySpan<LogEntry> settled, List<PendingEvent> decided, SessionOptions options)
+    {
+        if (!session.Decided.HasFlag(DecidedEvents.Played) && Playback.FirstPlay(settled) is { } playedAt)
+            AddPlayed(session, decided, playedAt, options);
+        else if (session.IsClosed && !session.Decided.HasFlag(DecidedEvents.Played))
+        {
+            session.SkipReason = SkipReason.NeverPlayed;
+        }
+
+        return decided;
+    }
+
     private static SkipReason? MissingIdentity(ViewingSession session) =>
         !session.HasContact ? SkipReason.NoContact
         : session.Media?.Value.HasIdentity != true ? SkipReason.NoMedia
-        : session.Duration is null ? SkipReason.NoDuration
+        : session.Duration is null && !session.IsLive ? SkipReason.NoDuration
         : null;
+
+    private static void AddPlayed(ViewingSession session, List<PendingEvent> decided, long playedAt, SessionOptions options) =>
+        Add(session, decided, DecidedEvents.Played, new PendingEvent(
+            "played", MediaEventKind.Played, Serialize(Build(session, playedAt, options) with { State = PlayedStates.Started })));
+
+    private static void AddQuartile(ViewingSession session, List<PendingEvent> decided, QuartileReach reach, SessionOptions options)
+    {
+        var payload = Build(session, reach.Ts, options) with { PlayedPercent = reach.Percent };
+        Add(session, decided, QuartileFlag(reach.Percent), new PendingEvent(
+            "quartile-" + reach.Percent.ToString(CultureInfo.InvariantCulture), MediaEventKind.PlayedPercent, Serialize(payload)));
+    }
 
     private static void Add(ViewingSession session, List<PendingEvent> decided, DecidedEvents flag, PendingEvent pending)
     {
@@ -152,17 +182,19 @@ public static class EventPlanner
 
     /// <summary>
     /// Whether the quartile scan can find anything: not once 100 % is decided, and not while no beacon has reported a
-    /// position as far as the next quartile (and none says the media ended). Most beacons of a long session skip it.
+    /// position near enough to the next quartile (and, for the playhead rule, none says the media ended). Reaching
+    /// q % of the media by either rule needs a watched interval ending within a span (at most 1 s) of q % of the
+    /// duration, so most beacons of a long session skip the scan.
     /// </summary>
-    private static bool QuartileMayBeDue(ViewingSession session, double duration)
+    private static bool QuartileMayBeDue(ViewingSession session, double duration, SessionOptions options)
     {
         var highest = HighestQuartileDecided(session);
-        if (highest < 0)
-            return true; // quartile 0 comes with the first play
         if (highest >= 100)
             return false;
-        var next = highest < 25 ? duration * 0.25 : highest < 50 ? duration * 0.5 : highest < 75 ? duration * 0.75 : duration - 1;
-        return session.HasEnded || session.FurthestPosition >= next;
+        if (options.QuartileRule == QuartileRule.Playhead && session.HasEnded)
+            return true;
+        var spanWidth = duration / Math.Min(Math.Ceiling(duration), options.MaxSpans);
+        return session.FurthestPosition >= duration * (highest + 25) / 100 - Math.Max(1, spanWidth);
     }
 
     private static int HighestQuartileDecided(ViewingSession session)

@@ -16,6 +16,16 @@ public readonly record struct Pass(double Start, double End)
     public double Length => End - Start;
 }
 
+/// <summary>How quartile events are decided.</summary>
+public enum QuartileRule
+{
+    /// <summary>By the share of the media consumed (spans watched at least once), the measure of <c>totalPercentPlayed</c>.</summary>
+    Consumed,
+
+    /// <summary>By the furthest playhead a watched interval reached (Brightcove-style milestones): a seek ahead counts.</summary>
+    Playhead,
+}
+
 /// <summary>A quartile reached, and the client time of the beacon that showed it.</summary>
 public readonly record struct QuartileReach(int Percent, long Ts);
 
@@ -79,21 +89,16 @@ public static class Playback
     /// </summary>
     public static AttentionSpan AttentionSpan(IReadOnlyList<Pass> passes, double duration, int maxSpans)
     {
-        var spanCount = (int)Math.Min(Math.Ceiling(duration), maxSpans);
-        var width = duration / spanCount;
-        var counts = new int[spanCount];
+        var grid = new SpanGrid(duration, maxSpans);
+        var counts = new int[grid.Count];
         double secondsPlayed = 0;
         foreach (var pass in passes)
         {
             secondsPlayed += pass.Length;
-            var start = Math.Clamp(pass.Start, 0, duration);
-            var end = Math.Clamp(pass.End, 0, duration);
-            var first = Math.Min((int)(start / width), spanCount - 1);
-            var last = Math.Min((int)(end / width), spanCount - 1);
+            var (first, last) = grid.SpansTouched(pass.Start, pass.End);
             for (var span = first; span <= last; span++)
             {
-                var covered = Math.Min(end, (span + 1) * width) - Math.Max(start, span * width);
-                if (covered >= width / 2 - 1e-9)
+                if (grid.Covers(pass, span))
                     counts[span]++;
             }
         }
@@ -101,23 +106,84 @@ public static class Playback
         var watchedSpans = counts.Count(count => count > 0);
         return new AttentionSpan(
             counts,
-            Math.Round((double)watchedSpans / spanCount, 4),
+            Math.Round((double)watchedSpans / grid.Count, 4),
             (int)Math.Round(secondsPlayed, MidpointRounding.AwayFromZero));
     }
 
     /// <summary>
-    /// The quartiles a log reached, in the order they happened: 0 at the first
-    /// play; 25, 50 and 75 when a watched interval first reaches that share of the duration; 100 at <c>ended</c> or when an
-    /// interval comes within 1 s of the end. A quartile reached after a higher one was already reached is left out, so what
-    /// remains is ascending. Scans the log once and allocates only the (at most five) results.
+    /// The quartiles a log reached, in the order they happened, by <paramref name="rule"/>: 0 at the first play, then
+    /// 25, 50, 75 and 100 when the share of the media consumed (<see cref="QuartileRule.Consumed"/>) or the playhead
+    /// (<see cref="QuartileRule.Playhead"/>) first reaches them. No quartile is dated before the first play.
     /// </summary>
-    public static List<QuartileReach> Quartiles(ReadOnlySpan<LogEntry> log, double duration)
+    public static List<QuartileReach> Quartiles(ReadOnlySpan<LogEntry> log, double duration, QuartileRule rule, int maxSpans)
     {
-        var reached = new List<QuartileReach>(5);
         if (FirstPlay(log) is not { } playedAt)
-            return reached;
+            return [];
+        var reached = rule == QuartileRule.Consumed ? ConsumedQuartiles(log, duration, maxSpans) : PlayheadQuartiles(log, duration, playedAt);
+        for (var i = 0; i < reached.Count; i++)
+            reached[i] = reached[i] with { Ts = Math.Max(reached[i].Ts, playedAt) };
+        reached.Insert(0, new QuartileReach(0, playedAt));
+        return reached;
+    }
 
-        reached.Add(new QuartileReach(0, playedAt));
+    /// <summary>
+    /// The share of the media consumed, as <see cref="AttentionSpan"/> counts it (spans covered by at least half by some
+    /// pass), reaches 25, 50, 75 and 100 % at the end of the watched interval that brings it there. Passes only grow as
+    /// intervals join them, so the share never falls and each quartile is reached at most once, in order.
+    /// </summary>
+    private static List<QuartileReach> ConsumedQuartiles(ReadOnlySpan<LogEntry> log, double duration, int maxSpans)
+    {
+        var reached = new List<QuartileReach>(4);
+        var grid = new SpanGrid(duration, maxSpans);
+        var covered = new bool[grid.Count];
+        var coveredCount = 0;
+        Pass? current = null;
+        foreach (var interval in new IntervalScan(log))
+        {
+            int fromSpan;
+            if (current is { } pass && Math.Abs(interval.Start - pass.End) <= JoinTolerance)
+            {
+                // Only the spans from the old end on can change when a pass grows at its end.
+                fromSpan = grid.SpansTouched(pass.End, pass.End).First;
+                current = pass with { End = Math.Max(pass.End, interval.End) };
+            }
+            else
+            {
+                current = new Pass(interval.Start, interval.End);
+                fromSpan = grid.SpansTouched(interval.Start, interval.Start).First;
+            }
+
+            var grown = current.Value;
+            for (var span = fromSpan; span <= grid.SpansTouched(grown.Start, grown.End).Last; span++)
+            {
+                if (!covered[span] && grid.Covers(grown, span))
+                {
+                    covered[span] = true;
+                    coveredCount++;
+                }
+            }
+
+            var next = 25 * (reached.Count + 1);
+            while (next <= 100 && coveredCount * 100 >= next * grid.Count)
+            {
+                reached.Add(new QuartileReach(next, interval.EndTs));
+                next += 25;
+            }
+
+            if (reached.Count == 4)
+                break;
+        }
+
+        return reached;
+    }
+
+    /// <summary>
+    /// Brightcove-style milestones: 25, 50 and 75 when a watched interval first reaches that share of the duration; 100
+    /// at <c>ended</c> or when an interval comes within 1 s of the end. A quartile reached after a higher one is left out.
+    /// </summary>
+    private static List<QuartileReach> PlayheadQuartiles(ReadOnlySpan<LogEntry> log, double duration, long playedAt)
+    {
+        var reached = new List<QuartileReach>(4);
         long? at25 = null, at50 = null, at75 = null, nearEnd = null;
         foreach (var interval in new IntervalScan(log))
         {
@@ -174,6 +240,27 @@ public static class Playback
 
     private static long? Earliest(long? a, long? b) => a is null ? b : b is null ? a : Math.Min(a.Value, b.Value);
 
+    /// <summary>The media cut into <see cref="Count"/> equal spans: one a second, up to the most an attention span holds.</summary>
+    private readonly record struct SpanGrid(double Duration, int MaxSpans)
+    {
+        public int Count { get; } = (int)Math.Min(Math.Ceiling(Duration), MaxSpans);
+
+        public double Width => Duration / Count;
+
+        /// <summary>The first and last span a stretch of the media touches, clamped to the media.</summary>
+        public (int First, int Last) SpansTouched(double start, double end) =>
+            (Math.Min((int)(Math.Clamp(start, 0, Duration) / Width), Count - 1), Math.Min((int)(Math.Clamp(end, 0, Duration) / Width), Count - 1));
+
+        /// <summary>Whether the pass covers at least half of the span.</summary>
+        public bool Covers(Pass pass, int span)
+        {
+            var start = Math.Clamp(pass.Start, 0, Duration);
+            var end = Math.Clamp(pass.End, 0, Duration);
+            var covered = Math.Min(end, (span + 1) * Width) - Math.Max(start, span * Width);
+            return covered >= Width / 2 - 1e-9;
+        }
+    }
+
     /// <summary>
     /// The watched intervals of a log, one at a time and without allocating: the merge path runs it for every message,
     /// so its cost must not grow with more than the log it reads.
@@ -194,7 +281,9 @@ public static class Playback
             {
                 ref readonly var entry = ref _log[_next];
                 var found = false;
-                if (_playing && _next > 0 && _log[_next - 1] is { Position: { } start } from && entry.PositionBefore is { } end)
+                // From a seek's start to its end the player shows nothing: no interval, whatever the positions say.
+                if (_playing && _next > 0 && _log[_next - 1] is { Position: { } start, Event: not BeaconEvent.SeekStart } from
+                    && entry.PositionBefore is { } end)
                 {
                     var wallSeconds = (entry.Ts - from.Ts) / 1000.0;
                     if (end > start && end - start <= wallSeconds * MaxPlaybackRate + PlaybackSlack)

@@ -19,6 +19,12 @@ public sealed class SessionOptions
     /// <summary>A session keeps at most this many beacons; later ones are dropped and counted.</summary>
     public int MaxLogEntries { get; set; } = 20_000;
 
+    /// <summary>
+    /// How quartile events are decided: by the share of the media consumed (the default; HubSpot defines playedPercent as
+    /// "how much of the media has been consumed so far"), or by the playhead.
+    /// </summary>
+    public QuartileRule QuartileRule { get; set; } = QuartileRule.Consumed;
+
     /// <summary>The media type sent to HubSpot when a session never said which (HubSpot requires one).</summary>
     public MediaType DefaultMediaType { get; set; } = MediaType.Video;
 }

@@ -128,6 +128,9 @@ public sealed class ViewingSession(long portalId, string sessionId)
 
     public bool IsClosed => ClosedAt is not null;
 
+    /// <summary>A live stream (its media says so): played events only, as it has no duration for quartiles or spans.</summary>
+    public bool IsLive => Media?.Value.Live == true && Duration is null;
+
     /// <summary>The contact HubSpot will link events to: a known contact id wins over a utk.</summary>
     public bool HasContact => ContactId is not null || Utk is not null;
 
