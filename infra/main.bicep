@@ -27,6 +27,9 @@ param hubSpotClientSecret string
 @description('Comma-separated browser origins whose pages may post beacons, e.g. https://www.example.com,https://video.example.com; * allows any.')
 param playerOrigins string = '*'
 
+@description('Comma-separated hosts whose https pages the relay\'s oEmbed endpoint may embed (video.example.com, *.example.com); empty embeds nothing.')
+param oembedHosts string = ''
+
 @description('Most instances the relay may scale out to.')
 param maximumInstanceCount int = 40
 
@@ -44,6 +47,8 @@ var localOnlySettings = [
   'HubSpot__RedirectUri'
   'HubSpot__DryRunFile'
   'Relay__AllowedOrigins'
+  'Relay__PublicBaseUrl' // the relay's own address, known only once deployed: the app takes it from HubSpot__RedirectUri
+  'Relay__OEmbedHosts'
 ]
 var sharedSettings = toObject(filter(items(sampleSettings), setting => !contains(localOnlySettings, setting.key)), setting => setting.key, setting => setting.value)
 var beaconQueue = sampleSettings.Relay__BeaconQueue
@@ -83,7 +88,7 @@ module storage 'core/storage/storage-account.bicep' = {
     containers: [names.deploymentContainer]
     // The Functions host moves a message to <queue>-poison after maxDequeueCount (host.json).
     queues: [beaconQueue, '${beaconQueue}-poison']
-    tables: [sampleSettings.Relay__SessionsTable, sampleSettings.Relay__TokensTable, sampleSettings.Relay__DeadLettersTable]
+    tables: [sampleSettings.Relay__SessionsTable, sampleSettings.Relay__TokensTable, sampleSettings.Relay__DeadLettersTable, sampleSettings.Relay__MediaObjectsTable]
   }
 }
 
@@ -152,6 +157,7 @@ module relay 'app/relay.bicep' = {
       HubSpot__ClientId: hubSpotClientId
       HubSpot__ClientSecret: '@Microsoft.KeyVault(SecretUri=${clientSecret.outputs.uri})'
       Relay__AllowedOrigins: join(allowedOrigins, ',')
+      Relay__OEmbedHosts: oembedHosts
     })
   }
 }

@@ -45,10 +45,10 @@ public static class Audit
                     continue;
                 }
 
-                if (!sameKey.All(e => JsonNode.DeepEquals(JsonNode.Parse(e.Payload), JsonNode.Parse(pending.Payload))))
+                if (!sameKey.All(e => e.ProviderPayload == CanonicalJson.Of(pending.Payload)))
                 {
                     mismatched++;
-                    Example(examples, $"different {sessionId} {pending.Key}: {Differences(pending.Payload, sameKey[0].Payload)}");
+                    Example(examples, $"different {sessionId} {pending.Key}: {Differences(pending.Payload, sameKey[0].ProviderPayload)}");
                 }
 
                 if (sameKey.Count > 1)

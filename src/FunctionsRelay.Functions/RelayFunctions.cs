@@ -11,6 +11,7 @@ namespace FunctionsRelay.Functions;
 public sealed class RelayFunctions(
     BeaconEndpoint beacons,
     OAuthEndpoints oauth,
+    OEmbedEndpoint oembed,
     SessionProcessor processor,
     TokenService tokens,
     ILogger<RelayFunctions> logger)
@@ -33,6 +34,10 @@ public sealed class RelayFunctions(
     public Task<IResult> Callback(
         [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = OAuthEndpoints.CallbackRoute)] HttpRequest request,
         CancellationToken cancellationToken) => oauth.CallbackAsync(request, cancellationToken);
+
+    [Function("OEmbed")]
+    public IResult OEmbed(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = OEmbedEndpoint.Route)] HttpRequest request) => oembed.Get(request);
 
     /// <summary>
     /// The session processor; the host retries failures and poisons a message after maxDequeueCount (host.json).

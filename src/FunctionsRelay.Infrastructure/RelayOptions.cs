@@ -16,6 +16,21 @@ public sealed class RelayOptions
 
     public string DeadLettersTable { get; set; } = "deadletters";
 
+    /// <summary>The media objects the relay made in each portal, by media type and provider id.</summary>
+    public string MediaObjectsTable { get; set; } = "mediaobjects";
+
+    /// <summary>
+    /// Where the relay is reached from the internet (https://relay.example.com); it serves the oEmbed URLs of media objects
+    /// whose beacons bring none. Empty: taken from <c>HubSpot__RedirectUri</c>'s scheme and host.
+    /// </summary>
+    public string? PublicBaseUrl { get; set; }
+
+    /// <summary>
+    /// Hosts whose https pages the relay's oEmbed endpoint embeds (<c>video.example.com</c>, or <c>*.example.com</c> for its
+    /// subdomains); comma-separated. Empty: it embeds nothing, and media objects need their beacons' own oEmbed URL.
+    /// </summary>
+    public string[] OEmbedHosts { get; set; } = [];
+
     public int MaxDequeueCount { get; set; } = 5;
 
     /// <summary>Browser origins allowed to post beacons; <c>*</c> allows any. Bound from <c>Relay__AllowedOrigins__0</c>, ... or a comma-separated <c>Relay__AllowedOrigins</c>.</summary>

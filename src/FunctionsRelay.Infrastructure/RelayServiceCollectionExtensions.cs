@@ -24,7 +24,11 @@ public static class RelayServiceCollectionExtensions
         services.AddOptions<BeaconLimits>().Bind(configuration.GetSection(BeaconLimits.SectionName));
         services.AddOptions<SessionOptions>().Bind(configuration.GetSection(SessionOptions.SectionName));
         services.AddOptions<RelayOptions>().Bind(configuration.GetSection(RelayOptions.SectionName))
-            .PostConfigure(options => options.AllowedOrigins = SplitOrigins(options.AllowedOrigins, configuration));
+            .PostConfigure(options =>
+            {
+                options.AllowedOrigins = SplitList(options.AllowedOrigins, configuration, nameof(RelayOptions.AllowedOrigins));
+                options.OEmbedHosts = SplitList(options.OEmbedHosts, configuration, nameof(RelayOptions.OEmbedHosts));
+            });
         services.AddOptions<HubSpotOptions>().Bind(configuration.GetSection(HubSpotOptions.SectionName));
         services.TryAddSingleton(TimeProvider.System);
 
@@ -33,6 +37,7 @@ public static class RelayServiceCollectionExtensions
         services.AddSingleton<SessionRepository>();
         services.AddSingleton<DeadLetterStore>();
         services.AddSingleton<PortalTokenStore>();
+        services.AddSingleton<MediaObjectStore>();
         services.AddHostedService<StorageInitializer>();
 
         services.AddSingleton(provider => new BeaconParser(provider.GetRequiredService<IOptions<BeaconLimits>>().Value));
@@ -40,11 +45,14 @@ public static class RelayServiceCollectionExtensions
         services.AddSingleton<SessionProcessor>();
         services.AddSingleton<BeaconEndpoint>();
         services.AddSingleton<OAuthEndpoints>();
+        services.AddSingleton<OEmbedEndpoint>();
 
         services.AddSingleton<HubSpotPacer>();
         services.AddSingleton<TokenService>();
         services.AddHttpClient<HubSpotOAuthClient>(ConfigureHubSpotClient).AddResilienceHandler("hubspot-oauth", AddTransientRetries);
-        services.AddHttpClient<HubSpotMediaEventSender>(ConfigureHubSpotClient).AddResilienceHandler("hubspot-events", AddTransientRetries);
+        services.AddHttpClient<HubSpotClient>(ConfigureHubSpotClient).AddResilienceHandler("hubspot-api", AddTransientRetries);
+        services.AddSingleton<MediaObjectService>();
+        services.AddSingleton<HubSpotMediaEventSender>();
         services.AddSingleton<DryRunMediaEventSender>();
         services.AddSingleton<IMediaEventSender>(provider => provider.GetRequiredService<IOptions<HubSpotOptions>>().Value.DryRun
             ? provider.GetRequiredService<DryRunMediaEventSender>()
@@ -81,10 +89,10 @@ public static class RelayServiceCollectionExtensions
             .AddTimeout(timeout);
     }
 
-    /// <summary>Allowed origins may also come as one comma-separated value (<c>Relay__AllowedOrigins=https://a,https://b</c>).</summary>
-    private static string[] SplitOrigins(string[] bound, IConfiguration configuration)
+    /// <summary>A list setting may also come as one comma-separated value (<c>Relay__AllowedOrigins=https://a,https://b</c>).</summary>
+    private static string[] SplitList(string[] bound, IConfiguration configuration, string name)
     {
-        var single = configuration[$"{RelayOptions.SectionName}:AllowedOrigins"];
+        var single = configuration[$"{RelayOptions.SectionName}:{name}"];
         var all = string.IsNullOrWhiteSpace(single) ? bound : [.. bound, single];
         return all.SelectMany(value => value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
             .Distinct(StringComparer.OrdinalIgnoreCase)
@@ -98,6 +106,7 @@ internal sealed class StorageInitializer(
     SessionRepository sessions,
     DeadLetterStore deadLetters,
     PortalTokenStore tokens,
+    MediaObjectStore mediaObjects,
     ILogger<StorageInitializer> logger) : Microsoft.Extensions.Hosting.IHostedService
 {
     public async Task StartAsync(CancellationToken cancellationToken)
@@ -106,6 +115,7 @@ internal sealed class StorageInitializer(
         await sessions.CreateIfNotExistsAsync(cancellationToken);
         await deadLetters.CreateIfNotExistsAsync(cancellationToken);
         await tokens.CreateIfNotExistsAsync(cancellationToken);
+        await mediaObjects.CreateIfNotExistsAsync(cancellationToken);
         logger.LogInformation("Storage ready: queues {Queue} and {Poison}; tables", queue.Queue.Name, queue.PoisonQueue.Name);
     }
 

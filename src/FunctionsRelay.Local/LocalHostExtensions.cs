@@ -17,12 +17,9 @@ public static class LocalHostExtensions
         services.AddHostedService<TokenRefreshWorker>();
         services.AddHostedService<StartupBanner>();
 
-        // The demo page shows what was sent: record each delivered event on the way out.
+        // The demo page shows what was sent.
         services.AddSingleton<SentEventLog>();
-        var sender = services.Last(d => d.ServiceType == typeof(IMediaEventSender));
-        services.Remove(sender);
-        services.AddSingleton<IMediaEventSender>(provider => new RecordingMediaEventSender(
-            (IMediaEventSender)sender.ImplementationFactory!(provider), provider.GetRequiredService<SentEventLog>()));
+        services.AddSingleton<IDeliveryObserver>(provider => provider.GetRequiredService<SentEventLog>());
         return services;
     }
 
@@ -39,6 +36,7 @@ public static class LocalHostExtensions
         api.MapGet(OAuthEndpoints.InstallRoute, (HttpRequest request, OAuthEndpoints endpoints) => endpoints.Install(request));
         api.MapGet(OAuthEndpoints.CallbackRoute, (HttpRequest request, OAuthEndpoints endpoints, CancellationToken cancellationToken) =>
             endpoints.CallbackAsync(request, cancellationToken));
+        api.MapGet(OEmbedEndpoint.Route, (HttpRequest request, OEmbedEndpoint endpoint) => endpoint.Get(request));
         api.MapGet("health", () => Results.Ok(new { status = "ok" }));
         return app;
     }

@@ -87,7 +87,8 @@ public sealed class FunctionTests(Azurite azurite) : IAsyncLifetime
         var metadata = JsonDocument.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "functions.metadata"))).RootElement;
         var functions = metadata.EnumerateArray().ToDictionary(f => f.GetProperty("name").GetString()!, f => f.GetProperty("bindings")[0]);
 
-        Assert.Equal(["Beacons", "BeaconsPreflight", "OAuthCallback", "OAuthInstall", "ProcessBeacons", "RefreshTokens"], functions.Keys.Order());
+        Assert.Equal(["Beacons", "BeaconsPreflight", "OAuthCallback", "OAuthInstall", "OEmbed", "ProcessBeacons", "RefreshTokens"], functions.Keys.Order());
+        Assert.Equal("oembed", functions["OEmbed"].GetProperty("route").GetString());
         Assert.Equal("beacons", functions["Beacons"].GetProperty("route").GetString());
         Assert.Equal("anonymous", functions["Beacons"].GetProperty("authLevel").GetString(), ignoreCase: true);
         Assert.Equal("%Relay:BeaconQueue%", functions["ProcessBeacons"].GetProperty("queueName").GetString());

@@ -103,7 +103,7 @@ public sealed class DeploymentTests
             new[] { relay.BeaconQueue, relay.PoisonQueue }.Order(),
             Resources("Microsoft.Storage/storageAccounts/queueServices/queues").Select(Name).Order());
         Assert.Equal(
-            new[] { relay.SessionsTable, relay.TokensTable, relay.DeadLettersTable }.Order(),
+            new[] { relay.SessionsTable, relay.TokensTable, relay.DeadLettersTable, relay.MediaObjectsTable }.Order(),
             Resources("Microsoft.Storage/storageAccounts/tableServices/tables").Select(Name).Order());
         Assert.Equal((defaults.BeaconQueue, defaults.SessionsTable, defaults.TokensTable, defaults.DeadLettersTable),
             (relay.BeaconQueue, relay.SessionsTable, relay.TokensTable, relay.DeadLettersTable));
@@ -234,7 +234,7 @@ public sealed class DeploymentTests
     {
         var sample = JsonNode.Parse(File.ReadAllText(Path.Combine(RepositoryPaths.Root, "local.settings.sample.json")))!["Values"]!.AsObject();
         var settings = AppSettings();
-        string[] localOnly = ["AzureWebJobsStorage", "FUNCTIONS_WORKER_RUNTIME", "HubSpot__DryRunFile"];
+        string[] localOnly = ["AzureWebJobsStorage", "FUNCTIONS_WORKER_RUNTIME", "HubSpot__DryRunFile", "Relay__PublicBaseUrl"];
 
         Assert.All(sample.Select(s => s.Key).Except(localOnly), key => Assert.True(settings.ContainsKey(key), $"{key} is not deployed"));
         Assert.Equal(sample["TokenRefreshSchedule"]!.GetValue<string>(), settings["TokenRefreshSchedule"]);

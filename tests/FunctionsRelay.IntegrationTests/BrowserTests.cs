@@ -40,9 +40,13 @@ public sealed class BrowserTests(Azurite azurite) : IAsyncLifetime
             events.Where(e => e.Key.StartsWith("quartile-", StringComparison.Ordinal)).Select(e => e.Key).OrderBy(k => int.Parse(k[9..])));
         Assert.Equal(7, events.Count);
 
+        // A timeline-ready set: played with its state, quartiles, attention span, all on one media object of the portal.
+        Assert.Equal("STARTED", Assert.Single(events, e => e.Key == "played").Json.GetProperty("state").GetString());
+        var media = Assert.Single(_hubSpot.Objects.Values, o => o.PortalId == Portal);
+        Assert.Equal(("AUDIO", "e2e-tone"), (media.MediaType, media.ExternalId));
+        Assert.All(events, e => Assert.Equal(media.Id, e.Json.GetProperty("mediaBridgeId").GetInt64()));
         var span = Assert.Single(events, e => e.Key == "attention-span").Json;
         Assert.Equal("AUDIO", span.GetProperty("mediaType").GetString());
-        Assert.Equal("e2e-tone", span.GetProperty("externalId").GetString());
         Assert.Equal(32, span.GetProperty("contactUtk").GetString()!.Length);
 
         // What the browser played, cut into the relay's spans: a pass counts for a span it covers by half or more.

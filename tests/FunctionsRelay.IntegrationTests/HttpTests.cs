@@ -19,6 +19,38 @@ public sealed class HttpTests(Azurite azurite) : IAsyncLifetime
         JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("errors").EnumerateArray().Select(e => e.GetString()!).ToList();
 
     [Fact]
+    public async Task The_oembed_endpoint_embeds_pages_of_allowed_hosts_only()
+    {
+        using var host = new RelayHost(azurite, hubSpot: null, new() { ["Relay:OEmbedHosts"] = "video.example.com,*.cdn.example.net" });
+
+        var page = "https://video.example.com/watch?v=7&t=\"x\"";
+        using var allowed = await host.Client.GetAsync("/api/oembed?url=" + Uri.EscapeDataString(page) + "&maxwidth=480");
+        var oembed = JsonDocument.Parse(await allowed.Content.ReadAsStringAsync()).RootElement;
+        Assert.Equal(HttpStatusCode.OK, allowed.StatusCode);
+        Assert.Equal(("1.0", "video", 480), (oembed.GetProperty("version").GetString(), oembed.GetProperty("type").GetString(), oembed.GetProperty("width").GetInt32()));
+        Assert.StartsWith("<iframe src=\"https://video.example.com/watch?v=7&amp;t=&quot;x&quot;\" width=\"480\"", oembed.GetProperty("html").GetString(), StringComparison.Ordinal);
+
+        using var subdomain = await host.Client.GetAsync("/api/oembed?url=" + Uri.EscapeDataString("https://eu.cdn.example.net/a.mp4"));
+        Assert.Equal(HttpStatusCode.OK, subdomain.StatusCode);
+
+        foreach (var (url, status, error) in new[]
+        {
+            ("https://evil.example.org/phish", HttpStatusCode.NotFound, "url: evil.example.org is not a host this relay embeds (Relay__OEmbedHosts)"),
+            ("http://video.example.com/watch?v=7", HttpStatusCode.NotFound, "url: must be an absolute https address"),
+            ("javascript:alert(1)", HttpStatusCode.NotFound, "url: must be an absolute https address"),
+            ("", HttpStatusCode.BadRequest, "url: required, the https address of the media's player page"),
+        })
+        {
+            using var refused = await host.Client.GetAsync("/api/oembed?url=" + Uri.EscapeDataString(url));
+            Assert.Equal(status, refused.StatusCode);
+            Assert.Equal(error, JsonDocument.Parse(await refused.Content.ReadAsStringAsync()).RootElement.GetProperty("error").GetString());
+        }
+
+        using var xml = await host.Client.GetAsync("/api/oembed?format=xml&url=" + Uri.EscapeDataString(page));
+        Assert.Equal(HttpStatusCode.NotImplemented, xml.StatusCode);
+    }
+
+    [Fact]
     public async Task Bad_requests_get_4xx_answers_that_name_the_problem_and_queue_nothing()
     {
         using var host = new RelayHost(azurite, hubSpot: null, new() { ["Beacons:MaxBodyBytes"] = "2000" });

@@ -31,12 +31,49 @@ public sealed class HubSpotContractTests : IAsyncLifetime, IDisposable
     }
 
     [Fact]
-    public async Task A_valid_played_event_is_accepted_and_recorded()
+    public async Task A_valid_played_event_of_an_existing_media_object_is_accepted_and_kept()
     {
-        var (status, _) = await PostAsync("media-played", Valid);
+        var (created, _) = await PostAsync(MediaBridgeContract.ObjectsPath, """{"mediaType":"VIDEO","title":"Tour","externalId":"v-1","oembedUrl":"https://relay.test/api/oembed?url=x"}""");
+        var (status, _) = await PostAsync(MediaBridgeContract.EventsPrefix + "media-played", Valid);
+
+        Assert.Equal((HttpStatusCode.Created, HttpStatusCode.Accepted), (created, status));
+        Assert.Equal("played", Assert.Single(_hubSpot.Received).Key);
+    }
+
+    [Fact]
+    public async Task An_event_naming_no_media_object_is_answered_2xx_and_not_kept()
+    {
+        var (status, _) = await PostAsync(MediaBridgeContract.EventsPrefix + "media-played", Valid);
 
         Assert.Equal(HttpStatusCode.Accepted, status);
-        Assert.Equal("played", Assert.Single(_hubSpot.Received).Key);
+        Assert.Empty(_hubSpot.Received);
+        Assert.Contains("no VIDEO media object of portal 4242 matches externalId v-1", Assert.Single(_hubSpot.Dropped), StringComparison.Ordinal);
+        _hubSpot.Dropped.Clear();
+    }
+
+    [Fact]
+    public async Task An_event_of_a_media_type_the_app_did_not_register_is_answered_2xx_and_not_kept()
+    {
+        var (status, _) = await PostAsync(MediaBridgeContract.EventsPrefix + "media-played", Valid.Replace("VIDEO", "DOCUMENT", StringComparison.Ordinal));
+
+        Assert.Equal(HttpStatusCode.Accepted, status);
+        Assert.Contains("media type DOCUMENT is not registered", Assert.Single(_hubSpot.Dropped), StringComparison.Ordinal);
+        _hubSpot.Dropped.Clear();
+    }
+
+    [Theory]
+    [InlineData("""{"mediaType":"VIDEO","title":"Tour","externalId":"v-1"}""", "oembedUrl: required for VIDEO and AUDIO media")]
+    [InlineData("""{"mediaType":"VIDEO","externalId":"v-1","oembedUrl":"https://x"}""", "title: required")]
+    [InlineData("""{"mediaType":"DOCUMENT","title":"Deck","externalId":"d-1"}""", "DOCUMENT is not a media type of this app")]
+    [InlineData("""{"mediaType":"VIDEO","title":"Tour","oembedUrl":"https://x","hs_title":"Tour"}""", "hs_title: unknown field for a media object")]
+    [InlineData("""{"mediaType":"VIDEO","title":"Tour","oembedUrl":"https://x","duration":"12"}""", "duration: must be an integer")]
+    public async Task A_media_object_that_breaks_the_schema_is_refused(string body, string problem)
+    {
+        var (status, answer) = await PostAsync(MediaBridgeContract.ObjectsPath, body);
+
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Contains(problem, answer, StringComparison.Ordinal);
+        Assert.Empty(_hubSpot.Objects);
     }
 
     [Theory]
@@ -50,7 +87,7 @@ public sealed class HubSpotContractTests : IAsyncLifetime, IDisposable
     [InlineData("""{"mediaType":"VIDEO","occurredTimestamp":1,"sessionId":"s","state":"STARTED","contactUtk":"u","externalId":"v","pageName":"p"}""", "needs both pageName and pageUrl")]
     public async Task A_played_event_that_breaks_the_schema_is_refused_naming_the_problem(string body, string problem)
     {
-        var (status, answer) = await PostAsync("media-played", body);
+        var (status, answer) = await PostAsync(MediaBridgeContract.EventsPrefix + "media-played", body);
 
         Assert.Equal(HttpStatusCode.BadRequest, status);
         Assert.Contains(problem, answer, StringComparison.Ordinal);
@@ -65,7 +102,7 @@ public sealed class HubSpotContractTests : IAsyncLifetime, IDisposable
     [InlineData("attention-span", """{"mediaType":"VIDEO","occurredTimestamp":1,"sessionId":"s","contactUtk":"u","externalId":"v","rawDataMap":{"0":1.5}}""", "rawDataMap: must be an object of integers")]
     public async Task Quartile_and_attention_span_events_that_break_the_schema_are_refused(string kind, string body, string problem)
     {
-        var (status, answer) = await PostAsync(kind, body);
+        var (status, answer) = await PostAsync(MediaBridgeContract.EventsPrefix + kind, body);
 
         Assert.Equal(HttpStatusCode.BadRequest, status);
         Assert.Contains(problem, answer, StringComparison.Ordinal);
@@ -80,10 +117,10 @@ public sealed class HubSpotContractTests : IAsyncLifetime, IDisposable
         Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
     }
 
-    private async Task<(HttpStatusCode Status, string Answer)> PostAsync(string kind, string body)
+    private async Task<(HttpStatusCode Status, string Answer)> PostAsync(string path, string body)
     {
         using var content = new StringContent(body, Encoding.UTF8, "application/json");
-        using var response = await _client.PostAsync(MediaBridgeContract.EventsPrefix + kind, content);
+        using var response = await _client.PostAsync(path, content);
         return (response.StatusCode, await response.Content.ReadAsStringAsync());
     }
 }

@@ -19,7 +19,7 @@ public sealed class PipelineTests(Azurite azurite) : IAsyncLifetime
         _hubSpot.ConnectPortalAsync(host.Service<PortalTokenStore>(), portalId, expiresIn ?? TimeSpan.FromMinutes(30));
 
     private static List<(string Key, string Payload)> Received(FakeHubSpot hubSpot, string sessionId) =>
-        hubSpot.EventsOf(sessionId).Select(e => (e.Key, e.Payload)).ToList();
+        hubSpot.EventsOf(sessionId).Select(e => (e.Key, e.ProviderPayload)).ToList();
 
     private void AssertNoSecretsLogged(RelayHost host)
     {

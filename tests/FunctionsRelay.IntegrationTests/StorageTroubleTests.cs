@@ -65,7 +65,7 @@ public sealed class StorageTroubleTests(Azurite azurite) : IAsyncLifetime
         await host.EventuallyAsync(() => _hubSpot.EventsOf(session.SessionId).Any(e => e.Key == "attention-span"), "the session's events reach HubSpot");
         await Task.Delay(1000);
         Assert.Equal(FailuresInARow, FailedOnPurpose("table upsert"));
-        Assert.Equal(session.ExpectedEvents(), _hubSpot.EventsOf(session.SessionId).Select(e => (e.Key, e.Payload)).ToList());
+        Assert.Equal(session.ExpectedEvents(), _hubSpot.EventsOf(session.SessionId).Select(e => (e.Key, e.ProviderPayload)).ToList());
         Assert.DoesNotContain(host.Logs, line => line.Contains("will be retried", StringComparison.Ordinal));
     }
 
@@ -84,7 +84,7 @@ public sealed class StorageTroubleTests(Azurite azurite) : IAsyncLifetime
         await host.EventuallyAsync(() => _hubSpot.EventsOf(session.SessionId).Any(e => e.Key == "attention-span"), "the session's events reach HubSpot");
         await Task.Delay(1000);
         Assert.Equal(FailuresInARow, FailedOnPurpose("table read"));
-        Assert.Equal(session.ExpectedEvents(), _hubSpot.EventsOf(session.SessionId).Select(e => (e.Key, e.Payload)).ToList());
+        Assert.Equal(session.ExpectedEvents(), _hubSpot.EventsOf(session.SessionId).Select(e => (e.Key, e.ProviderPayload)).ToList());
         Assert.DoesNotContain(host.Logs, line => line.Contains("will be retried", StringComparison.Ordinal));
     }
 
@@ -101,7 +101,7 @@ public sealed class StorageTroubleTests(Azurite azurite) : IAsyncLifetime
         await host.EventuallyAsync(() => _hubSpot.EventsOf(session.SessionId).Any(e => e.Key == "attention-span"), "the session's events reach HubSpot");
         await host.EventuallyAsync(() => _storage.Snapshot().ContainsKey("queue delete answer lost on purpose (503)"), "a delete answer is lost");
         await Task.Delay(1000);
-        Assert.Equal(session.ExpectedEvents(), _hubSpot.EventsOf(session.SessionId).Select(e => (e.Key, e.Payload)).ToList());
+        Assert.Equal(session.ExpectedEvents(), _hubSpot.EventsOf(session.SessionId).Select(e => (e.Key, e.ProviderPayload)).ToList());
         Assert.DoesNotContain(host.Logs, line => line.StartsWith("Warning FunctionsRelay.Local", StringComparison.Ordinal));
     }
 
@@ -117,7 +117,7 @@ public sealed class StorageTroubleTests(Azurite azurite) : IAsyncLifetime
 
         await host.EventuallyAsync(() => _hubSpot.EventsOf(session.SessionId).Any(e => e.Key == "attention-span"), "the session's events reach HubSpot", seconds: 15);
         Assert.Equal(1, _storage.Snapshot().GetValueOrDefault("queue get answer lost on purpose (503)"));
-        Assert.Equal(session.ExpectedEvents(), _hubSpot.EventsOf(session.SessionId).Select(e => (e.Key, e.Payload)).ToList());
+        Assert.Equal(session.ExpectedEvents(), _hubSpot.EventsOf(session.SessionId).Select(e => (e.Key, e.ProviderPayload)).ToList());
     }
 
     [Fact]
@@ -152,6 +152,6 @@ public sealed class StorageTroubleTests(Azurite azurite) : IAsyncLifetime
         Assert.Contains("send the beacons again", await refused.Content.ReadAsStringAsync(), StringComparison.Ordinal);
         Assert.Equal(HttpStatusCode.Accepted, accepted.StatusCode);
         await host.EventuallyAsync(() => _hubSpot.EventsOf(session.SessionId).Any(e => e.Key == "attention-span"), "the session's events reach HubSpot");
-        Assert.Equal(session.ExpectedEvents(), _hubSpot.EventsOf(session.SessionId).Select(e => (e.Key, e.Payload)).ToList());
+        Assert.Equal(session.ExpectedEvents(), _hubSpot.EventsOf(session.SessionId).Select(e => (e.Key, e.ProviderPayload)).ToList());
     }
 }

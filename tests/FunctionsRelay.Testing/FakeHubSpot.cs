@@ -11,6 +11,9 @@ using Microsoft.Extensions.Logging;
 
 namespace FunctionsRelay.Testing;
 
+/// <summary>A media object of a portal, as HubSpot keeps it.</summary>
+public sealed record MediaObject(long Id, long PortalId, string MediaType, string Title, string? ExternalId, JsonElement Fields);
+
 /// <summary>One event HubSpot accepted.</summary>
 public sealed record ReceivedEvent(long PortalId, string Path, string Payload)
 {
@@ -27,6 +30,12 @@ public sealed record ReceivedEvent(long PortalId, string Path, string Payload)
     };
 
     public string SessionId => Json.GetProperty("sessionId").GetString()!;
+
+    /// <summary>
+    /// The payload as the provider wrote it, before the relay pointed it at HubSpot's media object: <c>mediaBridgeId</c>
+    /// back to that object's <c>externalId</c>, in <see cref="CanonicalJson"/> form, to compare with the events the core decides.
+    /// </summary>
+    public string ProviderPayload { get; init; } = CanonicalJson.Of(Payload);
 }
 
 /// <summary>
@@ -54,6 +63,32 @@ public sealed class FakeHubSpot : IAsyncDisposable
 
     public ConcurrentQueue<string> Refused { get; } = new();
 
+    /// <summary>
+    /// Events accepted with a 2xx and then not kept, as HubSpot's asynchronous processing would drop them: a media type the
+    /// app did not register, or a media id that names no media object of the portal. Nothing tells the relay.
+    /// </summary>
+    public ConcurrentQueue<string> Dropped { get; } = new();
+
+    /// <summary>The media objects of every portal, by id.</summary>
+    public ConcurrentDictionary<long, MediaObject> Objects { get; } = new();
+
+    /// <summary>Media types the app registered (its object definitions); events and objects of others are not kept.</summary>
+    public ConcurrentDictionary<string, bool> RegisteredMediaTypes { get; } = new();
+
+    private long _nextObjectId = 9000;
+    private int _objectRequests;
+
+    /// <summary>Requests to the media object endpoints, whatever the answer.</summary>
+    public int ObjectRequests => Volatile.Read(ref _objectRequests);
+
+    /// <summary>Registers media types for the app, as its media bridge settings would (the setup command does it over HTTP).</summary>
+    public FakeHubSpot RegisterMediaTypes(params string[] mediaTypes)
+    {
+        foreach (var type in mediaTypes)
+            RegisteredMediaTypes[type] = true;
+        return this;
+    }
+
     private int _refreshes;
     private int _eventRequests;
 
@@ -73,16 +108,24 @@ public sealed class FakeHubSpot : IAsyncDisposable
     /// <summary>Every token this server issued: none may ever appear in the relay's logs.</summary>
     public ConcurrentBag<string> IssuedSecrets { get; } = [ClientSecret];
 
-    public static async Task<FakeHubSpot> StartAsync()
+    /// <summary>
+    /// Starts the stand-in for an app whose media bridge settings register <paramref name="registeredMediaTypes"/>
+    /// (VIDEO and AUDIO unless told otherwise: the state the setup command leaves an app in).
+    /// </summary>
+    public static async Task<FakeHubSpot> StartAsync(string[]? registeredMediaTypes = null)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseUrls("http://127.0.0.1:0");
         builder.Logging.ClearProviders();
         var app = builder.Build();
         var fake = new FakeHubSpot(app);
+        fake.RegisterMediaTypes(registeredMediaTypes ?? ["VIDEO", "AUDIO"]);
         app.MapPost("/oauth/2026-03/token", fake.TokenAsync);
         app.MapPost("/oauth/2026-03/token/introspect", fake.IntrospectAsync);
         app.MapPost(MediaBridgeContract.EventsPrefix + "{kind}", fake.EventAsync);
+        app.MapPost(MediaBridgeContract.ObjectsPath, fake.CreateObjectAsync);
+        app.MapMethods(MediaBridgeContract.ObjectsPath + "/{objectId:long}", [HttpMethods.Patch], fake.UpdateObjectAsync);
+        app.MapGet(MediaBridgeContract.ObjectsPath + "/{mediaType}", fake.ListObjects);
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         fake.BaseUrl = new Uri(address);
@@ -135,6 +178,7 @@ public sealed class FakeHubSpot : IAsyncDisposable
         await _app.StopAsync();
         await _app.DisposeAsync();
         Assert.True(Refused.IsEmpty, "The relay sent events HubSpot refuses:\n" + string.Join("\n", Refused));
+        Assert.True(Dropped.IsEmpty, "The relay sent events HubSpot would not keep:\n" + string.Join("\n", Dropped));
     }
 
     private async Task<IResult> TokenAsync(HttpRequest request)
@@ -187,9 +231,121 @@ public sealed class FakeHubSpot : IAsyncDisposable
             return Results.Json(new { status = "error", category = "VALIDATION_ERROR", message = problem }, statusCode: 400);
         }
 
-        var received = new ReceivedEvent(portalId, request.Path, payload);
+        if (NotKept(portalId, payload) is { } reason)
+        {
+            Dropped.Enqueue($"{kind}: {reason}");
+            return Results.Accepted();
+        }
+
+        var received = new ReceivedEvent(portalId, request.Path, payload) { ProviderPayload = ProviderView(payload) };
         Received.Enqueue(received);
         OnAccepted?.Invoke(received);
         return Results.Accepted();
+    }
+
+    /// <summary>Why HubSpot would not keep a valid event: its media type is not registered, or it names no media object of the portal.</summary>
+    private string? NotKept(long portalId, string payload)
+    {
+        var json = JsonDocument.Parse(payload).RootElement;
+        var mediaType = json.GetProperty("mediaType").GetString()!;
+        if (!RegisteredMediaTypes.ContainsKey(mediaType))
+            return $"media type {mediaType} is not registered for the app";
+        var matches = json.TryGetProperty("mediaBridgeId", out var id)
+            ? Objects.TryGetValue(id.GetInt64(), out var byId) && byId.PortalId == portalId && byId.MediaType == mediaType
+            : Objects.Values.Any(o => o.PortalId == portalId && o.MediaType == mediaType && o.ExternalId == json.GetProperty("externalId").GetString());
+        return matches ? null : $"no {mediaType} media object of portal {portalId} matches {(json.TryGetProperty("mediaBridgeId", out _) ? "mediaBridgeId " + id : "externalId " + json.GetProperty("externalId"))}";
+    }
+
+    private string ProviderView(string payload)
+    {
+        var json = System.Text.Json.Nodes.JsonNode.Parse(payload)!.AsObject();
+        if (json["mediaBridgeId"]?.GetValue<long>() is { } id && Objects.TryGetValue(id, out var media) && media.ExternalId is { } externalId)
+        {
+            json.Remove("mediaBridgeId");
+            json["externalId"] = externalId;
+        }
+
+        return CanonicalJson.Of(json.ToJsonString());
+    }
+
+    private long? PortalOf(HttpRequest request)
+    {
+        var token = request.Headers.Authorization.ToString();
+        return token.StartsWith("Bearer ", StringComparison.Ordinal) && _accessTokens.TryGetValue(token["Bearer ".Length..], out var portalId) ? portalId : null;
+    }
+
+    private async Task<IResult> CreateObjectAsync(HttpRequest request)
+    {
+        Interlocked.Increment(ref _objectRequests);
+        if (PortalOf(request) is not { } portalId)
+            return Results.Json(new { status = "error", category = "EXPIRED_AUTHENTICATION" }, statusCode: 401);
+        var body = await new StreamReader(request.Body).ReadToEndAsync();
+        if (MediaBridgeContract.ValidateObject(body, create: true) is { } problem)
+            return RefuseObject(problem);
+        var json = JsonDocument.Parse(body).RootElement.Clone();
+        var mediaType = json.GetProperty("mediaType").GetString()!;
+        if (!RegisteredMediaTypes.ContainsKey(mediaType))
+            return RefuseObject($"mediaType: {mediaType} is not a media type of this app (register its object definition first)");
+        var created = new MediaObject(
+            Interlocked.Increment(ref _nextObjectId), portalId, mediaType, json.GetProperty("title").GetString()!,
+            json.TryGetProperty("externalId", out var externalId) ? externalId.GetString() : null, json);
+        Objects[created.Id] = created;
+        return Results.Json(ObjectAnswer(created), statusCode: 201);
+    }
+
+    private async Task<IResult> UpdateObjectAsync(HttpRequest request, long objectId)
+    {
+        Interlocked.Increment(ref _objectRequests);
+        if (PortalOf(request) is not { } portalId)
+            return Results.Json(new { status = "error", category = "EXPIRED_AUTHENTICATION" }, statusCode: 401);
+        var body = await new StreamReader(request.Body).ReadToEndAsync();
+        if (MediaBridgeContract.ValidateObject(body, create: false) is { } problem)
+            return RefuseObject(problem);
+        if (!Objects.TryGetValue(objectId, out var existing) || existing.PortalId != portalId)
+            return Results.Json(new { status = "error", category = "OBJECT_NOT_FOUND" }, statusCode: 404);
+        var merged = System.Text.Json.Nodes.JsonNode.Parse(existing.Fields.GetRawText())!.AsObject();
+        foreach (var property in System.Text.Json.Nodes.JsonNode.Parse(body)!.AsObject().ToList())
+            merged[property.Key] = property.Value?.DeepClone();
+        var fields = JsonDocument.Parse(merged.ToJsonString()).RootElement.Clone();
+        var updated = existing with
+        {
+            Title = fields.GetProperty("title").GetString()!,
+            ExternalId = fields.TryGetProperty("externalId", out var externalId) ? externalId.GetString() : null,
+            Fields = fields,
+        };
+        Objects[objectId] = updated;
+        return Results.Json(ObjectAnswer(updated));
+    }
+
+    private IResult ListObjects(HttpRequest request, string mediaType, string? after, int? limit)
+    {
+        Interlocked.Increment(ref _objectRequests);
+        if (PortalOf(request) is not { } portalId)
+            return Results.Json(new { status = "error", category = "EXPIRED_AUTHENTICATION" }, statusCode: 401);
+        var start = long.TryParse(after, System.Globalization.CultureInfo.InvariantCulture, out var cursor) ? cursor : 0;
+        var page = Objects.Values.Where(o => o.PortalId == portalId && o.MediaType == mediaType && o.Id > start)
+            .OrderBy(o => o.Id).Take(Math.Clamp(limit ?? 10, 1, 100)).ToList();
+        var more = page.Count > 0 && Objects.Values.Any(o => o.PortalId == portalId && o.MediaType == mediaType && o.Id > page[^1].Id);
+        return Results.Json(new
+        {
+            results = page.Select(ObjectAnswer),
+            paging = more ? new { next = new { after = page[^1].Id.ToString(System.Globalization.CultureInfo.InvariantCulture) } } : null,
+        });
+    }
+
+    private IResult RefuseObject(string problem)
+    {
+        Refused.Enqueue("media object: " + problem);
+        return Results.Json(new { status = "error", category = "VALIDATION_ERROR", message = problem }, statusCode: 400);
+    }
+
+    /// <summary>The SDK's MediaBridgeObject: id (a string), mediaType, title and the provider's fields.</summary>
+    private static Dictionary<string, object?> ObjectAnswer(MediaObject media)
+    {
+        var answer = media.Fields.EnumerateObject().ToDictionary(p => p.Name, p => (object?)p.Value.Clone());
+        answer["id"] = media.Id.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        answer["createdAt"] = DateTimeOffset.UtcNow;
+        answer["updatedAt"] = DateTimeOffset.UtcNow;
+        return answer;
     }
 }

@@ -19,6 +19,9 @@ public static class IsolatedRelay
             ["Relay:SessionsTable"] = "sessions" + id,
             ["Relay:TokensTable"] = "tokens" + id,
             ["Relay:DeadLettersTable"] = "dead" + id,
+            ["Relay:MediaObjectsTable"] = "media" + id,
+            ["Relay:PublicBaseUrl"] = "https://relay.test",
+            ["Relay:OEmbedHosts"] = "cdn.example.com,127.0.0.1",
             ["HubSpot:DryRunFile"] = dryRunFile,
         };
     }

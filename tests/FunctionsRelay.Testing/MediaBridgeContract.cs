@@ -63,6 +63,59 @@ public static class MediaBridgeContract
 
     public static IEnumerable<string> Kinds => Endpoints.Keys;
 
+    public const string ObjectsPath = "/media-bridge/2026-03/objects";
+
+    /// <summary>The SDK's CreateVideoObjectRequest (and its AUDIO, DOCUMENT, IMAGE, OTHER twins): mediaType and title required.</summary>
+    private static readonly Dictionary<string, Field> ObjectFields = new()
+    {
+        ["mediaType"] = new(Kind.String, Required: true, Values: MediaTypes),
+        ["title"] = new(Kind.String, Required: true),
+        ["externalId"] = new(Kind.String),
+        ["duration"] = new(Kind.Integer),
+        ["oembedUrl"] = new(Kind.String),
+        ["thumbnailUrl"] = new(Kind.String),
+        ["posterUrl"] = new(Kind.String),
+        ["detailsPageLink"] = new(Kind.String),
+        ["fileUrl"] = new(Kind.String),
+        ["transcriptUrl"] = new(Kind.String),
+        ["bearerToken"] = new(Kind.String),
+    };
+
+    /// <summary>
+    /// The first problem of a media object's body, or null. On create, the guide's required <c>hs_title</c> and, for VIDEO
+    /// and AUDIO, <c>hs_oembed_url</c>; an update (PATCH) needs only <c>mediaType</c>.
+    /// </summary>
+    public static string? ValidateObject(string body, bool create)
+    {
+        JsonElement json;
+        try
+        {
+            json = JsonDocument.Parse(body).RootElement.Clone();
+        }
+        catch (JsonException)
+        {
+            return "the body is not JSON";
+        }
+
+        if (json.ValueKind != JsonValueKind.Object)
+            return "the body must be a JSON object";
+        foreach (var property in json.EnumerateObject())
+        {
+            if (!ObjectFields.TryGetValue(property.Name, out var field))
+                return $"{property.Name}: unknown field for a media object";
+            if (TypeProblem(property.Value, field) is { } problem)
+                return $"{property.Name}: {problem}";
+        }
+
+        if (!json.TryGetProperty("mediaType", out var mediaType))
+            return "mediaType: required";
+        if (create && !json.TryGetProperty("title", out _))
+            return "title: required";
+        if (create && mediaType.GetString() is "VIDEO" or "AUDIO" && !json.TryGetProperty("oembedUrl", out _))
+            return "oembedUrl: required for VIDEO and AUDIO media";
+        return null;
+    }
+
     /// <summary>The first way the body breaks the schema of the endpoint's event kind, or null when it is a valid event.</summary>
     public static string? Validate(string kind, string body)
     {

@@ -33,8 +33,21 @@ public enum PlayContext
     ExternalPage,
 }
 
-/// <summary>What a beacon says of its media. A <see cref="Live"/> stream has no duration: it gets a played event only.</summary>
-public sealed record MediaInfo(string? ExternalId, long? MediaBridgeId, string? Name, string? Url, MediaType? Type, bool Live = false)
+/// <summary>
+/// What a beacon says of its media. A <see cref="Live"/> stream has no duration: it gets a played event only. The URLs
+/// after it describe the HubSpot media object the relay creates for the media (an oEmbed URL, a thumbnail, a page
+/// about the media in the provider's own system).
+/// </summary>
+public sealed record MediaInfo(
+    string? ExternalId,
+    long? MediaBridgeId,
+    string? Name,
+    string? Url,
+    MediaType? Type,
+    bool Live = false,
+    string? OembedUrl = null,
+    string? ThumbnailUrl = null,
+    string? DetailsUrl = null)
 {
     public bool HasIdentity => ExternalId is not null || MediaBridgeId is not null;
 }

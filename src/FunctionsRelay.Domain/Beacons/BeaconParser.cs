@@ -300,6 +300,9 @@ public sealed class BeaconParser(BeaconLimits limits)
             var mediaBridgeId = OptionalInteger(media, mediaPath, "mediaBridgeId"u8, min: 1);
             var name = OptionalString(media, mediaPath, "name"u8);
             var url = OptionalString(media, mediaPath, "url"u8);
+            var oembedUrl = OptionalString(media, mediaPath, "oembedUrl"u8);
+            var thumbnailUrl = OptionalString(media, mediaPath, "thumbnailUrl"u8);
+            var detailsUrl = OptionalString(media, mediaPath, "detailsUrl"u8);
             MediaType? type = null;
             if (media.TryGetProperty("type"u8, out var typeElement) && typeElement.ValueKind != JsonValueKind.Null)
             {
@@ -325,7 +328,7 @@ public sealed class BeaconParser(BeaconLimits limits)
 
             if (externalId is null && mediaBridgeId is null && !Has(media, "externalId"u8) && !Has(media, "mediaBridgeId"u8))
                 Error(mediaPath, "needs externalId or mediaBridgeId");
-            return new MediaInfo(externalId, mediaBridgeId, name, url, type, live);
+            return new MediaInfo(externalId, mediaBridgeId, name, url, type, live, oembedUrl, thumbnailUrl, detailsUrl);
         }
 
         private ContactInfo? Contact(JsonElement item, string path)

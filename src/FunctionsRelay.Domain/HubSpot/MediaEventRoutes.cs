@@ -15,3 +15,9 @@ public static class MediaEventRoutes
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "not a media event kind"),
     };
 }
+
+/// <summary>HubSpot's date-versioned Media Bridge media object endpoints.</summary>
+public static class MediaObjectRoutes
+{
+    public const string Objects = $"/media-bridge/{MediaEventRoutes.ApiVersion}/objects";
+}

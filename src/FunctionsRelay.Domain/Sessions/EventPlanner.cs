@@ -245,7 +245,7 @@ public static class EventPlanner
         };
     }
 
-    private static string MediaTypeName(MediaType type) => type.ToString().ToUpperInvariant();
+    public static string MediaTypeName(MediaType type) => type.ToString().ToUpperInvariant();
 
     private static string Serialize(MediaEventPayload payload) =>
         JsonSerializer.Serialize(payload, MediaEventJsonContext.Default.MediaEventPayload);

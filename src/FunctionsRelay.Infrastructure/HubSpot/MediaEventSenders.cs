@@ -1,8 +1,4 @@
 using System.Collections.Concurrent;
-using System.Globalization;
-using System.Net;
-using System.Net.Http.Headers;
-using System.Text;
 using System.Text.Json;
 using FunctionsRelay.Domain.HubSpot;
 using FunctionsRelay.Domain.Sessions;
@@ -40,7 +36,17 @@ public sealed record DeliveryResult(DeliveryOutcome Outcome, TimeSpan RetryAfter
 /// <summary>Sends one decided event of a session to HubSpot (or, in dry-run, to a file).</summary>
 public interface IMediaEventSender
 {
-    Task<DeliveryResult> SendAsync(long portalId, string sessionId, PendingEvent pending, CancellationToken cancellationToken);
+    /// <summary>
+    /// Sends the event; with <paramref name="media"/>, first makes sure the portal has that media object and points the
+    /// event at it by HubSpot's id.
+    /// </summary>
+    Task<DeliveryResult> SendAsync(long portalId, string sessionId, PendingEvent pending, MediaObjectSpec? media, CancellationToken cancellationToken);
+}
+
+/// <summary>Told of each event delivered (the local host's demo page shows them); a host may register any number.</summary>
+public interface IDeliveryObserver
+{
+    void Delivered(long portalId, string sessionId, PendingEvent pending);
 }
 
 /// <summary>
@@ -89,115 +95,23 @@ public sealed class HubSpotPacer(IOptions<HubSpotOptions> options, TimeProvider 
     }
 }
 
-/// <summary>Posts events to HubSpot's Media Bridge v2 endpoints with the portal's OAuth token.</summary>
-public sealed class HubSpotMediaEventSender(
-    HttpClient http,
-    TokenService tokens,
-    HubSpotPacer pacer,
-    IOptions<HubSpotOptions> options,
-    TimeProvider time,
-    ILogger<HubSpotMediaEventSender> logger) : IMediaEventSender
+/// <summary>Posts events to HubSpot's Media Bridge event endpoints, each pointing at its media object.</summary>
+public sealed class HubSpotMediaEventSender(HubSpotClient hubSpot, MediaObjectService mediaObjects) : IMediaEventSender
 {
-    private const int MaxInlineAttempts = 3;
-
-    public async Task<DeliveryResult> SendAsync(long portalId, string sessionId, PendingEvent pending, CancellationToken cancellationToken)
+    public async Task<DeliveryResult> SendAsync(long portalId, string sessionId, PendingEvent pending, MediaObjectSpec? media, CancellationToken cancellationToken)
     {
-        var settings = options.Value;
-        var token = await tokens.GetAccessTokenAsync(portalId, cancellationToken);
-        if (token is null)
-            return DeliveryResult.WithoutToken(settings.NoTokenRetryDelay, "the portal has no usable token");
-
-        var refreshed = false;
-        for (var attempt = 1; ; attempt++)
+        var payload = pending.Payload;
+        if (media is not null)
         {
-            var wait = pacer.Reserve(portalId);
-            if (wait > settings.MaxInlineRetryAfter || (wait > TimeSpan.Zero && attempt >= MaxInlineAttempts))
-                return DeliveryResult.Later(wait, "pacing below HubSpot's rate limit");
-            if (wait > TimeSpan.Zero)
-            {
-                await Task.Delay(wait, time, cancellationToken);
-                continue;
-            }
-
-            HttpResponseMessage response;
-            try
-            {
-                response = await PostAsync(pending, token, cancellationToken);
-            }
-            catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or Polly.Timeout.TimeoutRejectedException && !cancellationToken.IsCancellationRequested)
-            {
-                logger.LogWarning("HubSpot could not be reached for {EventKey} of session {SessionId} ({Reason})", pending.Key, sessionId, ex.Message);
-                return DeliveryResult.Later(settings.OutageRetryDelay, "HubSpot could not be reached");
-            }
-
-            using (response)
-            {
-                ObserveRateLimitHeaders(portalId, response);
-                switch (response.StatusCode)
-                {
-                    case var status when (int)status is >= 200 and < 300:
-                        return DeliveryResult.Delivered;
-
-                    case HttpStatusCode.Unauthorized when !refreshed:
-                        refreshed = true;
-                        token = await tokens.ReplaceRejectedTokenAsync(portalId, token, cancellationToken);
-                        if (token is null)
-                            return DeliveryResult.WithoutToken(settings.NoTokenRetryDelay, "the portal's token was refused and could not be refreshed");
-                        continue;
-
-                    case HttpStatusCode.Unauthorized:
-                        return DeliveryResult.WithoutToken(settings.NoTokenRetryDelay, "HubSpot refused the portal's fresh token");
-
-                    case HttpStatusCode.TooManyRequests:
-                        var retryAfter = RetryAfterOf(response) ?? TimeSpan.FromSeconds(10);
-                        pacer.Pause(portalId, retryAfter);
-                        logger.LogInformation("HubSpot answered 429 for portal {PortalId}; waiting {RetryAfter}", portalId, retryAfter);
-                        if (retryAfter > settings.MaxInlineRetryAfter || attempt >= MaxInlineAttempts)
-                            return DeliveryResult.Later(retryAfter, "HubSpot's rate limit (429)");
-                        continue;
-
-                    case var status when (int)status >= 500:
-                        return DeliveryResult.Later(settings.OutageRetryDelay, $"HubSpot answered {(int)status}");
-
-                    default:
-                        var answer = await response.Content.ReadAsStringAsync(cancellationToken);
-                        return new DeliveryResult(DeliveryOutcome.Rejected, Status: (int)response.StatusCode, Answer: answer.Length > 8000 ? answer[..8000] : answer);
-                }
-            }
+            var resolved = await mediaObjects.ResolveAsync(portalId, media, cancellationToken);
+            if (resolved.ObjectId is not { } objectId)
+                return resolved.Result;
+            payload = MediaObjectSpec.WithMediaBridgeId(payload, objectId);
         }
+
+        var answer = await hubSpot.SendAsync(portalId, HttpMethod.Post, MediaEventRoutes.PathOf(pending.Kind), payload, cancellationToken);
+        return answer.Result;
     }
-
-    private async Task<HttpResponseMessage> PostAsync(PendingEvent pending, string token, CancellationToken cancellationToken)
-    {
-        using var request = new HttpRequestMessage(HttpMethod.Post, MediaEventRoutes.PathOf(pending.Kind))
-        {
-            Content = new StringContent(pending.Payload, Encoding.UTF8, "application/json"),
-        };
-        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
-        return await http.SendAsync(request, cancellationToken);
-    }
-
-    private void ObserveRateLimitHeaders(long portalId, HttpResponseMessage response)
-    {
-        if (HeaderNumber(response, "X-HubSpot-RateLimit-Remaining") is <= 0
-            && HeaderNumber(response, "X-HubSpot-RateLimit-Interval-Milliseconds") is { } interval and > 0)
-        {
-            pacer.Pause(portalId, TimeSpan.FromMilliseconds(interval));
-        }
-    }
-
-    private static long? HeaderNumber(HttpResponseMessage response, string name) =>
-        response.Headers.TryGetValues(name, out var values)
-        && long.TryParse(values.FirstOrDefault(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var number)
-            ? number
-            : null;
-
-    private TimeSpan? RetryAfterOf(HttpResponseMessage response) => response.Headers.RetryAfter switch
-    {
-        { Delta: { } delta } => delta,
-        { Date: { } date } => date - time.GetUtcNow() is var wait && wait > TimeSpan.Zero ? wait : TimeSpan.Zero,
-        _ => null,
-    };
 }
 
 /// <summary>With no HubSpot app configured: logs each event and appends it as a JSON line to a file, and sends nothing.</summary>
@@ -207,7 +121,7 @@ public sealed class DryRunMediaEventSender(IOptions<HubSpotOptions> options, ILo
 
     public void Dispose() => _fileLock.Dispose();
 
-    public async Task<DeliveryResult> SendAsync(long portalId, string sessionId, PendingEvent pending, CancellationToken cancellationToken)
+    public async Task<DeliveryResult> SendAsync(long portalId, string sessionId, PendingEvent pending, MediaObjectSpec? media, CancellationToken cancellationToken)
     {
         var path = MediaEventRoutes.PathOf(pending.Kind);
         logger.LogInformation("Dry run: would POST {Path} for portal {PortalId}, session {SessionId}: {Payload}", path, portalId, sessionId, pending.Payload);

@@ -1,6 +1,8 @@
 using Azure;
 using FunctionsRelay.Domain.Beacons;
 using FunctionsRelay.Domain.Sessions;
+using FunctionsRelay.Domain.HubSpot;
+using FunctionsRelay.Infrastructure.Http;
 using FunctionsRelay.Infrastructure.HubSpot;
 using FunctionsRelay.Infrastructure.Storage;
 using Microsoft.Extensions.Logging;
@@ -19,6 +21,8 @@ public sealed class SessionProcessor(
     SessionRepository sessions,
     BeaconQueue queue,
     IMediaEventSender sender,
+    IEnumerable<IDeliveryObserver> observers,
+    OEmbedEndpoint oembed,
     DeadLetterStore deadLetters,
     IOptions<SessionOptions> sessionOptions,
     IOptions<RelayOptions> relayOptions,
@@ -231,11 +235,14 @@ public sealed class SessionProcessor(
                 continue;
             }
 
-            var result = await sender.SendAsync(portalId, sessionId, pending, cancellationToken);
+            var media = MediaObjectSpec.For(session, Options, oembed.FallbackFor);
+            var result = await sender.SendAsync(portalId, sessionId, pending, media, cancellationToken);
             switch (result.Outcome)
             {
                 case DeliveryOutcome.Delivered:
                     logger.LogInformation("Delivered {EventKey} of session {PortalId}/{SessionId}", pending.Key, portalId, sessionId);
+                    foreach (var observer in observers)
+                        observer.Delivered(portalId, sessionId, pending);
                     break;
                 case DeliveryOutcome.Rejected:
                     logger.LogWarning(

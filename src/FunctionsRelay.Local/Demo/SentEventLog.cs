@@ -5,17 +5,17 @@ using FunctionsRelay.Infrastructure.HubSpot;
 namespace FunctionsRelay.Local.Demo;
 
 /// <summary>The HubSpot events of the most recent sessions this process delivered (or, in dry-run, would have), for the demo page.</summary>
-public sealed class SentEventLog(TimeProvider time)
+public sealed class SentEventLog(TimeProvider time) : IDeliveryObserver
 {
     public const int MaxSessions = 50;
 
     private readonly Lock _lock = new();
     private readonly LinkedList<SentSession> _sessions = new();
 
-    public void Record(long portalId, string sessionId, PendingEvent sent)
+    public void Delivered(long portalId, string sessionId, PendingEvent pending)
     {
-        using var payload = JsonDocument.Parse(sent.Payload);
-        var entry = new SentEvent(sent.Key, sent.Kind.ToString(), payload.RootElement.Clone(), time.GetUtcNow());
+        using var payload = JsonDocument.Parse(pending.Payload);
+        var entry = new SentEvent(pending.Key, pending.Kind.ToString(), payload.RootElement.Clone(), time.GetUtcNow());
         lock (_lock)
         {
             var session = _sessions.FirstOrDefault(s => s.PortalId == portalId && s.SessionId == sessionId);
@@ -47,15 +47,3 @@ public sealed class SentEventLog(TimeProvider time)
 public sealed record SentSession(long PortalId, string SessionId, List<SentEvent> Events);
 
 public sealed record SentEvent(string Key, string Kind, JsonElement Payload, DateTimeOffset SentAt);
-
-/// <summary>Records each event the real sender delivered.</summary>
-internal sealed class RecordingMediaEventSender(IMediaEventSender inner, SentEventLog log) : IMediaEventSender
-{
-    public async Task<DeliveryResult> SendAsync(long portalId, string sessionId, PendingEvent pending, CancellationToken cancellationToken)
-    {
-        var result = await inner.SendAsync(portalId, sessionId, pending, cancellationToken);
-        if (result.Outcome == DeliveryOutcome.Delivered)
-            log.Record(portalId, sessionId, pending);
-        return result;
-    }
-}

@@ -1,0 +1,128 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace FunctionsRelay.Infrastructure.HubSpot;
+
+/// <summary>HubSpot's answer to a call: delivered (2xx, with its body), or what to do instead.</summary>
+public sealed record HubSpotAnswer(DeliveryResult Result, string? Body = null)
+{
+    public bool Succeeded => Result.Outcome == DeliveryOutcome.Delivered;
+}
+
+/// <summary>
+/// Calls HubSpot's API for a portal with its OAuth token, every call alike: paced below the portal's rate limit, a 401
+/// answered by refreshing the token once, a short 429 waited out inline and a long one handed back as "later", 5xx and
+/// unreachable as "later" (after the transient retries of the HTTP pipeline), any other 4xx as a rejection with HubSpot's
+/// answer.
+/// </summary>
+public sealed class HubSpotClient(
+    HttpClient http,
+    TokenService tokens,
+    HubSpotPacer pacer,
+    IOptions<HubSpotOptions> options,
+    TimeProvider time,
+    ILogger<HubSpotClient> logger)
+{
+    private const int MaxInlineAttempts = 3;
+    private const int MaxAnswerLength = 8000;
+
+    public async Task<HubSpotAnswer> SendAsync(long portalId, HttpMethod method, string path, string? json, CancellationToken cancellationToken)
+    {
+        var settings = options.Value;
+        var token = await tokens.GetAccessTokenAsync(portalId, cancellationToken);
+        if (token is null)
+            return new(DeliveryResult.WithoutToken(settings.NoTokenRetryDelay, "the portal has no usable token"));
+
+        var refreshed = false;
+        for (var attempt = 1; ; attempt++)
+        {
+            var wait = pacer.Reserve(portalId);
+            if (wait > settings.MaxInlineRetryAfter || (wait > TimeSpan.Zero && attempt >= MaxInlineAttempts))
+                return new(DeliveryResult.Later(wait, "pacing below HubSpot's rate limit"));
+            if (wait > TimeSpan.Zero)
+            {
+                await Task.Delay(wait, time, cancellationToken);
+                continue;
+            }
+
+            HttpResponseMessage response;
+            try
+            {
+                using var request = new HttpRequestMessage(method, path);
+                if (json is not null)
+                    request.Content = new StringContent(json, Encoding.UTF8, "application/json");
+                request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+                response = await http.SendAsync(request, cancellationToken);
+            }
+            catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or Polly.Timeout.TimeoutRejectedException && !cancellationToken.IsCancellationRequested)
+            {
+                logger.LogWarning(ex, "HubSpot could not be reached for {Method} {Path} of portal {PortalId}", method, path, portalId);
+                return new(DeliveryResult.Later(settings.OutageRetryDelay, "HubSpot could not be reached"));
+            }
+
+            using (response)
+            {
+                ObserveRateLimitHeaders(portalId, response);
+                switch (response.StatusCode)
+                {
+                    case var status when (int)status is >= 200 and < 300:
+                        return new(DeliveryResult.Delivered, await response.Content.ReadAsStringAsync(cancellationToken));
+
+                    case HttpStatusCode.Unauthorized when !refreshed:
+                        refreshed = true;
+                        token = await tokens.ReplaceRejectedTokenAsync(portalId, token, cancellationToken);
+                        if (token is null)
+                            return new(DeliveryResult.WithoutToken(settings.NoTokenRetryDelay, "the portal's token was refused and could not be refreshed"));
+                        continue;
+
+                    case HttpStatusCode.Unauthorized:
+                        return new(DeliveryResult.WithoutToken(settings.NoTokenRetryDelay, "HubSpot refused the portal's fresh token"));
+
+                    case HttpStatusCode.TooManyRequests:
+                        var retryAfter = RetryAfterOf(response) ?? TimeSpan.FromSeconds(10);
+                        pacer.Pause(portalId, retryAfter);
+                        logger.LogInformation("HubSpot answered 429 for portal {PortalId}; waiting {RetryAfter}", portalId, retryAfter);
+                        if (retryAfter > settings.MaxInlineRetryAfter || attempt >= MaxInlineAttempts)
+                            return new(DeliveryResult.Later(retryAfter, "HubSpot's rate limit (429)"));
+                        continue;
+
+                    case var status when (int)status >= 500:
+                        return new(DeliveryResult.Later(settings.OutageRetryDelay, $"HubSpot answered {(int)status}"));
+
+                    default:
+                        var answer = await response.Content.ReadAsStringAsync(cancellationToken);
+                        return new(new DeliveryResult(
+                            DeliveryOutcome.Rejected,
+                            Status: (int)response.StatusCode,
+                            Answer: answer.Length > MaxAnswerLength ? answer[..MaxAnswerLength] : answer));
+                }
+            }
+        }
+    }
+
+    private void ObserveRateLimitHeaders(long portalId, HttpResponseMessage response)
+    {
+        if (HeaderNumber(response, "X-HubSpot-RateLimit-Remaining") is <= 0
+            && HeaderNumber(response, "X-HubSpot-RateLimit-Interval-Milliseconds") is { } interval and > 0)
+        {
+            pacer.Pause(portalId, TimeSpan.FromMilliseconds(interval));
+        }
+    }
+
+    private static long? HeaderNumber(HttpResponseMessage response, string name) =>
+        response.Headers.TryGetValues(name, out var values)
+        && long.TryParse(values.FirstOrDefault(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var number)
+            ? number
+            : null;
+
+    private TimeSpan? RetryAfterOf(HttpResponseMessage response) => response.Headers.RetryAfter switch
+    {
+        { Delta: { } delta } => delta,
+        { Date: { } date } => date - time.GetUtcNow() is var wait && wait > TimeSpan.Zero ? wait : TimeSpan.Zero,
+        _ => null,
+    };
+}

@@ -1,0 +1,142 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Text.Json;
+using FunctionsRelay.Domain.HubSpot;
+using FunctionsRelay.Infrastructure.Storage;
+using Microsoft.Extensions.Logging;
+
+namespace FunctionsRelay.Infrastructure.HubSpot;
+
+/// <summary>A media object found or made (its HubSpot id), or what to do with the event instead.</summary>
+public sealed record MediaResolution(long? ObjectId, DeliveryResult Result)
+{
+    public static MediaResolution Found(long objectId) => new(objectId, DeliveryResult.Delivered);
+}
+
+/// <summary>
+/// Makes sure the media object a session's events attach to exists in the portal, once per media: found in the relay's
+/// own table (and cache), else made in HubSpot under a claim, so that concurrent sessions of a new media make one object.
+/// A claim whose holder stopped runs out; whoever takes it over first looks in HubSpot for the object the holder may have
+/// made before it stopped. Changed titles, durations or URLs update the object.
+/// </summary>
+public sealed class MediaObjectService(
+    HubSpotClient hubSpot,
+    MediaObjectStore store,
+    TimeProvider time,
+    ILogger<MediaObjectService> logger)
+{
+    /// <summary>How long making one object may take before another worker may take over.</summary>
+    private static readonly TimeSpan ClaimTime = TimeSpan.FromSeconds(30);
+
+    /// <summary>How soon a session whose media someone else is making looks again.</summary>
+    private static readonly TimeSpan ClaimedElsewhereRetry = TimeSpan.FromSeconds(1);
+
+    /// <summary>At most this many pages of a portal's objects are searched for one made before a crash.</summary>
+    private const int MaxSearchPages = 50;
+
+    private readonly ConcurrentDictionary<(long PortalId, string MediaType, string ExternalId), (long ObjectId, string Fingerprint)> _known = new();
+
+    public async Task<MediaResolution> ResolveAsync(long portalId, MediaObjectSpec media, CancellationToken cancellationToken)
+    {
+        var key = (portalId, media.MediaType, media.ExternalId);
+        var fingerprint = media.Fingerprint();
+        if (_known.TryGetValue(key, out var known) && known.Fingerprint == fingerprint)
+            return MediaResolution.Found(known.ObjectId);
+
+        var row = await store.GetAsync(portalId, media, cancellationToken);
+        if (row is { ObjectId: { } objectId })
+        {
+            if (row.Fingerprint != fingerprint)
+                fingerprint = await UpdateAsync(portalId, media, objectId, fingerprint, row.Fingerprint, cancellationToken);
+            _known[key] = (objectId, fingerprint);
+            return MediaResolution.Found(objectId);
+        }
+
+        var now = time.GetUtcNow();
+        if (row is not null && row.ClaimedUntil > now)
+            return new(null, DeliveryResult.Later(ClaimedElsewhereRetry, "its media object is being made by another worker"));
+        var claim = row is null
+            ? await store.TryClaimNewAsync(portalId, media, now + ClaimTime, cancellationToken)
+            : await store.TryTakeOverAsync(portalId, media, row, now + ClaimTime, cancellationToken);
+        if (claim is not { } held)
+            return new(null, DeliveryResult.Later(ClaimedElsewhereRetry, "its media object is being made by another worker"));
+
+        var made = row is null ? null : await FindAsync(portalId, media, cancellationToken);
+        if (made is null)
+        {
+            var answer = await hubSpot.SendAsync(portalId, HttpMethod.Post, MediaObjectRoutes.Objects, media.ToJson(), cancellationToken);
+            if (!answer.Succeeded || IdOf(answer.Body) is not { } createdId)
+            {
+                await store.ReleaseAsync(portalId, media, held, cancellationToken);
+                return new(null, answer.Succeeded
+                    ? DeliveryResult.Later(TimeSpan.FromSeconds(30), "HubSpot made the media object but answered no id")
+                    : answer.Result with { Answer = $"making the media object failed: {answer.Result.Answer}" });
+            }
+
+            made = createdId;
+            logger.LogInformation(
+                "Made {MediaType} media object {ObjectId} for {ExternalId} in portal {PortalId}", media.MediaType, createdId, media.ExternalId, portalId);
+        }
+
+        await store.SaveAsync(portalId, media, made.Value, fingerprint, cancellationToken);
+        _known[key] = (made.Value, fingerprint);
+        return MediaResolution.Found(made.Value);
+    }
+
+    /// <summary>Sends the changed fields; the fingerprint now stored (the old one if HubSpot refused, so it is tried again later).</summary>
+    private async Task<string> UpdateAsync(long portalId, MediaObjectSpec media, long objectId, string fingerprint, string? previous, CancellationToken cancellationToken)
+    {
+        var answer = await hubSpot.SendAsync(
+            portalId, HttpMethod.Patch, $"{MediaObjectRoutes.Objects}/{objectId.ToString(CultureInfo.InvariantCulture)}", media.ToJson(), cancellationToken);
+        if (!answer.Succeeded)
+        {
+            logger.LogWarning(
+                "Updating media object {ObjectId} of portal {PortalId} failed ({Outcome} {Status}); its events still go to it",
+                objectId, portalId, answer.Result.Outcome, answer.Result.Status);
+            return previous ?? "";
+        }
+
+        await store.SaveAsync(portalId, media, objectId, fingerprint, cancellationToken);
+        return fingerprint;
+    }
+
+    /// <summary>The object with this provider id that a worker stopped before recording may have made, paging through the portal's objects.</summary>
+    private async Task<long?> FindAsync(long portalId, MediaObjectSpec media, CancellationToken cancellationToken)
+    {
+        string? after = null;
+        for (var page = 0; page < MaxSearchPages; page++)
+        {
+            var path = $"{MediaObjectRoutes.Objects}/{media.MediaType}?limit=100" + (after is null ? "" : "&after=" + Uri.EscapeDataString(after));
+            var answer = await hubSpot.SendAsync(portalId, HttpMethod.Get, path, null, cancellationToken);
+            if (!answer.Succeeded || answer.Body is null)
+                return null;
+            using var json = JsonDocument.Parse(answer.Body);
+            foreach (var result in json.RootElement.GetProperty("results").EnumerateArray())
+            {
+                if (result.TryGetProperty("externalId", out var externalId) && externalId.GetString() == media.ExternalId)
+                    return IdOf(result);
+            }
+
+            if (!json.RootElement.TryGetProperty("paging", out var paging) || paging.ValueKind != JsonValueKind.Object)
+                return null;
+            after = paging.GetProperty("next").GetProperty("after").GetString();
+        }
+
+        logger.LogWarning("Searched {Pages} pages of portal {PortalId}'s media objects for {ExternalId}; making a new one", MaxSearchPages, portalId, media.ExternalId);
+        return null;
+    }
+
+    private static long? IdOf(string? body)
+    {
+        if (body is null)
+            return null;
+        using var json = JsonDocument.Parse(body);
+        return IdOf(json.RootElement);
+    }
+
+    /// <summary>HubSpot answers the id as a string of digits (the SDK's MediaBridgeObject.id); events take it as an integer.</summary>
+    private static long? IdOf(JsonElement media) =>
+        media.TryGetProperty("id", out var id) && long.TryParse(id.ValueKind == JsonValueKind.String ? id.GetString() : id.GetRawText(), NumberStyles.None, CultureInfo.InvariantCulture, out var parsed)
+            ? parsed
+            : null;
+}

@@ -1,0 +1,137 @@
+using System.Net;
+using System.Text.Json;
+using Azure.Data.Tables;
+using FunctionsRelay.Domain.HubSpot;
+using FunctionsRelay.Infrastructure.HubSpot;
+using FunctionsRelay.Infrastructure.Storage;
+
+namespace FunctionsRelay.IntegrationTests;
+
+/// <summary>The media objects events attach to, made in the portal by the relay, against the stand-in HubSpot's objects API.</summary>
+[Collection(AzuriteCollection.Name)]
+public sealed class MediaObjectTests(Azurite azurite) : IAsyncLifetime
+{
+    private const long Portal = 5150;
+    private FakeHubSpot _hubSpot = null!;
+
+    public async Task InitializeAsync() => _hubSpot = await FakeHubSpot.StartAsync();
+
+    public async Task DisposeAsync() => await _hubSpot.DisposeAsync();
+
+    private static string Media(string externalId, string title = "Launch film", string extra = "") =>
+        $$"""{"externalId":"{{externalId}}","name":"{{title}}","url":"https://cdn.example.com/{{externalId}}.mp4","type":"VIDEO"{{extra}}}""";
+
+    private async Task<RelayHost> StartAsync(Dictionary<string, string?>? settings = null)
+    {
+        var host = new RelayHost(azurite, _hubSpot, settings);
+        await _hubSpot.ConnectPortalAsync(host.Service<PortalTokenStore>(), Portal, TimeSpan.FromMinutes(30));
+        return host;
+    }
+
+    [Fact]
+    public async Task Twenty_concurrent_sessions_of_a_new_media_make_exactly_one_object_and_every_event_names_it()
+    {
+        using var host = await StartAsync();
+        var sessions = Enumerable.Range(1, 20).Select(i => SessionBeacons.Typical(Portal, $"crowd-{i}", media: Media("film-1"))).ToList();
+
+        var answers = await Task.WhenAll(sessions.Select(s => host.Client.PostAsync("/api/beacons", s.Content())));
+
+        Assert.All(answers, answer => Assert.Equal(HttpStatusCode.Accepted, answer.StatusCode));
+        await host.EventuallyAsync(
+            () => sessions.All(s => _hubSpot.EventsOf(s.SessionId).Any(e => e.Key == "attention-span")), "every session's attention span reaches HubSpot", seconds: 60);
+        var media = Assert.Single(_hubSpot.Objects.Values);
+        Assert.Equal((Portal, "VIDEO", "film-1", "Launch film"), (media.PortalId, media.MediaType, media.ExternalId, media.Title));
+        Assert.Equal("https://relay.test/api/oembed?url=https%3A%2F%2Fcdn.example.com%2Ffilm-1.mp4", media.Fields.GetProperty("oembedUrl").GetString());
+        Assert.Equal(40_000, media.Fields.GetProperty("duration").GetInt64());
+        foreach (var session in sessions)
+        {
+            var events = _hubSpot.EventsOf(session.SessionId);
+            Assert.Equal(session.ExpectedEvents(), events.Select(e => (e.Key, e.ProviderPayload)).ToList());
+            Assert.All(events, e => Assert.Equal(media.Id, e.Json.GetProperty("mediaBridgeId").GetInt64()));
+            Assert.All(events, e => Assert.False(e.Json.TryGetProperty("externalId", out _)));
+        }
+
+        var rows = host.Service<MediaObjectStore>().Table.Query<TableEntity>().ToList();
+        Assert.Equal(media.Id, Assert.Single(rows).GetInt64("ObjectId"));
+    }
+
+    [Fact]
+    public async Task A_media_whose_title_or_links_change_has_its_object_updated_once()
+    {
+        using var host = await StartAsync();
+        await host.Client.PostAsync("/api/beacons", SessionBeacons.Typical(Portal, "first-cut", media: Media("film-2")).Content());
+        await host.EventuallyAsync(() => _hubSpot.EventsOf("first-cut").Any(e => e.Key == "attention-span"), "the first session is delivered");
+        var extra = ""","thumbnailUrl":"https://cdn.example.com/film-2.jpg","detailsUrl":"https://video.example.com/film-2" """.TrimEnd();
+
+        await host.Client.PostAsync("/api/beacons", SessionBeacons.Typical(Portal, "final-cut", media: Media("film-2", "Launch film (final)", extra)).Content());
+        await host.EventuallyAsync(() => _hubSpot.EventsOf("final-cut").Any(e => e.Key == "attention-span"), "the changed session is delivered");
+        await host.Client.PostAsync("/api/beacons", SessionBeacons.Typical(Portal, "again", media: Media("film-2", "Launch film (final)", extra)).Content());
+        await host.EventuallyAsync(() => _hubSpot.EventsOf("again").Any(e => e.Key == "attention-span"), "the same media again is delivered");
+        var media = Assert.Single(_hubSpot.Objects.Values);
+        Assert.Equal("Launch film (final)", media.Title);
+        Assert.Equal("https://cdn.example.com/film-2.jpg", media.Fields.GetProperty("thumbnailUrl").GetString());
+        Assert.Equal("https://video.example.com/film-2", media.Fields.GetProperty("detailsPageLink").GetString());
+        Assert.All(_hubSpot.Received, e => Assert.Equal(media.Id, e.Json.GetProperty("mediaBridgeId").GetInt64()));
+        // One create, one update, and nothing more: the fingerprint is remembered. (Two sessions bringing the same change
+        // at the same moment may both send it; the second update changes nothing.)
+        Assert.Equal(2, _hubSpot.ObjectRequests);
+    }
+
+    [Fact]
+    public async Task A_claim_whose_holder_stopped_after_hubspot_made_the_object_is_taken_over_without_a_second_object()
+    {
+        using var host = await StartAsync();
+        var spec = new MediaObjectSpec { MediaType = "VIDEO", Title = "Launch film", ExternalId = "film-3" };
+        // The earlier worker claimed, HubSpot made the object, and the worker stopped before recording it.
+        var store = host.Service<MediaObjectStore>();
+        Assert.NotNull(await store.TryClaimNewAsync(Portal, spec, DateTimeOffset.UtcNow.AddSeconds(-1), CancellationToken.None));
+        var (token, _) = _hubSpot.IssueTokens(Portal);
+        using var hubSpotClient = new HttpClient { BaseAddress = _hubSpot.BaseUrl };
+        hubSpotClient.DefaultRequestHeaders.Authorization = new("Bearer", token);
+        using var made = await hubSpotClient.PostAsync(MediaObjectRoutes.Objects, new StringContent(
+            """{"mediaType":"VIDEO","title":"Launch film","externalId":"film-3","oembedUrl":"https://relay.test/api/oembed?url=x"}""",
+            System.Text.Encoding.UTF8, "application/json"));
+        var madeId = long.Parse(JsonDocument.Parse(await made.Content.ReadAsStringAsync()).RootElement.GetProperty("id").GetString()!, System.Globalization.CultureInfo.InvariantCulture);
+
+        await host.Client.PostAsync("/api/beacons", SessionBeacons.Typical(Portal, "after-crash", media: Media("film-3")).Content());
+
+        await host.EventuallyAsync(() => _hubSpot.EventsOf("after-crash").Any(e => e.Key == "attention-span"), "the session is delivered");
+        Assert.Equal(madeId, Assert.Single(_hubSpot.Objects.Values).Id);
+        Assert.All(_hubSpot.EventsOf("after-crash"), e => Assert.Equal(madeId, e.Json.GetProperty("mediaBridgeId").GetInt64()));
+    }
+
+    [Fact]
+    public async Task A_media_object_hubspot_refuses_dead_letters_the_events_with_its_answer()
+    {
+        // Media on a host the relay does not embed, and no oEmbed URL of its own: HubSpot refuses a video without one.
+        using var host = await StartAsync(new() { ["Relay:OEmbedHosts"] = "video.example.com" });
+
+        await host.Client.PostAsync("/api/beacons", SessionBeacons.Typical(Portal, "no-embed", media: Media("film-4")).Content());
+
+        await host.EventuallyAsync(
+            () => host.Service<DeadLetterStore>().Table.Query<TableEntity>().Count() == 7, "all seven events are dead-lettered");
+        var letters = host.Service<DeadLetterStore>().Table.Query<TableEntity>().ToList();
+        Assert.All(letters, letter => Assert.Contains("making the media object failed", letter.GetString("Answer"), StringComparison.Ordinal));
+        Assert.All(letters, letter => Assert.Contains("oembedUrl: required for VIDEO and AUDIO media", letter.GetString("Answer"), StringComparison.Ordinal));
+        Assert.Empty(_hubSpot.Received);
+        _hubSpot.Refused.Clear();
+    }
+
+    [Fact]
+    public async Task A_media_with_its_own_oembed_url_and_hubspot_id_needs_nothing_made()
+    {
+        using var host = await StartAsync();
+        var (token, _) = _hubSpot.IssueTokens(Portal);
+        using var hubSpotClient = new HttpClient { BaseAddress = _hubSpot.BaseUrl };
+        hubSpotClient.DefaultRequestHeaders.Authorization = new("Bearer", token);
+        using var made = await hubSpotClient.PostAsync(MediaObjectRoutes.Objects, new StringContent(
+            """{"mediaType":"VIDEO","title":"Made by the provider","oembedUrl":"https://video.example.com/oembed?id=5"}""", System.Text.Encoding.UTF8, "application/json"));
+        var id = JsonDocument.Parse(await made.Content.ReadAsStringAsync()).RootElement.GetProperty("id").GetString();
+
+        await host.Client.PostAsync("/api/beacons", SessionBeacons.Typical(Portal, "own-id", media: $$"""{"mediaBridgeId":{{id}},"type":"VIDEO"}""").Content());
+
+        await host.EventuallyAsync(() => _hubSpot.EventsOf("own-id").Any(e => e.Key == "attention-span"), "the session is delivered");
+        Assert.Single(_hubSpot.Objects.Values);
+        Assert.Equal(1, _hubSpot.ObjectRequests);
+    }
+}
