@@ -44,6 +44,8 @@ var localOnlySettings = [
   'FUNCTIONS_WORKER_RUNTIME' // Flex Consumption takes the runtime from functionAppConfig
   'HubSpot__ClientId'
   'HubSpot__ClientSecret'
+  'HubSpot__AppId' // the setup command's (relay setup), run by an operator: the app never reads them
+  'HubSpot__DeveloperApiKey'
   'HubSpot__RedirectUri'
   'HubSpot__DryRunFile'
   'Relay__AllowedOrigins'

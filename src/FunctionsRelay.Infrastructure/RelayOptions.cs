@@ -57,6 +57,15 @@ public sealed class HubSpotOptions
 
     public string? ClientSecret { get; set; }
 
+    /// <summary>The HubSpot app's id, for its media bridge settings (the setup command).</summary>
+    public long? AppId { get; set; }
+
+    /// <summary>
+    /// The developer account's key for app settings (HubSpot: "used when managing settings related to your HubSpot apps
+    /// through the API"), sent as a bearer token as the 2026-03 reference shows. Only the setup command uses it. A secret.
+    /// </summary>
+    public string? DeveloperApiKey { get; set; }
+
     /// <summary>The OAuth callback URL registered with the HubSpot app, e.g. https://relay.example.com/api/oauth/callback.</summary>
     public string? RedirectUri { get; set; }
 

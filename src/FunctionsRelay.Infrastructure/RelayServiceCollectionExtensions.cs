@@ -52,6 +52,8 @@ public static class RelayServiceCollectionExtensions
         services.AddHttpClient<HubSpotOAuthClient>(ConfigureHubSpotClient).AddResilienceHandler("hubspot-oauth", AddTransientRetries);
         services.AddHttpClient<HubSpotClient>(ConfigureHubSpotClient).AddResilienceHandler("hubspot-api", AddTransientRetries);
         services.AddSingleton<MediaObjectService>();
+        services.AddSingleton<MediaBridgeCheck>();
+        services.AddHttpClient<MediaBridgeAppSettings>(ConfigureHubSpotClient).AddResilienceHandler("hubspot-app-settings", AddTransientRetries);
         services.AddSingleton<HubSpotMediaEventSender>();
         services.AddSingleton<DryRunMediaEventSender>();
         services.AddSingleton<IMediaEventSender>(provider => provider.GetRequiredService<IOptions<HubSpotOptions>>().Value.DryRun

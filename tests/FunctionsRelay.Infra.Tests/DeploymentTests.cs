@@ -234,7 +234,7 @@ public sealed class DeploymentTests
     {
         var sample = JsonNode.Parse(File.ReadAllText(Path.Combine(RepositoryPaths.Root, "local.settings.sample.json")))!["Values"]!.AsObject();
         var settings = AppSettings();
-        string[] localOnly = ["AzureWebJobsStorage", "FUNCTIONS_WORKER_RUNTIME", "HubSpot__DryRunFile", "Relay__PublicBaseUrl"];
+        string[] localOnly = ["AzureWebJobsStorage", "FUNCTIONS_WORKER_RUNTIME", "HubSpot__DryRunFile", "Relay__PublicBaseUrl", "HubSpot__AppId", "HubSpot__DeveloperApiKey"];
 
         Assert.All(sample.Select(s => s.Key).Except(localOnly), key => Assert.True(settings.ContainsKey(key), $"{key} is not deployed"));
         Assert.Equal(sample["TokenRefreshSchedule"]!.GetValue<string>(), settings["TokenRefreshSchedule"]);

@@ -22,7 +22,7 @@ public sealed record ReceivedEvent(long PortalId, string Path, string Payload)
 
     public JsonElement Json => JsonDocument.Parse(Payload).RootElement;
 
-    public string Key => Path[MediaBridgeContract.EventsPrefix.Length..] switch
+    public string Key => Path[(Path.LastIndexOf('/') + 1)..] switch
     {
         "media-played" => "played",
         "attention-span" => "attention-span",
@@ -48,6 +48,8 @@ public sealed class FakeHubSpot : IAsyncDisposable
 {
     public const string ClientId = "test-client-id";
     public const string ClientSecret = "test-client-secret-5f2c1e";
+    public const long AppId = 3_141_592;
+    public const string DeveloperApiKey = "test-developer-key-7d41a0";
 
     private readonly WebApplication _app;
     private readonly ConcurrentDictionary<string, long> _accessTokens = new();
@@ -106,7 +108,13 @@ public sealed class FakeHubSpot : IAsyncDisposable
     public Action<ReceivedEvent>? OnAccepted { get; set; }
 
     /// <summary>Every token this server issued: none may ever appear in the relay's logs.</summary>
-    public ConcurrentBag<string> IssuedSecrets { get; } = [ClientSecret];
+    public ConcurrentBag<string> IssuedSecrets { get; } = [ClientSecret, DeveloperApiKey];
+
+    /// <summary>The app's media bridge settings as the settings endpoints last wrote them.</summary>
+    public AppSettingsState AppSettings { get; } = new();
+
+    /// <summary>Every request to the app settings endpoints that wrote something (POST, PUT, PATCH).</summary>
+    public ConcurrentQueue<string> SettingsWrites { get; } = new();
 
     /// <summary>
     /// Starts the stand-in for an app whose media bridge settings register <paramref name="registeredMediaTypes"/>
@@ -122,7 +130,17 @@ public sealed class FakeHubSpot : IAsyncDisposable
         fake.RegisterMediaTypes(registeredMediaTypes ?? ["VIDEO", "AUDIO"]);
         app.MapPost("/oauth/2026-03/token", fake.TokenAsync);
         app.MapPost("/oauth/2026-03/token/introspect", fake.IntrospectAsync);
-        app.MapPost(MediaBridgeContract.EventsPrefix + "{kind}", fake.EventAsync);
+        app.MapPost(MediaBridgeContract.EventsPrefix + "{kind}", (HttpRequest request, string kind) => fake.EventAsync(request, kind, synchronous: false));
+        // v1 answers at once, with the error an asynchronous endpoint would keep to itself (the media bridge guide).
+        app.MapPost("/media-bridge/v1/events/{kind}", (HttpRequest request, string kind) => fake.EventAsync(request, kind, synchronous: true));
+        var settings = $"/media-bridge/2026-03/{AppId}/settings";
+        app.MapGet(settings + "/object-definitions/{mediaType}", fake.GetObjectDefinition);
+        app.MapPost(settings + "/object-definitions", fake.DefineObjectsAsync);
+        app.MapPut(settings, fake.PutAppSettingsAsync);
+        app.MapPatch(settings + "/event-visibility", fake.PatchEventVisibilityAsync);
+        app.MapGet(settings + "/oembed-domains", fake.ListOEmbedDomains);
+        app.MapPost(settings + "/oembed-domains", fake.CreateOEmbedDomainAsync);
+        app.MapPatch(settings + "/oembed-domains/{id:long}", fake.UpdateOEmbedDomainAsync);
         app.MapPost(MediaBridgeContract.ObjectsPath, fake.CreateObjectAsync);
         app.MapMethods(MediaBridgeContract.ObjectsPath + "/{objectId:long}", [HttpMethods.Patch], fake.UpdateObjectAsync);
         app.MapGet(MediaBridgeContract.ObjectsPath + "/{mediaType}", fake.ListObjects);
@@ -209,7 +227,7 @@ public sealed class FakeHubSpot : IAsyncDisposable
             : Results.Json(new { active = false });
     }
 
-    private async Task<IResult> EventAsync(HttpRequest request, string kind)
+    private async Task<IResult> EventAsync(HttpRequest request, string kind, bool synchronous)
     {
         Interlocked.Increment(ref _eventRequests);
         var token = request.Headers.Authorization.ToString();
@@ -233,6 +251,8 @@ public sealed class FakeHubSpot : IAsyncDisposable
 
         if (NotKept(portalId, payload) is { } reason)
         {
+            if (synchronous)
+                return Results.Json(new { status = "error", category = "VALIDATION_ERROR", message = reason }, statusCode: 400);
             Dropped.Enqueue($"{kind}: {reason}");
             return Results.Accepted();
         }
@@ -348,4 +368,117 @@ public sealed class FakeHubSpot : IAsyncDisposable
         answer["updatedAt"] = DateTimeOffset.UtcNow;
         return answer;
     }
+
+    private static bool IsDeveloper(HttpRequest request) => request.Headers.Authorization.ToString() == "Bearer " + DeveloperApiKey;
+
+    private static IResult Unauthorized() => Results.Json(new { status = "error", category = "INVALID_AUTHENTICATION" }, statusCode: 401);
+
+    private static IResult Invalid(string message) => Results.Json(new { status = "error", category = "VALIDATION_ERROR", message }, statusCode: 400);
+
+    private IResult GetObjectDefinition(HttpRequest request, string mediaType)
+    {
+        if (!IsDeveloper(request))
+            return Unauthorized();
+        return RegisteredMediaTypes.ContainsKey(mediaType)
+            ? Results.Json(new { objectTypeId = $"2-{AppId}{mediaType.Length}", objectTypeName = $"a{AppId}_{mediaType}", properties = Array.Empty<object>(), propertyGroups = Array.Empty<object>() })
+            : Results.Json(new { status = "error", category = "OBJECT_NOT_FOUND" }, statusCode: 404);
+    }
+
+    private async Task<IResult> DefineObjectsAsync(HttpRequest request)
+    {
+        if (!IsDeveloper(request))
+            return Unauthorized();
+        var json = await JsonDocument.ParseAsync(request.Body);
+        SettingsWrites.Enqueue("object-definitions");
+        if (!json.RootElement.TryGetProperty("mediaTypes", out var types) || types.ValueKind != JsonValueKind.Array || types.GetArrayLength() == 0)
+            return Invalid("mediaTypes: a non-empty array is required");
+        var requested = types.EnumerateArray().Select(t => t.GetString()!).ToList();
+        if (requested.FirstOrDefault(t => t is not ("VIDEO" or "AUDIO" or "DOCUMENT" or "IMAGE" or "OTHER")) is { } unknown)
+            return Invalid($"mediaTypes: {unknown} is not a media type");
+        if (requested.FirstOrDefault(RegisteredMediaTypes.ContainsKey) is { } defined)
+            return Results.Json(new { status = "error", category = "CONFLICT", message = $"{defined} is already defined for this app" }, statusCode: 409);
+        RegisterMediaTypes([.. requested]);
+        return Results.Json(new { results = requested.Select(t => new { mediaType = t }) });
+    }
+
+    private async Task<IResult> PutAppSettingsAsync(HttpRequest request)
+    {
+        if (!IsDeveloper(request))
+            return Unauthorized();
+        var json = (await JsonDocument.ParseAsync(request.Body)).RootElement;
+        SettingsWrites.Enqueue("settings");
+        if (!json.TryGetProperty("updatedAt", out var updatedAt) || updatedAt.ValueKind != JsonValueKind.Number)
+            return Invalid("updatedAt: required");
+        AppSettings.Name = json.TryGetProperty("name", out var name) ? name.GetString() : null;
+        return Results.Json(new { name = AppSettings.Name });
+    }
+
+    private async Task<IResult> PatchEventVisibilityAsync(HttpRequest request)
+    {
+        if (!IsDeveloper(request))
+            return Unauthorized();
+        var json = (await JsonDocument.ParseAsync(request.Body)).RootElement;
+        SettingsWrites.Enqueue("event-visibility");
+        if (!json.TryGetProperty("updatedAt", out _) || !json.TryGetProperty("eventType", out var eventType)
+            || eventType.GetString() is not ("ALL" or "ATTENTION_SPAN" or "MEDIA_PLAYS" or "MEDIA_PLAYS_PERCENT"))
+            return Invalid("eventType and updatedAt are required");
+        AppSettings.Visibility[eventType.GetString()!] = (
+            json.TryGetProperty("showInTimeline", out var timeline) && timeline.GetBoolean(),
+            json.TryGetProperty("showInReporting", out var reporting) && reporting.GetBoolean(),
+            json.TryGetProperty("showInWorkflows", out var workflows) && workflows.GetBoolean());
+        return Results.Json(new { eventType = eventType.GetString() });
+    }
+
+    private IResult ListOEmbedDomains(HttpRequest request) =>
+        IsDeveloper(request) ? Results.Json(new { results = AppSettings.OEmbedDomains.Values.OrderBy(d => d.Id).Select(OEmbedAnswer) }) : Unauthorized();
+
+    private async Task<IResult> CreateOEmbedDomainAsync(HttpRequest request)
+    {
+        if (!IsDeveloper(request))
+            return Unauthorized();
+        var json = (await JsonDocument.ParseAsync(request.Body)).RootElement.Clone();
+        SettingsWrites.Enqueue("oembed-domains");
+        if (EndpointsProblem(json) is { } problem)
+            return Invalid(problem);
+        var domain = new OEmbedDomain(AppSettings.OEmbedDomains.Count + 1, json.GetProperty("endpoints"));
+        AppSettings.OEmbedDomains[domain.Id] = domain;
+        return Results.Json(OEmbedAnswer(domain));
+    }
+
+    private async Task<IResult> UpdateOEmbedDomainAsync(HttpRequest request, long id)
+    {
+        if (!IsDeveloper(request))
+            return Unauthorized();
+        var json = (await JsonDocument.ParseAsync(request.Body)).RootElement.Clone();
+        SettingsWrites.Enqueue("oembed-domains/" + id);
+        if (EndpointsProblem(json) is { } problem)
+            return Invalid(problem);
+        if (!AppSettings.OEmbedDomains.ContainsKey(id))
+            return Results.Json(new { status = "error", category = "OBJECT_NOT_FOUND" }, statusCode: 404);
+        AppSettings.OEmbedDomains[id] = new OEmbedDomain(id, json.GetProperty("endpoints"));
+        return Results.Json(OEmbedAnswer(AppSettings.OEmbedDomains[id]));
+    }
+
+    /// <summary>The SDK's EndpointsParam: schemes, url and discovery, all required.</summary>
+    private static string? EndpointsProblem(JsonElement body) =>
+        !body.TryGetProperty("endpoints", out var endpoints) || endpoints.ValueKind != JsonValueKind.Object ? "endpoints: required"
+        : !endpoints.TryGetProperty("schemes", out var schemes) || schemes.ValueKind != JsonValueKind.Array || schemes.GetArrayLength() == 0 ? "endpoints.schemes: a non-empty array is required"
+        : !endpoints.TryGetProperty("url", out var url) || url.ValueKind != JsonValueKind.String ? "endpoints.url: required"
+        : !endpoints.TryGetProperty("discovery", out var discovery) || discovery.ValueKind is not (JsonValueKind.True or JsonValueKind.False) ? "endpoints.discovery: required"
+        : null;
+
+    private static object OEmbedAnswer(OEmbedDomain domain) => new { id = domain.Id, appId = AppId, endpoints = domain.Endpoints, portalId = 0, createdAt = 0, updatedAt = 0, deletedAt = 0 };
+}
+
+/// <summary>An oEmbed domain of the app: its URL schemes, its oEmbed endpoint and whether it supports discovery.</summary>
+public sealed record OEmbedDomain(long Id, JsonElement Endpoints);
+
+/// <summary>The app-level media bridge settings the stand-in keeps.</summary>
+public sealed class AppSettingsState
+{
+    public string? Name { get; set; }
+
+    public ConcurrentDictionary<string, (bool Timeline, bool Reporting, bool Workflows)> Visibility { get; } = new();
+
+    public ConcurrentDictionary<long, OEmbedDomain> OEmbedDomains { get; } = new();
 }

@@ -14,6 +14,9 @@ public static class MediaEventRoutes
         MediaEventKind.AttentionSpan => $"/media-bridge/{ApiVersion}/events/attention-span",
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "not a media event kind"),
     };
+
+    /// <summary>The v1 endpoints, which answer an erroneous event at once (the media bridge guide): for checks, not production.</summary>
+    public static string SynchronousPathOf(MediaEventKind kind) => PathOf(kind).Replace($"/{ApiVersion}/", "/v1/", StringComparison.Ordinal);
 }
 
 /// <summary>HubSpot's date-versioned Media Bridge media object endpoints.</summary>

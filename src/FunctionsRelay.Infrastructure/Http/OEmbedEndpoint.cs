@@ -44,12 +44,17 @@ public sealed class OEmbedEndpoint(IOptions<RelayOptions> relay, IOptions<HubSpo
     }
 
     /// <summary>The relay's own oEmbed URL for a media's page, where the relay may embed it; else null.</summary>
-    public string? FallbackFor(MediaInfo media)
-    {
-        if (media.Url is not { } url || EmbeddableProblem(url) is not null || PublicBaseUrl() is not { } baseUrl)
-            return null;
-        return $"{baseUrl.GetLeftPart(UriPartial.Authority)}/api/{Route}?url={Uri.EscapeDataString(url)}";
-    }
+    public string? FallbackFor(MediaInfo media) =>
+        media.Url is { } url && EmbeddableProblem(url) is null ? UrlFor(url) : null;
+
+    /// <summary>The oEmbed URL of a page at this relay's endpoint, or null when the relay's address is not known.</summary>
+    public string? UrlFor(string page) => EndpointUrl() is { } endpoint ? $"{endpoint}?url={Uri.EscapeDataString(page)}" : null;
+
+    /// <summary>Where the relay serves oEmbed (<c>https://relay.example.com/api/oembed</c>), or null when its address is not known.</summary>
+    public string? EndpointUrl() => PublicBaseUrl() is { } baseUrl ? $"{baseUrl.GetLeftPart(UriPartial.Authority)}/api/{Route}" : null;
+
+    /// <summary>The URL patterns of the pages it embeds, as HubSpot's oEmbed domain settings take them.</summary>
+    public IReadOnlyList<string> Schemes() => relay.Value.OEmbedHosts.Select(host => $"https://{host}/*").ToList();
 
     /// <summary>Why the relay will not embed this address, or null when it will.</summary>
     public string? EmbeddableProblem(string url)

@@ -1,0 +1,131 @@
+using System.Globalization;
+using FunctionsRelay.Infrastructure;
+using FunctionsRelay.Infrastructure.Http;
+using FunctionsRelay.Infrastructure.HubSpot;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+
+namespace FunctionsRelay.Cli;
+
+/// <summary>The verbs of <c>relay</c>. Exit codes: 0 done, 1 HubSpot (or storage) refused a step, 2 the command line is wrong.</summary>
+public static class RelayCli
+{
+    public const int Done = 0;
+    public const int Failed = 1;
+    public const int Usage = 2;
+
+    private const string Help = """
+        relay: the FunctionsRelay operator's command line.
+
+        relay setup [--app-id ID] [--media-types VIDEO,AUDIO] [--app-name NAME]
+                    [--check --portal ID (--utk UTK | --contact-id ID)]
+
+          Registers the HubSpot app's media bridge settings, each only if it is not so already: object definitions for
+          the media types, the app's name, event visibility (timelines, reports, workflows), and this relay's oEmbed
+          endpoint (Relay__PublicBaseUrl, Relay__OEmbedHosts) as an oEmbed domain. Needs HubSpot__DeveloperApiKey and
+          HubSpot__AppId (or --app-id).
+          --check then sends one event of each kind for a test contact of an installed portal to HubSpot's v1 event
+          endpoints, which answer errors at once, and prints HubSpot's answers (needs the relay's storage, with the
+          portal's tokens: AzureWebJobsStorage).
+
+        relay --help
+        """;
+
+    public static async Task<int> RunAsync(string[] args, IServiceProvider services, TextWriter output, CancellationToken cancellationToken)
+    {
+        if (args.Length == 0 || args[0] is "--help" or "-h" or "help")
+        {
+            await output.WriteLineAsync(Help);
+            return args.Length == 0 ? Usage : Done;
+        }
+
+        return args[0] switch
+        {
+            "setup" => await SetupAsync(Options.Parse(args[1..]), services, output, cancellationToken),
+            _ => await UsageAsync(output, $"unknown verb '{args[0]}'"),
+        };
+    }
+
+    private static async Task<int> SetupAsync(Options options, IServiceProvider services, TextWriter output, CancellationToken cancellationToken)
+    {
+        if (options.Problem is { } problem)
+            return await UsageAsync(output, problem);
+        var hubSpot = services.GetRequiredService<IOptions<HubSpotOptions>>().Value;
+        if ((options.Long("app-id") ?? hubSpot.AppId) is not { } appId)
+            return await UsageAsync(output, "--app-id (or HubSpot__AppId) is required");
+        var mediaTypes = (options.Value("media-types") ?? "VIDEO,AUDIO").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(type => type.ToUpperInvariant()).ToList();
+        if (mediaTypes.FirstOrDefault(type => type is not ("VIDEO" or "AUDIO" or "DOCUMENT" or "IMAGE" or "OTHER")) is { } unknown)
+            return await UsageAsync(output, $"--media-types: {unknown} is not one of VIDEO, AUDIO, DOCUMENT, IMAGE, OTHER");
+        long? portal = null;
+        long? contactId = null;
+        if (options.Flag("check"))
+        {
+            portal = options.Long("portal");
+            contactId = options.Long("contact-id");
+            if (portal is null || (contactId is null && options.Value("utk") is null))
+                return await UsageAsync(output, "--check needs --portal and --utk or --contact-id");
+        }
+
+        var oembed = services.GetRequiredService<OEmbedEndpoint>();
+        if (oembed.EndpointUrl() is null)
+            await output.WriteLineAsync("note: Relay__PublicBaseUrl (or HubSpot__RedirectUri) is not set: no oEmbed domain is registered");
+        var steps = await services.GetRequiredService<MediaBridgeAppSettings>().ApplyAsync(
+            new AppSettingsRequest(appId, mediaTypes, options.Value("app-name"), oembed.EndpointUrl(), oembed.Schemes()), cancellationToken);
+        foreach (var step in steps)
+            await output.WriteLineAsync($"{(step.Succeeded ? "ok  " : "FAIL")} {step.Setting}: {step.Outcome}");
+        var succeeded = steps.All(step => step.Succeeded);
+
+        if (portal is { } portalId && succeeded)
+        {
+            await output.WriteLineAsync($"check: one event of each kind for portal {portalId}, to HubSpot's synchronous v1 endpoints");
+            var answers = await services.GetRequiredService<MediaBridgeCheck>().RunAsync(portalId, contactId, options.Value("utk"), cancellationToken);
+            foreach (var answer in answers)
+                await output.WriteLineAsync($"{(answer.Accepted ? "ok  " : "FAIL")} {answer.Event}: {answer.Status} {answer.Answer}");
+            succeeded = answers.All(answer => answer.Accepted);
+        }
+
+        return succeeded ? Done : Failed;
+    }
+
+    private static async Task<int> UsageAsync(TextWriter output, string problem)
+    {
+        await output.WriteLineAsync($"relay: {problem}\n\n{Help}");
+        return Usage;
+    }
+
+    /// <summary><c>--name value</c> pairs and bare <c>--flag</c>s.</summary>
+    private sealed class Options
+    {
+        private static readonly string[] Flags = ["check"];
+        private static readonly string[] Valued = ["app-id", "media-types", "app-name", "portal", "utk", "contact-id"];
+        private readonly Dictionary<string, string?> _values = [];
+
+        public string? Problem { get; private set; }
+
+        public static Options Parse(string[] args)
+        {
+            var options = new Options();
+            for (var i = 0; i < args.Length && options.Problem is null; i++)
+            {
+                var name = args[i].StartsWith("--", StringComparison.Ordinal) ? args[i][2..] : null;
+                if (name is not null && Flags.Contains(name))
+                    options._values[name] = null;
+                else if (name is not null && Valued.Contains(name) && i + 1 < args.Length)
+                    options._values[name] = args[++i];
+                else
+                    options.Problem = $"'{args[i]}' is not an option of setup" + (name is not null && Valued.Contains(name) ? " without its value" : "");
+            }
+
+            if (options.Problem is null && options._values.FirstOrDefault(v => v.Key is "app-id" or "portal" or "contact-id" && !long.TryParse(v.Value, NumberStyles.None, CultureInfo.InvariantCulture, out _)) is { Key: { } bad })
+                options.Problem = $"--{bad} must be a positive integer";
+            return options;
+        }
+
+        public bool Flag(string name) => _values.ContainsKey(name);
+
+        public string? Value(string name) => _values.GetValueOrDefault(name);
+
+        public long? Long(string name) => Value(name) is { } text ? long.Parse(text, CultureInfo.InvariantCulture) : null;
+    }
+}
