@@ -6,7 +6,31 @@ targetScope = 'subscription'
 param environmentName string
 
 @minLength(1)
-@description('Region for every resource; it must offer the Flex Consumption plan.')
+@description('Region for every resource: one that offers the Flex Consumption plan (the list of Azure-Samples/functions-quickstart-dotnet-azd; az functionapp list-flexconsumption-locations has the current one).')
+@allowed([
+  'australiaeast'
+  'centralindia'
+  'centralus'
+  'eastasia'
+  'eastus'
+  'eastus2'
+  'francecentral'
+  'germanywestcentral'
+  'northcentralus'
+  'northeurope'
+  'southcentralus'
+  'southeastasia'
+  'swedencentral'
+  'uksouth'
+  'westcentralus'
+  'westeurope'
+  'westus2'
+])
+@metadata({
+  azd: {
+    type: 'location'
+  }
+})
 param location string
 
 @description('Object id of whoever runs azd up; gets data access to the storage account and the vault. Empty assigns nothing.')
@@ -30,7 +54,9 @@ param playerOrigins string = '*'
 @description('Comma-separated hosts whose https pages the relay\'s oEmbed endpoint may embed (video.example.com, *.example.com); empty embeds nothing.')
 param oembedHosts string = ''
 
-@description('Most instances the relay may scale out to.')
+@description('Most instances the relay may scale out to (Flex Consumption takes 40 at the least).')
+@minValue(40)
+@maxValue(1000)
 param maximumInstanceCount int = 40
 
 var tags = { 'azd-env-name': environmentName }
@@ -49,11 +75,14 @@ var localOnlySettings = [
   'HubSpot__RedirectUri'
   'HubSpot__DryRunFile'
   'Relay__AllowedOrigins'
+  'Relay__MaxDequeueCount' // the local host's; on Azure the host's maxDequeueCount (host.json)
+  'HubSpot__RefreshInterval' // the local host's; on Azure the TokenRefreshSchedule timer
   'Relay__PublicBaseUrl' // the relay's own address, known only once deployed: the app takes it from HubSpot__RedirectUri
   'Relay__OEmbedHosts'
 ]
 var sharedSettings = toObject(filter(items(sampleSettings), setting => !contains(localOnlySettings, setting.key)), setting => setting.key, setting => setting.value)
 var beaconQueue = sampleSettings.Relay__BeaconQueue
+var scheduleQueue = sampleSettings.Relay__ScheduleQueue
 var names = {
   identity: 'id-relay-${resourceToken}'
   storage: 'st${resourceToken}'
@@ -89,7 +118,7 @@ module storage 'core/storage/storage-account.bicep' = {
     tags: tags
     containers: [names.deploymentContainer]
     // The Functions host moves a message to <queue>-poison after maxDequeueCount (host.json).
-    queues: [beaconQueue, '${beaconQueue}-poison']
+    queues: [beaconQueue, '${beaconQueue}-poison', scheduleQueue, '${scheduleQueue}-poison']
     tables: [sampleSettings.Relay__SessionsTable, sampleSettings.Relay__TokensTable, sampleSettings.Relay__DeadLettersTable, sampleSettings.Relay__MediaObjectsTable]
   }
 }
@@ -153,7 +182,6 @@ module relay 'app/relay.bicep' = {
     storageTableEndpoint: storage.outputs.tableEndpoint
     deploymentContainerName: names.deploymentContainer
     applicationInsightsConnectionString: monitoring.outputs.applicationInsightsConnectionString
-    allowedOrigins: allowedOrigins
     maximumInstanceCount: maximumInstanceCount
     relaySettings: union(sharedSettings, {
       HubSpot__ClientId: hubSpotClientId

@@ -99,6 +99,11 @@ var sampler = Task.Run(async () =>
     }
 });
 
+// What Azure's scale controller sizes a queue-triggered app by: each trigger queue's approximate message count, which
+// counts invisible (scheduled) messages too. Read straight from Azurite, so that it adds nothing to the proxy's counts.
+var queueLengths = new QueueLengths(azurite.ConnectionString, [new RelayOptions().BeaconQueue, new RelayOptions().ScheduleQueue]);
+var queueSampler = Task.Run(() => queueLengths.SampleAsync(TimeSpan.FromSeconds(1), stop.Token));
+
 var faults = options.Faults ? Task.Run(() => InjectFaultsAsync(stop.Token)) : Task.CompletedTask;
 var run = Stopwatch.StartNew();
 await players.RunAsync(sessions, CancellationToken.None);
@@ -128,7 +133,7 @@ while (true)
 
 var completedTicks = Stopwatch.GetTimestamp();
 await stop.CancelAsync();
-await Task.WhenAll(sampler, faults);
+await Task.WhenAll(sampler, faults, queueSampler);
 var storageAfter = proxy.Snapshot();
 var peakBytes = relay.PeakBytes;
 var received = hubSpot.Received.ToList();
@@ -162,6 +167,8 @@ report.Line($"    {string.Join(", ", storage.OrderByDescending(s => s.Value).Sel
 var storageLatency = proxy.MeanMilliseconds();
 report.Line($"    Azurite's mean answer time: {string.Join(", ", storage.OrderByDescending(s => s.Value).Select(s => $"{s.Key} {storageLatency.GetValueOrDefault(s.Key):F0} ms"))}");
 report.Line($"  HubSpot: {hubSpotCalls} event requests = {(double)hubSpotCalls / sessions.Count:F2} per session ({audit.ExpectedEvents / (double)sessions.Count:F2} events per session); {hubSpot.Refreshes} token refreshes");
+foreach (var (queue, peak, mean) in queueLengths.Summary())
+    report.Line($"  trigger queue {queue} as the scale controller sees it (approximate count, invisible messages included): peak {peak}, mean {mean:F0}");
 report.Line($"  relay peak memory (VmHWM): {peakBytes / (1024.0 * 1024):F0} MiB; relay process started {relay.Starts} time(s)");
 report.Line($"  the limit: Azurite takes {rawOpsPerSecond:F0} storage operations/s of this kind (SDK, proxy, {options.RawWorkers} workers, nothing else) = {rawOpsPerSecond / opsPerBeacon:F0} beacons/s at the relay's {opsPerBeacon:F2} per beacon");
 report.Line($"  the relay drove {relayOpsPerSecond:F0} storage operations/s while processing: {relayOpsPerSecond / rawOpsPerSecond:F2} of the limit");
@@ -206,6 +213,7 @@ report.Set("load", new
     rawOpsPerSecond,
     relayOpsPerSecond,
     ratio = relayOpsPerSecond / rawOpsPerSecond,
+    queueLengths = queueLengths.Summary().ToDictionary(q => q.Queue, q => new { q.Peak, q.Mean }),
 });
 report.Set("audit", new { audit.Sessions, audit.ExpectedEvents, audit.ReceivedEvents, audit.Missing, audit.Mismatched, audit.Unexpected, audit.Duplicates });
 var resultsFile = Path.Combine(artifacts, $"results-{stamp}.json");

@@ -17,9 +17,7 @@ param applicationInsightsConnectionString string
 @description('Settings of the relay itself (Relay__*, HubSpot__*, Beacons__*, Sessions__*, TokenRefreshSchedule): plain values or Key Vault references.')
 param relaySettings object
 
-@description('Browser origins allowed to post beacons; [\'*\'] allows any.')
-param allowedOrigins string[]
-
+@minValue(40)
 param maximumInstanceCount int = 40
 @allowed([512, 2048, 4096])
 param instanceMemoryMB int = 2048
@@ -56,9 +54,8 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
     siteConfig: {
       minTlsVersion: '1.2'
       ftpsState: 'Disabled'
-      cors: {
-        allowedOrigins: allowedOrigins
-      }
+      // No platform CORS: where it is set it answers preflights itself and the relay's own CORS (Relay__AllowedOrigins,
+      // the same on the local host) never runs. The relay is the one place.
     }
     functionAppConfig: {
       deployment: {

@@ -49,6 +49,12 @@ public sealed class RelayFunctions(
         [QueueTrigger("%Relay:BeaconQueue%", Connection = "AzureWebJobsStorage")] BinaryData message,
         CancellationToken cancellationToken) => processor.HandleAsync(message, cancellationToken);
 
+    /// <summary>Close checks and delivery checks, each due when it becomes visible: the same processor, their own queue and trigger.</summary>
+    [Function("ProcessScheduled")]
+    public Task ProcessScheduled(
+        [QueueTrigger("%Relay:ScheduleQueue%", Connection = "AzureWebJobsStorage")] BinaryData message,
+        CancellationToken cancellationToken) => processor.HandleAsync(message, cancellationToken);
+
     [Function("RefreshTokens")]
     public async Task RefreshTokens([TimerTrigger("%TokenRefreshSchedule%")] TimerInfo timer, CancellationToken cancellationToken)
     {

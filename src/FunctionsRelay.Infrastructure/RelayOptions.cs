@@ -10,6 +10,15 @@ public sealed class RelayOptions
     /// <summary>Where messages go after <see cref="MaxDequeueCount"/> failed attempts; the Functions host uses the same name.</summary>
     public string PoisonQueue => BeaconQueue + "-poison";
 
+    /// <summary>
+    /// Close checks and delivery checks, each invisible until it is due. Not the beacon queue: Azure's scale controller
+    /// sizes a queue-triggered app by the queue's message count, invisible messages included, so thousands of open
+    /// sessions' checks there would scale the beacon trigger out for beacons that are not there.
+    /// </summary>
+    public string ScheduleQueue { get; set; } = "beacons-scheduled";
+
+    public string SchedulePoisonQueue => ScheduleQueue + "-poison";
+
     public string SessionsTable { get; set; } = "sessions";
 
     public string TokensTable { get; set; } = "tokens";

@@ -21,15 +21,19 @@ public static class RelayServiceCollectionExtensions
     /// <summary>Everything the relay does, for either host: options, storage, ingest, the session processor, HubSpot and tokens.</summary>
     public static IServiceCollection AddRelay(this IServiceCollection services, IConfiguration configuration)
     {
-        services.AddOptions<BeaconLimits>().Bind(configuration.GetSection(BeaconLimits.SectionName));
-        services.AddOptions<SessionOptions>().Bind(configuration.GetSection(SessionOptions.SectionName));
-        services.AddOptions<RelayOptions>().Bind(configuration.GetSection(RelayOptions.SectionName))
+        services.AddOptions<BeaconLimits>().Bind(configuration.GetSection(BeaconLimits.SectionName)).ValidateOnStart();
+        services.AddOptions<SessionOptions>().Bind(configuration.GetSection(SessionOptions.SectionName)).ValidateOnStart();
+        services.AddOptions<RelayOptions>().Bind(configuration.GetSection(RelayOptions.SectionName)).ValidateOnStart()
             .PostConfigure(options =>
             {
                 options.AllowedOrigins = SplitList(options.AllowedOrigins, configuration, nameof(RelayOptions.AllowedOrigins));
                 options.OEmbedHosts = SplitList(options.OEmbedHosts, configuration, nameof(RelayOptions.OEmbedHosts));
             });
-        services.AddOptions<HubSpotOptions>().Bind(configuration.GetSection(HubSpotOptions.SectionName));
+        services.AddOptions<HubSpotOptions>().Bind(configuration.GetSection(HubSpotOptions.SectionName)).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<BeaconLimits>, BeaconLimitsValidation>();
+        services.AddSingleton<IValidateOptions<SessionOptions>, SessionOptionsValidation>();
+        services.AddSingleton<IValidateOptions<RelayOptions>, RelayOptionsValidation>();
+        services.AddSingleton<IValidateOptions<HubSpotOptions>, HubSpotOptionsValidation>();
         services.TryAddSingleton(TimeProvider.System);
 
         services.AddSingleton(provider => new StorageClients(configuration, provider.GetRequiredService<IOptions<RelayOptions>>()));
@@ -38,7 +42,6 @@ public static class RelayServiceCollectionExtensions
         services.AddSingleton<DeadLetterStore>();
         services.AddSingleton<PortalTokenStore>();
         services.AddSingleton<MediaObjectStore>();
-        services.AddHostedService<StorageInitializer>();
 
         services.AddSingleton(provider => new BeaconParser(provider.GetRequiredService<IOptions<BeaconLimits>>().Value));
         services.AddSingleton<BeaconIngestService>();
@@ -61,6 +64,12 @@ public static class RelayServiceCollectionExtensions
             : provider.GetRequiredService<HubSpotMediaEventSender>());
         return services;
     }
+
+    /// <summary>
+    /// Creates the queues and tables at start where they may be missing: the local host and tests. Not on Azure, where the
+    /// deployment creates them (Bicep) and Flex Consumption gives an app 30 s to start.
+    /// </summary>
+    public static IServiceCollection AddStorageCreation(this IServiceCollection services) => services.AddHostedService<StorageInitializer>();
 
     private static void ConfigureHubSpotClient(IServiceProvider provider, HttpClient client)
     {

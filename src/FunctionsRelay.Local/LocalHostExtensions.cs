@@ -12,6 +12,7 @@ public static class LocalHostExtensions
     /// <summary>The triggers the Functions host would run: the queue listener and the token refresh timer.</summary>
     public static IServiceCollection AddLocalHost(this IServiceCollection services, IConfiguration configuration)
     {
+        services.AddStorageCreation();
         services.AddOptions<QueueListenerOptions>().Bind(configuration.GetSection(QueueListenerOptions.SectionName));
         services.AddHostedService<QueueListener>();
         services.AddHostedService<TokenRefreshWorker>();

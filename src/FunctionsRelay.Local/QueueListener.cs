@@ -1,4 +1,5 @@
 using Azure;
+using Azure.Storage.Queues;
 using Azure.Storage.Queues.Models;
 using FunctionsRelay.Infrastructure;
 using FunctionsRelay.Infrastructure.Processing;
@@ -29,10 +30,11 @@ public sealed class QueueListenerOptions
 }
 
 /// <summary>
-/// The Functions queue trigger's semantics on the local host: polls with backoff up to the maximum interval, runs up to
-/// batch size + new-batch threshold messages at once, keeps a message hidden while it is handled (renewing its lease),
-/// retries a failed message after the visibility timeout, and after <c>Relay__MaxDequeueCount</c> failed dequeues (5)
-/// moves it to the poison queue.
+/// The Functions queue trigger's semantics on the local host, for the beacon queue and the scheduled queue as the Functions
+/// app's two queue triggers: polls with backoff up to the maximum interval, runs up to batch size + new-batch threshold
+/// messages of each queue at once, keeps a message hidden while it is handled (renewing its lease), retries a failed
+/// message after the visibility timeout, and after <c>Relay__MaxDequeueCount</c> failed dequeues (5) moves it to that
+/// queue's poison queue.
 /// </summary>
 internal sealed class QueueListener(
     BeaconQueue queue,
@@ -43,7 +45,10 @@ internal sealed class QueueListener(
 {
     private static readonly TimeSpan MinPollingInterval = TimeSpan.FromMilliseconds(100);
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
+        Task.WhenAll(ListenAsync(queue.Queue, queue.PoisonQueue, stoppingToken), ListenAsync(queue.Scheduled, queue.ScheduledPoison, stoppingToken));
+
+    private async Task ListenAsync(QueueClient source, QueueClient poison, CancellationToken stoppingToken)
     {
         var settings = options.Value;
         var slots = new SemaphoreSlim(settings.BatchSize + settings.NewBatchThreshold);
@@ -60,7 +65,7 @@ internal sealed class QueueListener(
                     continue;
                 }
 
-                QueueMessage[] messages = await queue.Queue.ReceiveMessagesAsync(free, settings.LeaseTime, stoppingToken);
+                QueueMessage[] messages = await source.ReceiveMessagesAsync(free, settings.LeaseTime, stoppingToken);
                 if (messages.Length == 0)
                 {
                     await Task.Delay(pollingInterval, stoppingToken);
@@ -76,7 +81,7 @@ internal sealed class QueueListener(
                     {
                         try
                         {
-                            await HandleAsync(message, stoppingToken);
+                            await HandleAsync(source, poison, message, stoppingToken);
                         }
                         finally
                         {
@@ -91,19 +96,19 @@ internal sealed class QueueListener(
             }
             catch (Exception ex)
             {
-                logger.LogWarning("Polling the beacon queue failed ({Reason}); trying again", ex.Message);
+                logger.LogWarning(ex, "Polling queue {Queue} failed; trying again", source.Name);
                 await Task.Delay(settings.MaxPollingInterval, stoppingToken).ContinueWith(_ => { }, TaskScheduler.Default);
             }
         }
     }
 
-    private async Task HandleAsync(QueueMessage message, CancellationToken stoppingToken)
+    private async Task HandleAsync(QueueClient source, QueueClient poison, QueueMessage message, CancellationToken stoppingToken)
     {
         var lease = new Lease(message.PopReceipt);
         try
         {
             using var handling = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
-            var renewing = RenewAsync(message.MessageId, lease, handling.Token);
+            var renewing = RenewAsync(source, message.MessageId, lease, handling.Token);
             try
             {
                 await processor.HandleAsync(message.Body, stoppingToken);
@@ -121,13 +126,13 @@ internal sealed class QueueListener(
         }
         catch (Exception ex)
         {
-            await HandBackAsync(message, lease, ex);
+            await HandBackAsync(source, poison, message, lease, ex);
             return;
         }
 
         try
         {
-            await queue.Queue.DeleteMessageAsync(message.MessageId, lease.PopReceipt, CancellationToken.None);
+            await source.DeleteMessageAsync(message.MessageId, lease.PopReceipt, CancellationToken.None);
         }
         catch (RequestFailedException ex) when (ex.Status == 404)
         {
@@ -136,14 +141,14 @@ internal sealed class QueueListener(
         catch (Exception ex) when (ex is RequestFailedException or HttpRequestException)
         {
             logger.LogWarning(
-                "Message {MessageId} was handled but could not be deleted ({Reason}); it comes back after its lease and is handled again, which changes nothing",
-                message.MessageId,
-                ex.Message);
+                ex,
+                "Message {MessageId} was handled but could not be deleted; it comes back after its lease and is handled again, which changes nothing",
+                message.MessageId);
         }
     }
 
     /// <summary>Keeps the message hidden while it is handled: every half lease, for another lease.</summary>
-    private async Task RenewAsync(string messageId, Lease lease, CancellationToken handling)
+    private async Task RenewAsync(QueueClient source, string messageId, Lease lease, CancellationToken handling)
     {
         var leaseTime = options.Value.LeaseTime;
         try
@@ -151,7 +156,7 @@ internal sealed class QueueListener(
             while (true)
             {
                 await Task.Delay(leaseTime / 2, handling);
-                var renewed = await queue.Queue.UpdateMessageAsync(messageId, lease.PopReceipt, visibilityTimeout: leaseTime, cancellationToken: handling);
+                var renewed = await source.UpdateMessageAsync(messageId, lease.PopReceipt, visibilityTimeout: leaseTime, cancellationToken: handling);
                 lease.PopReceipt = renewed.Value.PopReceipt;
             }
         }
@@ -161,14 +166,14 @@ internal sealed class QueueListener(
         catch (Exception ex) when (ex is RequestFailedException or HttpRequestException)
         {
             logger.LogWarning(
-                "Could not extend the lease of message {MessageId} ({Reason}); another listener may handle it too, which changes nothing",
-                messageId,
-                ex.Message);
+                ex,
+                "Could not extend the lease of message {MessageId}; another listener may handle it too, which changes nothing",
+                messageId);
         }
     }
 
     /// <summary>A failed message is tried again after the visibility timeout, or after its last attempt moved to the poison queue.</summary>
-    private async Task HandBackAsync(QueueMessage message, Lease lease, Exception ex)
+    private async Task HandBackAsync(QueueClient source, QueueClient poison, QueueMessage message, Lease lease, Exception ex)
     {
         try
         {
@@ -179,19 +184,19 @@ internal sealed class QueueListener(
                     message.MessageId,
                     message.DequeueCount,
                     ex.Message,
-                    queue.PoisonQueue.Name);
-                await queue.PoisonQueue.SendMessageAsync(message.Body, cancellationToken: CancellationToken.None);
-                await queue.Queue.DeleteMessageAsync(message.MessageId, lease.PopReceipt, CancellationToken.None);
+                    poison.Name);
+                await poison.SendMessageAsync(message.Body, cancellationToken: CancellationToken.None);
+                await source.DeleteMessageAsync(message.MessageId, lease.PopReceipt, CancellationToken.None);
             }
             else
             {
                 logger.LogWarning(ex, "Message {MessageId} failed (attempt {DequeueCount}); it will be retried", message.MessageId, message.DequeueCount);
-                await queue.Queue.UpdateMessageAsync(message.MessageId, lease.PopReceipt, visibilityTimeout: options.Value.VisibilityTimeout, cancellationToken: CancellationToken.None);
+                await source.UpdateMessageAsync(message.MessageId, lease.PopReceipt, visibilityTimeout: options.Value.VisibilityTimeout, cancellationToken: CancellationToken.None);
             }
         }
         catch (Exception inner)
         {
-            logger.LogWarning("Could not hand message {MessageId} back ({Reason}); its lease will run out", message.MessageId, inner.Message);
+            logger.LogWarning(inner, "Could not hand message {MessageId} back; its lease will run out", message.MessageId);
         }
     }
 

@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using FunctionsRelay.Infrastructure;
 using FunctionsRelay.Infrastructure.Storage;
 using FunctionsRelay.Testing;
 using Microsoft.AspNetCore.Http;
@@ -82,12 +83,23 @@ public sealed class FunctionTests(Azurite azurite) : IAsyncLifetime
     }
 
     [Fact]
+    public void The_functions_app_creates_no_storage_at_start_as_the_deployment_does()
+    {
+        // Program.cs wires AddRelay() alone: Flex Consumption gives an app 30 s to start, and Bicep creates queues and tables.
+        var configuration = new Microsoft.Extensions.Configuration.ConfigurationBuilder().Build();
+        var services = new ServiceCollection().AddRelay(configuration);
+
+        Assert.DoesNotContain(services, d => d.ServiceType == typeof(Microsoft.Extensions.Hosting.IHostedService));
+    }
+
+    [Fact]
     public void The_generated_function_metadata_binds_the_routes_queue_and_timer_the_infra_configures()
     {
         var metadata = JsonDocument.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "functions.metadata"))).RootElement;
         var functions = metadata.EnumerateArray().ToDictionary(f => f.GetProperty("name").GetString()!, f => f.GetProperty("bindings")[0]);
 
-        Assert.Equal(["Beacons", "BeaconsPreflight", "OAuthCallback", "OAuthInstall", "OEmbed", "ProcessBeacons", "RefreshTokens"], functions.Keys.Order());
+        Assert.Equal(["Beacons", "BeaconsPreflight", "OAuthCallback", "OAuthInstall", "OEmbed", "ProcessBeacons", "ProcessScheduled", "RefreshTokens"], functions.Keys.Order());
+        Assert.Equal("%Relay:ScheduleQueue%", functions["ProcessScheduled"].GetProperty("queueName").GetString());
         Assert.Equal("oembed", functions["OEmbed"].GetProperty("route").GetString());
         Assert.Equal("beacons", functions["Beacons"].GetProperty("route").GetString());
         Assert.Equal("anonymous", functions["Beacons"].GetProperty("authLevel").GetString(), ignoreCase: true);

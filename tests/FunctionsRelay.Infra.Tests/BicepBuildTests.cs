@@ -42,6 +42,20 @@ public sealed class BicepBuildTests
     }
 
     [Fact]
+    public async Task The_region_is_one_azd_asks_for_and_one_that_offers_flex_consumption()
+    {
+        var build = await BicepCli.RunAsync(BicepCli.InfraFolder, "build", "main.bicep", "--stdout");
+        var parameters = JsonNode.Parse(build.Output)!["parameters"]!;
+
+        Assert.Equal("location", parameters["location"]!["metadata"]!["azd"]!["type"]!.GetValue<string>());
+        var regions = parameters["location"]!["allowedValues"]!.AsArray().Select(r => r!.GetValue<string>()).ToList();
+        Assert.Contains("westeurope", regions);
+        Assert.Contains("eastus", regions);
+        Assert.DoesNotContain("westus", regions); // no Flex Consumption there
+        Assert.Equal(40, parameters["maximumInstanceCount"]!["minValue"]!.GetValue<int>());
+    }
+
+    [Fact]
     public void Azure_yaml_deploys_the_functions_project_as_the_relay_service()
     {
         var azureYaml = File.ReadAllLines(Path.Combine(RepositoryPaths.Root, "azure.yaml")).Select(l => l.Trim()).ToList();

@@ -100,7 +100,7 @@ public sealed class DeploymentTests
         var defaults = new RelayOptions();
 
         Assert.Equal(
-            new[] { relay.BeaconQueue, relay.PoisonQueue }.Order(),
+            new[] { relay.BeaconQueue, relay.PoisonQueue, relay.ScheduleQueue, relay.SchedulePoisonQueue }.Order(),
             Resources("Microsoft.Storage/storageAccounts/queueServices/queues").Select(Name).Order());
         Assert.Equal(
             new[] { relay.SessionsTable, relay.TokensTable, relay.DeadLettersTable, relay.MediaObjectsTable }.Order(),
@@ -230,20 +230,35 @@ public sealed class DeploymentTests
     }
 
     [Fact]
-    public void App_gets_every_setting_of_the_local_sample_and_cors_for_the_player_origins()
+    public void App_gets_every_setting_of_the_local_sample_it_reads_and_cors_is_the_relays_alone()
     {
         var sample = JsonNode.Parse(File.ReadAllText(Path.Combine(RepositoryPaths.Root, "local.settings.sample.json")))!["Values"]!.AsObject();
         var settings = AppSettings();
-        string[] localOnly = ["AzureWebJobsStorage", "FUNCTIONS_WORKER_RUNTIME", "HubSpot__DryRunFile", "Relay__PublicBaseUrl", "HubSpot__AppId", "HubSpot__DeveloperApiKey"];
+        // Local runs only, settings the Functions app never reads, and the relay's own address (known once deployed).
+        string[] notDeployed =
+        [
+            "AzureWebJobsStorage", "FUNCTIONS_WORKER_RUNTIME", "HubSpot__DryRunFile", "Relay__PublicBaseUrl",
+            "Relay__MaxDequeueCount", "HubSpot__RefreshInterval", "HubSpot__AppId", "HubSpot__DeveloperApiKey",
+        ];
 
-        Assert.All(sample.Select(s => s.Key).Except(localOnly), key => Assert.True(settings.ContainsKey(key), $"{key} is not deployed"));
+        Assert.All(sample.Select(s => s.Key).Except(notDeployed), key => Assert.True(settings.ContainsKey(key), $"{key} is not deployed"));
+        Assert.All(notDeployed, key => Assert.False(settings.ContainsKey(key), $"{key} is deployed, but the Functions app never reads it"));
         Assert.Equal(sample["TokenRefreshSchedule"]!.GetValue<string>(), settings["TokenRefreshSchedule"]);
         Assert.Equal(
             $"[format('https://{{0}}/api/{OAuthEndpoints.CallbackRoute}', {Reference(Single("Microsoft.Web/sites"), "defaultHostName")[1..^1]})]",
             settings["HubSpot__RedirectUri"]);
 
-        var cors = Single("Microsoft.Web/sites")["properties"]!["siteConfig"]!["cors"]!["allowedOrigins"]!.AsArray().Select(o => o!.GetValue<string>());
-        Assert.Equal(PlayerOrigins, cors);
+        // Platform CORS, where set, answers preflights itself and the relay's CORS code never runs: the relay's is the one.
+        Assert.Null(Single("Microsoft.Web/sites")["properties"]!["siteConfig"]!["cors"]);
+        Assert.Equal(string.Join(",", PlayerOrigins), settings["Relay__AllowedOrigins"]);
+    }
+
+    [Fact]
+    public void Flex_consumption_may_scale_to_at_least_forty_instances()
+    {
+        var scale = Single("Microsoft.Web/sites")["properties"]!["functionAppConfig"]!["scaleAndConcurrency"]!;
+
+        Assert.True(scale["maximumInstanceCount"]!.GetValue<int>() >= 40);
     }
 
     [Fact]

@@ -39,18 +39,19 @@ public sealed partial class FunctionBindingTests(DeploymentTests.Deployment depl
     }
 
     [Fact]
-    public void The_queue_trigger_listens_on_the_queue_the_relay_writes_and_bicep_creates()
+    public void The_queue_triggers_listen_on_both_queues_the_relay_writes_and_bicep_creates()
     {
         var configuration = HostConfiguration();
         var resolver = new DefaultNameResolver(configuration);
-        var triggers = Bindings().Where(b => b.Binding.GetProperty("type").GetString() == "queueTrigger").ToList();
+        var settings = deployment.AppSettings();
 
-        Assert.NotEmpty(triggers);
-        foreach (var (_, trigger) in triggers)
-        {
-            Assert.True(resolver.TryResolveWholeString(trigger.GetProperty("queueName").GetString(), out var queue));
-            Assert.Contains(queue, deployment.QueueNames());
-        }
+        var listened = Bindings().Where(b => b.Binding.GetProperty("type").GetString() == "queueTrigger")
+            .Select(b => resolver.TryResolveWholeString(b.Binding.GetProperty("queueName").GetString(), out var queue) ? queue : null)
+            .Order()
+            .ToList();
+
+        Assert.Equal(new[] { settings["Relay__BeaconQueue"], settings["Relay__ScheduleQueue"] }.Order(), listened);
+        Assert.All(listened, queue => Assert.Contains(queue, deployment.QueueNames()));
     }
 
     [Fact]
@@ -68,6 +69,16 @@ public sealed partial class FunctionBindingTests(DeploymentTests.Deployment depl
         Assert.All(connections, name => Assert.True(
             configuration.GetSection(name).GetChildren().Any(c => c.Key.EndsWith("ServiceUri", StringComparison.Ordinal)),
             $"connection '{name}' names no {name}__*ServiceUri setting of the deployment"));
+    }
+
+    [Fact]
+    public void Storage_is_reached_as_the_deployed_managed_identity_and_no_other_credential()
+    {
+        var connection = HostConfiguration().GetSection(FunctionsRelay.Infrastructure.Storage.StorageClients.ConnectionName);
+
+        var credential = FunctionsRelay.Infrastructure.Storage.StorageClients.CredentialOf(connection);
+
+        Assert.IsType<Azure.Identity.ManagedIdentityCredential>(credential);
     }
 
     /// <summary>The app settings as the host's configuration sees them: environment variables, read by the environment provider.</summary>

@@ -2,7 +2,11 @@ using System.Net;
 using System.Text;
 using System.Text.Json;
 using FunctionsRelay.Infrastructure.HubSpot;
+using FunctionsRelay.Infrastructure;
 using Microsoft.AspNetCore.WebUtilities;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 
 namespace FunctionsRelay.IntegrationTests;
 
@@ -17,6 +21,29 @@ public sealed class HttpTests(Azurite azurite) : IAsyncLifetime
 
     private static async Task<List<string>> ErrorsOf(HttpResponseMessage response) =>
         JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("errors").EnumerateArray().Select(e => e.GetString()!).ToList();
+
+    [Theory]
+    [InlineData("Sessions:IdleTimeout", "00:00:00", "Sessions__IdleTimeout must be longer than zero")]
+    [InlineData("Sessions:IdleTimeout", "soon", "Sessions:IdleTimeout")]
+    [InlineData("HubSpot:RequestsPerTenSeconds", "500", "HubSpot__RequestsPerTenSeconds must be 1 to 110")]
+    [InlineData("HubSpot:ClientSecret", "only-the-secret", "HubSpot__ClientId and HubSpot__ClientSecret go together")]
+    [InlineData("Relay:BeaconQueue", "Beacons_Queue", "Relay__BeaconQueue must be a queue name")]
+    [InlineData("Relay:PublicBaseUrl", "relay.example.com", "Relay__PublicBaseUrl must be an absolute URL")]
+    public async Task A_bad_setting_stops_the_host_at_start_with_a_message_naming_it(string key, string value, string message)
+    {
+        // A generic host with AddRelay(), as both hosts build theirs: validation runs when it starts, before anything else.
+        var builder = Host.CreateApplicationBuilder();
+        var settings = IsolatedRelay.Settings(azurite, Path.GetTempFileName());
+        settings[key] = value;
+        builder.Configuration.AddInMemoryCollection(settings);
+        builder.Logging.ClearProviders();
+        builder.Services.AddRelay(builder.Configuration);
+        using var host = builder.Build();
+
+        var failure = await Assert.ThrowsAnyAsync<Exception>(() => host.StartAsync());
+
+        Assert.True(failure.ToString().Contains(message, StringComparison.Ordinal), failure.ToString());
+    }
 
     [Fact]
     public async Task The_oembed_endpoint_embeds_pages_of_allowed_hosts_only()

@@ -51,15 +51,17 @@ public sealed class ProcessorTests(Azurite azurite) : IAsyncLifetime
         Assert.True(result.IsValid, string.Join("; ", result.Errors));
     }
 
-    /// <summary>Takes the messages visible on the queue off it, as a trigger would, without handling them.</summary>
+    /// <summary>Takes the messages visible on both queues off them, as the triggers would, without handling them.</summary>
     private async Task<List<RelayMessage>> TakeVisibleAsync()
     {
-        var queue = Service<BeaconQueue>().Queue;
         var taken = new List<RelayMessage>();
-        foreach (var message in (await queue.ReceiveMessagesAsync(32)).Value)
+        foreach (var queue in new[] { Service<BeaconQueue>().Queue, Service<BeaconQueue>().Scheduled })
         {
-            taken.Add(RelayMessage.Parse(message.Body));
-            await queue.DeleteMessageAsync(message.MessageId, message.PopReceipt);
+            foreach (var message in (await queue.ReceiveMessagesAsync(32)).Value)
+            {
+                taken.Add(RelayMessage.Parse(message.Body));
+                await queue.DeleteMessageAsync(message.MessageId, message.PopReceipt);
+            }
         }
 
         return taken;
@@ -77,6 +79,22 @@ public sealed class ProcessorTests(Azurite azurite) : IAsyncLifetime
             .Where(line => line.GetProperty("sessionId").GetString() == sessionId)
             .Select(line => line.GetProperty("event").GetString()!)
             .ToList();
+
+    [Fact]
+    public async Task Close_and_delivery_checks_wait_on_the_scheduled_queue_and_the_beacon_queue_holds_beacons_only()
+    {
+        await StartAsync();
+        await IngestAsync(SessionBeacons.Typical(Portal, "scheduled-1", withEnd: false).Beacons);
+        var queue = Service<BeaconQueue>();
+
+        foreach (var message in await TakeVisibleAsync())
+            await HandleAsync(message);
+
+        // What Azure's scale controller counts: the beacon queue is empty, the checks wait invisible on their own queue.
+        Assert.Equal(0, (await queue.Queue.GetPropertiesAsync()).Value.ApproximateMessagesCount);
+        Assert.Equal(1, (await queue.Scheduled.GetPropertiesAsync()).Value.ApproximateMessagesCount);
+        Assert.Empty((await queue.Scheduled.PeekMessagesAsync(32)).Value);
+    }
 
     [Fact]
     public async Task A_token_is_read_again_after_30_seconds_or_at_once_after_a_401_not_for_every_event()

@@ -16,6 +16,7 @@ public static class IsolatedRelay
         {
             ["AzureWebJobsStorage"] = azurite.ConnectionString,
             ["Relay:BeaconQueue"] = "beacons-" + id,
+            ["Relay:ScheduleQueue"] = "scheduled-" + id,
             ["Relay:SessionsTable"] = "sessions" + id,
             ["Relay:TokensTable"] = "tokens" + id,
             ["Relay:DeadLettersTable"] = "dead" + id,
@@ -30,7 +31,7 @@ public static class IsolatedRelay
     public static async Task<ServiceProvider> StartServicesAsync(IEnumerable<KeyValuePair<string, string?>> settings, Action<IServiceCollection>? configure = null)
     {
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(settings).Build();
-        var services = new ServiceCollection().AddLogging().AddRelay(configuration);
+        var services = new ServiceCollection().AddLogging().AddRelay(configuration).AddStorageCreation();
         configure?.Invoke(services);
         var provider = services.BuildServiceProvider();
         foreach (var hosted in provider.GetServices<IHostedService>())

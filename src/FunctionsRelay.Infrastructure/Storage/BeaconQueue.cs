@@ -4,7 +4,10 @@ using Microsoft.Extensions.Options;
 
 namespace FunctionsRelay.Infrastructure.Storage;
 
-/// <summary>The <c>beacons</c> queue: one message per session group, Base64-encoded as the Functions queue trigger expects.</summary>
+/// <summary>
+/// The <c>beacons</c> queue (one message per session group) and the <c>beacons-scheduled</c> queue (close and delivery
+/// checks, invisible until due), Base64-encoded as the Functions queue trigger expects.
+/// </summary>
 public sealed class BeaconQueue(StorageClients clients, IOptions<RelayOptions> options, TimeProvider time)
 {
     /// <summary>Base64 turns 48,000 bytes into 64,000 characters, inside the 64 KiB a queue message may hold.</summary>
@@ -19,10 +22,14 @@ public sealed class BeaconQueue(StorageClients clients, IOptions<RelayOptions> o
 
     public QueueClient PoisonQueue { get; } = clients.Queues.GetQueueClient(options.Value.PoisonQueue);
 
+    public QueueClient Scheduled { get; } = clients.Queues.GetQueueClient(options.Value.ScheduleQueue);
+
+    public QueueClient ScheduledPoison { get; } = clients.Queues.GetQueueClient(options.Value.SchedulePoisonQueue);
+
     public async Task CreateIfNotExistsAsync(CancellationToken cancellationToken)
     {
-        await Queue.CreateIfNotExistsAsync(cancellationToken: cancellationToken);
-        await PoisonQueue.CreateIfNotExistsAsync(cancellationToken: cancellationToken);
+        foreach (var queue in new[] { Queue, PoisonQueue, Scheduled, ScheduledPoison })
+            await queue.CreateIfNotExistsAsync(cancellationToken: cancellationToken);
     }
 
     /// <summary>Queues the beacons, one message per session (split where a session's beacons would not fit one message).</summary>
@@ -36,11 +43,11 @@ public sealed class BeaconQueue(StorageClients clients, IOptions<RelayOptions> o
         return messages.Count;
     }
 
-    /// <summary>Queues a message that becomes visible at <paramref name="dueAt"/> (relay clock, ms).</summary>
+    /// <summary>Queues a message on the scheduled queue that becomes visible at <paramref name="dueAt"/> (relay clock, ms).</summary>
     public async Task ScheduleAsync(RelayMessage message, long dueAt, CancellationToken cancellationToken)
     {
         var delay = TimeSpan.FromMilliseconds(Math.Max(0, dueAt - time.GetUtcNow().ToUnixTimeMilliseconds()));
-        await Queue.SendMessageAsync(
+        await Scheduled.SendMessageAsync(
             new BinaryData((message with { DueAt = dueAt }).ToUtf8Json()),
             visibilityTimeout: delay < MaxDelay ? delay : MaxDelay,
             cancellationToken: cancellationToken);
@@ -48,7 +55,7 @@ public sealed class BeaconQueue(StorageClients clients, IOptions<RelayOptions> o
 
     /// <summary>
     /// How long the oldest beacons still waiting in the queue have waited (zero when none wait): a backlog the processor
-    /// has not reached yet. Scheduled checks are left out, as they were put long before they became visible.
+    /// has not reached yet. (Scheduled checks put there by a build before the scheduled queue existed are left out.)
     /// </summary>
     public async Task<TimeSpan> BacklogAsync(CancellationToken cancellationToken)
     {

@@ -47,12 +47,28 @@ public sealed class StorageClients
                 $"or {ConnectionName}__queueServiceUri and {ConnectionName}__tableServiceUri for identity-based access.");
         }
 
-        TokenCredential credential = section["clientId"] is { Length: > 0 } clientId
-            ? new DefaultAzureCredential(new DefaultAzureCredentialOptions { ManagedIdentityClientId = clientId })
-            : new DefaultAzureCredential();
+        var credential = CredentialOf(section);
         Queues = new QueueServiceClient(new Uri(queueUri), credential, queueOptions);
         IngestQueues = new QueueServiceClient(new Uri(queueUri), credential, ingestOptions);
         Tables = new TableServiceClient(new Uri(tableUri), credential, tableOptions);
+    }
+
+    /// <summary>
+    /// The credential an identity-based connection names, as the Functions host reads it: with <c>__credential</c> set to
+    /// <c>managedidentity</c>, that managed identity (the user-assigned one of <c>__clientId</c>, else the system-assigned
+    /// one) and nothing else; otherwise the developer's own sign-in (Azure CLI, Visual Studio, ...) through the default chain.
+    /// </summary>
+    public static TokenCredential CredentialOf(IConfigurationSection connection)
+    {
+        var clientId = connection["clientId"] is { Length: > 0 } id ? id : null;
+        if (string.Equals(connection["credential"], "managedidentity", StringComparison.OrdinalIgnoreCase))
+        {
+            return new ManagedIdentityCredential(clientId is null ? ManagedIdentityId.SystemAssigned : ManagedIdentityId.FromUserAssignedClientId(clientId));
+        }
+
+        return clientId is null
+            ? new DefaultAzureCredential()
+            : new DefaultAzureCredential(new DefaultAzureCredentialOptions { ManagedIdentityClientId = clientId });
     }
 
     /// <summary>Queues for everything but ingest: patient with storage trouble.</summary>
