@@ -37,6 +37,9 @@ var relaySettings = new Dictionary<string, string>
     ["Sessions__IdleTimeout"] = sessionOptions.IdleTimeout.ToString("c", CultureInfo.InvariantCulture),
     ["Sessions__EndGracePeriod"] = sessionOptions.EndGracePeriod.ToString("c", CultureInfo.InvariantCulture),
     ["Relay__AllowedOrigins"] = "*",
+    // The players' media is on cdn.example.com: its HubSpot media objects get the relay's oEmbed URL.
+    ["Relay__PublicBaseUrl"] = "https://relay.test",
+    ["Relay__OEmbedHosts"] = "cdn.example.com",
     ["Queue__BatchSize"] = options.QueueBatch.ToString(CultureInfo.InvariantCulture),
     ["Queue__NewBatchThreshold"] = options.QueueBatch.ToString(CultureInfo.InvariantCulture),
     ["Logging__LogLevel__Default"] = "Warning",
