@@ -259,13 +259,27 @@ public class BeaconParserTests
         var batch = Parse(WebMediaSdkBatch());
 
         Assert.True(batch.IsValid, string.Join("; ", batch.Errors));
-        Assert.Equal(1, batch.Ignored);
+        Assert.Equal(0, batch.Ignored);
+        Assert.Equal(new PlaybackSummary(4242, "ms-1", 31.3, false), Assert.Single(batch.Summaries));
         Assert.Equal(
             [(BeaconEvent.Start, null, null), (BeaconEvent.Play, 0, null), (BeaconEvent.Heartbeat, 10, null),
              (BeaconEvent.SeekStart, 12, null), (BeaconEvent.Seek, 90, 12), (BeaconEvent.Heartbeat, 100, null),
              (BeaconEvent.SeekStart, 101, null), (BeaconEvent.Seek, 0, 101), (BeaconEvent.Heartbeat, 10, null),
              (BeaconEvent.Pause, 11, null), (BeaconEvent.End, 11, null)],
             batch.Beacons.Select(b => (b.Event, b.Position, b.From)).ToList<(BeaconEvent, double?, double?)>());
+    }
+
+    [Fact]
+    public void A_session_summary_without_its_figures_is_ignored_and_refuses_nothing()
+    {
+        var summary = MParticlePlay.Replace("\"Play\"", "\"Media Session Summary\"");
+
+        var batch = Parse($$"""{"events":[{{MParticlePlay}},{{summary}}]}""");
+
+        Assert.True(batch.IsValid);
+        Assert.Single(batch.Beacons);
+        Assert.Empty(batch.Summaries);
+        Assert.Equal(1, batch.Ignored);
     }
 
     [Fact]

@@ -22,6 +22,33 @@ public sealed class HttpTests(Azurite azurite) : IAsyncLifetime
     private static async Task<List<string>> ErrorsOf(HttpResponseMessage response) =>
         JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("errors").EnumerateArray().Select(e => e.GetString()!).ToList();
 
+    [Fact]
+    public async Task An_mparticle_session_summary_is_logged_beside_what_the_relays_log_of_the_session_shows()
+    {
+        using var host = new RelayHost(azurite, hubSpot: null);
+        var t0 = DateTimeOffset.UtcNow.AddMinutes(-5).ToUnixTimeMilliseconds();
+        string Event(string session, string name, long at, string attributes) =>
+            "{\"event_type\":\"custom_event\",\"data\":{\"custom_event_type\":\"media\",\"event_name\":\"" + name + "\",\"timestamp_unixtime_ms\":\"" + (t0 + at)
+            + "\",\"custom_attributes\":{\"media_session_id\":\"" + session + "\",\"content_id\":\"v-1\",\"content_duration\":\"60000\",\"hubspot_portal_id\":\"4242\",\"hubspotutk\":\"u-1\""
+            + attributes + "}}}";
+        string Viewing(string session, string reportedMs) => string.Join(",",
+            Event(session, "Play", 0, ""),
+            Event(session, "Update Playhead Position", 10_000, ",\"playhead_position\":\"10000\""),
+            Event(session, "Pause", 11_000, ",\"playhead_position\":\"11000\""),
+            Event(session, "Media Session End", 12_000, ",\"playhead_position\":\"11000\""),
+            Event(session, "Media Session Summary", 12_000, $",\"media_content_time_spent\":\"{reportedMs}\",\"media_content_complete\":false"));
+
+        var answer = await host.Client.PostAsync("/api/beacons", new StringContent(
+            $"{{\"events\":[{Viewing("agrees", "11000")},{Viewing("differs", "45000")}]}}", Encoding.UTF8, "application/json"));
+
+        Assert.Equal("{\"accepted\":10,\"ignored\":0}", await answer.Content.ReadAsStringAsync());
+        await host.EventuallyAsync(() => host.Logs.Count(l => l.Contains("the player reports", StringComparison.Ordinal)) == 2, "both summaries are logged");
+        Assert.Contains(host.Logs, l => l.StartsWith("Information", StringComparison.Ordinal)
+            && l.Contains("4242/agrees: the player reports 11.0 s of content played (complete: False); the relay's log of it shows 11.0 s", StringComparison.Ordinal));
+        Assert.Contains(host.Logs, l => l.StartsWith("Warning", StringComparison.Ordinal)
+            && l.Contains("4242/differs: the player reports 45.0 s of content played (complete: False); the relay's log of it shows 11.0 s", StringComparison.Ordinal));
+    }
+
     [Theory]
     [InlineData("Sessions:IdleTimeout", "00:00:00", "Sessions__IdleTimeout must be longer than zero")]
     [InlineData("Sessions:IdleTimeout", "soon", "Sessions:IdleTimeout")]

@@ -77,9 +77,20 @@ public sealed record BeaconError(string Field, string Message)
     public override string ToString() => $"{Field}: {Message}";
 }
 
-/// <summary>The result of parsing one request body: either beacons (and how many foreign events were ignored) or errors.</summary>
+/// <summary>
+/// What a player's own SDK says a session played (mParticle's Media Session Summary): content time spent and whether the
+/// content completed. Not playback: the relay logs it beside what its own log of the session shows, as a cross-check.
+/// </summary>
+public sealed record PlaybackSummary(long PortalId, string SessionId, double ContentSecondsPlayed, bool? Complete);
+
+/// <summary>
+/// The result of parsing one request body: either beacons, the players' own summaries and how many foreign events were
+/// ignored, or errors.
+/// </summary>
 public sealed record BeaconBatch(IReadOnlyList<Beacon> Beacons, int Ignored, IReadOnlyList<BeaconError> Errors)
 {
+    public IReadOnlyList<PlaybackSummary> Summaries { get; init; } = [];
+
     public bool IsValid => Errors.Count == 0;
 
     public static BeaconBatch Rejected(params BeaconError[] errors) => new([], 0, errors);

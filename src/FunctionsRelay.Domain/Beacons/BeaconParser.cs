@@ -77,10 +77,12 @@ public sealed class BeaconParser(BeaconLimits limits)
     private sealed class ParseContext(BeaconLimits limits, long latestTs)
     {
         private readonly List<Beacon> _beacons = [];
+        private readonly List<PlaybackSummary> _summaries = [];
         private readonly List<BeaconError> _errors = [];
         private int _ignored;
 
-        public BeaconBatch ToBatch() => _errors.Count > 0 ? new BeaconBatch([], 0, _errors) : new BeaconBatch(_beacons, _ignored, []);
+        public BeaconBatch ToBatch() =>
+            _errors.Count > 0 ? new BeaconBatch([], 0, _errors) : new BeaconBatch(_beacons, _ignored, []) { Summaries = _summaries };
 
         public void Error(string field, string message)
         {
@@ -188,9 +190,15 @@ public sealed class BeaconParser(BeaconLimits limits)
                 "Media Session End" => BeaconEvent.End,
                 _ => null,
             };
+            if (eventName == "Media Session Summary" && SummaryOf(data) is { } summary)
+            {
+                _summaries.Add(summary);
+                return;
+            }
+
             if (beaconEvent is null)
             {
-                // Ads, buffering, QoS, segments and summaries say nothing about what was watched.
+                // Ads, buffering, QoS, segments and summaries without the figures say nothing about what was watched.
                 _ignored++;
                 return;
             }
@@ -247,6 +255,34 @@ public sealed class BeaconParser(BeaconLimits limits)
                 var contact = utk is null ? null : new ContactInfo(null, utk);
                 _beacons.Add(new Beacon(portalId!.Value, sessionId!, beaconEvent.Value, ts!.Value, null, position, from, live ? null : duration, media, contact));
             }
+        }
+
+        /// <summary>
+        /// A Media Session Summary's figures (web Media SDK: <c>media_content_time_spent</c> in ms, <c>media_content_complete</c>);
+        /// null when it lacks what a cross-check needs. A summary is never a reason to refuse a batch.
+        /// </summary>
+        private PlaybackSummary? SummaryOf(JsonElement data)
+        {
+            if (!data.TryGetProperty("custom_attributes"u8, out var attributes) || attributes.ValueKind != JsonValueKind.Object
+                || !attributes.TryGetProperty("media_session_id"u8, out var session) || session.ValueKind != JsonValueKind.String
+                || TextOf(session) is not { Length: > 0 } sessionId || sessionId.Length > limits.MaxSessionIdLength || ContainsControlCharacter(sessionId)
+                || !attributes.TryGetProperty("media_content_time_spent"u8, out var spent) || !TryReadDouble(spent, out var milliseconds)
+                || !double.IsFinite(milliseconds) || milliseconds < 0)
+            {
+                return null;
+            }
+
+            long? portalId = attributes.TryGetProperty("hubspot_portal_id"u8, out var portal)
+                ? TryReadInt64(portal, out var parsed) && parsed > 0 ? parsed : null
+                : limits.DefaultPortalId;
+            bool? complete = attributes.TryGetProperty("media_content_complete"u8, out var done) ? done.ValueKind switch
+            {
+                JsonValueKind.True => true,
+                JsonValueKind.False => false,
+                JsonValueKind.String when bool.TryParse(TextOf(done), out var flag) => flag,
+                _ => null,
+            } : null;
+            return portalId is { } id ? new PlaybackSummary(id, sessionId, milliseconds / 1000, complete) : null;
         }
 
         private static bool IsMediaCustomEvent(JsonElement item, out JsonElement data)

@@ -21,12 +21,13 @@ public sealed class BeaconIngestService(BeaconParser parser, BeaconQueue queue, 
             return new IngestResult(0, 0, batch.Errors.Select(error => error.ToString()).ToList());
         }
 
-        var messages = batch.Beacons.Count == 0 ? 0 : await queue.EnqueueAsync(batch.Beacons, cancellationToken);
+        var messages = batch.Beacons.Count + batch.Summaries.Count == 0 ? 0 : await queue.EnqueueAsync(batch.Beacons, batch.Summaries, cancellationToken);
         logger.LogInformation(
-            "Accepted {Accepted} beacons in {Messages} queue messages; ignored {Ignored} foreign events",
+            "Accepted {Accepted} beacons and {Summaries} session summaries in {Messages} queue messages; ignored {Ignored} foreign events",
             batch.Beacons.Count,
+            batch.Summaries.Count,
             messages,
             batch.Ignored);
-        return new IngestResult(batch.Beacons.Count, batch.Ignored, []);
+        return new IngestResult(batch.Beacons.Count + batch.Summaries.Count, batch.Ignored, []);
     }
 }

@@ -64,7 +64,8 @@ public sealed class SessionProcessor(
         var beacons = message.Beacons ?? [];
         var claimed = false;
         var counts = new Dictionary<MergeOutcome, int>();
-        var stored = await UpdateAsync(message.PortalId, message.SessionId, createIfMissing: true, async (session, isNew) =>
+        // A player's summary alone (its beacons came in an earlier request) makes no session of its own.
+        var stored = await UpdateAsync(message.PortalId, message.SessionId, createIfMissing: beacons.Count > 0, async (session, isNew) =>
         {
             var now = Now;
             counts.Clear();
@@ -89,6 +90,14 @@ public sealed class SessionProcessor(
             return isNew || counts.ContainsKey(MergeOutcome.Added) || closed || decidedAny || claimed || checkScheduled;
         }, cancellationToken);
 
+        if (stored is null)
+        {
+            logger.LogInformation("Session {PortalId}/{SessionId}: a player summary of a session the relay has no beacons of", message.PortalId, message.SessionId);
+            return null;
+        }
+
+        if (message.Reported is { } reported)
+            CrossCheck(stored.Session, reported);
         var dropped = counts.GetValueOrDefault(MergeOutcome.SessionClosed) + counts.GetValueOrDefault(MergeOutcome.LogFull);
         logger.Log(
             dropped > 0 ? LogLevel.Warning : LogLevel.Information,
@@ -99,7 +108,26 @@ public sealed class SessionProcessor(
             counts.GetValueOrDefault(MergeOutcome.Duplicate),
             counts.GetValueOrDefault(MergeOutcome.SessionClosed),
             counts.GetValueOrDefault(MergeOutcome.LogFull));
-        return AfterChange(stored!, claimed);
+        return AfterChange(stored, claimed);
+    }
+
+    /// <summary>
+    /// Logs what the player's SDK says the session played beside what the relay's log of it shows: a warning where they
+    /// differ by more than 10 % (and 2 s), which points at lost beacons or a player reporting its playhead oddly.
+    /// </summary>
+    private void CrossCheck(ViewingSession session, PlaybackSummary reported)
+    {
+        var intervals = Playback.Intervals(session.LogEntries);
+        var computed = Playback.Passes(intervals).Sum(pass => pass.Length);
+        var differs = Math.Abs(computed - reported.ContentSecondsPlayed) > Math.Max(2, 0.1 * reported.ContentSecondsPlayed);
+        logger.Log(
+            differs ? LogLevel.Warning : LogLevel.Information,
+            "Session {PortalId}/{SessionId}: the player reports {ReportedSeconds:F1} s of content played (complete: {Complete}); the relay's log of it shows {ComputedSeconds:F1} s",
+            session.PortalId,
+            session.SessionId,
+            reported.ContentSecondsPlayed,
+            reported.Complete?.ToString() ?? "not said",
+            computed);
     }
 
     private async Task<StoredSession?> CloseCheckAsync(RelayMessage message, CancellationToken cancellationToken)

@@ -32,12 +32,20 @@ public sealed class BeaconQueue(StorageClients clients, IOptions<RelayOptions> o
             await queue.CreateIfNotExistsAsync(cancellationToken: cancellationToken);
     }
 
-    /// <summary>Queues the beacons, one message per session (split where a session's beacons would not fit one message).</summary>
-    public async Task<int> EnqueueAsync(IReadOnlyList<Beacon> beacons, CancellationToken cancellationToken)
+    /// <summary>
+    /// Queues the beacons, one message per session (split where a session's beacons would not fit one message); a player's
+    /// summary of a session goes with that session's message (after its beacons), or alone.
+    /// </summary>
+    public async Task<int> EnqueueAsync(IReadOnlyList<Beacon> beacons, IReadOnlyList<PlaybackSummary> summaries, CancellationToken cancellationToken)
     {
+        var reported = summaries.GroupBy(s => (s.PortalId, s.SessionId)).ToDictionary(g => g.Key, g => g.Last());
         var messages = beacons
             .GroupBy(beacon => (beacon.PortalId, beacon.SessionId))
-            .SelectMany(group => Fit(new RelayMessage(RelayMessageKind.Beacons, group.Key.PortalId, group.Key.SessionId, group.ToList())))
+            .SelectMany(group => Fit(new RelayMessage(
+                RelayMessageKind.Beacons, group.Key.PortalId, group.Key.SessionId, group.ToList(), Reported: reported.GetValueOrDefault(group.Key))))
+            .Concat(reported
+                .Where(summary => !beacons.Any(b => b.PortalId == summary.Key.PortalId && b.SessionId == summary.Key.SessionId))
+                .Select(summary => new RelayMessage(RelayMessageKind.Beacons, summary.Key.PortalId, summary.Key.SessionId, [], Reported: summary.Value).ToUtf8Json()))
             .ToList();
         await Task.WhenAll(messages.Select(message => _ingest.SendMessageAsync(new BinaryData(message), cancellationToken: cancellationToken)));
         return messages.Count;
@@ -88,7 +96,7 @@ public sealed class BeaconQueue(StorageClients clients, IOptions<RelayOptions> o
         if (json.Length <= MaxMessageBytes || message.Beacons!.Count == 1)
             return [json];
         var half = message.Beacons.Count / 2;
-        return Fit(message with { Beacons = message.Beacons.Take(half).ToList() })
+        return Fit(message with { Beacons = message.Beacons.Take(half).ToList(), Reported = null })
             .Concat(Fit(message with { Beacons = message.Beacons.Skip(half).ToList() }));
     }
 }

@@ -18,14 +18,18 @@ public enum RelayMessageKind
     Deliver,
 }
 
-/// <summary>A message on the beacon queue. <see cref="DueAt"/> (ms, relay clock) is when a scheduled message was meant to fire.</summary>
+/// <summary>
+/// A message on the beacon queue. <see cref="DueAt"/> (ms, relay clock) is when a scheduled message was meant to fire;
+/// <see cref="Reported"/>, what the player's SDK says the session played, to log beside the relay's own figure.
+/// </summary>
 public sealed record RelayMessage(
     RelayMessageKind Kind,
     long PortalId,
     string SessionId,
     IReadOnlyList<Beacon>? Beacons = null,
     long DueAt = 0,
-    int Attempt = 0)
+    int Attempt = 0,
+    PlaybackSummary? Reported = null)
 {
     // Relaxed escaping writes non-ASCII text as UTF-8 instead of \uXXXX, so a beacon always fits one queue message.
     private static readonly JsonTypeInfo<RelayMessage> TypeInfo = (JsonTypeInfo<RelayMessage>)new JsonSerializerOptions(RelayMessageJsonContext.Default.Options)
