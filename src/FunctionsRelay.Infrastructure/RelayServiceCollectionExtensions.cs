@@ -6,6 +6,7 @@ using FunctionsRelay.Infrastructure.Http;
 using FunctionsRelay.Infrastructure.Ingest;
 using FunctionsRelay.Infrastructure.Processing;
 using FunctionsRelay.Infrastructure.Storage;
+using FunctionsRelay.Infrastructure.Telemetry;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -35,6 +36,8 @@ public static class RelayServiceCollectionExtensions
         services.AddSingleton<IValidateOptions<RelayOptions>, RelayOptionsValidation>();
         services.AddSingleton<IValidateOptions<HubSpotOptions>, HubSpotOptionsValidation>();
         services.TryAddSingleton(TimeProvider.System);
+        services.AddMetrics();
+        services.AddSingleton<RelayMetrics>();
 
         services.AddSingleton(provider => new StorageClients(configuration, provider.GetRequiredService<IOptions<RelayOptions>>()));
         services.AddSingleton<BeaconQueue>();

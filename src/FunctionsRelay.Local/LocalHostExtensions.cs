@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Hosting.Server;
 using FunctionsRelay.Infrastructure;
 using FunctionsRelay.Infrastructure.Http;
 using FunctionsRelay.Infrastructure.HubSpot;
+using FunctionsRelay.Infrastructure.Telemetry;
 using FunctionsRelay.Local.Demo;
 using Microsoft.Extensions.Options;
 
@@ -13,6 +14,7 @@ public static class LocalHostExtensions
     public static IServiceCollection AddLocalHost(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddStorageCreation();
+        services.AddRelayTelemetry(configuration);
         services.AddOptions<QueueListenerOptions>().Bind(configuration.GetSection(QueueListenerOptions.SectionName));
         services.AddHostedService<QueueListener>();
         services.AddHostedService<TokenRefreshWorker>();

@@ -2,6 +2,7 @@ using System.Net.Http.Headers;
 using Azure;
 using FunctionsRelay.Domain.Beacons;
 using FunctionsRelay.Infrastructure.Ingest;
+using FunctionsRelay.Infrastructure.Telemetry;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -16,6 +17,7 @@ public sealed class BeaconEndpoint(
     BeaconIngestService ingest,
     IOptions<BeaconLimits> limits,
     IOptions<RelayOptions> relay,
+    RelayMetrics metrics,
     ILogger<BeaconEndpoint> logger)
 {
     public const string Route = "beacons";
@@ -25,6 +27,7 @@ public sealed class BeaconEndpoint(
         AllowOrigin(request);
         if (!IsAcceptedContentType(request.ContentType))
         {
+            metrics.RequestRefused("unsupported_media_type");
             return Errors(
                 StatusCodes.Status415UnsupportedMediaType,
                 $"Content-Type: must be application/json or text/plain (got {(string.IsNullOrEmpty(request.ContentType) ? "none" : request.ContentType)})");
@@ -32,11 +35,17 @@ public sealed class BeaconEndpoint(
 
         var maxBytes = limits.Value.MaxBodyBytes;
         if (request.ContentLength > maxBytes)
+        {
+            metrics.RequestRefused("too_large");
             return TooLarge(request.ContentLength.Value, maxBytes);
+        }
 
         var body = await ReadUpToAsync(request.Body, maxBytes + 1, cancellationToken);
         if (body.Length > maxBytes)
+        {
+            metrics.RequestRefused("too_large");
             return TooLarge(body.Length, maxBytes, orMore: true);
+        }
 
         try
         {
@@ -48,6 +57,7 @@ public sealed class BeaconEndpoint(
         catch (RequestFailedException ex)
         {
             logger.LogError(ex, "The beacon queue is unavailable ({Status})", ex.Status);
+            metrics.RequestRefused("storage_unavailable");
             request.HttpContext.Response.Headers.RetryAfter = "5";
             return Errors(StatusCodes.Status503ServiceUnavailable, "storage: the relay's queue is unavailable; send the beacons again shortly");
         }

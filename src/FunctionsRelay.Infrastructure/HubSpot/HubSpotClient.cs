@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
+using FunctionsRelay.Infrastructure.Telemetry;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -23,6 +24,7 @@ public sealed class HubSpotClient(
     HttpClient http,
     TokenService tokens,
     HubSpotPacer pacer,
+    RelayMetrics metrics,
     IOptions<HubSpotOptions> options,
     TimeProvider time,
     ILogger<HubSpotClient> logger)
@@ -61,11 +63,13 @@ public sealed class HubSpotClient(
             catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or Polly.Timeout.TimeoutRejectedException && !cancellationToken.IsCancellationRequested)
             {
                 logger.LogWarning(ex, "HubSpot could not be reached for {Method} {Path} of portal {PortalId}", method, path, portalId);
+                metrics.HubSpotAnswered(portalId, null);
                 return new(DeliveryResult.Later(settings.OutageRetryDelay, "HubSpot could not be reached"));
             }
 
             using (response)
             {
+                metrics.HubSpotAnswered(portalId, (int)response.StatusCode);
                 ObserveRateLimitHeaders(portalId, response);
                 switch (response.StatusCode)
                 {

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Json;
 using FunctionsRelay.Domain.HubSpot;
 using FunctionsRelay.Infrastructure.Storage;
+using FunctionsRelay.Infrastructure.Telemetry;
 using Microsoft.Extensions.Logging;
 
 namespace FunctionsRelay.Infrastructure.HubSpot;
@@ -22,6 +23,7 @@ public sealed record MediaResolution(long? ObjectId, DeliveryResult Result)
 public sealed class MediaObjectService(
     HubSpotClient hubSpot,
     MediaObjectStore store,
+    RelayMetrics metrics,
     TimeProvider time,
     ILogger<MediaObjectService> logger)
 {
@@ -74,6 +76,7 @@ public sealed class MediaObjectService(
             }
 
             made = createdId;
+            metrics.MediaObjectMade(portalId);
             logger.LogInformation(
                 "Made {MediaType} media object {ObjectId} for {ExternalId} in portal {PortalId}", media.MediaType, createdId, media.ExternalId, portalId);
         }

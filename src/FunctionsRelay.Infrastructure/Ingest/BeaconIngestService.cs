@@ -1,5 +1,6 @@
 using FunctionsRelay.Domain.Beacons;
 using FunctionsRelay.Infrastructure.Storage;
+using FunctionsRelay.Infrastructure.Telemetry;
 using Microsoft.Extensions.Logging;
 
 namespace FunctionsRelay.Infrastructure.Ingest;
@@ -10,7 +11,7 @@ public sealed record IngestResult(int Accepted, int Ignored, IReadOnlyList<strin
 }
 
 /// <summary>Validates a request body and queues its beacons, one message per session. A body with any invalid beacon queues nothing.</summary>
-public sealed class BeaconIngestService(BeaconParser parser, BeaconQueue queue, TimeProvider time, ILogger<BeaconIngestService> logger)
+public sealed class BeaconIngestService(BeaconParser parser, BeaconQueue queue, RelayMetrics metrics, TimeProvider time, ILogger<BeaconIngestService> logger)
 {
     public async Task<IngestResult> IngestAsync(ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
     {
@@ -18,6 +19,7 @@ public sealed class BeaconIngestService(BeaconParser parser, BeaconQueue queue, 
         if (!batch.IsValid)
         {
             logger.LogInformation("Rejected a beacon request: {ErrorCount} errors, the first {FirstError}", batch.Errors.Count, batch.Errors[0].ToString());
+            metrics.RequestRefused("invalid");
             return new IngestResult(0, 0, batch.Errors.Select(error => error.ToString()).ToList());
         }
 
@@ -28,6 +30,8 @@ public sealed class BeaconIngestService(BeaconParser parser, BeaconQueue queue, 
             batch.Summaries.Count,
             messages,
             batch.Ignored);
+        foreach (var portal in batch.Beacons.GroupBy(beacon => beacon.PortalId))
+            metrics.BeaconsAccepted(portal.Key, portal.Count());
         return new IngestResult(batch.Beacons.Count + batch.Summaries.Count, batch.Ignored, []);
     }
 }

@@ -5,6 +5,7 @@ using FunctionsRelay.Domain.HubSpot;
 using FunctionsRelay.Infrastructure.Http;
 using FunctionsRelay.Infrastructure.HubSpot;
 using FunctionsRelay.Infrastructure.Storage;
+using FunctionsRelay.Infrastructure.Telemetry;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -23,6 +24,7 @@ public sealed class SessionProcessor(
     IMediaEventSender sender,
     IEnumerable<IDeliveryObserver> observers,
     OEmbedEndpoint oembed,
+    RelayMetrics metrics,
     DeadLetterStore deadLetters,
     IOptions<SessionOptions> sessionOptions,
     IOptions<RelayOptions> relayOptions,
@@ -269,6 +271,7 @@ public sealed class SessionProcessor(
             {
                 case DeliveryOutcome.Delivered:
                     logger.LogInformation("Delivered {EventKey} of session {PortalId}/{SessionId}", pending.Key, portalId, sessionId);
+                    metrics.EventDelivered(portalId, pending.Key);
                     foreach (var observer in observers)
                         observer.Delivered(portalId, sessionId, pending);
                     break;
@@ -280,6 +283,7 @@ public sealed class SessionProcessor(
                         sessionId,
                         result.Status);
                     await deadLetters.AddAsync(portalId, sessionId, pending, result.Status, result.Answer, cancellationToken);
+                    metrics.EventDeadLettered(portalId, pending.Key);
                     break;
                 case DeliveryOutcome.NoToken when WaitedLongEnoughForToken(attempt):
                     var waited = hubSpotOptions.Value.GiveUpWithoutTokenAfter;
@@ -290,6 +294,7 @@ public sealed class SessionProcessor(
                         pending.Key,
                         sessionId);
                     await deadLetters.AddAsync(portalId, sessionId, pending, 0, $"{result.Answer} for about {waited}; not sent", cancellationToken);
+                    metrics.EventDeadLettered(portalId, pending.Key);
                     break;
                 default:
                     var delay = TimeSpan.FromTicks(Math.Clamp(result.RetryAfter.Ticks, MinRetryDelay.Ticks, MaxRetryDelay.Ticks));

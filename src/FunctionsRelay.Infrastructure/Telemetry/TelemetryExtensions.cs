@@ -1,0 +1,68 @@
+using Azure.Core;
+using Azure.Identity;
+using Azure.Monitor.OpenTelemetry.Exporter;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Trace;
+
+namespace FunctionsRelay.Infrastructure.Telemetry;
+
+public static class TelemetryExtensions
+{
+    /// <summary>
+    /// Exports the relay's counters and the HubSpot and storage calls (traces) with OpenTelemetry: to Application Insights
+    /// when <c>APPLICATIONINSIGHTS_CONNECTION_STRING</c> is set (as the app's managed identity when
+    /// <c>APPLICATIONINSIGHTS_AUTHENTICATION_STRING</c> names one: local auth is off), else to an OTLP endpoint when
+    /// <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> is set, else to the console when <c>Telemetry__Console</c> is true, else nowhere.
+    /// </summary>
+    public static IServiceCollection AddRelayTelemetry(this IServiceCollection services, IConfiguration configuration)
+    {
+        var applicationInsights = configuration["APPLICATIONINSIGHTS_CONNECTION_STRING"];
+        var credential = ApplicationInsightsCredential(configuration["APPLICATIONINSIGHTS_AUTHENTICATION_STRING"]);
+        var otlp = !string.IsNullOrWhiteSpace(configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]);
+        var console = configuration.GetValue<bool>("Telemetry:Console");
+        services.AddOpenTelemetry()
+            .WithMetrics(metrics =>
+            {
+                metrics.AddMeter(RelayMetrics.MeterName).AddHttpClientInstrumentation();
+                if (!string.IsNullOrWhiteSpace(applicationInsights))
+                    metrics.AddAzureMonitorMetricExporter(o => (o.ConnectionString, o.Credential) = (applicationInsights, credential));
+                else if (otlp)
+                    metrics.AddOtlpExporter();
+                else if (console)
+                    metrics.AddConsoleExporter();
+            })
+            .WithTracing(tracing =>
+            {
+                // The Azure SDKs' own activity sources: storage calls as dependencies.
+                tracing.AddSource("Azure.*").AddHttpClientInstrumentation();
+                if (!string.IsNullOrWhiteSpace(applicationInsights))
+                    tracing.AddAzureMonitorTraceExporter(o => (o.ConnectionString, o.Credential) = (applicationInsights, credential));
+                else if (otlp)
+                    tracing.AddOtlpExporter();
+                else if (console)
+                    tracing.AddConsoleExporter();
+            });
+        return services;
+    }
+
+    /// <summary>
+    /// <c>ClientId=&lt;id&gt;;Authorization=AAD</c> (what the deployment sets): that user-assigned identity; <c>Authorization=AAD</c>
+    /// alone: the system-assigned one; nothing: no credential (the connection string's key, where local auth is on).
+    /// </summary>
+    public static TokenCredential? ApplicationInsightsCredential(string? authentication)
+    {
+        if (string.IsNullOrWhiteSpace(authentication))
+            return null;
+        var parts = authentication.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(part => part.Split('=', 2))
+            .Where(pair => pair.Length == 2)
+            .ToDictionary(pair => pair[0], pair => pair[1], StringComparer.OrdinalIgnoreCase);
+        if (!string.Equals(parts.GetValueOrDefault("Authorization"), "AAD", StringComparison.OrdinalIgnoreCase))
+            return null;
+        return parts.TryGetValue("ClientId", out var clientId) && clientId.Length > 0
+            ? new ManagedIdentityCredential(ManagedIdentityId.FromUserAssignedClientId(clientId))
+            : new ManagedIdentityCredential(ManagedIdentityId.SystemAssigned);
+    }
+}
