@@ -180,10 +180,10 @@ internal sealed class QueueListener(
             if (message.DequeueCount >= relay.Value.MaxDequeueCount)
             {
                 logger.LogError(
-                    "Message {MessageId} failed {DequeueCount} times ({Reason}); moved to {PoisonQueue}",
+                    ex,
+                    "Message {MessageId} failed {DequeueCount} times; moved to {PoisonQueue}",
                     message.MessageId,
                     message.DequeueCount,
-                    ex.Message,
                     poison.Name);
                 await poison.SendMessageAsync(message.Body, cancellationToken: CancellationToken.None);
                 await source.DeleteMessageAsync(message.MessageId, lease.PopReceipt, CancellationToken.None);

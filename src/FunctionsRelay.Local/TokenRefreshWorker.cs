@@ -22,7 +22,7 @@ internal sealed class TokenRefreshWorker(TokenService tokens, IOptions<HubSpotOp
             }
             catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
             {
-                logger.LogWarning("The token refresh failed ({Reason}); it runs again in {Interval}", ex.Message, options.Value.RefreshInterval);
+                logger.LogWarning(ex, "The token refresh failed; it runs again in {Interval}", options.Value.RefreshInterval);
             }
         }
         while (await timer.WaitForNextTickAsync(stoppingToken));

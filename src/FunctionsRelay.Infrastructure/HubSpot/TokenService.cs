@@ -67,7 +67,7 @@ public sealed class TokenService(
             }
             catch (Exception ex) when (ex is HubSpotOAuthException or HttpRequestException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
             {
-                logger.LogWarning("Refreshing the token of portal {PortalId} failed ({Reason}); it will be tried again", token.PortalId, ex.Message);
+                logger.LogWarning(ex, "Refreshing the token of portal {PortalId} failed; it will be tried again", token.PortalId);
             }
         }
 

@@ -18,14 +18,14 @@ public sealed class BeaconIngestService(BeaconParser parser, BeaconQueue queue, 
         var batch = parser.Parse(body, time.GetUtcNow());
         if (!batch.IsValid)
         {
-            logger.LogInformation("Rejected a beacon request: {ErrorCount} errors, the first {FirstError}", batch.Errors.Count, batch.Errors[0].ToString());
+            RelayLog.BeaconsRejected(logger, batch.Errors.Count, batch.Errors[0].ToString());
             metrics.RequestRefused("invalid");
             return new IngestResult(0, 0, batch.Errors.Select(error => error.ToString()).ToList());
         }
 
         var messages = batch.Beacons.Count + batch.Summaries.Count == 0 ? 0 : await queue.EnqueueAsync(batch.Beacons, batch.Summaries, cancellationToken);
-        logger.LogInformation(
-            "Accepted {Accepted} beacons and {Summaries} session summaries in {Messages} queue messages; ignored {Ignored} foreign events",
+        RelayLog.BeaconsAccepted(
+            logger,
             batch.Beacons.Count,
             batch.Summaries.Count,
             messages,

@@ -101,9 +101,9 @@ public sealed class SessionProcessor(
         if (message.Reported is { } reported)
             CrossCheck(stored.Session, reported);
         var dropped = counts.GetValueOrDefault(MergeOutcome.SessionClosed) + counts.GetValueOrDefault(MergeOutcome.LogFull);
-        logger.Log(
+        RelayLog.BeaconsMerged(
+            logger,
             dropped > 0 ? LogLevel.Warning : LogLevel.Information,
-            "Session {PortalId}/{SessionId}: {Added} beacons merged, {Duplicates} duplicates, {AfterClose} dropped as they came after the session closed, {LogFull} over the log limit",
             message.PortalId,
             message.SessionId,
             counts.GetValueOrDefault(MergeOutcome.Added),
@@ -270,7 +270,7 @@ public sealed class SessionProcessor(
             switch (result.Outcome)
             {
                 case DeliveryOutcome.Delivered:
-                    logger.LogInformation("Delivered {EventKey} of session {PortalId}/{SessionId}", pending.Key, portalId, sessionId);
+                    RelayLog.EventDelivered(logger, pending.Key, portalId, sessionId);
                     metrics.EventDelivered(portalId, pending.Key);
                     foreach (var observer in observers)
                         observer.Delivered(portalId, sessionId, pending);

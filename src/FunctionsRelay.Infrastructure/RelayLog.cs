@@ -1,0 +1,22 @@
+using Microsoft.Extensions.Logging;
+
+namespace FunctionsRelay.Infrastructure;
+
+/// <summary>
+/// The log lines written for every request, queue message or event: source-generated (no boxing, no template parsing on
+/// the hot path) with stable event ids, so that alerts and queries can name them.
+/// </summary>
+internal static partial class RelayLog
+{
+    [LoggerMessage(EventId = 1001, Level = LogLevel.Information, Message = "Accepted {Accepted} beacons and {Summaries} session summaries in {Messages} queue messages; ignored {Ignored} foreign events")]
+    public static partial void BeaconsAccepted(ILogger logger, int accepted, int summaries, int messages, int ignored);
+
+    [LoggerMessage(EventId = 1002, Level = LogLevel.Information, Message = "Rejected a beacon request: {ErrorCount} errors, the first {FirstError}")]
+    public static partial void BeaconsRejected(ILogger logger, int errorCount, string firstError);
+
+    [LoggerMessage(EventId = 2001, Message = "Session {PortalId}/{SessionId}: {Added} beacons merged, {Duplicates} duplicates, {AfterClose} dropped as they came after the session closed, {LogFull} over the log limit")]
+    public static partial void BeaconsMerged(ILogger logger, LogLevel level, long portalId, string sessionId, int added, int duplicates, int afterClose, int logFull);
+
+    [LoggerMessage(EventId = 3001, Level = LogLevel.Information, Message = "Delivered {EventKey} of session {PortalId}/{SessionId}")]
+    public static partial void EventDelivered(ILogger logger, string eventKey, long portalId, string sessionId);
+}
