@@ -1,3 +1,4 @@
+using FunctionsRelay.Domain.HubSpot;
 using System.Text;
 using System.Text.Json;
 using FunctionsRelay.Domain.Sessions;
@@ -32,12 +33,25 @@ public sealed class ProcessorTests(Azurite azurite) : IAsyncLifetime
         File.Delete(_dryRunFile);
     }
 
-    private async Task StartAsync(bool withHubSpot = false, Dictionary<string, string?>? settings = null)
+    private async Task StartAsync(bool withHubSpot = false, Dictionary<string, string?>? settings = null, Action<IServiceCollection>? configure = null)
     {
         var values = IsolatedRelay.Settings(azurite, _dryRunFile);
         foreach (var (key, value) in (withHubSpot ? _hubSpot.RelaySettings : []).Concat(settings ?? []))
             values[key] = value;
-        _services = await IsolatedRelay.StartServicesAsync(values, services => services.AddSingleton<TimeProvider>(_time));
+        _services = await IsolatedRelay.StartServicesAsync(values, services =>
+        {
+            services.AddSingleton<TimeProvider>(_time);
+            configure?.Invoke(services);
+        });
+    }
+
+    /// <summary>The dry-run sender, stopped dead (as a scale-in cancels a worker) while <see cref="Stopping"/> is set.</summary>
+    private sealed class StoppableSender(DryRunMediaEventSender inner) : IMediaEventSender
+    {
+        public bool Stopping { get; set; }
+
+        public Task<DeliveryResult> SendAsync(long portalId, string sessionId, PendingEvent pending, MediaObjectSpec? media, CancellationToken cancellationToken) =>
+            Stopping ? throw new OperationCanceledException("the worker was stopped") : inner.SendAsync(portalId, sessionId, pending, media, cancellationToken);
     }
 
     private T Service<T>()
@@ -81,6 +95,40 @@ public sealed class ProcessorTests(Azurite azurite) : IAsyncLifetime
             .ToList();
 
     [Fact]
+    public async Task An_idle_closed_session_whose_delivery_stopped_is_delivered_by_the_check_its_lease_left()
+    {
+        StoppableSender? sender = null;
+        await StartAsync(
+            settings: new() { ["Sessions:IdleTimeout"] = "00:00:02", ["Sessions:EndGracePeriod"] = "00:00:01", ["Relay:DeliveryLease"] = "00:00:02" },
+            configure: services => services.AddSingleton<IMediaEventSender>(provider =>
+                sender = new StoppableSender(provider.GetRequiredService<DryRunMediaEventSender>())));
+        await IngestAsync(SessionBeacons.Typical(Portal, "stopped-1", withEnd: false).Beacons);
+        foreach (var message in await TakeVisibleAsync())
+            await HandleAsync(message);
+        Assert.DoesNotContain("attention-span", DryRunEvents("stopped-1"));
+
+        // The idle close: the worker closes the session, decides the attention span, takes the lease, saves, and is stopped.
+        await Task.Delay(TimeSpan.FromSeconds(2.5));
+        _time.Advance(TimeSpan.FromSeconds(3));
+        sender!.Stopping = true;
+        var closeCheck = Assert.Single(await TakeVisibleAsync(), m => m.Kind == RelayMessageKind.CloseCheck);
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => HandleAsync(closeCheck));
+        var stopped = await SessionAsync("stopped-1");
+        Assert.True(stopped.IsClosed);
+        Assert.Equal("attention-span", Assert.Single(stopped.Outbox).Key);
+
+        // When the lease runs out, the check it left delivers the outbox.
+        sender.Stopping = false;
+        await Task.Delay(TimeSpan.FromSeconds(2.5));
+        _time.Advance(TimeSpan.FromSeconds(3));
+        foreach (var message in await TakeVisibleAsync())
+            await HandleAsync(message);
+
+        Assert.Empty((await SessionAsync("stopped-1")).Outbox);
+        Assert.Contains("attention-span", DryRunEvents("stopped-1"));
+    }
+
+    [Fact]
     public async Task Close_and_delivery_checks_wait_on_the_scheduled_queue_and_the_beacon_queue_holds_beacons_only()
     {
         await StartAsync();
@@ -90,9 +138,10 @@ public sealed class ProcessorTests(Azurite azurite) : IAsyncLifetime
         foreach (var message in await TakeVisibleAsync())
             await HandleAsync(message);
 
-        // What Azure's scale controller counts: the beacon queue is empty, the checks wait invisible on their own queue.
+        // What Azure's scale controller counts: the beacon queue is empty, the checks wait invisible on their own queue
+        // (the session's close check, and the delivery check its delivery lease left).
         Assert.Equal(0, (await queue.Queue.GetPropertiesAsync()).Value.ApproximateMessagesCount);
-        Assert.Equal(1, (await queue.Scheduled.GetPropertiesAsync()).Value.ApproximateMessagesCount);
+        Assert.Equal(2, (await queue.Scheduled.GetPropertiesAsync()).Value.ApproximateMessagesCount);
         Assert.Empty((await queue.Scheduled.PeekMessagesAsync(32)).Value);
     }
 

@@ -87,7 +87,7 @@ public sealed class SessionProcessor(
             var closed = EventPlanner.CloseIfDue(session, now, Options);
             var decidedAny = EventPlanner.Decide(session, Options).Count > 0;
             await ScheduleEndGraceCheckAsync(session, now, cancellationToken);
-            claimed = TryClaimDelivery(session, now);
+            claimed = await TryClaimDeliveryAsync(session, now, cancellationToken);
             var checkScheduled = !claimed && await EnsureDeliverCheckAsync(session, message with { Kind = RelayMessageKind.Deliver, Beacons = null }, cancellationToken);
             return isNew || counts.ContainsKey(MergeOutcome.Added) || closed || decidedAny || claimed || checkScheduled;
         }, cancellationToken);
@@ -162,7 +162,7 @@ public sealed class SessionProcessor(
             {
                 session.Close(reason, now);
                 EventPlanner.Decide(session, Options);
-                claimed = TryClaimDelivery(session, now);
+                claimed = await TryClaimDeliveryAsync(session, now, cancellationToken);
                 if (!claimed)
                     await EnsureDeliverCheckAsync(session, message with { Kind = RelayMessageKind.Deliver }, cancellationToken);
                 return true;
@@ -182,7 +182,7 @@ public sealed class SessionProcessor(
         var stored = await UpdateAsync(message.PortalId, message.SessionId, createIfMissing: false, async (session, _) =>
         {
             // A lease held until this message's due time is the wait this very message ends (a visible message may run a little early).
-            claimed = TryClaimDelivery(session, Math.Max(Now, message.DueAt));
+            claimed = await TryClaimDeliveryAsync(session, Math.Max(Now, message.DueAt), cancellationToken);
             // Someone else is delivering right now: look again when their lease runs out, so that nothing is left behind.
             return claimed || await EnsureDeliverCheckAsync(session, message with { Attempt = message.Attempt + 1 }, cancellationToken);
         }, cancellationToken);
@@ -221,11 +221,24 @@ public sealed class SessionProcessor(
         return true;
     }
 
-    private bool TryClaimDelivery(ViewingSession session, long now)
+    /// <summary>
+    /// Takes the delivery lease when events wait and nobody holds it. The worker holding a lease can stop at any moment
+    /// (killed, scaled in, its token cancelled), so every saved lease has a delivery check pending for when it runs out,
+    /// queued before the save: whoever handles that check delivers what is left. One pending check is enough, as a check
+    /// that comes while a lease is held schedules the next for that lease's end.
+    /// </summary>
+    private async Task<bool> TryClaimDeliveryAsync(ViewingSession session, long now, CancellationToken cancellationToken)
     {
         if (session.Outbox.Count == 0 || session.DeliveryLeaseUntil > now)
             return false;
         session.DeliveryLeaseUntil = now + (long)relayOptions.Value.DeliveryLease.TotalMilliseconds;
+        if (session.DeliverCheckAt <= now)
+        {
+            session.DeliverCheckAt = session.DeliveryLeaseUntil;
+            await queue.ScheduleAsync(
+                new RelayMessage(RelayMessageKind.Deliver, session.PortalId, session.SessionId), session.DeliveryLeaseUntil, cancellationToken);
+        }
+
         return true;
     }
 
