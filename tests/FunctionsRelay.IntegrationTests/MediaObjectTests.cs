@@ -72,9 +72,9 @@ public sealed class MediaObjectTests(Azurite azurite) : IAsyncLifetime
         Assert.Equal("https://cdn.example.com/film-2.jpg", media.Fields.GetProperty("thumbnailUrl").GetString());
         Assert.Equal("https://video.example.com/film-2", media.Fields.GetProperty("detailsPageLink").GetString());
         Assert.All(_hubSpot.Received, e => Assert.Equal(media.Id, e.Json.GetProperty("mediaBridgeId").GetInt64()));
-        // One create, one update, and nothing more: the fingerprint is remembered. (Two sessions bringing the same change
-        // at the same moment may both send it; the second update changes nothing.)
-        Assert.Equal(2, _hubSpot.ObjectRequests);
+        // One look among the portal's objects, one create, one update, and nothing more: the fingerprint is remembered.
+        // (Two sessions bringing the same change at the same moment may both send it; the second update changes nothing.)
+        Assert.Equal(3, _hubSpot.ObjectRequests);
     }
 
     [Fact]
@@ -98,6 +98,32 @@ public sealed class MediaObjectTests(Azurite azurite) : IAsyncLifetime
         await host.EventuallyAsync(() => _hubSpot.EventsOf("after-crash").Any(e => e.Key == "attention-span"), "the session is delivered");
         Assert.Equal(madeId, Assert.Single(_hubSpot.Objects.Values).Id);
         Assert.All(_hubSpot.EventsOf("after-crash"), e => Assert.Equal(madeId, e.Json.GetProperty("mediaBridgeId").GetInt64()));
+    }
+
+    [Fact]
+    public async Task An_object_the_provider_made_before_is_found_by_its_external_id_and_not_made_again()
+    {
+        using var host = await StartAsync();
+        var (token, _) = _hubSpot.IssueTokens(Portal);
+        using var hubSpotClient = new HttpClient { BaseAddress = _hubSpot.BaseUrl };
+        hubSpotClient.DefaultRequestHeaders.Authorization = new("Bearer", token);
+        long? existing = null;
+        // 150 objects of the provider's catalogue (two pages), the one the sessions play among them.
+        for (var i = 0; i < 150; i++)
+        {
+            var externalId = i == 120 ? "film-5" : $"catalogue-{i}";
+            using var made = await hubSpotClient.PostAsync(MediaObjectRoutes.Objects, new StringContent(
+                $$"""{"mediaType":"VIDEO","title":"{{externalId}}","externalId":"{{externalId}}","oembedUrl":"https://video.example.com/oembed?id={{i}}"}""",
+                System.Text.Encoding.UTF8, "application/json"));
+            if (i == 120)
+                existing = long.Parse(JsonDocument.Parse(await made.Content.ReadAsStringAsync()).RootElement.GetProperty("id").GetString()!, System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        await host.Client.PostAsync("/api/beacons", SessionBeacons.Typical(Portal, "catalogue", media: Media("film-5", "film-5")).Content());
+
+        await host.EventuallyAsync(() => _hubSpot.EventsOf("catalogue").Any(e => e.Key == "attention-span"), "the session is delivered");
+        Assert.Equal(150, _hubSpot.Objects.Count);
+        Assert.All(_hubSpot.EventsOf("catalogue"), e => Assert.Equal(existing, e.Json.GetProperty("mediaBridgeId").GetInt64()));
     }
 
     [Fact]

@@ -16,9 +16,9 @@ public sealed record MediaResolution(long? ObjectId, DeliveryResult Result)
 
 /// <summary>
 /// Makes sure the media object a session's events attach to exists in the portal, once per media: found in the relay's
-/// own table (and cache), else made in HubSpot under a claim, so that concurrent sessions of a new media make one object.
-/// A claim whose holder stopped runs out; whoever takes it over first looks in HubSpot for the object the holder may have
-/// made before it stopped. Changed titles, durations or URLs update the object.
+/// own table (and cache), else, under a claim so that concurrent sessions of a new media make one object, found among the
+/// portal's objects by its external id or made. A claim whose holder stopped runs out and is taken over. Changed titles,
+/// durations or URLs update the object.
 /// </summary>
 public sealed class MediaObjectService(
     HubSpotClient hubSpot,
@@ -33,7 +33,7 @@ public sealed class MediaObjectService(
     /// <summary>How soon a session whose media someone else is making looks again.</summary>
     private static readonly TimeSpan ClaimedElsewhereRetry = TimeSpan.FromSeconds(1);
 
-    /// <summary>At most this many pages of a portal's objects are searched for one made before a crash.</summary>
+    /// <summary>At most this many pages (of 100) of a portal's objects are searched for one with the media's external id.</summary>
     private const int MaxSearchPages = 50;
 
     private readonly ConcurrentDictionary<(long PortalId, string MediaType, string ExternalId), (long ObjectId, string Fingerprint)> _known = new();
@@ -63,7 +63,15 @@ public sealed class MediaObjectService(
         if (claim is not { } held)
             return new(null, DeliveryResult.Later(ClaimedElsewhereRetry, "its media object is being made by another worker"));
 
-        var made = row is null ? null : await FindAsync(portalId, media, cancellationToken);
+        // The portal may hold the object already: made by the provider's own integration, or by a worker that stopped
+        // before recording it. HubSpot has no lookup by external id, so its objects of the type are paged through, once.
+        var (made, searchFailed) = await FindAsync(portalId, media, cancellationToken);
+        if (searchFailed is not null)
+        {
+            await store.ReleaseAsync(portalId, media, held, cancellationToken);
+            return new(null, searchFailed with { Answer = $"looking for the media object failed: {searchFailed.Answer}" });
+        }
+
         if (made is null)
         {
             var answer = await hubSpot.SendAsync(portalId, HttpMethod.Post, MediaObjectRoutes.Objects, media.ToJson(), cancellationToken);
@@ -103,8 +111,11 @@ public sealed class MediaObjectService(
         return fingerprint;
     }
 
-    /// <summary>The object with this provider id that a worker stopped before recording may have made, paging through the portal's objects.</summary>
-    private async Task<long?> FindAsync(long portalId, MediaObjectSpec media, CancellationToken cancellationToken)
+    /// <summary>
+    /// The portal's object with this provider id, if it has one, paging through its objects of the media type; or why
+    /// HubSpot could not be asked (then nothing is made, as it may exist).
+    /// </summary>
+    private async Task<(long? Id, DeliveryResult? Failed)> FindAsync(long portalId, MediaObjectSpec media, CancellationToken cancellationToken)
     {
         string? after = null;
         for (var page = 0; page < MaxSearchPages; page++)
@@ -112,21 +123,21 @@ public sealed class MediaObjectService(
             var path = $"{MediaObjectRoutes.Objects}/{media.MediaType}?limit=100" + (after is null ? "" : "&after=" + Uri.EscapeDataString(after));
             var answer = await hubSpot.SendAsync(portalId, HttpMethod.Get, path, null, cancellationToken);
             if (!answer.Succeeded || answer.Body is null)
-                return null;
+                return (null, answer.Result);
             using var json = JsonDocument.Parse(answer.Body);
             foreach (var result in json.RootElement.GetProperty("results").EnumerateArray())
             {
                 if (result.TryGetProperty("externalId", out var externalId) && externalId.GetString() == media.ExternalId)
-                    return IdOf(result);
+                    return (IdOf(result), null);
             }
 
             if (!json.RootElement.TryGetProperty("paging", out var paging) || paging.ValueKind != JsonValueKind.Object)
-                return null;
+                return (null, null);
             after = paging.GetProperty("next").GetProperty("after").GetString();
         }
 
         logger.LogWarning("Searched {Pages} pages of portal {PortalId}'s media objects for {ExternalId}; making a new one", MaxSearchPages, portalId, media.ExternalId);
-        return null;
+        return (null, null);
     }
 
     private static long? IdOf(string? body)
