@@ -17,13 +17,9 @@ if [ ! -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ]; then
 fi
 
 test_projects=(tests/*/*Tests.csproj)
+# The Functions app, .azurefunctions/ (the host's queue extension) included, with warnings as errors: a failure fails the run.
 functions_app=src/FunctionsRelay.Functions/FunctionsRelay.Functions.csproj
-if [ -f "$functions_app" ] && ! dotnet restore "$functions_app" >/tmp/functions-restore.log 2>&1; then
-  echo "SKIPPED src/FunctionsRelay.Functions: Azure Functions worker packages are not available from the configured package source"
-  test_projects=($(printf '%s\n' "${test_projects[@]}" | grep -v 'FunctionsRelay.Functions.Tests'))
-elif [ -f "$functions_app" ]; then
-  dotnet build "$functions_app" --nologo -v quiet || { echo "FAILED to build $functions_app"; exit 1; }
-fi
+dotnet build "$functions_app" --nologo -v quiet || { echo "FAILED to build $functions_app"; echo "tests: 0 passed, 1 failed, 0 skipped"; exit 1; }
 
 log=$(mktemp)
 status=0

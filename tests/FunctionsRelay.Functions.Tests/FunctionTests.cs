@@ -83,6 +83,19 @@ public sealed class FunctionTests(Azurite azurite) : IAsyncLifetime
     }
 
     [Fact]
+    public void The_build_gives_the_host_its_queue_extension_under_azurefunctions()
+    {
+        // What the Functions host loads next to the worker: the host-side queue extension the triggers need.
+        var extensions = JsonDocument.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "extensions.json"))).RootElement.GetProperty("extensions");
+        var queues = Assert.Single(extensions.EnumerateArray(), e => e.GetProperty("name").GetString() == "AzureStorageQueues");
+        Assert.StartsWith("Microsoft.Azure.WebJobs.Extensions.Storage.AzureStorageQueuesWebJobsStartup, Microsoft.Azure.WebJobs.Extensions.Storage.Queues, Version=5.3.", queues.GetProperty("typeName").GetString(), StringComparison.Ordinal);
+        var hint = queues.GetProperty("hintPath").GetString()!;
+        Assert.Equal("./.azurefunctions/Microsoft.Azure.WebJobs.Extensions.Storage.Queues.dll", hint);
+        var app = Path.Combine(RepositoryPaths.Root, "src", "FunctionsRelay.Functions", "bin", "Debug", "net10.0");
+        Assert.True(File.Exists(Path.Combine(app, hint)), $"{hint} is not in the Functions app's build output {app}");
+    }
+
+    [Fact]
     public void The_functions_app_creates_no_storage_at_start_as_the_deployment_does()
     {
         // Program.cs wires AddRelay() alone: Flex Consumption gives an app 30 s to start, and Bicep creates queues and tables.
