@@ -21,6 +21,16 @@ public sealed class MediaObjectTests(Azurite azurite) : IAsyncLifetime
     private static string Media(string externalId, string title = "Launch film", string extra = "") =>
         $$"""{"externalId":"{{externalId}}","name":"{{title}}","url":"https://cdn.example.com/{{externalId}}.mp4","type":"VIDEO"{{extra}}}""";
 
+    /// <summary>Makes a media object in the portal as the provider's own integration would; its HubSpot id.</summary>
+    private async Task<long> MakeObjectAsync(string body)
+    {
+        using var client = new HttpClient { BaseAddress = _hubSpot.BaseUrl };
+        client.DefaultRequestHeaders.Authorization = new("Bearer", _hubSpot.IssueTokens(Portal).AccessToken);
+        using var made = await client.PostAsync(MediaObjectRoutes.Objects, new StringContent(body, System.Text.Encoding.UTF8, "application/json"));
+        var id = JsonDocument.Parse(await made.Content.ReadAsStringAsync()).RootElement.GetProperty("id").GetString()!;
+        return long.Parse(id, System.Globalization.CultureInfo.InvariantCulture);
+    }
+
     private async Task<RelayHost> StartAsync(Dictionary<string, string?>? settings = null)
     {
         var host = new RelayHost(azurite, _hubSpot, settings);
@@ -85,13 +95,7 @@ public sealed class MediaObjectTests(Azurite azurite) : IAsyncLifetime
         // The earlier worker claimed, HubSpot made the object, and the worker stopped before recording it.
         var store = host.Service<MediaObjectStore>();
         Assert.NotNull(await store.TryClaimNewAsync(Portal, spec, DateTimeOffset.UtcNow.AddSeconds(-1), CancellationToken.None));
-        var (token, _) = _hubSpot.IssueTokens(Portal);
-        using var hubSpotClient = new HttpClient { BaseAddress = _hubSpot.BaseUrl };
-        hubSpotClient.DefaultRequestHeaders.Authorization = new("Bearer", token);
-        using var made = await hubSpotClient.PostAsync(MediaObjectRoutes.Objects, new StringContent(
-            """{"mediaType":"VIDEO","title":"Launch film","externalId":"film-3","oembedUrl":"https://relay.test/api/oembed?url=x"}""",
-            System.Text.Encoding.UTF8, "application/json"));
-        var madeId = long.Parse(JsonDocument.Parse(await made.Content.ReadAsStringAsync()).RootElement.GetProperty("id").GetString()!, System.Globalization.CultureInfo.InvariantCulture);
+        var madeId = await MakeObjectAsync("""{"mediaType":"VIDEO","title":"Launch film","externalId":"film-3","oembedUrl":"https://relay.test/api/oembed?url=x"}""");
 
         await host.Client.PostAsync("/api/beacons", SessionBeacons.Typical(Portal, "after-crash", media: Media("film-3")).Content());
 
@@ -104,19 +108,14 @@ public sealed class MediaObjectTests(Azurite azurite) : IAsyncLifetime
     public async Task An_object_the_provider_made_before_is_found_by_its_external_id_and_not_made_again()
     {
         using var host = await StartAsync();
-        var (token, _) = _hubSpot.IssueTokens(Portal);
-        using var hubSpotClient = new HttpClient { BaseAddress = _hubSpot.BaseUrl };
-        hubSpotClient.DefaultRequestHeaders.Authorization = new("Bearer", token);
         long? existing = null;
         // 150 objects of the provider's catalogue (two pages), the one the sessions play among them.
         for (var i = 0; i < 150; i++)
         {
             var externalId = i == 120 ? "film-5" : $"catalogue-{i}";
-            using var made = await hubSpotClient.PostAsync(MediaObjectRoutes.Objects, new StringContent(
-                $$"""{"mediaType":"VIDEO","title":"{{externalId}}","externalId":"{{externalId}}","oembedUrl":"https://video.example.com/oembed?id={{i}}"}""",
-                System.Text.Encoding.UTF8, "application/json"));
+            var id = await MakeObjectAsync($$"""{"mediaType":"VIDEO","title":"{{externalId}}","externalId":"{{externalId}}","oembedUrl":"https://video.example.com/oembed?id={{i}}"}""");
             if (i == 120)
-                existing = long.Parse(JsonDocument.Parse(await made.Content.ReadAsStringAsync()).RootElement.GetProperty("id").GetString()!, System.Globalization.CultureInfo.InvariantCulture);
+                existing = id;
         }
 
         await host.Client.PostAsync("/api/beacons", SessionBeacons.Typical(Portal, "catalogue", media: Media("film-5", "film-5")).Content());
@@ -147,12 +146,7 @@ public sealed class MediaObjectTests(Azurite azurite) : IAsyncLifetime
     public async Task A_media_with_its_own_oembed_url_and_hubspot_id_needs_nothing_made()
     {
         using var host = await StartAsync();
-        var (token, _) = _hubSpot.IssueTokens(Portal);
-        using var hubSpotClient = new HttpClient { BaseAddress = _hubSpot.BaseUrl };
-        hubSpotClient.DefaultRequestHeaders.Authorization = new("Bearer", token);
-        using var made = await hubSpotClient.PostAsync(MediaObjectRoutes.Objects, new StringContent(
-            """{"mediaType":"VIDEO","title":"Made by the provider","oembedUrl":"https://video.example.com/oembed?id=5"}""", System.Text.Encoding.UTF8, "application/json"));
-        var id = JsonDocument.Parse(await made.Content.ReadAsStringAsync()).RootElement.GetProperty("id").GetString();
+        var id = await MakeObjectAsync("""{"mediaType":"VIDEO","title":"Made by the provider","oembedUrl":"https://video.example.com/oembed?id=5"}""");
 
         await host.Client.PostAsync("/api/beacons", SessionBeacons.Typical(Portal, "own-id", media: $$"""{"mediaBridgeId":{{id}},"type":"VIDEO"}""").Content());
 

@@ -87,26 +87,8 @@ public static class MediaBridgeContract
     /// </summary>
     public static string? ValidateObject(string body, bool create)
     {
-        JsonElement json;
-        try
-        {
-            json = JsonDocument.Parse(body).RootElement.Clone();
-        }
-        catch (JsonException)
-        {
-            return "the body is not JSON";
-        }
-
-        if (json.ValueKind != JsonValueKind.Object)
-            return "the body must be a JSON object";
-        foreach (var property in json.EnumerateObject())
-        {
-            if (!ObjectFields.TryGetValue(property.Name, out var field))
-                return $"{property.Name}: unknown field for a media object";
-            if (TypeProblem(property.Value, field) is { } problem)
-                return $"{property.Name}: {problem}";
-        }
-
+        if (FieldsProblem(body, ObjectFields, "a media object", out var json) is { } fieldsProblem)
+            return fieldsProblem;
         if (!json.TryGetProperty("mediaType", out var mediaType))
             return "mediaType: required";
         if (create && !json.TryGetProperty("title", out _))
@@ -121,25 +103,8 @@ public static class MediaBridgeContract
     {
         if (!Endpoints.TryGetValue(kind, out var fields))
             return $"no such endpoint: {kind}";
-        JsonElement json;
-        try
-        {
-            json = JsonDocument.Parse(body).RootElement.Clone();
-        }
-        catch (JsonException)
-        {
-            return "the body is not JSON";
-        }
-
-        if (json.ValueKind != JsonValueKind.Object)
-            return "the body must be a JSON object";
-        foreach (var property in json.EnumerateObject())
-        {
-            if (!fields.TryGetValue(property.Name, out var field))
-                return $"{property.Name}: unknown field for {kind}";
-            if (TypeProblem(property.Value, field) is { } problem)
-                return $"{property.Name}: {problem}";
-        }
+        if (FieldsProblem(body, fields, kind, out var json) is { } fieldsProblem)
+            return fieldsProblem;
 
         foreach (var (name, field) in fields)
         {
@@ -156,6 +121,32 @@ public static class MediaBridgeContract
             return "a page that is not a HubSpot page needs both pageName and pageUrl";
         if (kind == "media-played-percent" && json.GetProperty("playedPercent").GetInt32() is not (0 or 25 or 50 or 75 or 100))
             return "playedPercent: must be 0, 25, 50, 75 or 100";
+        return null;
+    }
+
+    /// <summary>The body is a JSON object whose every field is one of <paramref name="fields"/>, of its type; else the first problem.</summary>
+    private static string? FieldsProblem(string body, Dictionary<string, Field> fields, string what, out JsonElement json)
+    {
+        json = default;
+        try
+        {
+            json = JsonDocument.Parse(body).RootElement.Clone();
+        }
+        catch (JsonException)
+        {
+            return "the body is not JSON";
+        }
+
+        if (json.ValueKind != JsonValueKind.Object)
+            return "the body must be a JSON object";
+        foreach (var property in json.EnumerateObject())
+        {
+            if (!fields.TryGetValue(property.Name, out var field))
+                return $"{property.Name}: unknown field for {what}";
+            if (TypeProblem(property.Value, field) is { } problem)
+                return $"{property.Name}: {problem}";
+        }
+
         return null;
     }
 
