@@ -39,12 +39,13 @@ public sealed class BeaconQueue(StorageClients clients, IOptions<RelayOptions> o
     public async Task<int> EnqueueAsync(IReadOnlyList<Beacon> beacons, IReadOnlyList<PlaybackSummary> summaries, CancellationToken cancellationToken)
     {
         var reported = summaries.GroupBy(s => (s.PortalId, s.SessionId)).ToDictionary(g => g.Key, g => g.Last());
-        var messages = beacons
-            .GroupBy(beacon => (beacon.PortalId, beacon.SessionId))
+        var sessions = beacons.GroupBy(beacon => (beacon.PortalId, beacon.SessionId)).ToList();
+        var withBeacons = sessions.Select(group => group.Key).ToHashSet();
+        var messages = sessions
             .SelectMany(group => Fit(new RelayMessage(
                 RelayMessageKind.Beacons, group.Key.PortalId, group.Key.SessionId, group.ToList(), Reported: reported.GetValueOrDefault(group.Key))))
             .Concat(reported
-                .Where(summary => !beacons.Any(b => b.PortalId == summary.Key.PortalId && b.SessionId == summary.Key.SessionId))
+                .Where(summary => !withBeacons.Contains(summary.Key))
                 .Select(summary => new RelayMessage(RelayMessageKind.Beacons, summary.Key.PortalId, summary.Key.SessionId, [], Reported: summary.Value).ToUtf8Json()))
             .ToList();
         await Task.WhenAll(messages.Select(message => _ingest.SendMessageAsync(new BinaryData(message), cancellationToken: cancellationToken)));
