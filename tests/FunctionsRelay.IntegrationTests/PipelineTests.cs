@@ -201,6 +201,27 @@ public sealed class PipelineTests(Azurite azurite) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_rejected_event_larger_than_a_table_property_is_dead_lettered_whole_and_the_events_behind_it_go()
+    {
+        using var host = new RelayHost(azurite, _hubSpot);
+        await ConnectPortalAsync(host);
+        _hubSpot.AnswerNextEvents(400, 1);
+        // Valid names of 2,000 characters, each escaped to 6 in the JSON payload: over the 64 KiB a table string may hold.
+        var name = new string('é', 2000);
+        var media = $$"""{"externalId":"{{name}}","name":"{{name}}","url":"https://cdn.example.com/{{name}}.mp4","type":"VIDEO"}""";
+        var session = SessionBeacons.Typical(Portal, "big-letter", media: media);
+
+        await host.Client.PostAsync("/api/beacons", session.Content());
+
+        await host.EventuallyAsync(() => _hubSpot.EventsOf("big-letter").Any(e => e.Key == "attention-span"), "the events behind the rejected one go through");
+        var letter = Assert.Single(host.Service<DeadLetterStore>().Table.Query<TableEntity>());
+        var payload = DeadLetterStore.PayloadOf(letter);
+        Assert.True(payload.Length > 32 * 1024, $"the payload is {payload.Length} characters");
+        Assert.Equal(name, System.Text.Json.JsonDocument.Parse(payload).RootElement.GetProperty("mediaName").GetString());
+        Assert.Equal(6, _hubSpot.EventsOf("big-letter").Count);
+    }
+
+    [Fact]
     public async Task A_rejected_event_is_dead_lettered_with_hubspots_answer_and_not_retried()
     {
         using var host = new RelayHost(azurite, _hubSpot);

@@ -5,7 +5,11 @@ using Microsoft.Extensions.Options;
 
 namespace FunctionsRelay.Infrastructure.Storage;
 
-/// <summary>Events HubSpot refused (a 4xx other than 401 and 429), kept with its answer for a person to look at.</summary>
+/// <summary>
+/// Events HubSpot refused (a 4xx other than 401 and 429), kept with its answer for a person to look at. The payload is
+/// kept as UTF-8 in binary properties <c>Payload0</c>, ...: escaped JSON of valid beacons can pass the 64 KiB a table
+/// string may hold, and a write that failed would send the same refused event again and hold back the ones behind it.
+/// </summary>
 public sealed class DeadLetterStore(StorageClients clients, IOptions<RelayOptions> options, TimeProvider time)
 {
     public TableClient Table { get; } = clients.Tables.GetTableClient(options.Value.DeadLettersTable);
@@ -19,11 +23,13 @@ public sealed class DeadLetterStore(StorageClients clients, IOptions<RelayOption
             ["SessionId"] = sessionId,
             ["Event"] = pending.Key,
             ["Kind"] = pending.Kind.ToString(),
-            ["Payload"] = pending.Payload,
             ["Status"] = status,
             ["Answer"] = answer is { Length: > 16_000 } ? answer[..16_000] : answer,
             ["RejectedAt"] = time.GetUtcNow(),
         };
+        EntityChunks.Split(entity, "Payload", System.Text.Encoding.UTF8.GetBytes(pending.Payload));
         await Table.UpsertEntityAsync(entity, TableUpdateMode.Replace, cancellationToken);
     }
+
+    public static string PayloadOf(TableEntity letter) => System.Text.Encoding.UTF8.GetString(EntityChunks.Join(letter, "Payload"));
 }

@@ -17,8 +17,6 @@ public sealed class SessionConflictException(string message, Exception inner) : 
 /// </summary>
 public sealed class SessionRepository(StorageClients clients, IOptions<RelayOptions> options)
 {
-    private const int ChunkBytes = 64 * 1024;
-
     public TableClient Table { get; } = clients.Tables.GetTableClient(options.Value.SessionsTable);
 
     public Task CreateIfNotExistsAsync(CancellationToken cancellationToken) => Table.CreateIfNotExistsAsync(cancellationToken);
@@ -28,7 +26,7 @@ public sealed class SessionRepository(StorageClients clients, IOptions<RelayOpti
         var response = await Table.GetEntityIfExistsAsync<TableEntity>(PartitionKey(portalId), RowKey(sessionId), cancellationToken: cancellationToken);
         if (!response.HasValue || response.Value is not { } entity)
             return null;
-        var snapshot = new SessionSnapshot(System.Text.Encoding.UTF8.GetString(Join(entity, "H")), Join(entity, "L"));
+        var snapshot = new SessionSnapshot(System.Text.Encoding.UTF8.GetString(EntityChunks.Join(entity, "H")), EntityChunks.Join(entity, "L"));
         return new StoredSession(SessionCodec.Decode(portalId, sessionId, snapshot), entity.ETag);
     }
 
@@ -42,8 +40,8 @@ public sealed class SessionRepository(StorageClients clients, IOptions<RelayOpti
             ["Pending"] = session.Outbox.Count,
             ["Beacons"] = session.Log.Count,
         };
-        Split(entity, "H", System.Text.Encoding.UTF8.GetBytes(snapshot.Header));
-        Split(entity, "L", snapshot.Log);
+        EntityChunks.Split(entity, "H", System.Text.Encoding.UTF8.GetBytes(snapshot.Header));
+        EntityChunks.Split(entity, "L", snapshot.Log);
         try
         {
             var response = etag is { } match
@@ -61,22 +59,4 @@ public sealed class SessionRepository(StorageClients clients, IOptions<RelayOpti
 
     /// <summary>Row keys may not hold / \ # ? or control characters; escaping keeps them readable and unique.</summary>
     public static string RowKey(string sessionId) => Uri.EscapeDataString(sessionId);
-
-    private static void Split(TableEntity entity, string prefix, byte[] bytes)
-    {
-        var chunks = Math.Max(1, (bytes.Length + ChunkBytes - 1) / ChunkBytes);
-        for (var i = 0; i < chunks; i++)
-        {
-            var start = i * ChunkBytes;
-            entity[prefix + i] = bytes.AsSpan(start, Math.Min(ChunkBytes, bytes.Length - start)).ToArray();
-        }
-    }
-
-    private static byte[] Join(TableEntity entity, string prefix)
-    {
-        var parts = new List<byte[]>();
-        for (var i = 0; entity.TryGetValue(prefix + i, out var part) && part is byte[] bytes; i++)
-            parts.Add(bytes);
-        return parts.Count == 1 ? parts[0] : parts.SelectMany(part => part).ToArray();
-    }
 }
