@@ -193,8 +193,7 @@ public static class EventPlanner
             return false;
         if (options.QuartileRule == QuartileRule.Playhead && session.HasEnded)
             return true;
-        var spanWidth = duration / Math.Min(Math.Ceiling(duration), options.MaxSpans);
-        return session.FurthestPosition >= duration * (highest + 25) / 100 - Math.Max(1, spanWidth);
+        return session.FurthestPosition >= duration * (highest + 25) / 100 - Math.Max(1, Playback.SpanWidth(duration, options.MaxSpans));
     }
 
     private static int HighestQuartileDecided(ViewingSession session)

@@ -74,7 +74,7 @@ public static class Playback
         var passes = new List<Pass>();
         foreach (var interval in intervals)
         {
-            if (passes.Count > 0 && Math.Abs(interval.Start - passes[^1].End) <= JoinTolerance)
+            if (passes.Count > 0 && Continues(passes[^1], interval))
                 passes[^1] = passes[^1] with { End = Math.Max(passes[^1].End, interval.End) };
             else
                 passes.Add(new Pass(interval.Start, interval.End));
@@ -141,7 +141,7 @@ public static class Playback
         foreach (var interval in new IntervalScan(log))
         {
             int fromSpan;
-            if (current is { } pass && Math.Abs(interval.Start - pass.End) <= JoinTolerance)
+            if (current is { } pass && Continues(pass, interval))
             {
                 // Only the spans from the old end on can change when a pass grows at its end.
                 fromSpan = grid.SpansTouched(pass.End, pass.End).First;
@@ -239,6 +239,12 @@ public static class Playback
     }
 
     private static long? Earliest(long? a, long? b) => a is null ? b : b is null ? a : Math.Min(a.Value, b.Value);
+
+    /// <summary>Whether a watched interval carries on a pass (it starts where the pass ended), rather than starting another.</summary>
+    private static bool Continues(Pass pass, WatchedInterval interval) => Math.Abs(interval.Start - pass.End) <= JoinTolerance;
+
+    /// <summary>How long one span of the attention-span map is, seconds.</summary>
+    public static double SpanWidth(double duration, int maxSpans) => new SpanGrid(duration, maxSpans).Width;
 
     /// <summary>The media cut into <see cref="Count"/> equal spans: one a second, up to the most an attention span holds.</summary>
     private readonly record struct SpanGrid(double Duration, int MaxSpans)
