@@ -75,7 +75,6 @@ var localOnlySettings = [
   'HubSpot__RedirectUri'
   'HubSpot__DryRunFile'
   'Relay__AllowedOrigins'
-  'Relay__MaxDequeueCount' // the local host's; on Azure the host's maxDequeueCount (host.json)
   'HubSpot__RefreshInterval' // the local host's; on Azure the TokenRefreshSchedule timer
   'Relay__PublicBaseUrl' // the relay's own address, known only once deployed: the app takes it from HubSpot__RedirectUri
   'Relay__OEmbedHosts'

@@ -40,8 +40,8 @@ var relaySettings = new Dictionary<string, string>
     // The players' media is on cdn.example.com: its HubSpot media objects get the relay's oEmbed URL.
     ["Relay__PublicBaseUrl"] = "https://relay.test",
     ["Relay__OEmbedHosts"] = "cdn.example.com",
-    ["Queue__BatchSize"] = options.QueueBatch.ToString(CultureInfo.InvariantCulture),
-    ["Queue__NewBatchThreshold"] = options.QueueBatch.ToString(CultureInfo.InvariantCulture),
+    ["AzureFunctionsJobHost__extensions__queues__batchSize"] = options.QueueBatch.ToString(CultureInfo.InvariantCulture),
+    ["AzureFunctionsJobHost__extensions__queues__newBatchThreshold"] = options.QueueBatch.ToString(CultureInfo.InvariantCulture),
     ["Logging__LogLevel__Default"] = "Warning",
     ["Logging__LogLevel__FunctionsRelay"] = options.RelayLogLevel,
     ["DOTNET_gcServer"] = "0",

@@ -7,7 +7,7 @@ public sealed class RelayOptions
 
     public string BeaconQueue { get; set; } = "beacons";
 
-    /// <summary>Where messages go after <see cref="MaxDequeueCount"/> failed attempts; the Functions host uses the same name.</summary>
+    /// <summary>Where the queue listener moves a message after host.json's <c>maxDequeueCount</c> failed attempts (its naming).</summary>
     public string PoisonQueue => BeaconQueue + "-poison";
 
     /// <summary>
@@ -39,8 +39,6 @@ public sealed class RelayOptions
     /// subdomains); comma-separated. Empty: it embeds nothing, and media objects need their beacons' own oEmbed URL.
     /// </summary>
     public string[] OEmbedHosts { get; set; } = [];
-
-    public int MaxDequeueCount { get; set; } = 5;
 
     /// <summary>Browser origins allowed to post beacons; <c>*</c> allows any. Bound from <c>Relay__AllowedOrigins__0</c>, ... or a comma-separated <c>Relay__AllowedOrigins</c>.</summary>
     public string[] AllowedOrigins { get; set; } = [];

@@ -4,6 +4,8 @@ using FunctionsRelay.Infrastructure.Http;
 using FunctionsRelay.Infrastructure.HubSpot;
 using FunctionsRelay.Infrastructure.Telemetry;
 using FunctionsRelay.Local.Demo;
+using Microsoft.Azure.WebJobs;
+using Microsoft.Azure.WebJobs.Host;
 using Microsoft.Extensions.Options;
 
 namespace FunctionsRelay.Local;
@@ -15,14 +17,23 @@ public static class LocalHostExtensions
     {
         services.AddStorageCreation();
         services.AddRelayTelemetry(configuration);
-        services.AddOptions<QueueListenerOptions>().Bind(configuration.GetSection(QueueListenerOptions.SectionName));
-        services.AddHostedService<QueueListener>();
+        services.AddQueueTriggers();
         services.AddHostedService<TokenRefreshWorker>();
         services.AddHostedService<StartupBanner>();
 
         // The demo page shows what was sent.
         services.AddSingleton<SentEventLog>();
         services.AddSingleton<IDeliveryObserver>(provider => provider.GetRequiredService<SentEventLog>());
+        return services;
+    }
+
+    /// <summary>The Functions host's queue listener (WebJobs SDK, Storage Queues extension) running <see cref="QueueTriggers"/>.</summary>
+    private static IServiceCollection AddQueueTriggers(this IServiceCollection services)
+    {
+        services.AddWebJobs(_ => { }).AddAzureStorageQueues();
+        services.AddSingleton<ITypeLocator>(new TriggerTypes(typeof(QueueTriggers)));
+        services.AddSingleton<QueueTriggers>();
+        services.AddHostedService<JobHostRunner>();
         return services;
     }
 
@@ -43,6 +54,30 @@ public static class LocalHostExtensions
         api.MapGet("health", () => Results.Ok(new { status = "ok" }));
         return app;
     }
+}
+
+/// <summary>The classes whose functions the WebJobs host indexes: only these, not every loaded assembly.</summary>
+internal sealed class TriggerTypes(params Type[] types) : ITypeLocator
+{
+    public IReadOnlyList<Type> GetTypes() => types;
+}
+
+/// <summary>
+/// Starts and stops the WebJobs host with the app, as <c>IHostBuilder.ConfigureWebJobs</c> does; that method would also add
+/// appsettings.json and the environment to the configuration a second time, above the settings of the app and its tests.
+/// Stopping waits for the messages being handled.
+/// </summary>
+internal sealed class JobHostRunner(IJobHost jobHost) : IHostedService
+{
+    private readonly Lazy<Task> _stopping = new(jobHost.StopAsync);
+
+    public Task StartAsync(CancellationToken cancellationToken) => jobHost.StartAsync(cancellationToken);
+
+    /// <summary>
+    /// Every caller waits for the one stop: the job host disposes itself once stopped, and a host can be stopped twice at
+    /// once (a test's host by the test and by its factory).
+    /// </summary>
+    public Task StopAsync(CancellationToken cancellationToken) => _stopping.Value;
 }
 
 /// <summary>Says where to post beacons, and whether events go to HubSpot or to the dry-run file.</summary>

@@ -2,6 +2,7 @@ using FunctionsRelay.Infrastructure;
 using FunctionsRelay.Local;
 
 var builder = WebApplication.CreateBuilder(args);
+builder.Configuration.AddHostJson(Path.Combine(AppContext.BaseDirectory, "host.json"));
 builder.Services.AddRelay(builder.Configuration);
 builder.Services.AddLocalHost(builder.Configuration);
 

@@ -238,7 +238,7 @@ public sealed class DeploymentTests
         string[] notDeployed =
         [
             "AzureWebJobsStorage", "FUNCTIONS_WORKER_RUNTIME", "HubSpot__DryRunFile", "Relay__PublicBaseUrl",
-            "Relay__MaxDequeueCount", "HubSpot__RefreshInterval", "HubSpot__AppId", "HubSpot__DeveloperApiKey",
+            "HubSpot__RefreshInterval", "HubSpot__AppId", "HubSpot__DeveloperApiKey",
         ];
 
         Assert.All(sample.Select(s => s.Key).Except(notDeployed), key => Assert.True(settings.ContainsKey(key), $"{key} is not deployed"));

@@ -81,6 +81,29 @@ public sealed partial class FunctionBindingTests(DeploymentTests.Deployment depl
         Assert.IsType<Azure.Identity.ManagedIdentityCredential>(credential);
     }
 
+    [Fact]
+    public void The_local_host_runs_the_same_queue_triggers_as_the_functions_app()
+    {
+        var deployed = Bindings().Where(b => b.Binding.GetProperty("type").GetString() == "queueTrigger")
+            .Select(b => (b.Function, Queue: b.Binding.GetProperty("queueName").GetString(), Connection: b.Binding.GetProperty("connection").GetString()))
+            .OrderBy(t => t.Function)
+            .ToList();
+
+        var local = typeof(FunctionsRelay.Local.QueueTriggers).GetMethods()
+            .Select(m => (Name: m.GetCustomAttributes(typeof(FunctionNameAttribute), false).Cast<FunctionNameAttribute>().SingleOrDefault()?.Name, Method: m))
+            .Where(f => f.Name is not null)
+            .Select(f =>
+            {
+                var trigger = f.Method.GetParameters().Select(p => p.GetCustomAttributes(typeof(QueueTriggerAttribute), false).Cast<QueueTriggerAttribute>().SingleOrDefault()).Single(a => a is not null)!;
+                return (Function: f.Name!, Queue: (string?)trigger.QueueName, Connection: (string?)trigger.Connection);
+            })
+            .OrderBy(t => t.Function)
+            .ToList();
+
+        Assert.Equal(2, deployed.Count);
+        Assert.Equal(deployed, local);
+    }
+
     /// <summary>The app settings as the host's configuration sees them: environment variables, read by the environment provider.</summary>
     private IConfiguration HostConfiguration()
     {

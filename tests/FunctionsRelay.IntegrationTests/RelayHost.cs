@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
+using FunctionsRelay.Local;
 using Microsoft.Extensions.Logging;
 
 namespace FunctionsRelay.IntegrationTests;
@@ -20,8 +21,8 @@ public sealed class RelayHost : WebApplicationFactory<Program>
         foreach (var (key, value) in new Dictionary<string, string?>
         {
             ["Relay:AllowedOrigins"] = "https://player.example.com",
-            ["Queue:MaxPollingInterval"] = "00:00:00.200",
-            ["Queue:VisibilityTimeout"] = "00:00:00.200",
+            [$"{QueueSettings}:maxPollingInterval"] = "00:00:00.200",
+            [$"{QueueSettings}:visibilityTimeout"] = "00:00:00.200",
             ["Sessions:EndGracePeriod"] = "00:00:02",
             ["HubSpot:NoTokenRetryDelay"] = "00:00:01",
             ["HubSpot:OutageRetryDelay"] = "00:00:01",
@@ -37,6 +38,9 @@ public sealed class RelayHost : WebApplicationFactory<Program>
         StartServer();
         Client = CreateClient();
     }
+
+    /// <summary>host.json's queue settings, which a setting of the same path overrides as an app setting does on Azure.</summary>
+    public const string QueueSettings = $"{HostJsonConfiguration.Section}:extensions:queues";
 
     public HttpClient Client { get; }
 

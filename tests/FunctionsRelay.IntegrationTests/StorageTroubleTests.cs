@@ -106,38 +106,6 @@ public sealed class StorageTroubleTests(Azurite azurite) : IAsyncLifetime
     }
 
     [Fact]
-    public async Task A_message_whose_receive_answer_is_lost_comes_back_after_the_short_lease()
-    {
-        using var host = await StartRelayAsync(new() { ["Queue:LeaseTime"] = "00:00:02" });
-        var session = SessionBeacons.Typical(Portal, "trouble-received");
-
-        await host.Client.PostAsync("/api/beacons", session.Content());
-        // The listener's next receive takes the message off the queue for its lease, but never hears of it.
-        _storage.LoseAnswerOfNext(kind => kind == "queue get");
-
-        await host.EventuallyAsync(() => _hubSpot.EventsOf(session.SessionId).Any(e => e.Key == "attention-span"), "the session's events reach HubSpot", seconds: 15);
-        Assert.Equal(1, _storage.Snapshot().GetValueOrDefault("queue get answer lost on purpose (503)"));
-        Assert.Equal(session.ExpectedEvents(), _hubSpot.EventsOf(session.SessionId).Select(e => (e.Key, e.ProviderPayload)).ToList());
-    }
-
-    [Fact]
-    public async Task A_message_handled_for_longer_than_its_lease_is_renewed_not_handled_twice()
-    {
-        using var host = await StartRelayAsync(new() { ["Queue:LeaseTime"] = "00:00:01", ["Relay:StorageRetryDelay"] = "00:00:00.300" });
-        var session = SessionBeacons.Typical(Portal, "trouble-slow");
-        // Reading the session takes several seconds of retries: several leases.
-        _storage.FailNext(kind => kind == "table read", FailuresInARow);
-
-        await host.Client.PostAsync("/api/beacons", session.Content());
-
-        await host.EventuallyAsync(() => _hubSpot.EventsOf(session.SessionId).Any(e => e.Key == "attention-span"), "the session's events reach HubSpot");
-        await Task.Delay(1500);
-        Assert.Single(host.Logs, line => line.Contains("trouble-slow: 10 beacons merged", StringComparison.Ordinal));
-        Assert.DoesNotContain(host.Logs, line => line.Contains("trouble-slow: 0 beacons merged", StringComparison.Ordinal));
-        Assert.True(_storage.Snapshot().GetValueOrDefault("queue update") >= 2, "the lease was renewed");
-    }
-
-    [Fact]
     public async Task Ingest_answers_503_while_storage_is_down_and_accepts_the_same_beacons_after()
     {
         using var host = await StartRelayAsync();

@@ -1,0 +1,23 @@
+using Azure.Storage.Queues.Models;
+using FunctionsRelay.Infrastructure.Processing;
+using FunctionsRelay.Infrastructure.Storage;
+using Microsoft.Azure.WebJobs;
+
+namespace FunctionsRelay.Local;
+
+/// <summary>
+/// The Functions app's two queue triggers, run by the queue listener the Functions host itself loads (the WebJobs SDK's
+/// Storage Queues extension, configured from host.json): the same bindings, the same poison handling, the same processor.
+/// </summary>
+public sealed class QueueTriggers(SessionProcessor processor)
+{
+    [FunctionName("ProcessBeacons")]
+    public Task ProcessBeacons(
+        [QueueTrigger("%Relay:BeaconQueue%", Connection = StorageClients.ConnectionName)] QueueMessage message,
+        CancellationToken cancellationToken) => processor.HandleAsync(message.Body, cancellationToken);
+
+    [FunctionName("ProcessScheduled")]
+    public Task ProcessScheduled(
+        [QueueTrigger("%Relay:ScheduleQueue%", Connection = StorageClients.ConnectionName)] QueueMessage message,
+        CancellationToken cancellationToken) => processor.HandleAsync(message.Body, cancellationToken);
+}
