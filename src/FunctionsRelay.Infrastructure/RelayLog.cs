@@ -19,4 +19,7 @@ internal static partial class RelayLog
 
     [LoggerMessage(EventId = 3001, Level = LogLevel.Information, Message = "Delivered {EventKey} of session {PortalId}/{SessionId}")]
     public static partial void EventDelivered(ILogger logger, string eventKey, long portalId, string sessionId);
+
+    [LoggerMessage(EventId = 3002, Level = LogLevel.Information, Message = "Session {PortalId}/{SessionId}: another worker holds its delivery lease now; this one stops delivering")]
+    public static partial void DeliveryLeaseLost(ILogger logger, long portalId, string sessionId);
 }

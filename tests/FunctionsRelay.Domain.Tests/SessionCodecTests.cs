@@ -22,6 +22,7 @@ public class SessionCodecTests
         var session = new SessionScript().Start(0).Play(1, 0).Seek(3, 2.0004, 7.25).Pause(4, 8.125).Merge();
         EventPlanner.Decide(session, Options);
         session.DeliveryLeaseUntil = 123;
+        session.DeliveryLeaseOwner = "worker-1";
 
         var decoded = SessionCodec.Decode(session.PortalId, session.SessionId, SessionCodec.Encode(session));
 
@@ -34,6 +35,7 @@ public class SessionCodecTests
         Assert.Equal(session.Decided, decoded.Decided);
         Assert.Equal(session.Outbox, decoded.Outbox);
         Assert.Equal(123, decoded.DeliveryLeaseUntil);
+        Assert.Equal("worker-1", decoded.DeliveryLeaseOwner);
         Assert.Equal(session.LastActivityAt, decoded.LastActivityAt);
         Assert.Equal(SessionCodec.Encode(session), SessionCodec.Encode(decoded), SnapshotComparer.Instance);
     }

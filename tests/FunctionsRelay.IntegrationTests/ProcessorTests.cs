@@ -54,6 +54,20 @@ public sealed class ProcessorTests(Azurite azurite) : IAsyncLifetime
             Stopping ? throw new OperationCanceledException("the worker was stopped") : inner.SendAsync(portalId, sessionId, pending, media, cancellationToken);
     }
 
+    /// <summary>The dry-run sender, with something the test does while each send is in flight (given the send's number).</summary>
+    private sealed class InFlightSender(DryRunMediaEventSender inner) : IMediaEventSender
+    {
+        private int _sends;
+
+        public Func<int, Task> WhileSending { get; set; } = _ => Task.CompletedTask;
+
+        public async Task<DeliveryResult> SendAsync(long portalId, string sessionId, PendingEvent pending, MediaObjectSpec? media, CancellationToken cancellationToken)
+        {
+            await WhileSending(Interlocked.Increment(ref _sends));
+            return await inner.SendAsync(portalId, sessionId, pending, media, cancellationToken);
+        }
+    }
+
     private T Service<T>()
         where T : notnull => _services.GetRequiredService<T>();
 
@@ -227,6 +241,33 @@ public sealed class ProcessorTests(Azurite azurite) : IAsyncLifetime
         await HandleAsync(check);
         Assert.Equal(session.ExpectedEvents().Select(e => e.Key), DryRunEvents("lease-held"));
         Assert.Empty((await SessionAsync("lease-held")).Outbox);
+    }
+
+    [Fact]
+    public async Task A_worker_whose_sends_outlast_its_lease_keeps_it_and_no_other_worker_sends_the_same_events()
+    {
+        await StartAsync(configure: services => services.AddSingleton<IMediaEventSender>(provider =>
+            new InFlightSender(provider.GetRequiredService<DryRunMediaEventSender>())));
+        var sender = (InFlightSender)Service<IMediaEventSender>();
+        var session = SessionBeacons.Typical(Portal, "slow-sends");
+        await IngestAsync(session.Beacons);
+        var messages = await TakeVisibleAsync();
+        // Each send takes 50 s (HubSpot's retries, a short 429 wait): the seven events take longer than the 2-minute lease.
+        // During the third, the delivery check left for the lease's first end comes, handled by another worker.
+        sender.WhileSending = async send =>
+        {
+            _time.Advance(TimeSpan.FromSeconds(50));
+            if (send == 3)
+                await HandleAsync(new RelayMessage(RelayMessageKind.Deliver, Portal, "slow-sends", DueAt: Now));
+        };
+
+        foreach (var message in messages)
+            await HandleAsync(message);
+
+        Assert.Equal(session.ExpectedEvents().Select(e => e.Key), DryRunEvents("slow-sends"));
+        var done = await SessionAsync("slow-sends");
+        Assert.Empty(done.Outbox);
+        Assert.Equal((0, null), (done.DeliveryLeaseUntil, done.DeliveryLeaseOwner));
     }
 
     [Fact]

@@ -36,6 +36,7 @@ public static class SessionCodec
             Decided = session.Decided,
             Outbox = [.. session.Outbox],
             DeliveryLeaseUntil = session.DeliveryLeaseUntil,
+            DeliveryLeaseOwner = session.DeliveryLeaseOwner,
             DeliverCheckAt = session.DeliverCheckAt,
             LastActivityAt = session.LastActivityAt,
             CloseCheckAt = session.CloseCheckAt,
@@ -63,6 +64,7 @@ public static class SessionCodec
             Duration = header.Duration,
             Decided = header.Decided,
             DeliveryLeaseUntil = header.DeliveryLeaseUntil,
+            DeliveryLeaseOwner = header.DeliveryLeaseOwner,
             DeliverCheckAt = header.DeliverCheckAt,
             LastActivityAt = header.LastActivityAt,
             CloseCheckAt = header.CloseCheckAt,
@@ -190,6 +192,8 @@ internal sealed record SessionHeader
     public List<PendingEvent>? Outbox { get; init; }
 
     public long DeliveryLeaseUntil { get; init; }
+
+    public string? DeliveryLeaseOwner { get; init; }
 
     public long DeliverCheckAt { get; init; }
 

@@ -106,6 +106,9 @@ public sealed class ViewingSession(long portalId, string sessionId)
     /// <summary>Until when one worker holds the right to deliver the outbox, so that two never send the same event at once.</summary>
     public long DeliveryLeaseUntil { get; set; }
 
+    /// <summary>Which worker holds the delivery lease: only it sends, and it checks before every send that it still does.</summary>
+    public string? DeliveryLeaseOwner { get; set; }
+
     /// <summary>When a delivery check is already queued for (relay clock, ms): a session needs at most one per lease.</summary>
     public long DeliverCheckAt { get; set; }
 

@@ -41,27 +41,31 @@ public sealed class SessionProcessor(
 
     private SessionOptions Options => sessionOptions.Value;
 
+    private long LeaseMilliseconds => (long)relayOptions.Value.DeliveryLease.TotalMilliseconds;
+
     private long Now => time.GetUtcNow().ToUnixTimeMilliseconds();
 
     /// <summary>Handles one queue message. Throws for a message it cannot read, so the queue retries it and then poisons it.</summary>
     public async Task HandleAsync(BinaryData body, CancellationToken cancellationToken)
     {
         var message = RelayMessage.Parse(body);
+        // This handling's name on a delivery lease it takes.
+        var worker = Guid.NewGuid().ToString("N");
         var claimed = message.Kind switch
         {
-            RelayMessageKind.Beacons => await MergeAsync(message, cancellationToken),
-            RelayMessageKind.CloseCheck => await CloseCheckAsync(message, cancellationToken),
-            _ => await ClaimDeliveryAsync(message, cancellationToken),
+            RelayMessageKind.Beacons => await MergeAsync(message, worker, cancellationToken),
+            RelayMessageKind.CloseCheck => await CloseCheckAsync(message, worker, cancellationToken),
+            _ => await ClaimDeliveryAsync(message, worker, cancellationToken),
         };
         if (claimed is not null)
-            await DeliverOutboxAsync(claimed, message.Attempt, cancellationToken);
+            await DeliverOutboxAsync(claimed, worker, message.Attempt, cancellationToken);
     }
 
     /// <summary>
     /// Merges a session's beacons, closes it if its end has settled, and decides the events now due. Returns the session,
     /// as saved, when this worker took the delivery lease.
     /// </summary>
-    private async Task<StoredSession?> MergeAsync(RelayMessage message, CancellationToken cancellationToken)
+    private async Task<StoredSession?> MergeAsync(RelayMessage message, string worker, CancellationToken cancellationToken)
     {
         var beacons = message.Beacons ?? [];
         var claimed = false;
@@ -87,7 +91,7 @@ public sealed class SessionProcessor(
             var closed = EventPlanner.CloseIfDue(session, now, Options);
             var decidedAny = EventPlanner.Decide(session, Options).Count > 0;
             await ScheduleEndGraceCheckAsync(session, now, cancellationToken);
-            claimed = await TryClaimDeliveryAsync(session, now, cancellationToken);
+            claimed = await TryClaimDeliveryAsync(session, worker, now, cancellationToken);
             var checkScheduled = !claimed && await EnsureDeliverCheckAsync(session, message with { Kind = RelayMessageKind.Deliver, Beacons = null }, cancellationToken);
             return isNew || counts.ContainsKey(MergeOutcome.Added) || closed || decidedAny || claimed || checkScheduled;
         }, cancellationToken);
@@ -132,7 +136,7 @@ public sealed class SessionProcessor(
             computed);
     }
 
-    private async Task<StoredSession?> CloseCheckAsync(RelayMessage message, CancellationToken cancellationToken)
+    private async Task<StoredSession?> CloseCheckAsync(RelayMessage message, string worker, CancellationToken cancellationToken)
     {
         var claimed = false;
         var stored = await UpdateAsync(message.PortalId, message.SessionId, createIfMissing: false, async (session, _) =>
@@ -162,7 +166,7 @@ public sealed class SessionProcessor(
             {
                 session.Close(reason, now);
                 EventPlanner.Decide(session, Options);
-                claimed = await TryClaimDeliveryAsync(session, now, cancellationToken);
+                claimed = await TryClaimDeliveryAsync(session, worker, now, cancellationToken);
                 if (!claimed)
                     await EnsureDeliverCheckAsync(session, message with { Kind = RelayMessageKind.Deliver }, cancellationToken);
                 return true;
@@ -176,13 +180,13 @@ public sealed class SessionProcessor(
         return stored is null ? null : AfterChange(stored, claimed);
     }
 
-    private async Task<StoredSession?> ClaimDeliveryAsync(RelayMessage message, CancellationToken cancellationToken)
+    private async Task<StoredSession?> ClaimDeliveryAsync(RelayMessage message, string worker, CancellationToken cancellationToken)
     {
         var claimed = false;
         var stored = await UpdateAsync(message.PortalId, message.SessionId, createIfMissing: false, async (session, _) =>
         {
             // A lease held until this message's due time is the wait this very message ends (a visible message may run a little early).
-            claimed = await TryClaimDeliveryAsync(session, Math.Max(Now, message.DueAt), cancellationToken);
+            claimed = await TryClaimDeliveryAsync(session, worker, Math.Max(Now, message.DueAt), cancellationToken);
             // Someone else is delivering right now: look again when their lease runs out, so that nothing is left behind.
             return claimed || await EnsureDeliverCheckAsync(session, message with { Attempt = message.Attempt + 1 }, cancellationToken);
         }, cancellationToken);
@@ -227,11 +231,12 @@ public sealed class SessionProcessor(
     /// queued before the save: whoever handles that check delivers what is left. One pending check is enough, as a check
     /// that comes while a lease is held schedules the next for that lease's end.
     /// </summary>
-    private async Task<bool> TryClaimDeliveryAsync(ViewingSession session, long now, CancellationToken cancellationToken)
+    private async Task<bool> TryClaimDeliveryAsync(ViewingSession session, string worker, long now, CancellationToken cancellationToken)
     {
         if (session.Outbox.Count == 0 || session.DeliveryLeaseUntil > now)
             return false;
-        session.DeliveryLeaseUntil = now + (long)relayOptions.Value.DeliveryLease.TotalMilliseconds;
+        session.DeliveryLeaseUntil = now + LeaseMilliseconds;
+        session.DeliveryLeaseOwner = worker;
         if (session.DeliverCheckAt <= now)
         {
             session.DeliverCheckAt = session.DeliveryLeaseUntil;
@@ -256,28 +261,49 @@ public sealed class SessionProcessor(
 
     /// <summary>
     /// Sends the outbox one event at a time while this worker holds the lease, from the session it already has in hand.
-    /// Each delivered event leaves the outbox in one save, which also releases the lease once the outbox is empty; if
-    /// someone saved the session meanwhile (new beacons, new events), it is read again and the loop goes on with it.
+    /// Before each send it makes sure the lease is still its own for at least half a lease (longer than one send takes,
+    /// retries and a short 429 wait included), extending it with a save if need be; each delivered event leaves the outbox
+    /// in one save, which extends the lease again, or releases it once the outbox is empty. A save that finds the session
+    /// changed (new beacons, new events, or another worker's lease) reads it again: the loop goes on only while the lease
+    /// is still this worker's, so no two workers ever send the same event because one outlasted its lease.
     /// </summary>
-    private async Task DeliverOutboxAsync(StoredSession held, int attempt, CancellationToken cancellationToken)
+    private async Task DeliverOutboxAsync(StoredSession held, string worker, int attempt, CancellationToken cancellationToken)
     {
         var (session, etag) = held;
         var (portalId, sessionId) = (session.PortalId, session.SessionId);
         while (true)
         {
-            if (session.Outbox is not [var pending, ..])
+            if (session.DeliveryLeaseOwner != worker)
             {
-                if (session.DeliveryLeaseUntil == 0)
+                if (session.Outbox.Count > 0)
+                    RelayLog.DeliveryLeaseLost(logger, portalId, sessionId);
+                return;
+            }
+
+            // Done (the lease is released), or the lease has less than half its time left (it is extended): saved first.
+            var done = session.Outbox.Count == 0;
+            if (done || session.DeliveryLeaseUntil - Now < LeaseMilliseconds / 2)
+            {
+                ExtendOrRelease(session, worker);
+                if (await TrySaveAsync(session, etag, cancellationToken) is { } renewed)
+                {
+                    if (done)
+                        return;
+                    etag = renewed;
+                }
+                else if (await sessions.GetAsync(portalId, sessionId, cancellationToken) is { } reloaded)
+                {
+                    (session, etag) = reloaded;
+                }
+                else
+                {
                     return;
-                session.DeliveryLeaseUntil = 0;
-                if (await TrySaveAsync(session, etag, cancellationToken) is not null)
-                    return;
-                if (await sessions.GetAsync(portalId, sessionId, cancellationToken) is not { } reloaded)
-                    return;
-                (session, etag) = reloaded;
+                }
+
                 continue;
             }
 
+            var pending = session.Outbox[0];
             var media = MediaObjectSpec.For(session, Options, oembed.FallbackFor);
             var result = await sender.SendAsync(portalId, sessionId, pending, media, cancellationToken);
             switch (result.Outcome)
@@ -323,6 +349,8 @@ public sealed class SessionProcessor(
                     await queue.ScheduleAsync(new RelayMessage(RelayMessageKind.Deliver, portalId, sessionId, Attempt: attempt + 1), dueAt, cancellationToken);
                     await UpdateAsync(portalId, sessionId, createIfMissing: false, (session, _) =>
                     {
+                        if (session.DeliveryLeaseOwner != worker)
+                            return Task.FromResult(false);
                         session.DeliveryLeaseUntil = dueAt;
                         session.DeliverCheckAt = Math.Max(session.DeliverCheckAt, dueAt);
                         return Task.FromResult(true);
@@ -331,14 +359,13 @@ public sealed class SessionProcessor(
             }
 
             session.MarkDelivered(pending.Key);
-            if (session.Outbox.Count == 0)
-                session.DeliveryLeaseUntil = 0;
+            ExtendOrRelease(session, worker);
             // HubSpot has the event now: a failed save would send it again, so storage trouble is waited out (StorageClients).
             if (await TrySaveAsync(session, etag, cancellationToken) is { } saved)
             {
-                etag = saved;
                 if (session.Outbox.Count == 0)
                     return;
+                etag = saved;
                 continue;
             }
 
@@ -346,18 +373,21 @@ public sealed class SessionProcessor(
             var updated = await UpdateAsync(portalId, sessionId, createIfMissing: false, (fresh, _) =>
             {
                 var changed = fresh.MarkDelivered(pending.Key);
-                if (fresh.Outbox.Count == 0 && fresh.DeliveryLeaseUntil != 0)
-                {
-                    fresh.DeliveryLeaseUntil = 0;
-                    changed = true;
-                }
-
-                return Task.FromResult(changed);
+                return Task.FromResult(ExtendOrRelease(fresh, worker) || changed);
             }, cancellationToken);
-            if (updated is null || updated.Session.Outbox.Count == 0)
+            if (updated is null)
                 return;
             (session, etag) = updated;
         }
+    }
+
+    /// <summary>After a delivery, this worker's lease runs a full lease from now, or ends if the outbox is empty. True if it changed.</summary>
+    private bool ExtendOrRelease(ViewingSession session, string worker)
+    {
+        if (session.DeliveryLeaseOwner != worker)
+            return false;
+        (session.DeliveryLeaseUntil, session.DeliveryLeaseOwner) = session.Outbox.Count == 0 ? (0, null) : (Now + LeaseMilliseconds, worker);
+        return true;
     }
 
     /// <summary>Retries without a token come every <c>NoTokenRetryDelay</c>: so many of them make the give-up time.</summary>
