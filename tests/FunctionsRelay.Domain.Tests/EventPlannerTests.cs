@@ -223,6 +223,51 @@ public class EventPlannerTests
     }
 
     [Fact]
+    public void Live_events_wait_for_a_missing_first_seq_only_the_reorder_window_then_go_from_what_arrived()
+    {
+        // The first request (the player's start, seq 0) was lost; its play (seq 1) and a heartbeat came.
+        var beacons = new SessionScript().Start(0).Play(0, 0).Heartbeat(5, 5).Pause(12, 12).End(13, 12).Beacons;
+        var session = SessionScript.Merge(beacons.Skip(1).Take(2));
+        var window = (long)Options.ReorderWindow.TotalMilliseconds;
+        var now = session.LastActivityAt;
+
+        Assert.True(EventPlanner.SettleGaps(session, now, Options));
+        Assert.Empty(EventPlanner.Decide(session, Options));
+        Assert.Equal(now + window, EventPlanner.NextCloseCheckAt(session, Options));
+        Assert.False(EventPlanner.SettleGaps(session, now + window - 1, Options));
+        Assert.Empty(EventPlanner.Decide(session, Options));
+
+        Assert.True(EventPlanner.SettleGaps(session, now + window, Options));
+        Assert.Equal(["played", "quartile-0"], Keys(EventPlanner.Decide(session, Options)).Take(2));
+        Assert.Equal(0, session.SettledCount());
+
+        // Later beacons above what was waited for are settled as they come; the one that was missing still counts.
+        session.Merge(beacons[3], now + window + 1, Options.MaxLogEntries);
+        Assert.Equal(session.Log.Count, session.DecidableCount());
+        session.Merge(beacons[0], now + window + 2, Options.MaxLogEntries);
+        session.Merge(beacons[4], now + window + 3, Options.MaxLogEntries);
+        Assert.True(EventPlanner.CloseIfDue(session, now + window + 3, Options));
+        var events = EventPlanner.Decide(session, Options);
+        Assert.Equal(12, Json(events.Single(e => e.Key == "attention-span")).GetProperty("derivedValues").GetProperty("totalSecondsPlayed").GetInt32());
+    }
+
+    [Fact]
+    public void A_player_numbering_from_1_gets_its_played_event_after_the_reorder_window_but_its_end_waits_the_grace()
+    {
+        var beacons = new SessionScript().Play(0, 0).Heartbeat(5, 5).End(6, 5).Beacons.Select(b => b with { Seq = b.Seq + 1 });
+        var session = SessionScript.Merge(beacons);
+        var now = session.LastActivityAt;
+        var window = (long)Options.ReorderWindow.TotalMilliseconds;
+
+        EventPlanner.SettleGaps(session, now, Options);
+        EventPlanner.SettleGaps(session, now + window, Options);
+
+        Assert.Equal(["played", "quartile-0"], Keys(EventPlanner.Decide(session, Options)).Take(2));
+        Assert.False(EventPlanner.CloseIfDue(session, now + window, Options));
+        Assert.True(EventPlanner.CloseIfDue(session, now + (long)Options.EndGracePeriod.TotalMilliseconds, Options));
+    }
+
+    [Fact]
     public void An_end_with_a_gap_before_it_closes_after_the_grace_period()
     {
         var beacons = new SessionScript().Play(0, 0).Heartbeat(5, 5).End(9, 8).Beacons;

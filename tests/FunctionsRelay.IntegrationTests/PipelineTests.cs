@@ -184,6 +184,27 @@ public sealed class PipelineTests(Azurite azurite) : IAsyncLifetime
         AssertNoSecretsLogged(host);
     }
 
+    [Theory]
+    [InlineData("numbers-from-1")]
+    [InlineData("first-request-lost")]
+    public async Task A_gap_in_seq_holds_the_played_event_only_for_the_reorder_window_not_until_the_close(string player)
+    {
+        using var host = new RelayHost(azurite, _hubSpot, new() { ["Sessions:ReorderWindow"] = "00:00:02" });
+        await ConnectPortalAsync(host);
+        var session = player == "numbers-from-1"
+            ? new SessionBeacons(Portal, player, firstSeq: 1).Add("start", 0, null).Add("play", 0.5, 0).Add("heartbeat", 10.5, 10)
+            : new SessionBeacons(Portal, player, identityAt: 1).Add("start", 0, null).Add("play", 0.5, 0).Add("heartbeat", 10.5, 10);
+        var sent = session.Beacons.Skip(player == "first-request-lost" ? 1 : 0).ToList();
+
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        await host.Client.PostAsync("/api/beacons", session.Content(sent));
+
+        // The session stays open (idle timeout: 30 minutes); its played event comes after the 2 s window.
+        await host.EventuallyAsync(() => _hubSpot.EventsOf(player).Any(e => e.Key == "played"), "the played event reaches HubSpot", seconds: 15);
+        Assert.True(System.Diagnostics.Stopwatch.GetElapsedTime(started) >= TimeSpan.FromSeconds(2), "the played event did not wait for the missing seq");
+        Assert.DoesNotContain(_hubSpot.EventsOf(player), e => e.Key == "attention-span");
+    }
+
     [Fact]
     public async Task A_message_that_fails_five_times_lands_in_the_poison_queue()
     {

@@ -5,7 +5,8 @@ using FunctionsRelay.Domain.Sessions;
 namespace FunctionsRelay.IntegrationTests;
 
 /// <summary>A session's beacons as a player would post them, and the events the core says they must produce.</summary>
-public sealed class SessionBeacons(long portalId, string sessionId, double duration = 40, string? media = null)
+/// <remarks>Seq numbers count from <paramref name="firstSeq"/>; the session's media, contact and page ride on beacon <paramref name="identityAt"/>.</remarks>
+public sealed class SessionBeacons(long portalId, string sessionId, double duration = 40, string? media = null, int firstSeq = 0, int identityAt = 0)
 {
     public const string DefaultMedia = """{"externalId":"video-42","name":"Product tour","url":"https://cdn.example.com/tour.mp4","type":"VIDEO"}""";
 
@@ -18,7 +19,7 @@ public sealed class SessionBeacons(long portalId, string sessionId, double durat
 
     public SessionBeacons Add(string beaconEvent, double wallSeconds, double? position, double? from = null)
     {
-        var seq = _beacons.Count;
+        var seq = firstSeq + _beacons.Count;
         var fields = new List<string>
         {
             $"\"portalId\":{portalId}", $"\"sessionId\":\"{sessionId}\"", $"\"seq\":{seq}", $"\"event\":\"{beaconEvent}\"",
@@ -28,7 +29,7 @@ public sealed class SessionBeacons(long portalId, string sessionId, double durat
             fields.Add(FormattableString.Invariant($"\"position\":{p}"));
         if (from is { } f)
             fields.Add(FormattableString.Invariant($"\"from\":{f}"));
-        if (seq == 0)
+        if (_beacons.Count == identityAt)
         {
             fields.Add(FormattableString.Invariant($"\"duration\":{duration}"));
             fields.Add("\"media\":" + (media ?? DefaultMedia));

@@ -72,9 +72,42 @@ public static class EventPlanner
         return idleFor >= (long)options.IdleTimeout.TotalMilliseconds ? CloseReason.Idle : null;
     }
 
-    /// <summary>When an open session should next be checked for closing (relay clock, ms).</summary>
-    public static long NextCloseCheckAt(ViewingSession session, SessionOptions options) =>
-        session.LastActivityAt + (long)(session.EndBeacon().Seen ? options.EndGracePeriod : options.IdleTimeout).TotalMilliseconds;
+    /// <summary>When an open session should next be checked: for closing, or for the end of a wait for a missing seq number (relay clock, ms).</summary>
+    public static long NextCloseCheckAt(ViewingSession session, SessionOptions options)
+    {
+        var close = session.LastActivityAt + (long)(session.EndBeacon().Seen ? options.EndGracePeriod : options.IdleTimeout).TotalMilliseconds;
+        return session.GapWaitSince == 0 ? close : Math.Min(close, session.GapWaitSince + (long)options.ReorderWindow.TotalMilliseconds);
+    }
+
+    /// <summary>
+    /// Live decisions wait for a missing seq number at most <see cref="SessionOptions.ReorderWindow"/>: the wait starts when
+    /// one is first missing, and once it has lasted that long, what arrived counts as settled. Closing is not hastened by
+    /// it: an <c>end</c> still waits <see cref="SessionOptions.EndGracePeriod"/> for what is missing before it. True if it
+    /// changed the session.
+    /// </summary>
+    public static bool SettleGaps(ViewingSession session, long now, SessionOptions options)
+    {
+        if (session.IsClosed)
+            return false;
+        if (session.DecidableCount() == session.Log.Count)
+        {
+            var waited = session.GapWaitSince != 0;
+            session.GapWaitSince = 0;
+            return waited;
+        }
+
+        if (session.GapWaitSince == 0)
+        {
+            session.GapWaitSince = now;
+            if (options.ReorderWindow > TimeSpan.Zero)
+                return true;
+        }
+
+        if (now - session.GapWaitSince < (long)options.ReorderWindow.TotalMilliseconds)
+            return false;
+        session.SettleWhatArrived();
+        return true;
+    }
 
     public static IReadOnlyList<PendingEvent> Decide(ViewingSession session, SessionOptions options)
     {
@@ -89,7 +122,7 @@ public static class EventPlanner
         }
 
         var log = session.LogEntries;
-        var settled = session.IsClosed ? log : log[..session.SettledCount()];
+        var settled = session.IsClosed ? log : log[..session.DecidableCount()];
         var decided = new List<PendingEvent>(0);
         if (session.IsLive)
             return DecideLive(session, settled, decided, options);

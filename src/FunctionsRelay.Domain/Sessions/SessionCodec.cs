@@ -37,6 +37,8 @@ public static class SessionCodec
             Outbox = [.. session.Outbox],
             DeliveryLeaseUntil = session.DeliveryLeaseUntil,
             DeliveryLeaseOwner = session.DeliveryLeaseOwner,
+            SettledThroughSeq = session.SettledThroughSeq,
+            GapWaitSince = session.GapWaitSince,
             DeliverCheckAt = session.DeliverCheckAt,
             LastActivityAt = session.LastActivityAt,
             CloseCheckAt = session.CloseCheckAt,
@@ -65,6 +67,8 @@ public static class SessionCodec
             Decided = header.Decided,
             DeliveryLeaseUntil = header.DeliveryLeaseUntil,
             DeliveryLeaseOwner = header.DeliveryLeaseOwner,
+            SettledThroughSeq = header.SettledThroughSeq,
+            GapWaitSince = header.GapWaitSince,
             DeliverCheckAt = header.DeliverCheckAt,
             LastActivityAt = header.LastActivityAt,
             CloseCheckAt = header.CloseCheckAt,
@@ -194,6 +198,10 @@ internal sealed record SessionHeader
     public long DeliveryLeaseUntil { get; init; }
 
     public string? DeliveryLeaseOwner { get; init; }
+
+    public long? SettledThroughSeq { get; init; }
+
+    public long GapWaitSince { get; init; }
 
     public long DeliverCheckAt { get; init; }
 

@@ -13,6 +13,13 @@ public sealed class SessionOptions
     /// <summary>After an <c>end</c> beacon, how long to wait for beacons still missing from the seq numbering before closing anyway.</summary>
     public TimeSpan EndGracePeriod { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// How long live events (played, quartiles) wait for a missing seq number before they are decided from what arrived: a
+    /// player that numbers from 1, or whose first request was lost, gets its played event after this, not at the close.
+    /// A beacon that comes later still counts in the attention span.
+    /// </summary>
+    public TimeSpan ReorderWindow { get; set; } = TimeSpan.FromSeconds(5);
+
     /// <summary>The most spans an attention-span map is cut into (one per second up to this many).</summary>
     public int MaxSpans { get; set; } = 1000;
 

@@ -189,31 +189,59 @@ public sealed class ViewingSession(long portalId, string sessionId)
     }
 
     /// <summary>
+    /// Seq numbers up to this one count as arrived though some are missing: decisions waited the reorder window for them.
+    /// </summary>
+    public long? SettledThroughSeq { get; set; }
+
+    /// <summary>Since when (relay clock, ms) decisions have waited for a missing seq number; 0 while none is missing.</summary>
+    public long GapWaitSince { get; set; }
+
+    /// <summary>
     /// How many entries at the head of the log can no longer be joined by an earlier beacon. Where beacons carry seq numbers
     /// (counting from 0), that is up to the first one still missing; without seq numbers, the whole log.
-    /// Live events are decided from this part only, so that late beacons never contradict an event already sent.
     /// </summary>
-    public int SettledCount()
+    public int SettledCount() => CountThroughContiguousSeqAbove(-1);
+
+    /// <summary>
+    /// How many entries at the head of the log live events are decided from: the settled ones, and past a seq number that
+    /// was waited for longer than the reorder window (<see cref="SettleWhatArrived"/>), what arrived.
+    /// </summary>
+    public int DecidableCount() => CountThroughContiguousSeqAbove(SettledThroughSeq ?? -1);
+
+    /// <summary>Decisions stop waiting for the seq numbers missing so far: everything numbered that arrived counts as settled.</summary>
+    public void SettleWhatArrived()
     {
-        if (_numbered == 0)
+        if (_numbered > 0)
+            SettledThroughSeq = Math.Max(SettledThroughSeq ?? -1, _highestSeq);
+        GapWaitSince = 0;
+    }
+
+    /// <summary>The entries up to the first seq number above <paramref name="watermark"/> whose predecessor is missing.</summary>
+    private int CountThroughContiguousSeqAbove(long watermark)
+    {
+        if (_numbered == 0 || watermark >= _highestSeq)
             return _log.Count;
-        if (_lowestSeq > 0)
-            return FirstIndexWithSeqAbove(-1);
-        if (SeqsContiguous)
+        if (_lowestSeq > watermark + 1)
+            return FirstIndexWithSeqAbove(watermark);
+        if (SeqsContiguous && _lowestSeq <= watermark + 1)
             return _log.Count;
 
-        var seqs = new long[_numbered];
-        var next = 0;
+        var seqs = new List<long>(_numbered);
         foreach (ref readonly var entry in LogEntries)
         {
-            if (entry.Seq is { } seq)
-                seqs[next++] = seq;
+            if (entry.Seq is { } seq && seq > watermark)
+                seqs.Add(seq);
         }
 
-        Array.Sort(seqs);
-        var contiguousThrough = seqs[0];
-        for (var i = 1; i < seqs.Length && seqs[i] == contiguousThrough + 1; i++)
-            contiguousThrough = seqs[i];
+        seqs.Sort();
+        var contiguousThrough = watermark;
+        foreach (var seq in seqs)
+        {
+            if (seq != contiguousThrough + 1)
+                break;
+            contiguousThrough = seq;
+        }
+
         return FirstIndexWithSeqAbove(contiguousThrough);
     }
 

@@ -88,12 +88,13 @@ public sealed class SessionProcessor(
                 counts[outcome] = counts.GetValueOrDefault(outcome) + 1;
             }
 
+            var waitChanged = EventPlanner.SettleGaps(session, now, Options);
             var closed = EventPlanner.CloseIfDue(session, now, Options);
             var decidedAny = EventPlanner.Decide(session, Options).Count > 0;
-            await ScheduleEndGraceCheckAsync(session, now, cancellationToken);
+            await ScheduleEarlierCheckAsync(session, now, cancellationToken);
             claimed = await TryClaimDeliveryAsync(session, worker, now, cancellationToken);
             var checkScheduled = !claimed && await EnsureDeliverCheckAsync(session, message with { Kind = RelayMessageKind.Deliver, Beacons = null }, cancellationToken);
-            return isNew || counts.ContainsKey(MergeOutcome.Added) || closed || decidedAny || claimed || checkScheduled;
+            return isNew || counts.ContainsKey(MergeOutcome.Added) || waitChanged || closed || decidedAny || claimed || checkScheduled;
         }, cancellationToken);
 
         if (stored is null)
@@ -145,6 +146,7 @@ public sealed class SessionProcessor(
             claimed = false;
             if (session.IsClosed || message.DueAt != session.CloseCheckAt)
                 return false;
+            EventPlanner.SettleGaps(session, now, Options);
 
             // Closing for lack of beacons (or of the ones missing before an end) is only right if none are still waiting
             // in the queue: under a backlog, look again once the processor has caught up with it.
@@ -172,6 +174,11 @@ public sealed class SessionProcessor(
                 return true;
             }
 
+            // Not closing: a wait for a missing seq number may have ended, and live events with it.
+            EventPlanner.Decide(session, Options);
+            claimed = await TryClaimDeliveryAsync(session, worker, now, cancellationToken);
+            if (!claimed)
+                await EnsureDeliverCheckAsync(session, message with { Kind = RelayMessageKind.Deliver }, cancellationToken);
             session.CloseCheckAt = EventPlanner.NextCloseCheckAt(session, Options);
             await queue.ScheduleAsync(message, session.CloseCheckAt, cancellationToken);
             return true;
@@ -247,10 +254,13 @@ public sealed class SessionProcessor(
         return true;
     }
 
-    /// <summary>An <c>end</c> with beacons still missing before it closes after a short grace, not after the idle timeout.</summary>
-    private async Task ScheduleEndGraceCheckAsync(ViewingSession session, long now, CancellationToken cancellationToken)
+    /// <summary>
+    /// A check sooner than the one queued, when one is due sooner: an <c>end</c> with beacons still missing before it closes
+    /// after a short grace, not after the idle timeout, and a wait for a missing seq number ends after the reorder window.
+    /// </summary>
+    private async Task ScheduleEarlierCheckAsync(ViewingSession session, long now, CancellationToken cancellationToken)
     {
-        if (session.IsClosed || !session.EndBeacon().Seen)
+        if (session.IsClosed)
             return;
         var due = EventPlanner.NextCloseCheckAt(session, Options);
         if (due >= session.CloseCheckAt && session.CloseCheckAt > now)
