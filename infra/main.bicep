@@ -54,6 +54,9 @@ param playerOrigins string = '*'
 @description('Comma-separated hosts whose https pages the relay\'s oEmbed endpoint may embed (video.example.com, *.example.com); empty embeds nothing.')
 param oembedHosts string = ''
 
+@description('Email address for the alert on poisoned queue messages; empty: the alert fires in the portal only.')
+param alertEmail string = ''
+
 @description('Most instances the relay may scale out to (Flex Consumption takes 40 at the least).')
 @minValue(40)
 @maxValue(1000)
@@ -118,7 +121,7 @@ module storage 'core/storage/storage-account.bicep' = {
     containers: [names.deploymentContainer]
     // The Functions host moves a message to <queue>-poison after maxDequeueCount (host.json).
     queues: [beaconQueue, '${beaconQueue}-poison', scheduleQueue, '${scheduleQueue}-poison']
-    tables: [sampleSettings.Relay__SessionsTable, sampleSettings.Relay__TokensTable, sampleSettings.Relay__DeadLettersTable, sampleSettings.Relay__MediaObjectsTable]
+    tables: [sampleSettings.Relay__SessionsTable, sampleSettings.Relay__TokensTable, sampleSettings.Relay__DeadLettersTable, sampleSettings.Relay__MediaObjectsTable, sampleSettings.Relay__PoisonedTable]
   }
 }
 
@@ -129,6 +132,7 @@ module monitoring 'core/monitor/monitoring.bicep' = {
     applicationInsightsName: names.applicationInsights
     location: location
     tags: tags
+    alertEmail: alertEmail
   }
 }
 

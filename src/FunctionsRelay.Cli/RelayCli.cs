@@ -2,6 +2,7 @@ using System.Globalization;
 using FunctionsRelay.Infrastructure;
 using FunctionsRelay.Infrastructure.Http;
 using FunctionsRelay.Infrastructure.HubSpot;
+using FunctionsRelay.Infrastructure.Storage;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 
@@ -28,6 +29,13 @@ public static class RelayCli
           endpoints, which answer errors at once, and prints HubSpot's answers (needs the relay's storage, with the
           portal's tokens: AzureWebJobsStorage).
 
+        relay poison [--portal ID] [--session ID] [--apply]
+
+          Lists the queue messages the relay gave up on after their last attempt (kept from the poison queues in the
+          Relay__PoisonedTable table), oldest first: the queue, the portal, the session and how many beacons each holds.
+          --apply puts each back on its queue, once, to be handled again after the cause is fixed (beacons already merged
+          are dropped as duplicates). Without --apply nothing changes.
+
         relay --help
         """;
 
@@ -41,7 +49,8 @@ public static class RelayCli
 
         return args[0] switch
         {
-            "setup" => await SetupAsync(Options.Parse(args[1..]), services, output, cancellationToken),
+            "setup" => await SetupAsync(Options.Parse("setup", args[1..], ["check"], ["app-id", "media-types", "app-name", "portal", "utk", "contact-id"]), services, output, cancellationToken),
+            "poison" => await PoisonAsync(Options.Parse("poison", args[1..], ["apply"], ["portal", "session"]), services, output, cancellationToken),
             _ => await UsageAsync(output, $"unknown verb '{args[0]}'"),
         };
     }
@@ -88,6 +97,26 @@ public static class RelayCli
         return succeeded ? Done : Failed;
     }
 
+    private static async Task<int> PoisonAsync(Options options, IServiceProvider services, TextWriter output, CancellationToken cancellationToken)
+    {
+        if (options.Problem is { } problem)
+            return await UsageAsync(output, problem);
+        var store = services.GetRequiredService<PoisonedMessageStore>();
+        var apply = options.Flag("apply");
+        var kept = await store.ListAsync(options.Long("portal"), options.Value("session"), cancellationToken);
+        foreach (var message in kept)
+        {
+            if (apply)
+                await store.ReplayAsync(message, cancellationToken);
+            await output.WriteLineAsync(string.Create(
+                CultureInfo.InvariantCulture,
+                $"{(apply ? "put back" : "would put back")} {message.MessageId} on {message.Queue}: portal {message.PortalId?.ToString(CultureInfo.InvariantCulture) ?? "unknown"}, session {message.SessionId ?? "unknown"}, {message.Beacons} beacons ({message.Kind?.ToString() ?? "unreadable"}), poisoned {message.PoisonedAt:u}"));
+        }
+
+        await output.WriteLineAsync($"{kept.Count} poisoned message(s){(apply || kept.Count == 0 ? "" : "; --apply puts them back")}");
+        return Done;
+    }
+
     private static async Task<int> UsageAsync(TextWriter output, string problem)
     {
         await output.WriteLineAsync($"relay: {problem}\n\n{Help}");
@@ -97,24 +126,22 @@ public static class RelayCli
     /// <summary><c>--name value</c> pairs and bare <c>--flag</c>s.</summary>
     private sealed class Options
     {
-        private static readonly string[] Flags = ["check"];
-        private static readonly string[] Valued = ["app-id", "media-types", "app-name", "portal", "utk", "contact-id"];
         private readonly Dictionary<string, string?> _values = [];
 
         public string? Problem { get; private set; }
 
-        public static Options Parse(string[] args)
+        public static Options Parse(string verb, string[] args, string[] flags, string[] valued)
         {
             var options = new Options();
             for (var i = 0; i < args.Length && options.Problem is null; i++)
             {
                 var name = args[i].StartsWith("--", StringComparison.Ordinal) ? args[i][2..] : null;
-                if (name is not null && Flags.Contains(name))
+                if (name is not null && flags.Contains(name))
                     options._values[name] = null;
-                else if (name is not null && Valued.Contains(name) && i + 1 < args.Length)
+                else if (name is not null && valued.Contains(name) && i + 1 < args.Length)
                     options._values[name] = args[++i];
                 else
-                    options.Problem = $"'{args[i]}' is not an option of setup" + (name is not null && Valued.Contains(name) ? " without its value" : "");
+                    options.Problem = $"'{args[i]}' is not an option of {verb}" + (name is not null && valued.Contains(name) ? " without its value" : "");
             }
 
             if (options.Problem is null && options._values.FirstOrDefault(v => v.Key is "app-id" or "portal" or "contact-id" && !long.TryParse(v.Value, NumberStyles.None, CultureInfo.InvariantCulture, out _)) is { Key: { } bad })

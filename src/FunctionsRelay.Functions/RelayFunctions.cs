@@ -1,3 +1,4 @@
+using Azure.Storage.Queues.Models;
 using FunctionsRelay.Infrastructure.HubSpot;
 using FunctionsRelay.Infrastructure.Http;
 using FunctionsRelay.Infrastructure.Processing;
@@ -13,6 +14,7 @@ public sealed class RelayFunctions(
     OAuthEndpoints oauth,
     OEmbedEndpoint oembed,
     SessionProcessor processor,
+    PoisonHandler poison,
     TokenService tokens,
     ILogger<RelayFunctions> logger)
 {
@@ -54,6 +56,17 @@ public sealed class RelayFunctions(
     public Task ProcessScheduled(
         [QueueTrigger("%Relay:ScheduleQueue%", Connection = "AzureWebJobsStorage")] BinaryData message,
         CancellationToken cancellationToken) => processor.HandleAsync(message, cancellationToken);
+
+    /// <summary>Messages the host gave up on: logged with their portal and session, counted, kept for <c>relay poison replay</c>.</summary>
+    [Function("KeepPoisonedBeacons")]
+    public Task KeepPoisonedBeacons(
+        [QueueTrigger("%Relay:BeaconQueue%-poison", Connection = "AzureWebJobsStorage")] QueueMessage message,
+        CancellationToken cancellationToken) => poison.HandleBeaconAsync(message.MessageId, message.Body, cancellationToken);
+
+    [Function("KeepPoisonedScheduled")]
+    public Task KeepPoisonedScheduled(
+        [QueueTrigger("%Relay:ScheduleQueue%-poison", Connection = "AzureWebJobsStorage")] QueueMessage message,
+        CancellationToken cancellationToken) => poison.HandleScheduledAsync(message.MessageId, message.Body, cancellationToken);
 
     [Function("RefreshTokens")]
     public async Task RefreshTokens([TimerTrigger("%TokenRefreshSchedule%")] TimerInfo timer, CancellationToken cancellationToken)

@@ -44,6 +44,7 @@ internal sealed class RelayOptionsValidation : IValidateOptions<RelayOptions>
         OptionsValidation.TableName(options.TokensTable, "Relay__TokensTable"),
         OptionsValidation.TableName(options.DeadLettersTable, "Relay__DeadLettersTable"),
         OptionsValidation.TableName(options.MediaObjectsTable, "Relay__MediaObjectsTable"),
+        OptionsValidation.TableName(options.PoisonedTable, "Relay__PoisonedTable"),
         OptionsValidation.AtLeast(options.StorageRetries, 0, "Relay__StorageRetries"),
         OptionsValidation.Positive(options.StorageRetryDelay, "Relay__StorageRetryDelay"),
         OptionsValidation.Positive(options.DeliveryLease, "Relay__DeliveryLease"),

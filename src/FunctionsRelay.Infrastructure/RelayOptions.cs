@@ -28,6 +28,9 @@ public sealed class RelayOptions
     /// <summary>The media objects the relay made in each portal, by media type and provider id.</summary>
     public string MediaObjectsTable { get; set; } = "mediaobjects";
 
+    /// <summary>Messages of the poison queues, kept for an operator to look at and put back (<c>relay poison</c>).</summary>
+    public string PoisonedTable { get; set; } = "poisoned";
+
     /// <summary>
     /// Where the relay is reached from the internet (https://relay.example.com); it serves the oEmbed URLs of media objects
     /// whose beacons bring none. Empty: taken from <c>HubSpot__RedirectUri</c>'s scheme and host.

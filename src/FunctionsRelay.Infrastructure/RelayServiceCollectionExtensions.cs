@@ -45,10 +45,12 @@ public static class RelayServiceCollectionExtensions
         services.AddSingleton<DeadLetterStore>();
         services.AddSingleton<PortalTokenStore>();
         services.AddSingleton<MediaObjectStore>();
+        services.AddSingleton<PoisonedMessageStore>();
 
         services.AddSingleton(provider => new BeaconParser(provider.GetRequiredService<IOptions<BeaconLimits>>().Value));
         services.AddSingleton<BeaconIngestService>();
         services.AddSingleton<SessionProcessor>();
+        services.AddSingleton<PoisonHandler>();
         services.AddSingleton<BeaconEndpoint>();
         services.AddSingleton<OAuthEndpoints>();
         services.AddSingleton<OEmbedEndpoint>();
@@ -121,6 +123,7 @@ internal sealed class StorageInitializer(
     DeadLetterStore deadLetters,
     PortalTokenStore tokens,
     MediaObjectStore mediaObjects,
+    PoisonedMessageStore poisoned,
     ILogger<StorageInitializer> logger) : Microsoft.Extensions.Hosting.IHostedService
 {
     public async Task StartAsync(CancellationToken cancellationToken)
@@ -130,6 +133,7 @@ internal sealed class StorageInitializer(
         await deadLetters.CreateIfNotExistsAsync(cancellationToken);
         await tokens.CreateIfNotExistsAsync(cancellationToken);
         await mediaObjects.CreateIfNotExistsAsync(cancellationToken);
+        await poisoned.CreateIfNotExistsAsync(cancellationToken);
         logger.LogInformation("Storage ready: queues {Queue} and {Poison}; tables", queue.Queue.Name, queue.PoisonQueue.Name);
     }
 

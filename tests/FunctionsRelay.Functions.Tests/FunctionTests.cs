@@ -83,6 +83,19 @@ public sealed class FunctionTests(Azurite azurite) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_poisoned_message_handed_to_its_trigger_is_kept_with_its_queue_portal_and_session()
+    {
+        var functions = _services.GetRequiredService<RelayFunctions>();
+        var message = new RelayMessage(RelayMessageKind.CloseCheck, 4242, "poisoned-check", DueAt: 1);
+        var queueMessage = Azure.Storage.Queues.Models.QueuesModelFactory.QueueMessage("message-1", "receipt", new BinaryData(message.ToUtf8Json()), 5);
+
+        await functions.KeepPoisonedScheduled(queueMessage, CancellationToken.None);
+
+        var kept = Assert.Single(await _services.GetRequiredService<PoisonedMessageStore>().ListAsync(4242, null, CancellationToken.None));
+        Assert.Equal((_services.GetRequiredService<Microsoft.Extensions.Options.IOptions<RelayOptions>>().Value.ScheduleQueue, "message-1", "poisoned-check", RelayMessageKind.CloseCheck), (kept.Queue, kept.MessageId, kept.SessionId, kept.Kind));
+    }
+
+    [Fact]
     public void The_build_gives_the_host_its_queue_extension_under_azurefunctions()
     {
         // What the Functions host loads next to the worker: the host-side queue extension the triggers need.
@@ -111,7 +124,9 @@ public sealed class FunctionTests(Azurite azurite) : IAsyncLifetime
         var metadata = JsonDocument.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "functions.metadata"))).RootElement;
         var functions = metadata.EnumerateArray().ToDictionary(f => f.GetProperty("name").GetString()!, f => f.GetProperty("bindings")[0]);
 
-        Assert.Equal(["Beacons", "BeaconsPreflight", "OAuthCallback", "OAuthInstall", "OEmbed", "ProcessBeacons", "ProcessScheduled", "RefreshTokens"], functions.Keys.Order());
+        Assert.Equal(["Beacons", "BeaconsPreflight", "KeepPoisonedBeacons", "KeepPoisonedScheduled", "OAuthCallback", "OAuthInstall", "OEmbed", "ProcessBeacons", "ProcessScheduled", "RefreshTokens"], functions.Keys.Order());
+        Assert.Equal("%Relay:BeaconQueue%-poison", functions["KeepPoisonedBeacons"].GetProperty("queueName").GetString());
+        Assert.Equal("%Relay:ScheduleQueue%-poison", functions["KeepPoisonedScheduled"].GetProperty("queueName").GetString());
         Assert.Equal("%Relay:ScheduleQueue%", functions["ProcessScheduled"].GetProperty("queueName").GetString());
         Assert.Equal("oembed", functions["OEmbed"].GetProperty("route").GetString());
         Assert.Equal("beacons", functions["Beacons"].GetProperty("route").GetString());

@@ -14,6 +14,7 @@ public sealed class DeploymentTests
 {
     internal const string ClientSecret = "s3cr3t-that-must-stay-in-key-vault";
     internal const string DeployingUser = "11111111-2222-3333-4444-555555555555";
+    internal const string AlertEmail = "ops@example.com";
     internal static readonly string[] PlayerOrigins = ["https://www.example.com", "https://video.example.com"];
 
     private static class RoleIds
@@ -43,6 +44,7 @@ public sealed class DeploymentTests
             };
             WithoutUser = await BicepCli.SnapshotAsync(parameters);
             parameters["principalId"] = DeployingUser;
+            parameters["alertEmail"] = AlertEmail;
             WithUser = await BicepCli.SnapshotAsync(parameters);
         }
 
@@ -103,7 +105,7 @@ public sealed class DeploymentTests
             new[] { relay.BeaconQueue, relay.PoisonQueue, relay.ScheduleQueue, relay.SchedulePoisonQueue }.Order(),
             Resources("Microsoft.Storage/storageAccounts/queueServices/queues").Select(Name).Order());
         Assert.Equal(
-            new[] { relay.SessionsTable, relay.TokensTable, relay.DeadLettersTable, relay.MediaObjectsTable }.Order(),
+            new[] { relay.SessionsTable, relay.TokensTable, relay.DeadLettersTable, relay.MediaObjectsTable, relay.PoisonedTable }.Order(),
             Resources("Microsoft.Storage/storageAccounts/tableServices/tables").Select(Name).Order());
         Assert.Equal((defaults.BeaconQueue, defaults.SessionsTable, defaults.TokensTable, defaults.DeadLettersTable),
             (relay.BeaconQueue, relay.SessionsTable, relay.TokensTable, relay.DeadLettersTable));
@@ -219,6 +221,25 @@ public sealed class DeploymentTests
             Assert.DoesNotContain("AccountKey=", text, StringComparison.OrdinalIgnoreCase);
             Assert.DoesNotContain("SharedAccessSignature", text, StringComparison.OrdinalIgnoreCase);
             Assert.DoesNotContain("InstrumentationKey=", text, StringComparison.OrdinalIgnoreCase);
+        }
+    }
+
+    [Fact]
+    public void Poisoned_messages_raise_an_alert_mailed_to_the_operator_when_an_address_is_given()
+    {
+        foreach (var (snapshot, mailed) in new[] { (_deployment.WithUser, true), (_deployment.WithoutUser, false) })
+        {
+            var rule = Assert.Single(Resources("Microsoft.Insights/scheduledQueryRules", snapshot))["properties"]!;
+            var criterion = Assert.Single(rule["criteria"]!["allOf"]!.AsArray())!;
+            Assert.Contains("\"Poisoned message\"", criterion["query"]!.GetValue<string>(), StringComparison.Ordinal);
+            Assert.Contains("\"relay.messages.poisoned\"", criterion["query"]!.GetValue<string>(), StringComparison.Ordinal);
+            Assert.Equal(("GreaterThan", 0), (criterion["operator"]!.GetValue<string>(), criterion["threshold"]!.GetValue<int>()));
+            Assert.Contains("Microsoft.Insights/components", Assert.Single(rule["scopes"]!.AsArray())!.GetValue<string>(), StringComparison.Ordinal);
+            var groups = Resources("Microsoft.Insights/actionGroups", snapshot).ToList();
+            Assert.Equal(mailed ? 1 : 0, groups.Count);
+            Assert.Equal(mailed ? 1 : 0, rule["actions"]!["actionGroups"]!.AsArray().Count);
+            if (mailed)
+                Assert.Equal(AlertEmail, groups[0]["properties"]!["emailReceivers"]![0]!["emailAddress"]!.GetValue<string>());
         }
     }
 

@@ -39,7 +39,7 @@ public sealed partial class FunctionBindingTests(DeploymentTests.Deployment depl
     }
 
     [Fact]
-    public void The_queue_triggers_listen_on_both_queues_the_relay_writes_and_bicep_creates()
+    public void The_queue_triggers_listen_on_both_queues_the_relay_writes_and_their_poison_queues_all_of_which_bicep_creates()
     {
         var configuration = HostConfiguration();
         var resolver = new DefaultNameResolver(configuration);
@@ -50,7 +50,8 @@ public sealed partial class FunctionBindingTests(DeploymentTests.Deployment depl
             .Order()
             .ToList();
 
-        Assert.Equal(new[] { settings["Relay__BeaconQueue"], settings["Relay__ScheduleQueue"] }.Order(), listened);
+        var written = new[] { settings["Relay__BeaconQueue"], settings["Relay__ScheduleQueue"] };
+        Assert.Equal(written.Concat(written.Select(queue => queue + "-poison")).Order(), listened);
         Assert.All(listened, queue => Assert.Contains(queue, deployment.QueueNames()));
     }
 
@@ -100,7 +101,7 @@ public sealed partial class FunctionBindingTests(DeploymentTests.Deployment depl
             .OrderBy(t => t.Function)
             .ToList();
 
-        Assert.Equal(2, deployed.Count);
+        Assert.Equal(4, deployed.Count);
         Assert.Equal(deployed, local);
     }
 

@@ -213,12 +213,17 @@ public sealed class PipelineTests(Azurite azurite) : IAsyncLifetime
 
         await queue.Queue.SendMessageAsync(BinaryData.FromString("{\"not\":\"a relay message\"}"));
 
+        var store = host.Service<PoisonedMessageStore>();
         await host.EventuallyAsync(
-            () => queue.PoisonQueue.PeekMessagesAsync(1).GetAwaiter().GetResult().Value.Length == 1,
-            "the message is moved to the poison queue");
-        var poisoned = (await queue.PoisonQueue.PeekMessagesAsync(1)).Value[0];
+            () => store.ListAsync(null, null, CancellationToken.None).GetAwaiter().GetResult().Count == 1,
+            "the message is moved to the poison queue and kept for the operator");
+        var poisoned = Assert.Single(await store.ListAsync(null, null, CancellationToken.None));
         Assert.Equal("{\"not\":\"a relay message\"}", poisoned.Body.ToString());
+        Assert.Equal((queue.Queue.Name, null, null), (poisoned.Queue, poisoned.PortalId, poisoned.SessionId));
         Assert.Equal(5, host.Logs.Count(line => line.Contains("Executed 'ProcessBeacons' (Failed", StringComparison.Ordinal)));
+        Assert.Contains(host.Logs, line => line.StartsWith("Error", StringComparison.Ordinal)
+            && line.Contains($"Poisoned message {poisoned.MessageId} of queue {queue.Queue.Name}: portal unknown, session unknown, 0 beacons (unreadable)", StringComparison.Ordinal));
+        Assert.Null((await queue.PoisonQueue.PeekMessageAsync()).Value);
     }
 
     [Fact]

@@ -43,9 +43,13 @@ public sealed class QueueListenerTests(Azurite azurite) : IAsyncLifetime
         }
 
         using var host = new RelayHost(azurite, _hubSpot, settings);
-        var poison = host.Service<BeaconQueue>().PoisonQueue;
-        await host.EventuallyAsync(() => poison.PeekMessage().Value is not null, "the message reaches the poison queue");
+        var store = host.Service<PoisonedMessageStore>();
+        await host.EventuallyAsync(
+            () => store.ListAsync(Portal, null, CancellationToken.None).GetAwaiter().GetResult().Count == 1, "the message reaches the poison queue and is kept");
 
+        var poisoned = Assert.Single(await store.ListAsync(Portal, null, CancellationToken.None));
+        Assert.Equal(("crashes-its-handler", 10, RelayMessageKind.Beacons), (poisoned.SessionId, poisoned.Beacons, poisoned.Kind));
+        Assert.Contains(host.Logs, line => line.Contains($"portal {Portal}, session crashes-its-handler, 10 beacons (Beacons)", StringComparison.Ordinal));
         Assert.Empty(_hubSpot.Received);
         Assert.DoesNotContain(host.Logs, line => line.Contains("Executing 'ProcessBeacons'", StringComparison.Ordinal));
         Assert.Null((await host.Service<BeaconQueue>().Queue.PeekMessageAsync()).Value);

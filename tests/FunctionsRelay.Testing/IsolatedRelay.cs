@@ -21,6 +21,7 @@ public static class IsolatedRelay
             ["Relay:TokensTable"] = "tokens" + id,
             ["Relay:DeadLettersTable"] = "dead" + id,
             ["Relay:MediaObjectsTable"] = "media" + id,
+            ["Relay:PoisonedTable"] = "poisoned" + id,
             ["Relay:PublicBaseUrl"] = "https://relay.test",
             ["Relay:OEmbedHosts"] = "cdn.example.com,127.0.0.1",
             ["HubSpot:DryRunFile"] = dryRunFile,

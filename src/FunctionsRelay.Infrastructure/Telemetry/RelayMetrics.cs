@@ -17,6 +17,7 @@ public sealed class RelayMetrics
     private readonly Counter<long> _eventsDeadLettered;
     private readonly Counter<long> _hubSpotAnswers;
     private readonly Counter<long> _mediaObjectsMade;
+    private readonly Counter<long> _messagesPoisoned;
 
     public RelayMetrics(IMeterFactory meters)
     {
@@ -27,6 +28,7 @@ public sealed class RelayMetrics
         _eventsDeadLettered = meter.CreateCounter<long>("relay.events.dead_lettered", "{event}", "HubSpot events kept in the dead letters");
         _hubSpotAnswers = meter.CreateCounter<long>("relay.hubspot.answers", "{answer}", "HubSpot's answers, by status class");
         _mediaObjectsMade = meter.CreateCounter<long>("relay.media_objects.made", "{object}", "HubSpot media objects the relay made");
+        _messagesPoisoned = meter.CreateCounter<long>("relay.messages.poisoned", "{message}", "Queue messages given up on after their last attempt");
     }
 
     public void BeaconsAccepted(long portalId, int count) => _beaconsAccepted.Add(count, Portal(portalId));
@@ -50,6 +52,15 @@ public sealed class RelayMetrics
         }));
 
     public void MediaObjectMade(long portalId) => _mediaObjectsMade.Add(1, Portal(portalId));
+
+    /// <summary>A message whose body names no portal is counted without one.</summary>
+    public void MessagePoisoned(long? portalId)
+    {
+        if (portalId is { } portal)
+            _messagesPoisoned.Add(1, Portal(portal));
+        else
+            _messagesPoisoned.Add(1);
+    }
 
     private static KeyValuePair<string, object?> Portal(long portalId) => new("hubspot.portal_id", portalId);
 }
