@@ -279,6 +279,8 @@ public static class EventPlanner
 
     public static string MediaTypeName(MediaType type) => type.ToString().ToUpperInvariant();
 
-    private static string Serialize(MediaEventPayload payload) =>
-        JsonSerializer.Serialize(payload, MediaEventJsonContext.Default.MediaEventPayload);
+    private static readonly System.Text.Json.Serialization.Metadata.JsonTypeInfo<MediaEventPayload> PayloadJson =
+        CompactJson.TypeInfo(MediaEventJsonContext.Default.MediaEventPayload);
+
+    private static string Serialize(MediaEventPayload payload) => JsonSerializer.Serialize(payload, PayloadJson);
 }

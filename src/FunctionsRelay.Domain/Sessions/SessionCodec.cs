@@ -23,6 +23,8 @@ public static class SessionCodec
     /// <summary>Room for a message's beacons beyond the stored log (players send a few per request).</summary>
     private const int LogHeadroom = 16;
 
+    private static readonly System.Text.Json.Serialization.Metadata.JsonTypeInfo<SessionHeader> HeaderJson = CompactJson.TypeInfo(SessionJsonContext.Default.SessionHeader);
+
     public static SessionSnapshot Encode(ViewingSession session)
     {
         var header = new SessionHeader
@@ -49,12 +51,12 @@ public static class SessionCodec
             DroppedAfterClose = session.DroppedAfterClose,
             DroppedLogFull = session.DroppedLogFull,
         };
-        return new SessionSnapshot(JsonSerializer.Serialize(header, SessionJsonContext.Default.SessionHeader), EncodeLog(session.Log));
+        return new SessionSnapshot(JsonSerializer.Serialize(header, HeaderJson), EncodeLog(session.Log));
     }
 
     public static ViewingSession Decode(long portalId, string sessionId, SessionSnapshot snapshot)
     {
-        var header = JsonSerializer.Deserialize(snapshot.Header, SessionJsonContext.Default.SessionHeader)
+        var header = JsonSerializer.Deserialize(snapshot.Header, HeaderJson)
             ?? throw new InvalidDataException($"session {portalId}/{sessionId}: empty header");
         var session = new ViewingSession(portalId, sessionId)
         {

@@ -23,6 +23,13 @@ public sealed class BeaconIngestService(BeaconParser parser, BeaconQueue queue, 
             return new IngestResult(0, 0, batch.Errors.Select(error => error.ToString()).ToList());
         }
 
+        if (BeaconQueue.Oversized(batch.Beacons).ToList() is [var first, ..] oversized)
+        {
+            RelayLog.BeaconsRejected(logger, oversized.Count, first);
+            metrics.RequestRefused("oversized");
+            return new IngestResult(0, 0, oversized);
+        }
+
         var messages = batch.Beacons.Count + batch.Summaries.Count == 0 ? 0 : await queue.EnqueueAsync(batch.Beacons, batch.Summaries, cancellationToken);
         RelayLog.BeaconsAccepted(
             logger,

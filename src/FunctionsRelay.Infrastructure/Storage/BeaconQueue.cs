@@ -52,6 +52,23 @@ public sealed class BeaconQueue(StorageClients clients, IOptions<RelayOptions> o
         return messages.Count;
     }
 
+    /// <summary>
+    /// The beacons too large to go in a queue message of their own once encoded (long strings of characters JSON escapes):
+    /// each is refused at ingest with the reason, since a message storage refuses would be retried for ever.
+    /// </summary>
+    public static IEnumerable<string> Oversized(IReadOnlyList<Beacon> beacons)
+    {
+        foreach (var beacon in beacons)
+        {
+            var size = new RelayMessage(RelayMessageKind.Beacons, beacon.PortalId, beacon.SessionId, [beacon]).ToUtf8Json().Length;
+            if (size > MaxMessageBytes)
+            {
+                yield return $"the {beacon.Event.ToString().ToLowerInvariant()} beacon{(beacon.Seq is { } seq ? $" (seq {seq})" : "")} of session " +
+                    $"{beacon.SessionId}: is {size} bytes once queued; at most {MaxMessageBytes} are accepted (shorten its strings)";
+            }
+        }
+    }
+
     /// <summary>Queues a message on the scheduled queue that becomes visible at <paramref name="dueAt"/> (relay clock, ms).</summary>
     public async Task ScheduleAsync(RelayMessage message, long dueAt, CancellationToken cancellationToken)
     {

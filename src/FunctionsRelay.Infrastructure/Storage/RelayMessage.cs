@@ -1,7 +1,7 @@
-using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using System.Text.Json.Serialization;
+using FunctionsRelay.Domain;
 using FunctionsRelay.Domain.Beacons;
 
 namespace FunctionsRelay.Infrastructure.Storage;
@@ -31,11 +31,7 @@ public sealed record RelayMessage(
     int Attempt = 0,
     PlaybackSummary? Reported = null)
 {
-    // Relaxed escaping writes non-ASCII text as UTF-8 instead of \uXXXX, so a beacon always fits one queue message.
-    private static readonly JsonTypeInfo<RelayMessage> TypeInfo = (JsonTypeInfo<RelayMessage>)new JsonSerializerOptions(RelayMessageJsonContext.Default.Options)
-    {
-        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
-    }.GetTypeInfo(typeof(RelayMessage));
+    private static readonly JsonTypeInfo<RelayMessage> TypeInfo = CompactJson.TypeInfo(RelayMessageJsonContext.Default.RelayMessage);
 
     public byte[] ToUtf8Json() => JsonSerializer.SerializeToUtf8Bytes(this, TypeInfo);
 

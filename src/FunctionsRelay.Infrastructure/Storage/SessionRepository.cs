@@ -57,6 +57,19 @@ public sealed class SessionRepository(StorageClients clients, IOptions<RelayOpti
 
     public static string PartitionKey(long portalId) => portalId.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
-    /// <summary>Row keys may not hold / \ # ? or control characters; escaping keeps them readable and unique.</summary>
-    public static string RowKey(string sessionId) => Uri.EscapeDataString(sessionId);
+    /// <summary>
+    /// Row keys may not hold / \ # ? or control characters; escaping keeps them readable and unique. A session id whose
+    /// escaped form is longer than <see cref="MaxEscapedRowKey"/> (128 characters of non-ASCII text escape to up to 1,152,
+    /// past the 1 KiB a row key holds) is keyed by its SHA-256 instead, after <c>%%</c>, which no escaped id contains.
+    /// </summary>
+    public static string RowKey(string sessionId)
+    {
+        var escaped = Uri.EscapeDataString(sessionId);
+        return escaped.Length <= MaxEscapedRowKey
+            ? escaped
+            : "%%" + Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(sessionId)));
+    }
+
+    /// <summary>Leaves room in the 1 KiB row key for what other tables append (a dead letter's <c>:quartile-100</c>).</summary>
+    private const int MaxEscapedRowKey = 512;
 }
