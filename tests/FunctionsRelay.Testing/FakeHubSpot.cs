@@ -104,6 +104,9 @@ public sealed class FakeHubSpot : IAsyncDisposable
 
     public int ExpiresInSeconds { get; set; } = 1800;
 
+    /// <summary>Sees every request by method and path, before and after it is served (<see cref="CallInterceptor"/>).</summary>
+    public CallInterceptor? Interceptor { get; set; }
+
     /// <summary>Called with each event accepted, before the relay hears the answer.</summary>
     public Action<ReceivedEvent>? OnAccepted { get; set; }
 
@@ -127,6 +130,7 @@ public sealed class FakeHubSpot : IAsyncDisposable
         builder.Logging.ClearProviders();
         var app = builder.Build();
         var fake = new FakeHubSpot(app);
+        app.Use(fake.InterceptAsync);
         fake.RegisterMediaTypes(registeredMediaTypes ?? ["VIDEO", "AUDIO"]);
         app.MapPost("/oauth/2026-03/token", fake.TokenAsync);
         app.MapPost("/oauth/2026-03/token/introspect", fake.IntrospectAsync);
@@ -197,6 +201,29 @@ public sealed class FakeHubSpot : IAsyncDisposable
         await _app.DisposeAsync();
         Assert.True(Refused.IsEmpty, "The relay sent events HubSpot refuses:\n" + string.Join("\n", Refused));
         Assert.True(Dropped.IsEmpty, "The relay sent events HubSpot would not keep:\n" + string.Join("\n", Dropped));
+    }
+
+    private async Task InterceptAsync(HttpContext context, RequestDelegate next)
+    {
+        var call = $"hubspot {context.Request.Method} {context.Request.Path}";
+        if (Interceptor is not { } intercept)
+        {
+            await next(context);
+            return;
+        }
+
+        if (await intercept(call, false))
+            return;
+        // The answer is held until the interceptor has seen it, so that dropping it is certain to keep it from the caller.
+        var body = context.Response.Body;
+        using var held = new MemoryStream();
+        context.Response.Body = held;
+        await next(context);
+        context.Response.Body = body;
+        if (await intercept($"{call} {context.Response.StatusCode}", true))
+            return;
+        held.Position = 0;
+        await held.CopyToAsync(body);
     }
 
     private async Task<IResult> TokenAsync(HttpRequest request)

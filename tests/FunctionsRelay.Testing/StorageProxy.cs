@@ -77,6 +77,18 @@ public sealed class StorageProxy : IAsyncDisposable
     /// <summary>Passes the next request of a kind on, then answers 503 in place of Azurite's answer: done, but the client cannot know.</summary>
     public void LoseAnswerOfNext(Func<string, bool> kind) => AddFailures(kind, 1, StatusCodes.Status503ServiceUnavailable, afterForwarding: true);
 
+    /// <summary>Sees every request by kind, before and after Azurite serves it (<see cref="CallInterceptor"/>).</summary>
+    public CallInterceptor? Interceptor { get; set; }
+
+    /// <summary>
+    /// The messages put on queues whose name starts with this are also kept in <see cref="Captured"/>, as sent (the
+    /// message text, Base64): a test that drives a queue of delayed messages on a fake clock takes them from there, since
+    /// storage keeps them out of sight for real time.
+    /// </summary>
+    public string? CapturePutsTo { get; set; }
+
+    public ConcurrentQueue<(string Queue, string Text)> Captured { get; } = new();
+
     /// <summary>Counts so far, by kind ("queue put", "table read", ...).</summary>
     public IReadOnlyDictionary<string, long> Snapshot() => new Dictionary<string, long>(_counts);
 
@@ -97,6 +109,8 @@ public sealed class StorageProxy : IAsyncDisposable
         var localPort = context.Connection.LocalPort;
         var service = localPort == QueuePort ? "queue" : "table";
         var kind = $"{service} {Kind(service, request)}";
+        if (Interceptor is { } before && await before(kind, false))
+            return;
         var failure = TakeFailure(kind);
         if (failure is (var status, false))
         {
@@ -111,7 +125,16 @@ public sealed class StorageProxy : IAsyncDisposable
 
         using var forward = new HttpRequestMessage(new HttpMethod(request.Method),
             $"http://127.0.0.1:{_upstreamPorts[localPort]}{request.Path}{request.QueryString}");
-        if (request.ContentLength > 0 || request.Headers.TransferEncoding.Count > 0)
+        var queueName = (request.Path.Value ?? "").Split('/', StringSplitOptions.RemoveEmptyEntries).Skip(1).FirstOrDefault() ?? "";
+        if (kind == "queue put" && CapturePutsTo is { } prefix && queueName.StartsWith(prefix, StringComparison.Ordinal))
+        {
+            using var sent = new MemoryStream();
+            await request.Body.CopyToAsync(sent);
+            Captured.Enqueue((queueName, System.Xml.Linq.XDocument.Load(new MemoryStream(sent.ToArray())).Root!.Element("MessageText")!.Value));
+            forward.Content = new ByteArrayContent(sent.ToArray());
+            forward.Content.Headers.ContentLength = request.ContentLength;
+        }
+        else if (request.ContentLength > 0 || request.Headers.TransferEncoding.Count > 0)
         {
             // Shared Key signatures cover Content-Length: forward it as sent, not chunked.
             forward.Content = new StreamContent(request.Body);
@@ -130,6 +153,8 @@ public sealed class StorageProxy : IAsyncDisposable
             if (_disconnected)
                 throw new HttpRequestException("disconnected");
             using var answer = await _upstream.SendAsync(forward, HttpCompletionOption.ResponseHeadersRead, context.RequestAborted);
+            if (Interceptor is { } after && await after(kind, true))
+                return;
             if (failure is (var lostStatus, true))
             {
                 _counts.AddOrUpdate($"{kind} answer lost on purpose ({lostStatus})", 1, (_, n) => n + 1);
