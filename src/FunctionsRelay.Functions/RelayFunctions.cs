@@ -2,6 +2,7 @@ using Azure.Storage.Queues.Models;
 using FunctionsRelay.Infrastructure.HubSpot;
 using FunctionsRelay.Infrastructure.Http;
 using FunctionsRelay.Infrastructure.Processing;
+using FunctionsRelay.Infrastructure.Storage;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Azure.Functions.Worker;
 using Microsoft.Extensions.Logging;
@@ -16,6 +17,7 @@ public sealed class RelayFunctions(
     SessionProcessor processor,
     PoisonHandler poison,
     TokenService tokens,
+    RetentionService retention,
     ILogger<RelayFunctions> logger)
 {
     /// <summary>Players are public clients: anonymous, guarded by validation and CORS.</summary>
@@ -74,4 +76,9 @@ public sealed class RelayFunctions(
         var refreshed = await tokens.RefreshExpiringAsync(cancellationToken);
         logger.LogInformation("Refreshed {Count} HubSpot tokens ahead of expiry", refreshed);
     }
+
+    /// <summary>Deletes closed sessions, dead letters and poisoned messages past <c>Relay__RetentionDays</c>: once a day by default.</summary>
+    [Function("DeleteExpired")]
+    public Task DeleteExpired([TimerTrigger("%RetentionSchedule%")] TimerInfo timer, CancellationToken cancellationToken) =>
+        retention.DeleteExpiredAsync(cancellationToken);
 }

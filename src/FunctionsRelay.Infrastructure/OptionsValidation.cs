@@ -46,6 +46,7 @@ internal sealed class RelayOptionsValidation : IValidateOptions<RelayOptions>
         OptionsValidation.TableName(options.MediaObjectsTable, "Relay__MediaObjectsTable"),
         OptionsValidation.TableName(options.PoisonedTable, "Relay__PoisonedTable"),
         OptionsValidation.AtLeast(options.StorageRetries, 0, "Relay__StorageRetries"),
+        OptionsValidation.AtLeast(options.RetentionDays, 1, "Relay__RetentionDays"),
         OptionsValidation.Positive(options.StorageRetryDelay, "Relay__StorageRetryDelay"),
         OptionsValidation.Positive(options.DeliveryLease, "Relay__DeliveryLease"),
         string.IsNullOrWhiteSpace(options.PublicBaseUrl) || Uri.TryCreate(options.PublicBaseUrl, UriKind.Absolute, out _)

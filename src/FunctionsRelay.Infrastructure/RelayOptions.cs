@@ -54,6 +54,9 @@ public sealed class RelayOptions
 
     public TimeSpan StorageRetryDelay { get; set; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>After how many days closed sessions (with every event delivered), dead letters and poisoned messages are deleted.</summary>
+    public int RetentionDays { get; set; } = 30;
+
     /// <summary>How long a worker may deliver a session's events before another may take over.</summary>
     public TimeSpan DeliveryLease { get; set; } = TimeSpan.FromMinutes(2);
 }

@@ -46,6 +46,7 @@ public static class RelayServiceCollectionExtensions
         services.AddSingleton<PortalTokenStore>();
         services.AddSingleton<MediaObjectStore>();
         services.AddSingleton<PoisonedMessageStore>();
+        services.AddSingleton<RetentionService>();
 
         services.AddSingleton(provider => new BeaconParser(provider.GetRequiredService<IOptions<BeaconLimits>>().Value));
         services.AddSingleton<BeaconIngestService>();

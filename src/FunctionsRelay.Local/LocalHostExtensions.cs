@@ -19,6 +19,7 @@ public static class LocalHostExtensions
         services.AddRelayTelemetry(configuration);
         services.AddQueueTriggers();
         services.AddHostedService<TokenRefreshWorker>();
+        services.AddHostedService<RetentionWorker>();
         services.AddHostedService<StartupBanner>();
 
         // The demo page shows what was sent.

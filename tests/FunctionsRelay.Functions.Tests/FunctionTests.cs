@@ -124,7 +124,7 @@ public sealed class FunctionTests(Azurite azurite) : IAsyncLifetime
         var metadata = JsonDocument.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "functions.metadata"))).RootElement;
         var functions = metadata.EnumerateArray().ToDictionary(f => f.GetProperty("name").GetString()!, f => f.GetProperty("bindings")[0]);
 
-        Assert.Equal(["Beacons", "BeaconsPreflight", "KeepPoisonedBeacons", "KeepPoisonedScheduled", "OAuthCallback", "OAuthInstall", "OEmbed", "ProcessBeacons", "ProcessScheduled", "RefreshTokens"], functions.Keys.Order());
+        Assert.Equal(["Beacons", "BeaconsPreflight", "DeleteExpired", "KeepPoisonedBeacons", "KeepPoisonedScheduled", "OAuthCallback", "OAuthInstall", "OEmbed", "ProcessBeacons", "ProcessScheduled", "RefreshTokens"], functions.Keys.Order());
         Assert.Equal("%Relay:BeaconQueue%-poison", functions["KeepPoisonedBeacons"].GetProperty("queueName").GetString());
         Assert.Equal("%Relay:ScheduleQueue%-poison", functions["KeepPoisonedScheduled"].GetProperty("queueName").GetString());
         Assert.Equal("%Relay:ScheduleQueue%", functions["ProcessScheduled"].GetProperty("queueName").GetString());
@@ -134,5 +134,6 @@ public sealed class FunctionTests(Azurite azurite) : IAsyncLifetime
         Assert.Equal("%Relay:BeaconQueue%", functions["ProcessBeacons"].GetProperty("queueName").GetString());
         Assert.Equal("AzureWebJobsStorage", functions["ProcessBeacons"].GetProperty("connection").GetString());
         Assert.Equal("%TokenRefreshSchedule%", functions["RefreshTokens"].GetProperty("schedule").GetString());
+        Assert.Equal("%RetentionSchedule%", functions["DeleteExpired"].GetProperty("schedule").GetString());
     }
 }

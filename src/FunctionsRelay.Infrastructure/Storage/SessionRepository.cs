@@ -37,6 +37,7 @@ public sealed class SessionRepository(StorageClients clients, IOptions<RelayOpti
         var entity = new TableEntity(PartitionKey(session.PortalId), RowKey(session.SessionId))
         {
             ["Closed"] = session.IsClosed,
+            ["ClosedAt"] = session.ClosedAt is { } closedAt ? DateTimeOffset.FromUnixTimeMilliseconds(closedAt) : null,
             ["Pending"] = session.Outbox.Count,
             ["Beacons"] = session.Log.Count,
         };

@@ -1,0 +1,60 @@
+using Azure.Data.Tables;
+using FunctionsRelay.Domain.Beacons;
+using FunctionsRelay.Domain.Sessions;
+using FunctionsRelay.Infrastructure.Storage;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
+
+namespace FunctionsRelay.IntegrationTests;
+
+/// <summary>Retention on Azurite: what is past <c>Relay__RetentionDays</c> goes, what is younger or still owed to HubSpot stays.</summary>
+[Collection(AzuriteCollection.Name)]
+public sealed class RetentionTests(Azurite azurite)
+{
+    private const long Portal = 5252;
+
+    [Fact]
+    public async Task Closed_delivered_sessions_dead_letters_and_poisoned_messages_are_deleted_after_the_retention_days()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow.AddDays(-40));
+        var settings = IsolatedRelay.Settings(azurite, Path.GetTempFileName());
+        settings["Relay:RetentionDays"] = "30";
+        await using var relay = await IsolatedRelay.StartServicesAsync(settings, services => services.AddSingleton<TimeProvider>(time));
+        var sessions = relay.GetRequiredService<SessionRepository>();
+        var deadLetters = relay.GetRequiredService<DeadLetterStore>();
+        var poisoned = relay.GetRequiredService<PoisonedMessageStore>();
+
+        // 40 days ago: a session closed and delivered, one closed with an event still owed, one open; a dead letter; a poisoned message.
+        await sessions.SaveAsync(Session("old-delivered", closed: true), null, CancellationToken.None);
+        var owed = Session("old-owed", closed: true);
+        owed.Enqueue(new PendingEvent("attention-span", MediaEventKind.AttentionSpan, "{}"));
+        await sessions.SaveAsync(owed, null, CancellationToken.None);
+        await sessions.SaveAsync(Session("old-open", closed: false), null, CancellationToken.None);
+        await deadLetters.AddAsync(Portal, "old-delivered", new PendingEvent("played", MediaEventKind.Played, "{}"), 400, "refused", CancellationToken.None);
+        await poisoned.KeepAsync("beacons", "old-message", BinaryData.FromString("not a relay message"), CancellationToken.None);
+        // 20 days later: the same again, younger than the retention when it runs.
+        time.Advance(TimeSpan.FromDays(20));
+        await sessions.SaveAsync(Session("young-delivered", closed: true), null, CancellationToken.None);
+        await deadLetters.AddAsync(Portal, "young-delivered", new PendingEvent("played", MediaEventKind.Played, "{}"), 400, "refused", CancellationToken.None);
+        await poisoned.KeepAsync("beacons", "young-message", BinaryData.FromString("not a relay message"), CancellationToken.None);
+
+        time.Advance(TimeSpan.FromDays(20));
+        var result = await relay.GetRequiredService<RetentionService>().DeleteExpiredAsync(CancellationToken.None);
+
+        Assert.Equal(new RetentionResult(Sessions: 1, DeadLetters: 1, Poisoned: 1), result);
+        Assert.Equal(["old-open", "old-owed", "young-delivered"], sessions.Table.Query<TableEntity>().Select(e => Uri.UnescapeDataString(e.RowKey)).Order());
+        Assert.Equal(["young-delivered"], deadLetters.Table.Query<TableEntity>().Select(e => e.GetString("SessionId")));
+        Assert.Equal(["young-message"], poisoned.Table.Query<TableEntity>().Select(e => e.RowKey));
+        Assert.Equal(new RetentionResult(0, 0, 0), await relay.GetRequiredService<RetentionService>().DeleteExpiredAsync(CancellationToken.None));
+
+        ViewingSession Session(string id, bool closed)
+        {
+            var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+            var session = new ViewingSession(Portal, id);
+            session.Merge(new Beacon(Portal, id, BeaconEvent.Play, now, Seq: 0, Position: 0), now, 100);
+            if (closed)
+                session.Close(CloseReason.Idle, now);
+            return session;
+        }
+    }
+}
