@@ -16,34 +16,32 @@ if [ ! -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ]; then
     || { echo "could not install chromium (see /tmp/chromium-install.log)"; exit 1; }
 fi
 
+# One `dotnet test` over the solution: it builds everything (the Functions app and its .azurefunctions/ included, with
+# warnings as errors) and runs every test project. A test project left out of the solution would never run: that fails.
 test_projects=(tests/*/*Tests.csproj)
-# The Functions app, .azurefunctions/ (the host's queue extension) included, with warnings as errors: a failure fails the run.
-functions_app=src/FunctionsRelay.Functions/FunctionsRelay.Functions.csproj
-dotnet build "$functions_app" --nologo -v quiet || { echo "FAILED to build $functions_app"; echo "tests: 0 passed, 1 failed, 0 skipped"; exit 1; }
-
-log=$(mktemp)
-status=0
+in_solution=$(dotnet sln FunctionsRelay.sln list)
 for project in "${test_projects[@]}"; do
-  echo "==> $project"
-  run=$(mktemp)
-  dotnet test "$project" --nologo 2>&1 | tee "$run"
-  if [ "${PIPESTATUS[0]}" -ne 0 ]; then
-    status=1
-    # A project that does not build runs no test: count it as one failure, so the summary cannot read as a pass.
-    grep -qE '(Passed|Failed)! +- +Failed:' "$run" || { echo "FAILED $project: it did not build or run"; echo "Failed!  - Failed:     1, Passed:     0, Skipped:     0" >>"$log"; }
-  fi
-  cat "$run" >>"$log"
-  rm -f "$run"
+  grep -qxF "$project" <<<"$in_solution" || { echo "FAILED: $project is not in FunctionsRelay.sln, so it would never run"; echo "tests: 0 passed, 1 failed, 0 skipped"; exit 1; }
 done
 
-awk '
+log=$(mktemp)
+dotnet test FunctionsRelay.sln --nologo 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+
+# The runner's summary of each test project, added up. A project that did not build or run reports none: it counts as
+# a failure, so that the summary cannot read as a pass.
+awk -v projects="${#test_projects[@]}" '
   /(Passed|Failed)! +- +Failed:/ {
     gsub(",", ""); for (i = 1; i <= NF; i++) {
       if ($i == "Failed:") failed += $(i+1); if ($i == "Passed:") passed += $(i+1); if ($i == "Skipped:") skipped += $(i+1)
     }
     runs++
   }
-  END { printf "tests: %d passed, %d failed, %d skipped\n", passed, failed, skipped; if (runs == 0) exit 1 }
+  END {
+    if (runs < projects) { printf "FAILED: %d of %d test projects reported no results (they did not build or run)\n", projects - runs, projects; failed += projects - runs }
+    printf "tests: %d passed, %d failed, %d skipped\n", passed, failed, skipped
+    if (runs < projects || failed > 0) exit 1
+  }
 ' "$log" || status=1
 rm -f "$log"
 exit $status

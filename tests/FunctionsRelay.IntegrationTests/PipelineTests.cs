@@ -232,8 +232,8 @@ public sealed class PipelineTests(Azurite azurite) : IAsyncLifetime
         using var host = new RelayHost(azurite, _hubSpot);
         await ConnectPortalAsync(host);
         _hubSpot.AnswerNextEvents(400, 1);
-        // Valid names of 2,000 characters, each escaped to 6 in the JSON payload: over the 64 KiB a table string may hold.
-        var name = new string('é', 2000);
+        // Valid names of 1,000 emoji (2,000 characters), each escaped to 12 in the JSON payload: over the 64 KiB a table string may hold.
+        var name = string.Concat(Enumerable.Repeat("\U0001F600", 1000));
         var media = $$"""{"externalId":"{{name}}","name":"{{name}}","url":"https://cdn.example.com/{{name}}.mp4","type":"VIDEO"}""";
         var session = SessionBeacons.Typical(Portal, "big-letter", media: media);
 
