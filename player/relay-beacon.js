@@ -1,7 +1,7 @@
 /*
  * FunctionsRelay player beacons: attach to any <video> or <audio> and send its playback to a FunctionsRelay.
  *
- *   FunctionsRelay.track(videoOrAudio, { endpoint: 'https://<relay>/api/beacons', portalId: 4242,
+ *   FunctionsRelay.track(videoOrAudio, { endpoint: 'https://<relay>/api/beacons', portalId: 4242, key: 'pk_...',
  *                                         media: { externalId: 'video-7', name: 'Launch demo' } });
  *
  * No dependencies. A classic script (defines window.FunctionsRelay); relay-beacon.mjs exports the same as an ES module.
@@ -45,7 +45,10 @@
 
   function Tracker(element, options) {
     this._element = element;
-    this._endpoint = String(options.endpoint);
+    // The portal's publishable key rides in the URL: sendBeacon can set no header.
+    this._endpoint = options.key
+      ? String(options.endpoint) + (String(options.endpoint).indexOf('?') < 0 ? '?' : '&') + 'key=' + encodeURIComponent(String(options.key))
+      : String(options.endpoint);
     this._portalId = Number(options.portalId);
     this._heartbeatMs = 1000 * (options.heartbeatSeconds > 0 ? options.heartbeatSeconds : DEFAULT_HEARTBEAT_SECONDS);
     this._options = options;
@@ -250,7 +253,7 @@
         credentials: 'omit',
         headers: { 'Content-Type': 'text/plain' },
       }).then(function (response) {
-        if (response.status >= 500) self._retry(beacons);
+        if (response.status >= 500 || response.status === 429) self._retry(beacons);
         else if (!response.ok) warn('the relay refused beacons: HTTP ' + response.status);
       }, function () {
         self._retry(beacons);
@@ -278,7 +281,7 @@
 
   /**
    * Tracks one media element. Options: endpoint (the relay's /api/beacons URL) and portalId (the HubSpot account id),
-   * both required; media ({ externalId | mediaBridgeId, name, url, type }), page ({ id } or { name, url }; default the
+   * both required; key (the portal's publishable key: the relay refuses a portal's beacons without it); media ({ externalId | mediaBridgeId, name, url, type }), page ({ id } or { name, url }; default the
    * current page), contact ({ contactId } or { utk }; default the hubspotutk cookie), context ('EXTERNAL_PAGE' or
    * 'EMAIL'), heartbeatSeconds (10). Returns { sessionId, end(), flush(), detach() }.
    */

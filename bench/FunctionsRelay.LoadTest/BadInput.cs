@@ -99,13 +99,17 @@ public static class BadInput
     }
 
     /// <summary>After the storm: the health check answers and a valid beacon is still accepted.</summary>
-    public static async Task<bool> StillServingAsync(HttpClient http, Uri relay)
+    /// <summary>Whether the relay still answers its health check and accepts a valid beacon of a connected portal with its key.</summary>
+    public static async Task<bool> StillServingAsync(HttpClient http, Uri relay, long portalId, string key)
     {
         using var health = await http.GetAsync(new Uri(relay, "/api/health"));
-        var good = Encoding.UTF8.GetBytes(Valid.Replace("TS", DateTimeOffset.UtcNow.ToUnixTimeMilliseconds().ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal));
-        using var content = new ByteArrayContent(good);
-        content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
-        using var accepted = await http.PostAsync(new Uri(relay, "/api/beacons"), content);
+        var good = Encoding.UTF8.GetBytes(Valid
+            .Replace("TS", DateTimeOffset.UtcNow.ToUnixTimeMilliseconds().ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal)
+            .Replace("4242", portalId.ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal));
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(relay, "/api/beacons")) { Content = new ByteArrayContent(good) };
+        request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        request.Headers.Add("X-Relay-Key", key);
+        using var accepted = await http.SendAsync(request);
         return health.StatusCode == HttpStatusCode.OK && accepted.StatusCode == HttpStatusCode.Accepted;
     }
 

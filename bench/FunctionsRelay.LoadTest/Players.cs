@@ -10,7 +10,8 @@ namespace FunctionsRelay.LoadTest;
 public sealed record PlannedSession(long PortalId, string SessionId, List<Beacon> Beacons, bool Ends);
 
 /// <summary>Simulated players: each session posts its beacons in batches, a heartbeat's worth of time apart, compressed.</summary>
-public sealed class Players(HttpClient http, Uri beaconUrl, LoadOptions options)
+/// <remarks>Each request shows its portal's publishable key, as a player's page does.</remarks>
+public sealed class Players(HttpClient http, Uri beaconUrl, IReadOnlyDictionary<long, string> keys, LoadOptions options)
 {
     private long _acceptedBeacons;
     private long _requests;
@@ -73,13 +74,13 @@ public sealed class Players(HttpClient http, Uri beaconUrl, LoadOptions options)
                 PlaySentTicks.TryAdd(session.SessionId, Stopwatch.GetTimestamp());
             if (batch.Any(b => b.Event == BeaconEvent.End))
                 EndSentTicks.TryAdd(session.SessionId, Stopwatch.GetTimestamp());
-            await SendUntilAcceptedAsync(Viewers.Envelope(batch), batch.Count, cancellationToken);
+            await SendUntilAcceptedAsync(Viewers.Envelope(batch), batch.Count, keys[session.PortalId], cancellationToken);
             // The beacons of the next batch happen a heartbeat (compressed) each later.
             await Task.Delay(options.HeartbeatInterval * batch.Count, cancellationToken);
         }
     }
 
-    private async Task SendUntilAcceptedAsync(byte[] body, int beacons, CancellationToken cancellationToken)
+    private async Task SendUntilAcceptedAsync(byte[] body, int beacons, string key, CancellationToken cancellationToken)
     {
         for (var attempt = 0; ; attempt++)
         {
@@ -92,9 +93,10 @@ public sealed class Players(HttpClient http, Uri beaconUrl, LoadOptions options)
             Interlocked.Increment(ref _requests);
             try
             {
-                using var content = new ByteArrayContent(body);
-                content.Headers.ContentType = new MediaTypeHeaderValue("text/plain");
-                using var answer = await http.PostAsync(beaconUrl, content, cancellationToken);
+                using var request = new HttpRequestMessage(HttpMethod.Post, beaconUrl) { Content = new ByteArrayContent(body) };
+                request.Content.Headers.ContentType = new MediaTypeHeaderValue("text/plain");
+                request.Headers.Add("X-Relay-Key", key);
+                using var answer = await http.SendAsync(request, cancellationToken);
                 if (answer.StatusCode == HttpStatusCode.Accepted)
                 {
                     Interlocked.Add(ref _acceptedBeacons, beacons);

@@ -37,6 +37,8 @@ var relaySettings = new Dictionary<string, string>
     ["Sessions__IdleTimeout"] = sessionOptions.IdleTimeout.ToString("c", CultureInfo.InvariantCulture),
     ["Sessions__EndGracePeriod"] = sessionOptions.EndGracePeriod.ToString("c", CultureInfo.InvariantCulture),
     ["Relay__AllowedOrigins"] = "*",
+    // Every player of the harness sends from this machine's one address.
+    ["Beacons__RequestsPerMinutePerAddress"] = "1000000",
     // The players' media is on cdn.example.com: its HubSpot media objects get the relay's oEmbed URL.
     ["Relay__PublicBaseUrl"] = "https://relay.test",
     ["Relay__OEmbedHosts"] = "cdn.example.com",
@@ -49,12 +51,17 @@ var relaySettings = new Dictionary<string, string>
 
 // Every portal is connected: its tokens are in the tokens table before the relay starts.
 var storageConfiguration = new ConfigurationBuilder().AddInMemoryCollection([KeyValuePair.Create("AzureWebJobsStorage", (string?)proxy.ConnectionString)]).Build();
-var tokenStore = new PortalTokenStore(new StorageClients(storageConfiguration), Options.Create(new RelayOptions()));
+var tokenStore = new PortalTokenStore(new StorageClients(storageConfiguration), Options.Create(new RelayOptions()), TimeProvider.System);
 await tokenStore.CreateIfNotExistsAsync(CancellationToken.None);
 for (var p = 0; p < options.Portals; p++)
 {
     await hubSpot.ConnectPortalAsync(tokenStore, 1000 + p, TimeSpan.FromHours(1));
 }
+
+// Each portal's publishable key, made when it was connected: its players show it.
+var keys = new Dictionary<long, string>();
+for (var p = 0; p < options.Portals; p++)
+    keys[1000 + p] = (await tokenStore.GetAccessAsync(1000 + p, CancellationToken.None))!.Key;
 
 var relayLog = Path.Combine(artifacts, $"relay-{stamp}.log");
 await using var relay = new RelayProcess(repository, relaySettings, relayLog);
@@ -68,7 +75,7 @@ if (options.BadInput > 0)
     var before = proxy.Snapshot();
     var bad = await BadInput.RunAsync(http, relay.BaseUrl, options.BadInput, options.Seed, concurrency: 16);
     var enqueued = proxy.Snapshot().GetValueOrDefault("queue put") - before.GetValueOrDefault("queue put");
-    var serving = await BadInput.StillServingAsync(http, relay.BaseUrl);
+    var serving = await BadInput.StillServingAsync(http, relay.BaseUrl, 1000, keys[1000]);
     report.Line();
     report.Line($"Bad input: {bad.Requests} hostile requests in {bad.Elapsed.TotalSeconds:F1} s");
     report.Line($"  answers: {string.Join(", ", bad.ByStatus.OrderBy(s => s.Key).Select(s => $"{s.Value} x {s.Key}"))}");
@@ -85,7 +92,7 @@ if (options.BadInput > 0)
 var sessions = Players.Plan(options);
 var expected = Audit.Expected(sessions, sessionOptions);
 var totalBeacons = sessions.Sum(s => s.Beacons.Count);
-var players = new Players(http, beaconUrl, options);
+var players = new Players(http, beaconUrl, keys, options);
 var storageBefore = proxy.Snapshot();
 var hubSpotCallsBefore = hubSpot.EventRequests;
 var samples = new List<(long Ticks, long StorageOps, long Received)>();

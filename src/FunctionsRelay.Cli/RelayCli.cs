@@ -29,6 +29,13 @@ public static class RelayCli
           endpoints, which answer errors at once, and prints HubSpot's answers (needs the relay's storage, with the
           portal's tokens: AzureWebJobsStorage).
 
+        relay portal --portal ID [--rotate [--grace 7.00:00:00]] [--origins https://a.example,https://b.example | *]
+
+          Shows a portal's publishable key (its players send it: the X-Relay-Key header or ?key=) and the origins whose
+          pages may post its beacons (none: the relay's own Relay__AllowedOrigins). --rotate gives it a new key; the one
+          it had stays valid for --grace (7 days), for players to be updated. --origins sets the origins ('*': any).
+          Exits 1 for a portal that never installed the app.
+
         relay poison [--portal ID] [--session ID] [--apply]
 
           Lists the queue messages the relay gave up on after their last attempt (kept from the poison queues in the
@@ -50,6 +57,7 @@ public static class RelayCli
         return args[0] switch
         {
             "setup" => await SetupAsync(Options.Parse("setup", args[1..], ["check"], ["app-id", "media-types", "app-name", "portal", "utk", "contact-id"]), services, output, cancellationToken),
+            "portal" => await PortalAsync(Options.Parse("portal", args[1..], ["rotate"], ["portal", "grace", "origins"]), services, output, cancellationToken),
             "poison" => await PoisonAsync(Options.Parse("poison", args[1..], ["apply"], ["portal", "session"]), services, output, cancellationToken),
             _ => await UsageAsync(output, $"unknown verb '{args[0]}'"),
         };
@@ -95,6 +103,35 @@ public static class RelayCli
         }
 
         return succeeded ? Done : Failed;
+    }
+
+    private static async Task<int> PortalAsync(Options options, IServiceProvider services, TextWriter output, CancellationToken cancellationToken)
+    {
+        if (options.Problem is { } problem)
+            return await UsageAsync(output, problem);
+        if (options.Long("portal") is not { } portalId)
+            return await UsageAsync(output, "--portal is required");
+        var grace = TimeSpan.FromDays(7);
+        if (options.Value("grace") is { } graceText && (!TimeSpan.TryParse(graceText, CultureInfo.InvariantCulture, out grace) || grace < TimeSpan.Zero))
+            return await UsageAsync(output, "--grace must be a time span such as 7.00:00:00");
+        var store = services.GetRequiredService<PortalTokenStore>();
+        var access = await store.GetAccessAsync(portalId, cancellationToken);
+        if (access is not null && options.Value("origins") is { } origins)
+            access = await store.SetOriginsAsync(portalId, origins.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries), cancellationToken);
+        if (access is not null && options.Flag("rotate"))
+            access = await store.RotateKeyAsync(portalId, grace, cancellationToken);
+        if (access is null)
+        {
+            await output.WriteLineAsync($"portal {portalId} has not installed the app: it has no key (install it at /api/oauth/install)");
+            return Failed;
+        }
+
+        await output.WriteLineAsync($"portal {portalId}");
+        await output.WriteLineAsync($"key: {access.Key}");
+        if (access.PreviousKey is not null && access.PreviousKeyUntil is { } until)
+            await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"previous key: {access.PreviousKey} (valid until {until:u})"));
+        await output.WriteLineAsync($"origins: {(access.Origins.Count == 0 ? "the relay's (Relay__AllowedOrigins)" : string.Join(", ", access.Origins))}");
+        return Done;
     }
 
     private static async Task<int> PoisonAsync(Options options, IServiceProvider services, TextWriter output, CancellationToken cancellationToken)

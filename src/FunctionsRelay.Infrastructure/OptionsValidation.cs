@@ -90,5 +90,7 @@ internal sealed class BeaconLimitsValidation : IValidateOptions<BeaconLimits>
         OptionsValidation.AtLeast(options.MaxSessionIdLength, 1, "Beacons__MaxSessionIdLength"),
         options.MaxSeconds > 0 ? null : "Beacons__MaxSeconds must be more than 0",
         OptionsValidation.AtLeast(options.MaxJsonDepth, 4, "Beacons__MaxJsonDepth"),
+        OptionsValidation.AtLeast(options.RequestsPerMinutePerAddress, 1, "Beacons__RequestsPerMinutePerAddress"),
+        OptionsValidation.AtLeast(options.RequestsPerMinutePerPortal, 1, "Beacons__RequestsPerMinutePerPortal"),
         options.DefaultPortalId is null or > 0 ? null : "Beacons__DefaultPortalId must be a positive portal id");
 }

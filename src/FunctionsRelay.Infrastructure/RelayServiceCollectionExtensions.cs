@@ -49,6 +49,8 @@ public static class RelayServiceCollectionExtensions
         services.AddSingleton<RetentionService>();
 
         services.AddSingleton(provider => new BeaconParser(provider.GetRequiredService<IOptions<BeaconLimits>>().Value));
+        services.AddSingleton<PortalAccessCheck>();
+        services.AddSingleton<IngestRateLimits>();
         services.AddSingleton<BeaconIngestService>();
         services.AddSingleton<SessionProcessor>();
         services.AddSingleton<PoisonHandler>();

@@ -26,7 +26,9 @@ public sealed class BrowserTests(Azurite azurite) : IAsyncLifetime
         await using var host = new RelayHost(azurite, _hubSpot);
         await _hubSpot.ConnectPortalAsync(host.Service<PortalTokenStore>(), Portal, TimeSpan.FromMinutes(30));
 
-        var viewing = await PlayDemoAsync(host.Client.BaseAddress!);
+        // The page shows the portal's publishable key, as a customer's player would.
+        var key = (await host.Service<PortalTokenStore>().GetAccessAsync(Portal, CancellationToken.None))!.Key;
+        var viewing = await PlayDemoAsync(host.Client.BaseAddress!, key);
         var sessionId = viewing.GetProperty("sessionId").GetString()!;
         var duration = viewing.GetProperty("duration").GetDouble();
         var passes = viewing.GetProperty("passes").EnumerateArray()
@@ -77,7 +79,7 @@ public sealed class BrowserTests(Azurite azurite) : IAsyncLifetime
             Assert.True(new FileInfo(Path.Combine(Artifacts, screenshot.GetString()!)).Length > 10_000, $"screenshot {screenshot} is missing");
     }
 
-    private static async Task<JsonElement> PlayDemoAsync(Uri relay)
+    private static async Task<JsonElement> PlayDemoAsync(Uri relay, string key)
     {
         var chromium = Environment.GetEnvironmentVariable("CHROMIUM_PATH") ?? "/usr/bin/chromium";
         if (!File.Exists(chromium))
@@ -85,7 +87,7 @@ public sealed class BrowserTests(Azurite azurite) : IAsyncLifetime
 
         var script = Path.Combine(RepositoryPaths.Root, "tests", "FunctionsRelay.IntegrationTests", "Browser", "play-demo.mjs");
         var start = new ProcessStartInfo("node") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = RepositoryPaths.Root };
-        foreach (var argument in new[] { script, relay.ToString().TrimEnd('/'), Portal.ToString(System.Globalization.CultureInfo.InvariantCulture), Artifacts })
+        foreach (var argument in new[] { script, relay.ToString().TrimEnd('/'), Portal.ToString(System.Globalization.CultureInfo.InvariantCulture), key, Artifacts })
             start.ArgumentList.Add(argument);
 
         using var node = Process.Start(start)!;

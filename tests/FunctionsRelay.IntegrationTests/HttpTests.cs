@@ -183,8 +183,13 @@ public sealed class HttpTests(Azurite azurite) : IAsyncLifetime
         Assert.Equal(HttpStatusCode.BadRequest, forged.StatusCode);
         Assert.Contains("state: is missing, forged or older than 15 minutes", await forged.Content.ReadAsStringAsync(), StringComparison.Ordinal);
         Assert.Equal(HttpStatusCode.OK, callback.StatusCode);
-        Assert.Contains("connected to HubSpot account 777", await callback.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        var page = await callback.Content.ReadAsStringAsync();
+        Assert.Contains("connected to HubSpot account 777", page, StringComparison.Ordinal);
         var token = await host.Service<PortalTokenStore>().GetAsync(777, CancellationToken.None);
+        // The install made the portal's publishable key, and the page shows it.
+        var key = (await host.Service<PortalTokenStore>().GetAccessAsync(777, CancellationToken.None))!.Key;
+        Assert.Matches("^pk_[A-Za-z0-9_-]{32}$", key);
+        Assert.Contains($"publishable key: {key}", page, StringComparison.Ordinal);
         Assert.Equal(PortalStatus.Connected, token!.Status);
         Assert.Contains(token.AccessToken, _hubSpot.IssuedSecrets);
         Assert.DoesNotContain(token.AccessToken, token.ToString(), StringComparison.Ordinal);

@@ -2,6 +2,8 @@ using System.Collections.Concurrent;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
+using FunctionsRelay.Infrastructure.HubSpot;
+using FunctionsRelay.Infrastructure.Http;
 using FunctionsRelay.Local;
 using Microsoft.Extensions.Logging;
 
@@ -11,7 +13,7 @@ namespace FunctionsRelay.IntegrationTests;
 /// The local host (its real Program, on Kestrel over loopback HTTP) against the test's Azurite and, when given, the fake
 /// HubSpot. Each host gets its own queue and tables, and keeps every log line it wrote.
 /// </summary>
-public sealed class RelayHost : WebApplicationFactory<Program>
+public sealed partial class RelayHost : WebApplicationFactory<Program>
 {
     private readonly Dictionary<string, string?> _settings;
 
@@ -36,13 +38,18 @@ public sealed class RelayHost : WebApplicationFactory<Program>
             _settings[key] = value;
         UseKestrel(0);
         StartServer();
-        Client = CreateClient();
+        Client = CreateDefaultClient(new PortalKeys(this));
+        RawClient = CreateClient();
     }
 
     /// <summary>host.json's queue settings, which a setting of the same path overrides as an app setting does on Azure.</summary>
     public const string QueueSettings = $"{HostJsonConfiguration.Section}:extensions:queues";
 
+    /// <summary>A client that posts beacons as their portal's own players do: with its publishable key, when it has one.</summary>
     public HttpClient Client { get; }
+
+    /// <summary>A client that adds nothing: for tests of what a request without the right key gets.</summary>
+    public HttpClient RawClient { get; }
 
     public ConcurrentQueue<string> Logs { get; } = new();
 
@@ -74,6 +81,39 @@ public sealed class RelayHost : WebApplicationFactory<Program>
                 Assert.Fail($"Timed out after {seconds} s: {message}. The host's last log lines:\n{string.Join("\n", Logs.TakeLast(25))}");
             await Task.Delay(100);
         }
+    }
+
+    /// <summary>Adds the <c>X-Relay-Key</c> of the portal a beacon request names (its first <c>portalId</c>), if that portal has one.</summary>
+    private sealed partial class PortalKeys(RelayHost host) : DelegatingHandler
+    {
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            if (request.Method == HttpMethod.Post && request.RequestUri!.AbsolutePath.EndsWith("/api/beacons", StringComparison.Ordinal)
+                && !request.Headers.Contains(BeaconEndpoint.KeyHeader) && request.Content is { } content
+                && PortalId().Match(await content.ReadAsStringAsync(cancellationToken)) is { Success: true } match
+                && await KeyOfAsync(long.Parse(match.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture), cancellationToken) is { } key)
+            {
+                request.Headers.Add(BeaconEndpoint.KeyHeader, key);
+            }
+
+            return await base.SendAsync(request, cancellationToken);
+        }
+
+        /// <summary>The portal's key; none while storage is out of reach (the relay then answers for itself).</summary>
+        private async Task<string?> KeyOfAsync(long portalId, CancellationToken cancellationToken)
+        {
+            try
+            {
+                return (await host.Service<PortalTokenStore>().GetAccessAsync(portalId, cancellationToken))?.Key;
+            }
+            catch (Azure.RequestFailedException)
+            {
+                return null;
+            }
+        }
+
+        [System.Text.RegularExpressions.GeneratedRegex("\"(?:portalId|hubspot_portal_id)\"\\s*:\\s*\"?([0-9]+)")]
+        private static partial System.Text.RegularExpressions.Regex PortalId();
     }
 
     private sealed class CollectingLoggerProvider(ConcurrentQueue<string> lines) : ILoggerProvider

@@ -15,6 +15,7 @@ namespace FunctionsRelay.Infrastructure.Http;
 /// </summary>
 public sealed class BeaconEndpoint(
     BeaconIngestService ingest,
+    IngestRateLimits rates,
     IOptions<BeaconLimits> limits,
     IOptions<RelayOptions> relay,
     RelayMetrics metrics,
@@ -25,6 +26,13 @@ public sealed class BeaconEndpoint(
     public async Task<IResult> PostAsync(HttpRequest request, CancellationToken cancellationToken)
     {
         AllowOrigin(request);
+        var address = ClientAddress(request);
+        if (rates.AddressMustWait(address) is { } wait)
+        {
+            metrics.RequestRefused("rate_address");
+            return TooMany(request, wait, $"rate: more than {limits.Value.RequestsPerMinutePerAddress} requests a minute from {address}");
+        }
+
         if (!IsAcceptedContentType(request.ContentType))
         {
             metrics.RequestRefused("unsupported_media_type");
@@ -49,10 +57,12 @@ public sealed class BeaconEndpoint(
 
         try
         {
-            var result = await ingest.IngestAsync(body, cancellationToken);
+            var result = await ingest.IngestAsync(body, CredentialsOf(request), cancellationToken);
+            if (result.Status == StatusCodes.Status429TooManyRequests)
+                return TooMany(request, result.RetryAfter, result.Errors[0]);
             return result.IsValid
                 ? Results.Json(new { accepted = result.Accepted, ignored = result.Ignored }, statusCode: StatusCodes.Status202Accepted)
-                : Results.Json(new { errors = result.Errors }, statusCode: StatusCodes.Status400BadRequest);
+                : Results.Json(new { errors = result.Errors }, statusCode: result.Status);
         }
         catch (RequestFailedException ex)
         {
@@ -63,6 +73,18 @@ public sealed class BeaconEndpoint(
         }
     }
 
+    /// <summary>The portal's key as the <c>X-Relay-Key</c> header, or as <c>?key=</c> (what <c>sendBeacon</c>, which sets no headers, can carry).</summary>
+    public const string KeyHeader = "X-Relay-Key";
+
+    private static BeaconCredentials CredentialsOf(HttpRequest request)
+    {
+        var key = request.Headers[KeyHeader].ToString() is { Length: > 0 } header ? header : request.Query["key"].ToString();
+        return new BeaconCredentials(
+            key.Length > 0 ? key : null,
+            request.Headers.Origin.ToString() is { Length: > 0 } origin ? origin : null,
+            $"{request.Scheme}://{request.Host}");
+    }
+
     /// <summary>Answers a CORS preflight: allowed origins may POST with a Content-Type header.</summary>
     public IResult Preflight(HttpRequest request)
     {
@@ -70,7 +92,7 @@ public sealed class BeaconEndpoint(
             return Results.StatusCode(StatusCodes.Status403Forbidden);
         var headers = request.HttpContext.Response.Headers;
         headers.AccessControlAllowMethods = "POST, OPTIONS";
-        headers.AccessControlAllowHeaders = "Content-Type";
+        headers.AccessControlAllowHeaders = $"Content-Type, {KeyHeader}";
         headers.AccessControlMaxAge = "86400";
         return Results.NoContent();
     }
@@ -110,6 +132,22 @@ public sealed class BeaconEndpoint(
         while (buffer.Length < limit && (read = await body.ReadAsync(chunk.AsMemory(0, (int)Math.Min(chunk.Length, limit - buffer.Length)), cancellationToken)) > 0)
             buffer.Write(chunk, 0, read);
         return buffer.GetBuffer().AsMemory(0, (int)buffer.Length);
+    }
+
+    /// <summary>
+    /// The client's address: the last entry of <c>X-Forwarded-For</c> when there is one (what Azure's front ends append:
+    /// earlier entries are the client's to choose), else the connection's.
+    /// </summary>
+    private static string ClientAddress(HttpRequest request) =>
+        request.Headers["X-Forwarded-For"].ToString().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) is [.., var last]
+            ? last
+            : request.HttpContext.Connection.RemoteIpAddress?.ToString() ?? "unknown";
+
+    private static IResult TooMany(HttpRequest request, TimeSpan wait, string error)
+    {
+        var seconds = Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds));
+        request.HttpContext.Response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return Errors(StatusCodes.Status429TooManyRequests, $"{error}; send again after {seconds} s");
     }
 
     private static IResult TooLarge(long size, int maxBytes, bool orMore = false) =>

@@ -17,6 +17,8 @@ namespace FunctionsRelay.Infrastructure.Http;
 public sealed class OAuthEndpoints(
     HubSpotOAuthClient oauth,
     TokenService tokens,
+    PortalTokenStore store,
+    Ingest.PortalAccessCheck access,
     IOptions<HubSpotOptions> options,
     TimeProvider time,
     ILogger<OAuthEndpoints> logger)
@@ -60,7 +62,12 @@ public sealed class OAuthEndpoints(
             if (portalId is null)
                 return Page(StatusCodes.Status502BadGateway, "HubSpot did not say which account the app was installed in; try again.");
             await tokens.StoreInstallAsync(portalId.Value, granted, cancellationToken);
-            return Page(StatusCodes.Status200OK, $"FunctionsRelay is connected to HubSpot account {portalId}. Its players' views now reach HubSpot.");
+            access.Forget(portalId.Value);
+            var key = (await store.GetAccessAsync(portalId.Value, cancellationToken))?.Key;
+            return Page(
+                StatusCodes.Status200OK,
+                $"FunctionsRelay is connected to HubSpot account {portalId}. Its players' views now reach HubSpot once they send " +
+                $"the account's publishable key: {key} (the player script's key option, the X-Relay-Key header or ?key=; relay portal shows it again).");
         }
         catch (HubSpotOAuthException ex)
         {

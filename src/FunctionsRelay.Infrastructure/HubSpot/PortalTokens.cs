@@ -18,8 +18,28 @@ public sealed record PortalToken(long PortalId, string AccessToken, string Refre
     public override string ToString() => $"PortalToken {{ PortalId = {PortalId}, ExpiresAt = {ExpiresAt:O}, Status = {Status} }}";
 }
 
-/// <summary>Tokens in Table Storage, one row per portal; every write after the first is conditional on the ETag.</summary>
-public sealed class PortalTokenStore(Storage.StorageClients clients, IOptions<RelayOptions> options)
+/// <summary>
+/// Who may post beacons for a portal: its players, who show its publishable key (made when the app is installed; after a
+/// rotation the previous key stays valid until <see cref="PreviousKeyUntil"/>), from its allowed origins (none set: the
+/// relay's own <c>Relay__AllowedOrigins</c>; <c>*</c>: any, chosen explicitly).
+/// </summary>
+public sealed record PortalAccess(long PortalId, string Key, string? PreviousKey, DateTimeOffset? PreviousKeyUntil, IReadOnlyList<string> Origins)
+{
+    /// <summary>A publishable key: <c>pk_</c> and 24 random bytes, URL-safe; it identifies a portal's players, it is no secret.</summary>
+    public static string NewKey() => "pk_" + Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(24)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+
+    public bool Accepts(string? key, DateTimeOffset now) =>
+        key is not null && (Same(key, Key) || (PreviousKey is not null && PreviousKeyUntil > now && Same(key, PreviousKey)));
+
+    private static bool Same(string given, string expected) =>
+        System.Security.Cryptography.CryptographicOperations.FixedTimeEquals(System.Text.Encoding.UTF8.GetBytes(given), System.Text.Encoding.UTF8.GetBytes(expected));
+}
+
+/// <summary>
+/// Tokens in Table Storage, one row per portal; every write after the first is conditional on the ETag. The row also
+/// holds the portal's <see cref="PortalAccess"/>: a token write merges into it, so the key survives refreshes and reinstalls.
+/// </summary>
+public sealed class PortalTokenStore(Storage.StorageClients clients, IOptions<RelayOptions> options, TimeProvider time)
 {
     private const string Partition = "portal";
 
@@ -42,7 +62,10 @@ public sealed class PortalTokenStore(Storage.StorageClients clients, IOptions<Re
         return tokens;
     }
 
-    /// <summary>Writes the token: unconditionally for a new install, else only over the version that was read.</summary>
+    /// <summary>
+    /// Writes the token: unconditionally for a new install (which gives a portal without a publishable key its first),
+    /// else only over the version that was read.
+    /// </summary>
     /// <exception cref="RequestFailedException">412 when someone else wrote the row since.</exception>
     public async Task<PortalToken> SaveAsync(PortalToken token, bool overwrite, CancellationToken cancellationToken)
     {
@@ -53,10 +76,58 @@ public sealed class PortalTokenStore(Storage.StorageClients clients, IOptions<Re
             ["ExpiresAt"] = token.ExpiresAt,
             ["Status"] = token.Status.ToString(),
         };
+        if (overwrite && await GetAccessAsync(token.PortalId, cancellationToken) is null)
+            entity["PublishableKey"] = PortalAccess.NewKey();
         var response = overwrite
-            ? await Table.UpsertEntityAsync(entity, TableUpdateMode.Replace, cancellationToken)
-            : await Table.UpdateEntityAsync(entity, token.ETag, TableUpdateMode.Replace, cancellationToken);
+            ? await Table.UpsertEntityAsync(entity, TableUpdateMode.Merge, cancellationToken)
+            : await Table.UpdateEntityAsync(entity, token.ETag, TableUpdateMode.Merge, cancellationToken);
         return token with { ETag = response.Headers.ETag ?? default };
+    }
+
+    /// <summary>The portal's key and origins; null for a portal that never installed the app.</summary>
+    public async Task<PortalAccess?> GetAccessAsync(long portalId, CancellationToken cancellationToken)
+    {
+        var response = await Table.GetEntityIfExistsAsync<TableEntity>(
+            Partition, Key(portalId), ["PublishableKey", "PreviousKey", "PreviousKeyUntil", "AllowedOrigins"], cancellationToken);
+        return response.HasValue && response.Value is { } entity && entity.GetString("PublishableKey") is { Length: > 0 } key
+            ? new PortalAccess(
+                portalId,
+                key,
+                entity.GetString("PreviousKey"),
+                entity.GetDateTimeOffset("PreviousKeyUntil"),
+                (entity.GetString("AllowedOrigins") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            : null;
+    }
+
+    /// <summary>Gives the portal a new key; the one it had stays valid for <paramref name="grace"/>, so players can be updated meanwhile.</summary>
+    public async Task<PortalAccess?> RotateKeyAsync(long portalId, TimeSpan grace, CancellationToken cancellationToken)
+    {
+        if (await GetAccessAsync(portalId, cancellationToken) is not { } current)
+            return null;
+        await Table.UpdateEntityAsync(
+            new TableEntity(Partition, Key(portalId))
+            {
+                ["PublishableKey"] = PortalAccess.NewKey(),
+                ["PreviousKey"] = current.Key,
+                ["PreviousKeyUntil"] = time.GetUtcNow() + grace,
+            },
+            ETag.All,
+            TableUpdateMode.Merge,
+            cancellationToken);
+        return await GetAccessAsync(portalId, cancellationToken);
+    }
+
+    /// <summary>Sets the origins whose pages may post the portal's beacons (<c>*</c>: any); none: the relay's own list.</summary>
+    public async Task<PortalAccess?> SetOriginsAsync(long portalId, IReadOnlyList<string> origins, CancellationToken cancellationToken)
+    {
+        if (await GetAccessAsync(portalId, cancellationToken) is null)
+            return null;
+        await Table.UpdateEntityAsync(
+            new TableEntity(Partition, Key(portalId)) { ["AllowedOrigins"] = string.Join(',', origins) },
+            ETag.All,
+            TableUpdateMode.Merge,
+            cancellationToken);
+        return await GetAccessAsync(portalId, cancellationToken);
     }
 
     private static string Key(long portalId) => portalId.ToString(System.Globalization.CultureInfo.InvariantCulture);

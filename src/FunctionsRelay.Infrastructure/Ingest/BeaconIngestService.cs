@@ -5,29 +5,63 @@ using Microsoft.Extensions.Logging;
 
 namespace FunctionsRelay.Infrastructure.Ingest;
 
-public sealed record IngestResult(int Accepted, int Ignored, IReadOnlyList<string> Errors)
+/// <summary>What became of a request: accepted (202), or refused with the errors and the status that says why (400, 401, 403).</summary>
+public sealed record IngestResult(int Accepted, int Ignored, IReadOnlyList<string> Errors, int Status = 202)
 {
+    /// <summary>For a 429: when the portal's players may send again.</summary>
+    public TimeSpan RetryAfter { get; init; }
+
     public bool IsValid => Errors.Count == 0;
 }
 
 /// <summary>Validates a request body and queues its beacons, one message per session. A body with any invalid beacon queues nothing.</summary>
-public sealed class BeaconIngestService(BeaconParser parser, BeaconQueue queue, RelayMetrics metrics, TimeProvider time, ILogger<BeaconIngestService> logger)
+public sealed class BeaconIngestService(
+    BeaconParser parser,
+    BeaconQueue queue,
+    PortalAccessCheck access,
+    IngestRateLimits rates,
+    Microsoft.Extensions.Options.IOptions<BeaconLimits> limits,
+    RelayMetrics metrics,
+    TimeProvider time,
+    ILogger<BeaconIngestService> logger)
 {
-    public async Task<IngestResult> IngestAsync(ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
+    /// <summary>Ingests a body as its portals' own players would send it (the tests' and tools' way in).</summary>
+    public Task<IngestResult> IngestAsync(ReadOnlyMemory<byte> body, CancellationToken cancellationToken) =>
+        IngestAsync(body, null, cancellationToken);
+
+    /// <summary>Ingests a body whose portals must accept <paramref name="credentials"/>; null: trusted (not from the internet).</summary>
+    public async Task<IngestResult> IngestAsync(ReadOnlyMemory<byte> body, BeaconCredentials? credentials, CancellationToken cancellationToken)
     {
         var batch = parser.Parse(body, time.GetUtcNow());
         if (!batch.IsValid)
         {
             RelayLog.BeaconsRejected(logger, batch.Errors.Count, batch.Errors[0].ToString());
             metrics.RequestRefused("invalid");
-            return new IngestResult(0, 0, batch.Errors.Select(error => error.ToString()).ToList());
+            return new IngestResult(0, 0, batch.Errors.Select(error => error.ToString()).ToList(), 400);
         }
 
         if (BeaconQueue.Oversized(batch.Beacons).ToList() is [var first, ..] oversized)
         {
             RelayLog.BeaconsRejected(logger, oversized.Count, first);
             metrics.RequestRefused("oversized");
-            return new IngestResult(0, 0, oversized);
+            return new IngestResult(0, 0, oversized, 400);
+        }
+
+        if (credentials is not null
+            && await access.CheckAsync(batch.Beacons.Select(b => b.PortalId).Concat(batch.Summaries.Select(s => s.PortalId)), credentials, cancellationToken) is { } refusal)
+        {
+            RelayLog.BeaconsRejected(logger, 1, refusal.Error);
+            metrics.RequestRefused(refusal.Reason);
+            return new IngestResult(0, 0, [refusal.Error], refusal.Status);
+        }
+
+        foreach (var portalId in batch.Beacons.Select(b => b.PortalId).Distinct())
+        {
+            if (credentials is not null && rates.PortalMustWait(portalId) is { } wait)
+            {
+                metrics.RequestRefused("rate_portal");
+                return new IngestResult(0, 0, [$"rate: more than {limits.Value.RequestsPerMinutePerPortal} requests a minute for portal {portalId}"], 429) { RetryAfter = wait };
+            }
         }
 
         var messages = batch.Beacons.Count + batch.Summaries.Count == 0 ? 0 : await queue.EnqueueAsync(batch.Beacons, batch.Summaries, cancellationToken);

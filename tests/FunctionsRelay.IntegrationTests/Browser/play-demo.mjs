@@ -2,14 +2,14 @@
 // plays the demo tone, seeks back while playing, plays on to the end, leaves the page; then opens the demo page again
 // and waits for that session's heat strip. Prints what the browser really played as JSON on stdout.
 //
-//   node play-demo.mjs <relay base URL> <portal id> <artifacts folder>
+//   node play-demo.mjs <relay base URL> <portal id> <the portal's publishable key> <artifacts folder>
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 
-const [baseUrl, portalId, artifacts] = process.argv.slice(2);
-if (!baseUrl || !portalId || !artifacts) {
-  console.error('usage: node play-demo.mjs <relay base URL> <portal id> <artifacts folder>');
+const [baseUrl, portalId, key, artifacts] = process.argv.slice(2);
+if (!baseUrl || !portalId || !key || !artifacts) {
+  console.error('usage: node play-demo.mjs <relay base URL> <portal id> <the portal\'s publishable key> <artifacts folder>');
   process.exit(2);
 }
 mkdirSync(artifacts, { recursive: true });
@@ -30,7 +30,7 @@ try {
   page.on('console', message => console.error(`[page] ${message.type()}: ${message.text()}`));
   page.on('pageerror', error => console.error(`[page] error: ${error.message}`));
 
-  await page.goto(`${baseUrl}/demo?portalId=${portalId}&seconds=${seconds}&heartbeat=1&mediaId=e2e-tone&mediaName=E2E%20tone`);
+  await page.goto(`${baseUrl}/demo?portalId=${portalId}&key=${encodeURIComponent(key)}&seconds=${seconds}&heartbeat=1&mediaId=e2e-tone&mediaName=E2E%20tone`);
   await page.waitForFunction(() => document.getElementById('player').readyState >= 4);
   const startPosition = await page.evaluate(() => document.getElementById('player').play().then(() => document.getElementById('player').currentTime));
 
@@ -57,7 +57,7 @@ try {
   await page.close();
 
   const viewer = await context.newPage();
-  await viewer.goto(`${baseUrl}/demo?portalId=${portalId}&seconds=${seconds}`);
+  await viewer.goto(`${baseUrl}/demo?portalId=${portalId}&key=${encodeURIComponent(key)}&seconds=${seconds}`);
   await viewer.waitForSelector(`[data-session="${played.sessionId}"] .heat`, { timeout: 60000 });
   await viewer.screenshot({ path: join(artifacts, 'demo-heat-strip.png'), fullPage: true });
 

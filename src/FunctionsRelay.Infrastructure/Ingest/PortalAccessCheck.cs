@@ -1,0 +1,71 @@
+using System.Collections.Concurrent;
+using FunctionsRelay.Infrastructure.HubSpot;
+using Microsoft.Extensions.Options;
+
+namespace FunctionsRelay.Infrastructure.Ingest;
+
+/// <summary>What a beacon request shows of who sent it: the portal's publishable key, and the page's origin.</summary>
+public sealed record BeaconCredentials(string? Key, string? Origin, string? OwnOrigin = null)
+{
+    public static readonly BeaconCredentials None = new(null, null);
+}
+
+/// <summary>Why a request was refused before anything of it was queued: the status, the error the player reads, the reason counted.</summary>
+public sealed record AccessRefusal(int Status, string Error, string Reason);
+
+/// <summary>
+/// Only a portal's own players write to its timeline: every portal a request names must have installed the app (else
+/// 403: a made-up portal would wait days for a token that never comes), the request must show that portal's
+/// publishable key (else 401), and a page's <c>Origin</c> must be one the portal allows (else 403). Portals are cached
+/// for a minute, those unknown too, so that a flood of made-up portals costs no storage reads. With no HubSpot app
+/// configured (a dry run) nothing reaches HubSpot and nothing is checked.
+/// </summary>
+public sealed class PortalAccessCheck(PortalTokenStore store, IOptions<RelayOptions> relay, IOptions<HubSpotOptions> hubSpot, TimeProvider time)
+{
+    private static readonly TimeSpan CacheFor = TimeSpan.FromMinutes(1);
+
+    /// <summary>A key the cached row refuses is checked against the row read again, at most this often: a rotated key works at once.</summary>
+    private static readonly TimeSpan RereadAfter = TimeSpan.FromSeconds(5);
+    private readonly ConcurrentDictionary<long, (PortalAccess? Access, DateTimeOffset ReadAt)> _portals = new();
+
+    public async Task<AccessRefusal?> CheckAsync(IEnumerable<long> portalIds, BeaconCredentials credentials, CancellationToken cancellationToken)
+    {
+        if (hubSpot.Value.DryRun)
+            return null;
+        foreach (var portalId in portalIds.Distinct())
+        {
+            if (await AccessOfAsync(portalId, cancellationToken) is not { } access)
+                return new(403, $"portalId: {portalId} has not installed this relay's HubSpot app; install it first (/api/oauth/install)", "unknown_portal");
+            if (credentials.Key is null)
+                return new(401, "key: is required: the portal's publishable key, as the X-Relay-Key header or ?key= (shown when the app was installed, and by relay portal)", "missing_key");
+            if (!access.Accepts(credentials.Key, time.GetUtcNow())
+                && (await AccessOfAsync(portalId, cancellationToken, fresherThan: RereadAfter) is not { } reread || !reread.Accepts(credentials.Key, time.GetUtcNow())))
+                return new(401, $"key: is not a publishable key of portal {portalId} (rotated more than the grace period ago, or another portal's)", "wrong_key");
+            if (credentials.Origin is { Length: > 0 } origin && !OriginAllowed(access, origin, credentials.OwnOrigin))
+                return new(403, $"Origin: {origin} may not post beacons of portal {portalId}; allow it with relay portal --origins", "foreign_origin");
+        }
+
+        return null;
+    }
+
+    /// <summary>Reads the portal again on its next request (after an install or a rotation made here).</summary>
+    public void Forget(long portalId) => _portals.TryRemove(portalId, out _);
+
+    /// <summary>The portal's own origins when it has any, else the relay's; the relay's own pages (the demo) always.</summary>
+    private bool OriginAllowed(PortalAccess access, string origin, string? ownOrigin)
+    {
+        var allowed = access.Origins.Count > 0 ? access.Origins : relay.Value.AllowedOrigins;
+        return allowed.Contains("*") || allowed.Contains(origin, StringComparer.OrdinalIgnoreCase)
+            || string.Equals(origin, ownOrigin, StringComparison.OrdinalIgnoreCase);
+    }
+
+    private async Task<PortalAccess?> AccessOfAsync(long portalId, CancellationToken cancellationToken, TimeSpan? fresherThan = null)
+    {
+        var now = time.GetUtcNow();
+        if (_portals.TryGetValue(portalId, out var cached) && now - cached.ReadAt < (fresherThan ?? CacheFor))
+            return cached.Access;
+        var access = await store.GetAccessAsync(portalId, cancellationToken);
+        _portals[portalId] = (access, now);
+        return access;
+    }
+}

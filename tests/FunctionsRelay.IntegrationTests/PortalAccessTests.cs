@@ -1,0 +1,134 @@
+using System.Net;
+using System.Text.Json;
+using FunctionsRelay.Cli;
+using FunctionsRelay.Infrastructure.HubSpot;
+using FunctionsRelay.Infrastructure.Http;
+using FunctionsRelay.Infrastructure.Storage;
+
+namespace FunctionsRelay.IntegrationTests;
+
+/// <summary>
+/// Only a portal's own players write to its timeline: each refusal has its status and message and queues nothing; a
+/// rotated key keeps working for its grace period; one address's flood is limited while another's player is not.
+/// </summary>
+[Collection(AzuriteCollection.Name)]
+public sealed class PortalAccessTests(Azurite azurite) : IAsyncLifetime
+{
+    private const long Portal = 3131;
+    private FakeHubSpot _hubSpot = null!;
+
+    public async Task InitializeAsync() => _hubSpot = await FakeHubSpot.StartAsync();
+
+    public async Task DisposeAsync() => await _hubSpot.DisposeAsync();
+
+    private async Task<(RelayHost Host, string Key)> StartAsync(Dictionary<string, string?>? settings = null)
+    {
+        var host = new RelayHost(azurite, _hubSpot, settings);
+        await _hubSpot.ConnectPortalAsync(host.Service<PortalTokenStore>(), Portal, TimeSpan.FromMinutes(30));
+        return (host, (await host.Service<PortalTokenStore>().GetAccessAsync(Portal, CancellationToken.None))!.Key);
+    }
+
+    private static async Task<(HttpStatusCode Status, string Error, HttpResponseMessage Answer)> PostAsync(
+        RelayHost host, long portal, string? key, string? origin = null, string? address = null, string session = "access")
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/beacons") { Content = SessionBeacons.Typical(portal, session).Content() };
+        if (key is not null)
+            request.Headers.Add(BeaconEndpoint.KeyHeader, key);
+        if (origin is not null)
+            request.Headers.Add("Origin", origin);
+        if (address is not null)
+            request.Headers.Add("X-Forwarded-For", address);
+        var answer = await host.RawClient.SendAsync(request);
+        var body = await answer.Content.ReadAsStringAsync();
+        var error = answer.StatusCode == HttpStatusCode.Accepted ? "" : JsonDocument.Parse(body).RootElement.GetProperty("errors")[0].GetString()!;
+        return (answer.StatusCode, error, answer);
+    }
+
+    private static async Task AssertNothingQueuedAsync(RelayHost host) =>
+        Assert.Null((await host.Service<BeaconQueue>().Queue.PeekMessageAsync()).Value);
+
+    [Fact]
+    public async Task A_missing_key_a_wrong_key_and_an_unknown_portal_are_refused_and_nothing_is_queued()
+    {
+        var (host, key) = await StartAsync();
+        using var _ = host;
+
+        var missing = await PostAsync(host, Portal, key: null);
+        var wrong = await PostAsync(host, Portal, key: "pk_" + new string('x', 32));
+        var otherPortals = await PostAsync(host, 9_999_999, key);
+
+        Assert.Equal((HttpStatusCode.Unauthorized, "key: is required: the portal's publishable key, as the X-Relay-Key header or ?key= (shown when the app was installed, and by relay portal)"), (missing.Status, missing.Error));
+        Assert.Equal(HttpStatusCode.Unauthorized, wrong.Status);
+        Assert.Equal($"key: is not a publishable key of portal {Portal} (rotated more than the grace period ago, or another portal's)", wrong.Error);
+        Assert.Equal(HttpStatusCode.Forbidden, otherPortals.Status);
+        Assert.Equal("portalId: 9999999 has not installed this relay's HubSpot app; install it first (/api/oauth/install)", otherPortals.Error);
+        await AssertNothingQueuedAsync(host);
+
+        var allowed = await PostAsync(host, Portal, key);
+        var inQuery = await host.RawClient.PostAsync($"/api/beacons?key={Uri.EscapeDataString(key)}", SessionBeacons.Typical(Portal, "by-query").Content());
+        Assert.Equal(HttpStatusCode.Accepted, allowed.Status);
+        Assert.Equal(HttpStatusCode.Accepted, inQuery.StatusCode);
+        await host.EventuallyAsync(() => _hubSpot.EventsOf("by-query").Any(e => e.Key == "attention-span"), "the keyed beacons reach HubSpot");
+    }
+
+    [Fact]
+    public async Task A_page_of_an_origin_the_portal_does_not_allow_is_refused()
+    {
+        var (host, key) = await StartAsync();
+        using var _ = host;
+        using var output = new StringWriter();
+        Assert.Equal(RelayCli.Done, await RelayCli.RunAsync(["portal", "--portal", $"{Portal}", "--origins", "https://www.example.com"], host.Services, output, CancellationToken.None));
+        Assert.Contains("origins: https://www.example.com", output.ToString(), StringComparison.Ordinal);
+
+        var foreign = await PostAsync(host, Portal, key, origin: "https://phish.example.net");
+        var own = await PostAsync(host, Portal, key, origin: "https://www.example.com", session: "from-its-page");
+
+        Assert.Equal(HttpStatusCode.Forbidden, foreign.Status);
+        Assert.Equal($"Origin: https://phish.example.net may not post beacons of portal {Portal}; allow it with relay portal --origins", foreign.Error);
+        Assert.Equal(HttpStatusCode.Accepted, own.Status);
+    }
+
+    [Fact]
+    public async Task A_rotated_key_works_at_once_and_the_old_one_for_its_grace_period_only()
+    {
+        var (host, oldKey) = await StartAsync();
+        using var _ = host;
+        Assert.Equal(HttpStatusCode.Accepted, (await PostAsync(host, Portal, oldKey, session: "before-rotation")).Status);
+
+        using var output = new StringWriter();
+        Assert.Equal(RelayCli.Done, await RelayCli.RunAsync(["portal", "--portal", $"{Portal}", "--rotate", "--grace", "00:00:03"], host.Services, output, CancellationToken.None));
+        var newKey = (await host.Service<PortalTokenStore>().GetAccessAsync(Portal, CancellationToken.None))!.Key;
+        Assert.Contains($"key: {newKey}", output.ToString(), StringComparison.Ordinal);
+        Assert.Contains($"previous key: {oldKey} (valid until", output.ToString(), StringComparison.Ordinal);
+
+        await Task.Delay(TimeSpan.FromSeconds(5.5));
+        Assert.Equal(HttpStatusCode.Accepted, (await PostAsync(host, Portal, newKey, session: "new-key")).Status);
+        var oldInGrace = await PostAsync(host, Portal, oldKey, session: "old-key-in-grace");
+        Assert.Equal(HttpStatusCode.Unauthorized, oldInGrace.Status);
+
+        // Within the grace period the old key still works.
+        Assert.Equal(RelayCli.Done, await RelayCli.RunAsync(["portal", "--portal", $"{Portal}", "--rotate", "--grace", "01:00:00"], host.Services, TextWriter.Null, CancellationToken.None));
+        Assert.Equal(HttpStatusCode.Accepted, (await PostAsync(host, Portal, newKey, session: "previous-key-in-grace")).Status);
+    }
+
+    [Fact]
+    public async Task A_flood_from_one_address_is_limited_while_another_address_is_served()
+    {
+        var (host, key) = await StartAsync(new() { ["Beacons:RequestsPerMinutePerAddress"] = "8" });
+        using var _ = host;
+
+        var flood = new List<(HttpStatusCode Status, string Error, HttpResponseMessage Answer)>();
+        for (var i = 0; i < 6; i++)
+            flood.Add(await PostAsync(host, Portal, key, address: "203.0.113.7", session: $"flood-{i}"));
+        var other = await PostAsync(host, Portal, key, address: "198.51.100.2", session: "another-viewer");
+
+        Assert.Equal([HttpStatusCode.Accepted, HttpStatusCode.Accepted], flood.Take(2).Select(f => f.Status));
+        Assert.All(flood.Skip(2), f =>
+        {
+            Assert.Equal(HttpStatusCode.TooManyRequests, f.Status);
+            Assert.Matches("^rate: more than 8 requests a minute from 203\\.0\\.113\\.7; send again after [0-9]+ s$", f.Error);
+            Assert.True(int.Parse(f.Answer.Headers.GetValues("Retry-After").Single(), System.Globalization.CultureInfo.InvariantCulture) >= 1);
+        });
+        Assert.Equal(HttpStatusCode.Accepted, other.Status);
+    }
+}
