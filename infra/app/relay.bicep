@@ -79,6 +79,21 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
     }
   }
 
+  // No publishing with a user name and password (FTP, or the SCM site's basic auth): deployments go as an identity.
+  resource ftpCredentials 'basicPublishingCredentialsPolicies' = {
+    name: 'ftp'
+    properties: {
+      allow: false
+    }
+  }
+
+  resource scmCredentials 'basicPublishingCredentialsPolicies' = {
+    name: 'scm'
+    properties: {
+      allow: false
+    }
+  }
+
   resource appSettings 'config' = {
     name: 'appsettings'
     properties: union(relaySettings, {

@@ -244,6 +244,16 @@ public sealed class DeploymentTests
     }
 
     [Fact]
+    public void The_vault_cannot_be_purged_and_the_app_takes_no_basic_publishing_credentials()
+    {
+        var vault = Single("Microsoft.KeyVault/vaults")["properties"]!;
+        Assert.True(vault["enablePurgeProtection"]!.GetValue<bool>());
+        Assert.True(vault["enableRbacAuthorization"]!.GetValue<bool>());
+        var policies = Resources("Microsoft.Web/sites/basicPublishingCredentialsPolicies").ToDictionary(Name, p => p["properties"]!["allow"]!.GetValue<bool>());
+        Assert.Equal(new Dictionary<string, bool> { ["ftp"] = false, ["scm"] = false }, policies);
+    }
+
+    [Fact]
     public void Monitoring_accepts_microsoft_entra_id_only()
     {
         Assert.True(Single("Microsoft.Insights/components")["properties"]!["DisableLocalAuth"]!.GetValue<bool>());

@@ -16,6 +16,8 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
     enableRbacAuthorization: true
     enableSoftDelete: true
     softDeleteRetentionInDays: 7
+    // A deleted secret cannot be purged before its retention ends, by anyone (azd down --purge cannot either).
+    enablePurgeProtection: true
     publicNetworkAccess: 'Enabled'
   }
 }
