@@ -60,6 +60,9 @@ internal sealed class HubSpotOptionsValidation : IValidateOptions<HubSpotOptions
         string.IsNullOrWhiteSpace(options.ClientId) != string.IsNullOrWhiteSpace(options.ClientSecret)
             ? "HubSpot__ClientId and HubSpot__ClientSecret go together: set both (to send to HubSpot) or neither (dry run)"
             : null,
+        options.AllowedPortals.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).All(p => long.TryParse(p, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var id) && id > 0)
+            ? null
+            : "HubSpot__AllowedPortals must be HubSpot account ids separated by commas",
         options.RequestsPerTenSeconds is >= 1 and <= 110 ? null : $"HubSpot__RequestsPerTenSeconds must be 1 to 110, HubSpot's limit (got {options.RequestsPerTenSeconds})",
         OptionsValidation.Positive(options.RequestTimeout, "HubSpot__RequestTimeout"),
         OptionsValidation.Positive(options.NoTokenRetryDelay, "HubSpot__NoTokenRetryDelay"),

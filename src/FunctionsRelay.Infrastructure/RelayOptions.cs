@@ -70,6 +70,13 @@ public sealed class HubSpotOptions
 
     public string? ClientSecret { get; set; }
 
+    /// <summary>HubSpot accounts that may install the app, comma-separated; empty: any account.</summary>
+    public string AllowedPortals { get; set; } = "";
+
+    public bool MayInstall(long portalId) =>
+        AllowedPortals.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) is var allowed
+        && (allowed.Length == 0 || allowed.Contains(portalId.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+
     /// <summary>The HubSpot app's id, for its media bridge settings (the setup command).</summary>
     public long? AppId { get; set; }
 

@@ -162,6 +162,21 @@ public sealed class HttpTests(Azurite azurite) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task An_account_outside_the_allowed_portals_cannot_install_the_app()
+    {
+        using var host = new RelayHost(azurite, _hubSpot, new() { ["HubSpot:AllowedPortals"] = "777" });
+        using var browser = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false }) { BaseAddress = host.Client.BaseAddress };
+        var state = QueryHelpers.ParseQuery((await browser.GetAsync("/api/oauth/install")).Headers.Location!.Query)["state"].ToString();
+
+        var callback = await browser.GetAsync($"/api/oauth/callback?code=code-for-778&state={Uri.EscapeDataString(state)}");
+
+        Assert.Equal(HttpStatusCode.Forbidden, callback.StatusCode);
+        Assert.Contains("HubSpot account 778 may not install this relay", await callback.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Null(await host.Service<PortalTokenStore>().GetAsync(778, CancellationToken.None));
+        Assert.Null(await host.Service<PortalTokenStore>().GetAccessAsync(778, CancellationToken.None));
+    }
+
+    [Fact]
     public async Task The_install_flow_sends_the_browser_to_HubSpot_and_the_callback_stores_the_tokens()
     {
         using var host = new RelayHost(azurite, _hubSpot);
@@ -177,11 +192,20 @@ public sealed class HttpTests(Azurite azurite) : IAsyncLifetime
         Assert.Equal("media_bridge.read media_bridge.write", query["scope"]);
         Assert.EndsWith("/api/oauth/callback", query["redirect_uri"].ToString(), StringComparison.Ordinal);
 
+        var callbackUrl = $"/api/oauth/callback?code=code-for-777&state={Uri.EscapeDataString(query["state"]!)}";
         var forged = await noRedirects.GetAsync($"/api/oauth/callback?code=code-for-777&state={Uri.EscapeDataString(query["state"] + "0")}");
-        var callback = await noRedirects.GetAsync($"/api/oauth/callback?code=code-for-777&state={Uri.EscapeDataString(query["state"]!)}");
+        // The same state from another browser (without the install's nonce cookie) is refused.
+        using var otherBrowser = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false }) { BaseAddress = host.Client.BaseAddress };
+        var elsewhere = await otherBrowser.GetAsync(callbackUrl);
+        var callback = await noRedirects.GetAsync(callbackUrl);
+        var replayed = await noRedirects.GetAsync(callbackUrl);
 
+        const string Refused = "state: is missing, forged, used already, from another browser or older than 15 minutes";
         Assert.Equal(HttpStatusCode.BadRequest, forged.StatusCode);
-        Assert.Contains("state: is missing, forged or older than 15 minutes", await forged.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Contains(Refused, await forged.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.BadRequest, elsewhere.StatusCode);
+        Assert.Contains(Refused, await elsewhere.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.BadRequest, replayed.StatusCode);
         Assert.Equal(HttpStatusCode.OK, callback.StatusCode);
         var page = await callback.Content.ReadAsStringAsync();
         Assert.Contains("connected to HubSpot account 777", page, StringComparison.Ordinal);

@@ -11,8 +11,10 @@ namespace FunctionsRelay.Infrastructure.Http;
 
 /// <summary>
 /// The HubSpot app's install flow: <c>GET /api/oauth/install</c> sends the browser to HubSpot's authorize page with the
-/// media bridge scopes and a signed state; <c>GET /api/oauth/callback</c> checks the state, exchanges the code, learns the
-/// account id and stores the account's tokens.
+/// media bridge scopes and a signed state bound to that browser (a nonce also kept in a SameSite cookie);
+/// <c>GET /api/oauth/callback</c> checks the state against the cookie (then drops the cookie: a state is used once),
+/// exchanges the code, learns the account id, refuses an account outside <c>HubSpot__AllowedPortals</c>, and stores the
+/// account's tokens and gives it its publishable key. Every failure is a page that says what to do, never a bare 500.
 /// </summary>
 public sealed class OAuthEndpoints(
     HubSpotOAuthClient oauth,
@@ -28,17 +30,22 @@ public sealed class OAuthEndpoints(
     public const string Scopes = "media_bridge.read media_bridge.write";
     private static readonly TimeSpan StateLifetime = TimeSpan.FromMinutes(15);
 
+    /// <summary>The browser's half of the state: only the browser that started the install can finish it.</summary>
+    private const string NonceCookie = "relay_oauth_nonce";
+
     public IResult Install(HttpRequest request)
     {
         if (NotConfigured() is { } problem)
             return problem;
         var settings = options.Value;
+        var nonce = Convert.ToHexString(RandomNumberGenerator.GetBytes(16));
+        request.HttpContext.Response.Cookies.Append(NonceCookie, nonce, CookieFor(request, StateLifetime));
         var query = QueryString.Create(new KeyValuePair<string, string?>[]
         {
             new("client_id", settings.ClientId),
             new("redirect_uri", RedirectUri(request)),
             new("scope", Scopes),
-            new("state", NewState()),
+            new("state", NewState(nonce)),
         });
         return Results.Redirect(settings.AuthorizeUrl + query.ToUriComponent());
     }
@@ -52,8 +59,9 @@ public sealed class OAuthEndpoints(
             return Page(StatusCodes.Status400BadRequest, $"HubSpot did not authorize the app: {error}.");
         if (string.IsNullOrEmpty(query["code"]))
             return Page(StatusCodes.Status400BadRequest, "code: is missing; start again at /api/oauth/install.");
-        if (!IsValidState(query["state"].ToString()))
-            return Page(StatusCodes.Status400BadRequest, "state: is missing, forged or older than 15 minutes; start again at /api/oauth/install.");
+        if (!IsValidState(query["state"].ToString(), request.Cookies[NonceCookie]))
+            return Page(StatusCodes.Status400BadRequest, "state: is missing, forged, used already, from another browser or older than 15 minutes; start again at /api/oauth/install.");
+        request.HttpContext.Response.Cookies.Delete(NonceCookie, CookieFor(request, TimeSpan.Zero));
 
         try
         {
@@ -61,6 +69,12 @@ public sealed class OAuthEndpoints(
             var portalId = granted.HubId ?? await oauth.IntrospectHubIdAsync(granted.AccessToken, cancellationToken);
             if (portalId is null)
                 return Page(StatusCodes.Status502BadGateway, "HubSpot did not say which account the app was installed in; try again.");
+            if (!options.Value.MayInstall(portalId.Value))
+            {
+                logger.LogWarning("HubSpot account {PortalId} tried to install the app; it is not in HubSpot__AllowedPortals", portalId);
+                return Page(StatusCodes.Status403Forbidden, $"HubSpot account {portalId} may not install this relay; ask its operator.");
+            }
+
             await tokens.StoreInstallAsync(portalId.Value, granted, cancellationToken);
             access.Forget(portalId.Value);
             var key = (await store.GetAccessAsync(portalId.Value, cancellationToken))?.Key;
@@ -74,6 +88,11 @@ public sealed class OAuthEndpoints(
             logger.LogWarning("HubSpot refused the authorization code: {Status} {Error}", ex.Status, ex.Error);
             return Page(StatusCodes.Status502BadGateway, $"HubSpot refused the authorization code ({ex.Error ?? ex.Status.ToString(CultureInfo.InvariantCulture)}); start again at /api/oauth/install.");
         }
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+        {
+            logger.LogError(ex, "The install could not be completed");
+            return Page(StatusCodes.Status503ServiceUnavailable, "The install could not be completed (HubSpot or the relay's storage could not be reached); start again at /api/oauth/install in a minute.");
+        }
     }
 
     private IResult? NotConfigured() => options.Value.DryRun
@@ -85,31 +104,45 @@ public sealed class OAuthEndpoints(
             ? configured
             : $"{request.Scheme}://{request.Host}{request.PathBase}/api/{CallbackRoute}";
 
-    /// <summary><c>issuedAt.nonce.signature</c>, signed with the client secret: nothing to store, nothing to forge.</summary>
-    private string NewState()
+    /// <summary><c>issuedAt.nonce.signature</c>: nothing to store, nothing to forge, and only good with the browser's nonce cookie.</summary>
+    private string NewState(string nonce)
     {
-        var payload = $"{time.GetUtcNow().ToUnixTimeMilliseconds()}.{Convert.ToHexString(RandomNumberGenerator.GetBytes(12))}";
+        var payload = $"{time.GetUtcNow().ToUnixTimeMilliseconds()}.{nonce}";
         return $"{payload}.{Sign(payload)}";
     }
 
-    private bool IsValidState(string state)
+    private bool IsValidState(string state, string? cookieNonce)
     {
-        var lastDot = state.LastIndexOf('.');
-        if (lastDot <= 0)
+        var parts = state.Split('.');
+        if (parts.Length != 3 || cookieNonce is null)
             return false;
-        var payload = state[..lastDot];
-        var expected = Encoding.ASCII.GetBytes(Sign(payload));
-        var given = Encoding.ASCII.GetBytes(state[(lastDot + 1)..]);
-        if (!CryptographicOperations.FixedTimeEquals(expected, given))
+        var payload = $"{parts[0]}.{parts[1]}";
+        if (!CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(Sign(payload)), Encoding.ASCII.GetBytes(parts[2]))
+            || !CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(parts[1]), Encoding.ASCII.GetBytes(cookieNonce)))
             return false;
-        var issuedAt = payload.Split('.')[0];
-        return long.TryParse(issuedAt, NumberStyles.None, CultureInfo.InvariantCulture, out var issued)
+        return long.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out var issued)
             && time.GetUtcNow() - DateTimeOffset.FromUnixTimeMilliseconds(issued) is var age
             && age >= TimeSpan.Zero && age <= StateLifetime;
     }
 
+    /// <summary>
+    /// HMAC-SHA256 with a key of the state's own, derived from the client secret (HKDF, labelled): a state never holds
+    /// anything of the secret, and the secret's one use stays signing in to HubSpot.
+    /// </summary>
     private string Sign(string payload) =>
-        Convert.ToHexString(HMACSHA256.HashData(Encoding.UTF8.GetBytes(options.Value.ClientSecret!), Encoding.UTF8.GetBytes(payload)));
+        Convert.ToHexString(HMACSHA256.HashData(
+            HKDF.DeriveKey(HashAlgorithmName.SHA256, Encoding.UTF8.GetBytes(options.Value.ClientSecret!), 32, info: "FunctionsRelay OAuth state"u8.ToArray()),
+            Encoding.UTF8.GetBytes(payload)));
+
+    private static CookieOptions CookieFor(HttpRequest request, TimeSpan lifetime) => new()
+    {
+        HttpOnly = true,
+        Secure = request.IsHttps,
+        // Lax: sent on HubSpot's top-level redirect back to the callback, never on a cross-site subrequest.
+        SameSite = SameSiteMode.Lax,
+        Path = "/api/oauth",
+        MaxAge = lifetime,
+    };
 
     private static IResult Page(int status, string message) => Results.Content(
         $"<!doctype html><meta charset=\"utf-8\"><title>FunctionsRelay</title><p>{WebUtility.HtmlEncode(message)}</p>",
