@@ -25,14 +25,16 @@ Open the demo page, http://localhost:7071/demo: a player wired to the relay, and
 
 Or post beacons to http://localhost:7071/api/beacons, for example:
 
-  curl -i http://localhost:7071/api/beacons -H 'Content-Type: application/json' -d '[
+  curl -i http://localhost:7071/api/beacons -H 'Content-Type: application/json' -H 'X-Relay-Key: <the portal key>' -d '[
     {"portalId":4242,"sessionId":"try-1","seq":0,"event":"play","ts":$now_ms,"position":0,"duration":60,
      "media":{"externalId":"video-1","name":"Demo","type":"VIDEO"},"contact":{"utk":"demo-utk"},
      "page":{"name":"Demo page","url":"https://example.com/"}},
     {"portalId":4242,"sessionId":"try-1","seq":1,"event":"pause","ts":$((now_ms + 20000)),"position":20},
     {"portalId":4242,"sessionId":"try-1","seq":2,"event":"end","ts":$((now_ms + 21000)),"position":20}]'
 
-and watch the events it would send appear below and in .relay/dry-run-events.jsonl.
+and watch the events it would send appear below and in .relay/dry-run-events.jsonl. In dry run any key (or none) is
+taken; with a HubSpot app configured, a portal's beacons need the publishable key its install showed
+(dotnet run --project src/FunctionsRelay.Cli -- portal --portal <id> shows it again).
 
 MSG
 # Not exec: the trap above stops Azurite when the relay stops (Ctrl+C).
