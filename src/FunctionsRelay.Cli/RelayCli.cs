@@ -30,11 +30,13 @@ public static class RelayCli
           portal's tokens: AzureWebJobsStorage).
 
         relay portal --portal ID [--rotate [--grace 7.00:00:00]] [--origins https://a.example,https://b.example | *]
+                     [--signing-secret]
 
           Shows a portal's publishable key (its players send it: the X-Relay-Key header or ?key=) and the origins whose
           pages may post its beacons (none: the relay's own Relay__AllowedOrigins). --rotate gives it a new key; the one
           it had stays valid for --grace (7 days), for players to be updated. --origins sets the origins ('*': any).
-          Exits 1 for a portal that never installed the app.
+          --signing-secret also prints the portal's secret for signing contact ids: give it to the customer's backend
+          only. Exits 1 for a portal that never installed the app.
 
         relay poison [--portal ID] [--session ID] [--apply]
 
@@ -57,7 +59,7 @@ public static class RelayCli
         return args[0] switch
         {
             "setup" => await SetupAsync(Options.Parse("setup", args[1..], ["check"], ["app-id", "media-types", "app-name", "portal", "utk", "contact-id"]), services, output, cancellationToken),
-            "portal" => await PortalAsync(Options.Parse("portal", args[1..], ["rotate"], ["portal", "grace", "origins"]), services, output, cancellationToken),
+            "portal" => await PortalAsync(Options.Parse("portal", args[1..], ["rotate", "signing-secret"], ["portal", "grace", "origins"]), services, output, cancellationToken),
             "poison" => await PoisonAsync(Options.Parse("poison", args[1..], ["apply"], ["portal", "session"]), services, output, cancellationToken),
             _ => await UsageAsync(output, $"unknown verb '{args[0]}'"),
         };
@@ -131,6 +133,8 @@ public static class RelayCli
         if (access.PreviousKey is not null && access.PreviousKeyUntil is { } until)
             await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"previous key: {access.PreviousKey} (valid until {until:u})"));
         await output.WriteLineAsync($"origins: {(access.Origins.Count == 0 ? "the relay's (Relay__AllowedOrigins)" : string.Join(", ", access.Origins))}");
+        if (options.Flag("signing-secret"))
+            await output.WriteLineAsync($"signing secret (for the customer's backend only): {access.SigningSecret ?? "none: install the app again to make one"}");
         return Done;
     }
 

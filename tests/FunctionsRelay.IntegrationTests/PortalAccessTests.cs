@@ -112,6 +112,41 @@ public sealed class PortalAccessTests(Azurite azurite) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_contact_id_counts_only_with_the_portals_signature_of_it()
+    {
+        var (host, key) = await StartAsync();
+        using var _ = host;
+        var secret = (await host.Service<PortalTokenStore>().GetAccessAsync(Portal, CancellationToken.None))!.SigningSecret!;
+        var expires = DateTimeOffset.UtcNow.AddMinutes(10).ToUnixTimeSeconds();
+        string Sign(long contactId, long until) => Convert.ToHexStringLower(System.Security.Cryptography.HMACSHA256.HashData(
+            System.Text.Encoding.UTF8.GetBytes(secret), System.Text.Encoding.UTF8.GetBytes($"{Portal}:{contactId}:{until}")));
+        async Task<(HttpStatusCode Status, string Error)> PostContactAsync(string session, string contact)
+        {
+            var beacons = SessionBeacons.Typical(Portal, session).Beacons.Select(b => b.Replace($"\"contact\":{{\"utk\":\"utk-{session}\"}}", $"\"contact\":{contact}", StringComparison.Ordinal)).ToList();
+            Assert.Contains(beacons, b => b.Contains(contact, StringComparison.Ordinal));
+            using var request = new HttpRequestMessage(HttpMethod.Post, "/api/beacons") { Content = new StringContent(SessionBeacons.Json(beacons), System.Text.Encoding.UTF8, "text/plain") };
+            request.Headers.Add(BeaconEndpoint.KeyHeader, key);
+            var answer = await host.RawClient.SendAsync(request);
+            var body = await answer.Content.ReadAsStringAsync();
+            return (answer.StatusCode, answer.StatusCode == HttpStatusCode.Accepted ? "" : JsonDocument.Parse(body).RootElement.GetProperty("errors")[0].GetString()!);
+        }
+
+        var unsigned = await PostContactAsync("unsigned", "{\"contactId\":501}");
+        var forged = await PostContactAsync("forged", $"{{\"contactId\":502,\"expires\":{expires},\"signature\":\"{Sign(501, expires)}\"}}");
+        var expired = await PostContactAsync("expired", $"{{\"contactId\":503,\"expires\":1700000000,\"signature\":\"{Sign(503, 1700000000)}\"}}");
+        await AssertNothingQueuedAsync(host);
+        var signed = await PostContactAsync("signed", $"{{\"contactId\":504,\"expires\":{expires},\"signature\":\"{Sign(504, expires)}\"}}");
+
+        Assert.Equal(HttpStatusCode.BadRequest, unsigned.Status);
+        Assert.StartsWith("contact.contactId: the start beacon (seq 0) of session unsigned names contact 501 without contact.expires and contact.signature", unsigned.Error, StringComparison.Ordinal);
+        Assert.Equal((HttpStatusCode.BadRequest, $"contact.signature: is not portal {Portal}'s signature of contact 502 in the start beacon (seq 0) of session forged"), forged);
+        Assert.Equal((HttpStatusCode.BadRequest, "contact.expires: the signature of contact 503 in the start beacon (seq 0) of session expired has expired"), expired);
+        Assert.Equal(HttpStatusCode.Accepted, signed.Status);
+        await host.EventuallyAsync(() => _hubSpot.EventsOf("signed").Any(e => e.Key == "attention-span"), "the signed contact's events reach HubSpot");
+        Assert.All(_hubSpot.EventsOf("signed"), e => Assert.Equal(504, e.Json.GetProperty("contactId").GetInt64()));
+    }
+
+    [Fact]
     public async Task A_flood_from_one_address_is_limited_while_another_address_is_served()
     {
         var (host, key) = await StartAsync(new() { ["Beacons:RequestsPerMinutePerAddress"] = "8" });

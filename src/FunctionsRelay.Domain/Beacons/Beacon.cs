@@ -52,7 +52,14 @@ public sealed record MediaInfo(
     public bool HasIdentity => ExternalId is not null || MediaBridgeId is not null;
 }
 
-public sealed record ContactInfo(long? ContactId, string? Utk);
+/// <summary>A contact by HubSpot id or by the browser's <c>hubspotutk</c>; a contact id comes with the customer's signature of it.</summary>
+public sealed record ContactInfo(long? ContactId, string? Utk, ContactSignature? Signature = null);
+
+/// <summary>
+/// The customer's backend vouching for a contact id until <see cref="Expires"/> (Unix seconds): <see cref="Value"/> is the hex
+/// HMAC-SHA256 of <c>portalId:contactId:expires</c> with the portal's signing secret.
+/// </summary>
+public sealed record ContactSignature(long Expires, string Value);
 
 public sealed record PageInfo(long? Id, string? Name, string? Url);
 

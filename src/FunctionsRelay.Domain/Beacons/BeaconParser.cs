@@ -376,7 +376,11 @@ public sealed class BeaconParser(BeaconLimits limits)
             var utk = OptionalString(contact, contactPath, "utk"u8);
             if (contactId is null && utk is null && !Has(contact, "contactId"u8) && !Has(contact, "utk"u8))
                 Error(contactPath, "needs contactId or utk");
-            return new ContactInfo(contactId, utk);
+            var expires = OptionalInteger(contact, contactPath, "expires"u8, min: 1);
+            var signature = OptionalString(contact, contactPath, "signature"u8);
+            if ((expires is null) != (signature is null))
+                Error(contactPath, "needs both expires and signature, or neither");
+            return new ContactInfo(contactId, utk, expires is { } at && signature is { } value ? new ContactSignature(at, value) : null);
         }
 
         private PageInfo? Page(JsonElement item, string path)

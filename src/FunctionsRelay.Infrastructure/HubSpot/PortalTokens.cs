@@ -23,8 +23,25 @@ public sealed record PortalToken(long PortalId, string AccessToken, string Refre
 /// rotation the previous key stays valid until <see cref="PreviousKeyUntil"/>), from its allowed origins (none set: the
 /// relay's own <c>Relay__AllowedOrigins</c>; <c>*</c>: any, chosen explicitly).
 /// </summary>
-public sealed record PortalAccess(long PortalId, string Key, string? PreviousKey, DateTimeOffset? PreviousKeyUntil, IReadOnlyList<string> Origins)
+/// <remarks><see cref="SigningSecret"/> is the portal's secret for signing contact ids (its backend's, never a page's): the text form leaves it out.</remarks>
+public sealed record PortalAccess(long PortalId, string Key, string? PreviousKey, DateTimeOffset? PreviousKeyUntil, IReadOnlyList<string> Origins, string? SigningSecret = null)
 {
+    public override string ToString() => $"PortalAccess {{ PortalId = {PortalId}, Key = {Key}, Origins = {string.Join(",", Origins)} }}";
+
+    /// <summary>A secret for signing contact ids: <c>ss_</c> and 32 random bytes, hex.</summary>
+    public static string NewSigningSecret() => "ss_" + Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
+
+    /// <summary>Whether <paramref name="signature"/> is the portal's signature of the contact id, and has not expired.</summary>
+    public bool Vouches(long contactId, FunctionsRelay.Domain.Beacons.ContactSignature signature, DateTimeOffset now)
+    {
+        if (SigningSecret is null || signature.Expires <= now.ToUnixTimeSeconds())
+            return false;
+        var expected = System.Security.Cryptography.HMACSHA256.HashData(
+            System.Text.Encoding.UTF8.GetBytes(SigningSecret),
+            System.Text.Encoding.UTF8.GetBytes(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{PortalId}:{contactId}:{signature.Expires}")));
+        return Same(signature.Value.ToLowerInvariant(), Convert.ToHexStringLower(expected));
+    }
+
     /// <summary>A publishable key: <c>pk_</c> and 24 random bytes, URL-safe; it identifies a portal's players, it is no secret.</summary>
     public static string NewKey() => "pk_" + Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(24)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
 
@@ -77,7 +94,10 @@ public sealed class PortalTokenStore(Storage.StorageClients clients, IOptions<Re
             ["Status"] = token.Status.ToString(),
         };
         if (overwrite && await GetAccessAsync(token.PortalId, cancellationToken) is null)
+        {
             entity["PublishableKey"] = PortalAccess.NewKey();
+            entity["SigningSecret"] = PortalAccess.NewSigningSecret();
+        }
         var response = overwrite
             ? await Table.UpsertEntityAsync(entity, TableUpdateMode.Merge, cancellationToken)
             : await Table.UpdateEntityAsync(entity, token.ETag, TableUpdateMode.Merge, cancellationToken);
@@ -88,14 +108,15 @@ public sealed class PortalTokenStore(Storage.StorageClients clients, IOptions<Re
     public async Task<PortalAccess?> GetAccessAsync(long portalId, CancellationToken cancellationToken)
     {
         var response = await Table.GetEntityIfExistsAsync<TableEntity>(
-            Partition, Key(portalId), ["PublishableKey", "PreviousKey", "PreviousKeyUntil", "AllowedOrigins"], cancellationToken);
+            Partition, Key(portalId), ["PublishableKey", "PreviousKey", "PreviousKeyUntil", "AllowedOrigins", "SigningSecret"], cancellationToken);
         return response.HasValue && response.Value is { } entity && entity.GetString("PublishableKey") is { Length: > 0 } key
             ? new PortalAccess(
                 portalId,
                 key,
                 entity.GetString("PreviousKey"),
                 entity.GetDateTimeOffset("PreviousKeyUntil"),
-                (entity.GetString("AllowedOrigins") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+                (entity.GetString("AllowedOrigins") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
+                entity.GetString("SigningSecret"))
             : null;
     }
 

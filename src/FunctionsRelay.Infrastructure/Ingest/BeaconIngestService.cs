@@ -48,7 +48,7 @@ public sealed class BeaconIngestService(
         }
 
         if (credentials is not null
-            && await access.CheckAsync(batch.Beacons.Select(b => b.PortalId).Concat(batch.Summaries.Select(s => s.PortalId)), credentials, cancellationToken) is { } refusal)
+            && await access.CheckAsync(batch.Beacons, batch.Summaries, credentials, cancellationToken) is { } refusal)
         {
             RelayLog.BeaconsRejected(logger, 1, refusal.Error);
             metrics.RequestRefused(refusal.Reason);

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using FunctionsRelay.Domain.Beacons;
 using FunctionsRelay.Infrastructure.HubSpot;
 using Microsoft.Extensions.Options;
 
@@ -16,7 +17,8 @@ public sealed record AccessRefusal(int Status, string Error, string Reason);
 /// <summary>
 /// Only a portal's own players write to its timeline: every portal a request names must have installed the app (else
 /// 403: a made-up portal would wait days for a token that never comes), the request must show that portal's
-/// publishable key (else 401), and a page's <c>Origin</c> must be one the portal allows (else 403). Portals are cached
+/// publishable key (else 401), a page's <c>Origin</c> must be one the portal allows (else 403), and a contact id must
+/// come with the portal's signature of it (else 400). Portals are cached
 /// for a minute, those unknown too, so that a flood of made-up portals costs no storage reads. With no HubSpot app
 /// configured (a dry run) nothing reaches HubSpot and nothing is checked.
 /// </summary>
@@ -28,11 +30,12 @@ public sealed class PortalAccessCheck(PortalTokenStore store, IOptions<RelayOpti
     private static readonly TimeSpan RereadAfter = TimeSpan.FromSeconds(5);
     private readonly ConcurrentDictionary<long, (PortalAccess? Access, DateTimeOffset ReadAt)> _portals = new();
 
-    public async Task<AccessRefusal?> CheckAsync(IEnumerable<long> portalIds, BeaconCredentials credentials, CancellationToken cancellationToken)
+    public async Task<AccessRefusal?> CheckAsync(
+        IReadOnlyList<Beacon> beacons, IReadOnlyList<PlaybackSummary> summaries, BeaconCredentials credentials, CancellationToken cancellationToken)
     {
         if (hubSpot.Value.DryRun)
             return null;
-        foreach (var portalId in portalIds.Distinct())
+        foreach (var portalId in beacons.Select(b => b.PortalId).Concat(summaries.Select(s => s.PortalId)).Distinct())
         {
             if (await AccessOfAsync(portalId, cancellationToken) is not { } access)
                 return new(403, $"portalId: {portalId} has not installed this relay's HubSpot app; install it first (/api/oauth/install)", "unknown_portal");
@@ -43,9 +46,31 @@ public sealed class PortalAccessCheck(PortalTokenStore store, IOptions<RelayOpti
                 return new(401, $"key: is not a publishable key of portal {portalId} (rotated more than the grace period ago, or another portal's)", "wrong_key");
             if (credentials.Origin is { Length: > 0 } origin && !OriginAllowed(access, origin, credentials.OwnOrigin))
                 return new(403, $"Origin: {origin} may not post beacons of portal {portalId}; allow it with relay portal --origins", "foreign_origin");
+            foreach (var beacon in beacons.Where(b => b.PortalId == portalId && b.Contact?.ContactId is not null))
+            {
+                if (UnvouchedContact(access, beacon) is { } problem)
+                    return new(400, problem, "unsigned_contact");
+            }
         }
 
         return null;
+    }
+
+    /// <summary>
+    /// A contact id claims a specific contact: it counts only with the portal's signature (made by the customer's backend,
+    /// which knows who is signed in), unexpired. A utk is the browser's own cookie and needs none.
+    /// </summary>
+    private string? UnvouchedContact(PortalAccess access, Beacon beacon)
+    {
+        var (contactId, signature) = (beacon.Contact!.ContactId!.Value, beacon.Contact.Signature);
+        var which = $"the {beacon.Event.ToString().ToLowerInvariant()} beacon{(beacon.Seq is { } seq ? $" (seq {seq})" : "")} of session {beacon.SessionId}";
+        if (signature is null)
+            return $"contact.contactId: {which} names contact {contactId} without contact.expires and contact.signature (HMAC-SHA256 of \"portalId:contactId:expires\" with the portal's signing secret); send the hubspotutk cookie as contact.utk instead, or sign the id";
+        if (signature.Expires <= time.GetUtcNow().ToUnixTimeSeconds())
+            return $"contact.expires: the signature of contact {contactId} in {which} has expired";
+        return access.Vouches(contactId, signature, time.GetUtcNow())
+            ? null
+            : $"contact.signature: is not portal {access.PortalId}'s signature of contact {contactId} in {which}";
     }
 
     /// <summary>Reads the portal again on its next request (after an install or a rotation made here).</summary>
