@@ -38,6 +38,12 @@ public static class RelayCli
           --signing-secret also prints the portal's secret for signing contact ids: give it to the customer's backend
           only. Exits 1 for a portal that never installed the app.
 
+        relay deadletters [--portal ID] [--session ID] [--status N] [--since 2026-11-01] [--until 2026-11-02] [--apply]
+
+          Lists the events HubSpot refused (or the relay gave up on without a token), oldest first, with HubSpot's
+          answer. --apply puts each back into its session's outbox, once, and the relay sends it as any other event:
+          run it after the cause is fixed. Without --apply nothing changes.
+
         relay poison [--portal ID] [--session ID] [--apply]
 
           Lists the queue messages the relay gave up on after their last attempt (kept from the poison queues in the
@@ -60,6 +66,7 @@ public static class RelayCli
         {
             "setup" => await SetupAsync(Options.Parse("setup", args[1..], ["check"], ["app-id", "media-types", "app-name", "portal", "utk", "contact-id"]), services, output, cancellationToken),
             "portal" => await PortalAsync(Options.Parse("portal", args[1..], ["rotate", "signing-secret"], ["portal", "grace", "origins"]), services, output, cancellationToken),
+            "deadletters" => await DeadLettersAsync(Options.Parse("deadletters", args[1..], ["apply"], ["portal", "session", "status", "since", "until"]), services, output, cancellationToken),
             "poison" => await PoisonAsync(Options.Parse("poison", args[1..], ["apply"], ["portal", "session"]), services, output, cancellationToken),
             _ => await UsageAsync(output, $"unknown verb '{args[0]}'"),
         };
@@ -136,6 +143,42 @@ public static class RelayCli
         if (options.Flag("signing-secret"))
             await output.WriteLineAsync($"signing secret (for the customer's backend only): {access.SigningSecret ?? "none: install the app again to make one"}");
         return Done;
+    }
+
+    private static async Task<int> DeadLettersAsync(Options options, IServiceProvider services, TextWriter output, CancellationToken cancellationToken)
+    {
+        if (options.Problem is { } problem)
+            return await UsageAsync(output, problem);
+        DateTimeOffset? Date(string name) => options.Value(name) is { } text
+            ? DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var date) ? date : DateTimeOffset.MinValue
+            : null;
+        var (since, until) = (Date("since"), Date("until"));
+        if (since == DateTimeOffset.MinValue || until == DateTimeOffset.MinValue)
+            return await UsageAsync(output, "--since and --until must be dates (2026-11-01) or times (2026-11-01T12:00Z)");
+        int? status = options.Value("status") is { } statusText ? int.TryParse(statusText, CultureInfo.InvariantCulture, out var parsed) ? parsed : -1 : null;
+        if (status < 0)
+            return await UsageAsync(output, "--status must be an HTTP status (0 for the events given up on without a token)");
+
+        var replay = services.GetRequiredService<FunctionsRelay.Infrastructure.Processing.DeadLetterReplay>();
+        var chosen = await replay.ListAsync(new(options.Long("portal"), options.Value("session"), status, since, until), cancellationToken);
+        var apply = options.Flag("apply");
+        var failed = 0;
+        foreach (var letter in chosen)
+        {
+            var line = string.Create(CultureInfo.InvariantCulture, $"{letter.Event} of session {letter.PortalId}/{letter.SessionId}, refused {letter.RejectedAt:u} with {letter.Status}: {letter.Answer}");
+            if (!apply)
+            {
+                await output.WriteLineAsync($"would put back {line}");
+                continue;
+            }
+
+            var (done, outcome) = await replay.ReplayAsync(letter, cancellationToken);
+            failed += done ? 0 : 1;
+            await output.WriteLineAsync($"{(done ? "put back" : "NOT put back")} {line}: {outcome}");
+        }
+
+        await output.WriteLineAsync($"{chosen.Count} dead letter(s){(apply || chosen.Count == 0 ? "" : "; --apply puts them back")}");
+        return failed == 0 ? Done : Failed;
     }
 
     private static async Task<int> PoisonAsync(Options options, IServiceProvider services, TextWriter output, CancellationToken cancellationToken)

@@ -54,6 +54,7 @@ public static class RelayServiceCollectionExtensions
         services.AddSingleton<BeaconIngestService>();
         services.AddSingleton<SessionProcessor>();
         services.AddSingleton<PoisonHandler>();
+        services.AddSingleton<DeadLetterReplay>();
         services.AddSingleton<BeaconEndpoint>();
         services.AddSingleton<OAuthEndpoints>();
         services.AddSingleton<OEmbedEndpoint>();

@@ -1,0 +1,55 @@
+using FunctionsRelay.Cli;
+using FunctionsRelay.Infrastructure.HubSpot;
+
+namespace FunctionsRelay.IntegrationTests;
+
+/// <summary><c>relay deadletters</c>: refused events listed, then sent again once through the normal outbox after the cause is fixed.</summary>
+[Collection(AzuriteCollection.Name)]
+public sealed class DeadLetterCommandTests(Azurite azurite) : IAsyncLifetime
+{
+    private const long Portal = 7272;
+    private FakeHubSpot _hubSpot = null!;
+
+    public async Task InitializeAsync() => _hubSpot = await FakeHubSpot.StartAsync();
+
+    public async Task DisposeAsync() => await _hubSpot.DisposeAsync();
+
+    private static async Task<(int Exit, string Output)> RunAsync(RelayHost host, params string[] args)
+    {
+        using var output = new StringWriter();
+        var exit = await RelayCli.RunAsync(args, host.Services, output, CancellationToken.None);
+        return (exit, output.ToString());
+    }
+
+    [Fact]
+    public async Task A_refused_event_is_listed_then_sent_once_through_the_outbox_and_not_again()
+    {
+        using var host = new RelayHost(azurite, _hubSpot);
+        await _hubSpot.ConnectPortalAsync(host.Service<PortalTokenStore>(), Portal, TimeSpan.FromMinutes(30));
+        var session = SessionBeacons.Typical(Portal, "refused-once");
+        // HubSpot refuses the first event (a cause since fixed); the rest go.
+        _hubSpot.AnswerNextEvents(400, 1);
+        await host.Client.PostAsync("/api/beacons", session.Content());
+        await host.EventuallyAsync(() => _hubSpot.EventsOf(session.SessionId).Any(e => e.Key == "attention-span"), "the events behind the refused one go");
+        Assert.DoesNotContain(_hubSpot.EventsOf(session.SessionId), e => e.Key == "played");
+
+        var listed = await RunAsync(host, "deadletters", "--portal", $"{Portal}", "--status", "400");
+        var otherStatus = await RunAsync(host, "deadletters", "--status", "429");
+        await Task.Delay(500);
+        Assert.Equal(RelayCli.Done, listed.Exit);
+        Assert.Contains($"would put back played of session {Portal}/refused-once, refused ", listed.Output, StringComparison.Ordinal);
+        Assert.Contains("0 dead letter(s)", otherStatus.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain(_hubSpot.EventsOf(session.SessionId), e => e.Key == "played");
+
+        var applied = await RunAsync(host, "deadletters", "--session", session.SessionId, "--apply");
+        var again = await RunAsync(host, "deadletters", "--apply");
+
+        Assert.Equal(RelayCli.Done, applied.Exit);
+        Assert.Contains("put back played of session", applied.Output, StringComparison.Ordinal);
+        Assert.Contains("0 dead letter(s)", again.Output, StringComparison.Ordinal);
+        await host.EventuallyAsync(() => _hubSpot.EventsOf(session.SessionId).Any(e => e.Key == "played"), "the put-back event reaches HubSpot");
+        await Task.Delay(1000);
+        Assert.Equal(session.ExpectedEvents().Select(e => e.Key).Order(), _hubSpot.EventsOf(session.SessionId).Select(e => e.Key).Order());
+        Assert.Equal(session.ExpectedEvents().Single(e => e.Key == "played").Payload, Assert.Single(_hubSpot.EventsOf(session.SessionId), e => e.Key == "played").ProviderPayload);
+    }
+}
