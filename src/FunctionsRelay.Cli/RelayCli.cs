@@ -38,6 +38,11 @@ public static class RelayCli
           --signing-secret also prints the portal's secret for signing contact ids: give it to the customer's backend
           only. Exits 1 for a portal that never installed the app.
 
+        relay status [--portal ID]
+
+          Each portal's state from the relay's storage: its HubSpot token (connected, refresh due, disconnected since),
+          sessions open and closed, events waiting in their outboxes, dead letters, poisoned messages.
+
         relay deadletters [--portal ID] [--session ID] [--status N] [--since 2026-11-01] [--until 2026-11-02] [--apply]
 
           Lists the events HubSpot refused (or the relay gave up on without a token), oldest first, with HubSpot's
@@ -66,6 +71,7 @@ public static class RelayCli
         {
             "setup" => await SetupAsync(Options.Parse("setup", args[1..], ["check"], ["app-id", "media-types", "app-name", "portal", "utk", "contact-id"]), services, output, cancellationToken),
             "portal" => await PortalAsync(Options.Parse("portal", args[1..], ["rotate", "signing-secret"], ["portal", "grace", "origins"]), services, output, cancellationToken),
+            "status" => await StatusAsync(Options.Parse("status", args[1..], [], ["portal"]), services, output, cancellationToken),
             "deadletters" => await DeadLettersAsync(Options.Parse("deadletters", args[1..], ["apply"], ["portal", "session", "status", "since", "until"]), services, output, cancellationToken),
             "poison" => await PoisonAsync(Options.Parse("poison", args[1..], ["apply"], ["portal", "session"]), services, output, cancellationToken),
             _ => await UsageAsync(output, $"unknown verb '{args[0]}'"),
@@ -142,6 +148,18 @@ public static class RelayCli
         await output.WriteLineAsync($"origins: {(access.Origins.Count == 0 ? "the relay's (Relay__AllowedOrigins)" : string.Join(", ", access.Origins))}");
         if (options.Flag("signing-secret"))
             await output.WriteLineAsync($"signing secret (for the customer's backend only): {access.SigningSecret ?? "none: install the app again to make one"}");
+        return Done;
+    }
+
+    private static async Task<int> StatusAsync(Options options, IServiceProvider services, TextWriter output, CancellationToken cancellationToken)
+    {
+        if (options.Problem is { } problem)
+            return await UsageAsync(output, problem);
+        var lines = await services.GetRequiredService<PortalStatusReport>().ReadAsync(options.Long("portal"), cancellationToken);
+        await output.WriteLineAsync("portal      open  closed  waiting  dead letters  poisoned  token");
+        foreach (var line in lines)
+            await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"{line.PortalId,-10} {line.OpenSessions,5} {line.ClosedSessions,7} {line.EventsWaiting,8} {line.DeadLetters,13} {line.Poisoned,9}  {line.Token}"));
+        await output.WriteLineAsync($"{lines.Count} portal(s)");
         return Done;
     }
 

@@ -47,6 +47,7 @@ public static class RelayServiceCollectionExtensions
         services.AddSingleton<MediaObjectStore>();
         services.AddSingleton<PoisonedMessageStore>();
         services.AddSingleton<RetentionService>();
+        services.AddSingleton<PortalStatusReport>();
 
         services.AddSingleton(provider => new BeaconParser(provider.GetRequiredService<IOptions<BeaconLimits>>().Value));
         services.AddSingleton<PortalAccessCheck>();

@@ -41,6 +41,11 @@ public sealed class DeadLetterCommandTests(Azurite azurite) : IAsyncLifetime
         Assert.Contains("0 dead letter(s)", otherStatus.Output, StringComparison.Ordinal);
         Assert.DoesNotContain(_hubSpot.EventsOf(session.SessionId), e => e.Key == "played");
 
+        // The operator's overview shows the portal with its closed session and its one dead letter.
+        var status = await RunAsync(host, "status", "--portal", $"{Portal}");
+        Assert.Matches($"(?m)^{Portal} +0 +1 +0 +1 +0  connected \\(expires ", status.Output);
+        Assert.Contains("1 portal(s)", status.Output, StringComparison.Ordinal);
+
         var applied = await RunAsync(host, "deadletters", "--session", session.SessionId, "--apply");
         var again = await RunAsync(host, "deadletters", "--apply");
 
