@@ -10,8 +10,12 @@ public sealed class SessionOptions
     /// <summary>A session with no beacon for this long is closed and its attention span sent.</summary>
     public TimeSpan IdleTimeout { get; set; } = TimeSpan.FromMinutes(30);
 
-    /// <summary>After an <c>end</c> beacon, how long to wait for beacons still missing from the seq numbering before closing anyway.</summary>
-    public TimeSpan EndGracePeriod { get; set; } = TimeSpan.FromSeconds(30);
+    /// <summary>
+    /// After an <c>end</c> beacon, how long to wait for beacons still missing from the seq numbering before closing anyway:
+    /// longer than the 10 minutes the queue listener keeps a message hidden when the instance handling it dies, so that
+    /// such beacons still make the attention span. Only sessions with a gap before their end wait that long.
+    /// </summary>
+    public TimeSpan EndGracePeriod { get; set; } = TimeSpan.FromMinutes(11);
 
     /// <summary>
     /// How long live events (played, quartiles) wait for a missing seq number before they are decided from what arrived: a
