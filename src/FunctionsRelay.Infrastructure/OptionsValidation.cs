@@ -45,6 +45,7 @@ internal sealed class RelayOptionsValidation : IValidateOptions<RelayOptions>
         OptionsValidation.TableName(options.DeadLettersTable, "Relay__DeadLettersTable"),
         OptionsValidation.TableName(options.MediaObjectsTable, "Relay__MediaObjectsTable"),
         OptionsValidation.TableName(options.PoisonedTable, "Relay__PoisonedTable"),
+        OptionsValidation.TableName(options.KeysTable, "Relay__KeysTable"),
         OptionsValidation.AtLeast(options.StorageRetries, 0, "Relay__StorageRetries"),
         OptionsValidation.AtLeast(options.RetentionDays, 1, "Relay__RetentionDays"),
         OptionsValidation.Positive(options.StorageRetryDelay, "Relay__StorageRetryDelay"),

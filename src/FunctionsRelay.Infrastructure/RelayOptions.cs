@@ -28,6 +28,9 @@ public sealed class RelayOptions
     /// <summary>The media objects the relay made in each portal, by media type and provider id.</summary>
     public string MediaObjectsTable { get; set; } = "mediaobjects";
 
+    /// <summary>The Data Protection key ring that encrypts the portals' tokens at rest.</summary>
+    public string KeysTable { get; set; } = "keys";
+
     /// <summary>Messages of the poison queues, kept for an operator to look at and put back (<c>relay poison</c>).</summary>
     public string PoisonedTable { get; set; } = "poisoned";
 

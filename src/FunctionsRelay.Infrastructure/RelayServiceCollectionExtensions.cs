@@ -7,6 +7,7 @@ using FunctionsRelay.Infrastructure.Ingest;
 using FunctionsRelay.Infrastructure.Processing;
 using FunctionsRelay.Infrastructure.Storage;
 using FunctionsRelay.Infrastructure.Telemetry;
+using Microsoft.AspNetCore.DataProtection;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -40,6 +41,11 @@ public static class RelayServiceCollectionExtensions
         services.AddSingleton<RelayMetrics>();
 
         services.AddSingleton(provider => new StorageClients(configuration, provider.GetRequiredService<IOptions<RelayOptions>>()));
+        // Tokens are encrypted at rest with keys of their own, kept in a table every instance reads.
+        services.AddDataProtection().SetApplicationName("FunctionsRelay");
+        services.AddSingleton<IConfigureOptions<Microsoft.AspNetCore.DataProtection.KeyManagement.KeyManagementOptions>>(provider =>
+            new ConfigureOptions<Microsoft.AspNetCore.DataProtection.KeyManagement.KeyManagementOptions>(options => options.XmlRepository = new TableXmlRepository(
+                provider.GetRequiredService<StorageClients>().Tables.GetTableClient(provider.GetRequiredService<IOptions<RelayOptions>>().Value.KeysTable))));
         services.AddSingleton<BeaconQueue>();
         services.AddSingleton<SessionRepository>();
         services.AddSingleton<DeadLetterStore>();

@@ -1,5 +1,6 @@
 using Azure;
 using Azure.Data.Tables;
+using Microsoft.AspNetCore.DataProtection;
 using Microsoft.Extensions.Options;
 
 namespace FunctionsRelay.Infrastructure.HubSpot;
@@ -56,8 +57,17 @@ public sealed record PortalAccess(long PortalId, string Key, string? PreviousKey
 /// Tokens in Table Storage, one row per portal; every write after the first is conditional on the ETag. The row also
 /// holds the portal's <see cref="PortalAccess"/>: a token write merges into it, so the key survives refreshes and reinstalls.
 /// </summary>
-public sealed class PortalTokenStore(Storage.StorageClients clients, IOptions<RelayOptions> options, TimeProvider time)
+public sealed class PortalTokenStore(
+    Storage.StorageClients clients,
+    IOptions<RelayOptions> options,
+    TimeProvider time,
+    IDataProtectionProvider? dataProtection = null)
 {
+    /// <summary>Marks a token written encrypted; a row written before encryption holds its tokens as they are, read as such.</summary>
+    private const string Encrypted = "dp1:";
+
+    private readonly IDataProtector? _protector = dataProtection?.CreateProtector("FunctionsRelay.PortalTokens");
+
     private const string Partition = "portal";
 
     public TableClient Table { get; } = clients.Tables.GetTableClient(options.Value.TokensTable);
@@ -88,8 +98,8 @@ public sealed class PortalTokenStore(Storage.StorageClients clients, IOptions<Re
     {
         var entity = new TableEntity(Partition, Key(token.PortalId))
         {
-            ["AccessToken"] = token.AccessToken,
-            ["RefreshToken"] = token.RefreshToken,
+            ["AccessToken"] = Protect(token.AccessToken),
+            ["RefreshToken"] = Protect(token.RefreshToken),
             ["ExpiresAt"] = token.ExpiresAt,
             ["Status"] = token.Status.ToString(),
         };
@@ -153,10 +163,15 @@ public sealed class PortalTokenStore(Storage.StorageClients clients, IOptions<Re
 
     private static string Key(long portalId) => portalId.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
-    private static PortalToken FromEntity(TableEntity entity) => new(
+    private string Protect(string token) => _protector is null ? token : Encrypted + _protector.Protect(token);
+
+    private string Unprotect(string? stored) =>
+        stored is null ? "" : stored.StartsWith(Encrypted, StringComparison.Ordinal) && _protector is not null ? _protector.Unprotect(stored[Encrypted.Length..]) : stored;
+
+    private PortalToken FromEntity(TableEntity entity) => new(
         long.Parse(entity.RowKey, System.Globalization.CultureInfo.InvariantCulture),
-        entity.GetString("AccessToken") ?? "",
-        entity.GetString("RefreshToken") ?? "",
+        Unprotect(entity.GetString("AccessToken")),
+        Unprotect(entity.GetString("RefreshToken")),
         entity.GetDateTimeOffset("ExpiresAt") ?? DateTimeOffset.MinValue,
         Enum.TryParse<PortalStatus>(entity.GetString("Status"), out var status) ? status : PortalStatus.Disconnected,
         entity.ETag);
