@@ -29,6 +29,9 @@ public sealed class TokenService(
 
     private readonly ConcurrentDictionary<long, (PortalToken Token, DateTimeOffset ReadAt)> _recent = new();
 
+    /// <summary>One refresh per portal at a time in this instance; across instances the row's ETag decides.</summary>
+    private readonly ConcurrentDictionary<long, SemaphoreSlim> _refreshing = new();
+
     /// <summary>The portal's access token, or null when it has none that works (never installed, or disconnected).</summary>
     public async Task<string?> GetAccessTokenAsync(long portalId, CancellationToken cancellationToken)
     {
@@ -84,7 +87,28 @@ public sealed class TokenService(
         return saved;
     }
 
+    /// <summary>
+    /// Refreshes the portal's token unless another refresher (here, or elsewhere) did since <paramref name="token"/> was
+    /// read: the row is read again once this refresher's turn comes, and a newer usable token is taken as it is.
+    /// </summary>
     private async Task<PortalToken?> RefreshAsync(PortalToken token, CancellationToken cancellationToken)
+    {
+        var turn = _refreshing.GetOrAdd(token.PortalId, _ => new SemaphoreSlim(1, 1));
+        await turn.WaitAsync(cancellationToken);
+        try
+        {
+            var current = await store.GetAsync(token.PortalId, cancellationToken);
+            if (current is { Status: PortalStatus.Connected } && current.AccessToken != token.AccessToken && current.ExpiresAt - time.GetUtcNow() > UseMargin)
+                return Remember(token.PortalId, current);
+            return await RefreshNowAsync(current is { Status: PortalStatus.Connected } ? current : token, cancellationToken);
+        }
+        finally
+        {
+            turn.Release();
+        }
+    }
+
+    private async Task<PortalToken?> RefreshNowAsync(PortalToken token, CancellationToken cancellationToken)
     {
         OAuthTokens fresh;
         try
