@@ -49,6 +49,13 @@ public static class RelayCli
           answer. --apply puts each back into its session's outbox, once, and the relay sends it as any other event:
           run it after the cause is fixed. Without --apply nothing changes.
 
+        relay rederive [--portal ID] [--since 2026-11-01] [--until 2026-11-02] [--apply]
+
+          After a fix to the session rules (Sessions__*), recomputes the events of closed sessions from their stored beacon
+          logs and compares them with what each decided: the events now due that were never sent, and the ones sent that
+          would not be now. --apply sends only the missing ones, through each session's outbox; HubSpot has no delete, so
+          nothing it may have is sent again. Prints the audit; without --apply nothing changes.
+
         relay poison [--portal ID] [--session ID] [--apply]
 
           Lists the queue messages the relay gave up on after their last attempt (kept from the poison queues in the
@@ -73,6 +80,7 @@ public static class RelayCli
             "portal" => await PortalAsync(Options.Parse("portal", args[1..], ["rotate", "signing-secret"], ["portal", "grace", "origins"]), services, output, cancellationToken),
             "status" => await StatusAsync(Options.Parse("status", args[1..], [], ["portal"]), services, output, cancellationToken),
             "deadletters" => await DeadLettersAsync(Options.Parse("deadletters", args[1..], ["apply"], ["portal", "session", "status", "since", "until"]), services, output, cancellationToken),
+            "rederive" => await RederiveAsync(Options.Parse("rederive", args[1..], ["apply"], ["portal", "since", "until"]), services, output, cancellationToken),
             "poison" => await PoisonAsync(Options.Parse("poison", args[1..], ["apply"], ["portal", "session"]), services, output, cancellationToken),
             _ => await UsageAsync(output, $"unknown verb '{args[0]}'"),
         };
@@ -167,11 +175,7 @@ public static class RelayCli
     {
         if (options.Problem is { } problem)
             return await UsageAsync(output, problem);
-        DateTimeOffset? Date(string name) => options.Value(name) is { } text
-            ? DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var date) ? date : DateTimeOffset.MinValue
-            : null;
-        var (since, until) = (Date("since"), Date("until"));
-        if (since == DateTimeOffset.MinValue || until == DateTimeOffset.MinValue)
+        if (DatesOf(options) is not var (since, until))
             return await UsageAsync(output, "--since and --until must be dates (2026-11-01) or times (2026-11-01T12:00Z)");
         int? status = options.Value("status") is { } statusText ? int.TryParse(statusText, CultureInfo.InvariantCulture, out var parsed) ? parsed : -1 : null;
         if (status < 0)
@@ -197,6 +201,47 @@ public static class RelayCli
 
         await output.WriteLineAsync($"{chosen.Count} dead letter(s){(apply || chosen.Count == 0 ? "" : "; --apply puts them back")}");
         return failed == 0 ? Done : Failed;
+    }
+
+    private static async Task<int> RederiveAsync(Options options, IServiceProvider services, TextWriter output, CancellationToken cancellationToken)
+    {
+        if (options.Problem is { } problem)
+            return await UsageAsync(output, problem);
+        if (DatesOf(options) is not var (since, until))
+            return await UsageAsync(output, "--since and --until must be dates (2026-11-01) or times (2026-11-01T12:00Z)");
+        var rederive = services.GetRequiredService<FunctionsRelay.Infrastructure.Processing.SessionRederive>();
+        var compared = await rederive.CompareAsync(options.Long("portal"), since, until, cancellationToken);
+        var apply = options.Flag("apply");
+        var (missing, extra, sent) = (0, 0, 0);
+        for (var i = 0; i < compared.Count; i++)
+        {
+            var session = compared[i];
+            missing += session.Missing.Count;
+            extra += session.NoLongerDue.Count;
+            if (session.Missing.Count == 0 && session.NoLongerDue.Count == 0)
+                continue;
+            var added = apply && session.Missing.Count > 0 ? await rederive.ApplyAsync(session, cancellationToken) : 0;
+            sent += added;
+            await output.WriteLineAsync(
+                $"session {session.PortalId}/{session.SessionId}: missing [{string.Join(", ", session.Missing.Select(e => e.Key))}]{(apply ? $" ({added} sent now)" : "")}; " +
+                $"sent but no longer due [{string.Join(", ", session.NoLongerDue)}]");
+            if ((i + 1) % 500 == 0)
+                await output.WriteLineAsync($"... {i + 1} of {compared.Count} sessions compared");
+        }
+
+        await output.WriteLineAsync(
+            $"{compared.Count} closed session(s) compared: {missing} event(s) missing{(apply ? $", {sent} sent now" : missing > 0 ? " (--apply sends them)" : "")}, {extra} sent but no longer due");
+        return Done;
+    }
+
+    /// <summary>The --since and --until dates, or null when either is given but no date.</summary>
+    private static (DateTimeOffset? Since, DateTimeOffset? Until)? DatesOf(Options options)
+    {
+        DateTimeOffset? Date(string name) => options.Value(name) is { } text
+            ? DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var date) ? date : DateTimeOffset.MinValue
+            : null;
+        var (since, until) = (Date("since"), Date("until"));
+        return since == DateTimeOffset.MinValue || until == DateTimeOffset.MinValue ? null : (since, until);
     }
 
     private static async Task<int> PoisonAsync(Options options, IServiceProvider services, TextWriter output, CancellationToken cancellationToken)

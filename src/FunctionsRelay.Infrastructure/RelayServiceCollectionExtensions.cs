@@ -62,6 +62,7 @@ public static class RelayServiceCollectionExtensions
         services.AddSingleton<SessionProcessor>();
         services.AddSingleton<PoisonHandler>();
         services.AddSingleton<DeadLetterReplay>();
+        services.AddSingleton<SessionRederive>();
         services.AddSingleton<BeaconEndpoint>();
         services.AddSingleton<OAuthEndpoints>();
         services.AddSingleton<OEmbedEndpoint>();

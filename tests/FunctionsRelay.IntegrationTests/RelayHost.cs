@@ -55,6 +55,9 @@ public sealed partial class RelayHost : WebApplicationFactory<Program>
 
     public string DryRunFile => _settings["HubSpot:DryRunFile"]!;
 
+    /// <summary>The settings it runs with: its own queue and tables, for a second relay (a command line) on the same storage.</summary>
+    public IReadOnlyDictionary<string, string?> Settings => _settings;
+
     public T Service<T>()
         where T : notnull => Services.GetRequiredService<T>();
 

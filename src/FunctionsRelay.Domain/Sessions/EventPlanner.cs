@@ -52,6 +52,37 @@ public static class EventPlanner
         return events;
     }
 
+    /// <summary>
+    /// The events a closed session is due under today's rules, decided afresh from its stored log and latest values, as if
+    /// every beacon had arrived before it closed. <paramref name="stored"/> is left as it is.
+    /// </summary>
+    public static List<PendingEvent> Rederive(ViewingSession stored, SessionOptions options)
+    {
+        var session = new ViewingSession(stored.PortalId, stored.SessionId)
+        {
+            Media = stored.Media,
+            ContactId = stored.ContactId,
+            Utk = stored.Utk,
+            Page = stored.Page,
+            Context = stored.Context,
+            Duration = stored.Duration,
+        };
+        foreach (var entry in stored.LogEntries)
+            session.Restore(entry);
+        if (stored.CloseReason is { } reason && stored.ClosedAt is { } closedAt)
+            session.Close(reason, closedAt);
+        return [.. Decide(session, options)];
+    }
+
+    /// <summary>The flag that records an event of this key as decided.</summary>
+    public static DecidedEvents FlagOf(string key) => key switch
+    {
+        "played" => DecidedEvents.Played,
+        "attention-span" => DecidedEvents.AttentionSpan,
+        _ when key.StartsWith("quartile-", StringComparison.Ordinal) => QuartileFlag(int.Parse(key["quartile-".Length..], CultureInfo.InvariantCulture)),
+        _ => DecidedEvents.None,
+    };
+
     /// <summary>Closes the session if its <c>end</c> has settled or it has been idle long enough.</summary>
     public static bool CloseIfDue(ViewingSession session, long now, SessionOptions options)
     {

@@ -36,6 +36,8 @@ public sealed class SessionRepository(StorageClients clients, IOptions<RelayOpti
         var snapshot = SessionCodec.Encode(session);
         var entity = new TableEntity(PartitionKey(session.PortalId), RowKey(session.SessionId))
         {
+            // The id itself, for the row keys that are a hash of a long one.
+            ["SessionId"] = session.SessionId,
             ["Closed"] = session.IsClosed,
             ["ClosedAt"] = session.ClosedAt is { } closedAt ? DateTimeOffset.FromUnixTimeMilliseconds(closedAt) : null,
             ["Pending"] = session.Outbox.Count,

@@ -1,0 +1,93 @@
+using System.Globalization;
+using Azure.Data.Tables;
+using FunctionsRelay.Domain.Sessions;
+using FunctionsRelay.Infrastructure.Storage;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace FunctionsRelay.Infrastructure.Processing;
+
+/// <summary>
+/// A closed session's events under today's rules beside the ones it decided when it ran: <see cref="Missing"/> are due
+/// and were never decided (so never sent), <see cref="NoLongerDue"/> were decided and would not be now (HubSpot keeps
+/// them: it has no delete for these events).
+/// </summary>
+public sealed record RederivedSession(long PortalId, string SessionId, IReadOnlyList<string> Decided, IReadOnlyList<PendingEvent> Missing, IReadOnlyList<string> NoLongerDue);
+
+/// <summary>
+/// After a fix to the session rules, recomputes the events of stored closed sessions from their beacon logs and compares
+/// them with what each decided. Applying sends only the missing ones, through the session's outbox: HubSpot has no
+/// idempotency key and no delete for media events, so nothing it may already have is ever sent again, and a session
+/// re-derived twice sends nothing the second time (the events it added count as decided).
+/// </summary>
+public sealed class SessionRederive(SessionRepository sessions, BeaconQueue queue, IOptions<SessionOptions> options, TimeProvider time, ILogger<SessionRederive> logger)
+{
+    public async Task<List<RederivedSession>> CompareAsync(long? portalId, DateTimeOffset? since, DateTimeOffset? until, CancellationToken cancellationToken)
+    {
+        var filter = portalId is { } portal
+            ? TableClient.CreateQueryFilter($"PartitionKey eq {portal.ToString(CultureInfo.InvariantCulture)} and Closed eq true")
+            : TableClient.CreateQueryFilter($"Closed eq true");
+        var compared = new List<RederivedSession>();
+        await foreach (var row in sessions.Table.QueryAsync<TableEntity>(filter, select: ["PartitionKey", "RowKey", "SessionId", "ClosedAt"], cancellationToken: cancellationToken))
+        {
+            var closedAt = row.GetDateTimeOffset("ClosedAt");
+            if ((since is not null && closedAt < since) || (until is not null && closedAt >= until))
+                continue;
+            // Rows saved before the id was kept beside the key: their key is the escaped id.
+            var sessionId = row.GetString("SessionId") ?? Uri.UnescapeDataString(row.RowKey);
+            if (await sessions.GetAsync(long.Parse(row.PartitionKey, CultureInfo.InvariantCulture), sessionId, cancellationToken) is not { } stored)
+                continue;
+            compared.Add(Compare(stored.Session));
+        }
+
+        return compared;
+    }
+
+    /// <summary>Adds the session's missing events to its outbox (queuing a delivery check first) and records them as decided.</summary>
+    public async Task<int> ApplyAsync(RederivedSession rederived, CancellationToken cancellationToken)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            if (await sessions.GetAsync(rederived.PortalId, rederived.SessionId, cancellationToken) is not { } stored)
+                return 0;
+            var missing = Compare(stored.Session).Missing;
+            if (missing.Count == 0)
+                return 0;
+            foreach (var pending in missing)
+            {
+                stored.Session.Decided |= EventPlanner.FlagOf(pending.Key);
+                stored.Session.Enqueue(pending);
+            }
+
+            try
+            {
+                await queue.ScheduleAsync(new RelayMessage(RelayMessageKind.Deliver, rederived.PortalId, rederived.SessionId), time.GetUtcNow().ToUnixTimeMilliseconds(), cancellationToken);
+                await sessions.SaveAsync(stored.Session, stored.ETag, cancellationToken);
+                logger.LogInformation(
+                    "Session {PortalId}/{SessionId} re-derived: {Missing} sent now",
+                    rederived.PortalId,
+                    rederived.SessionId,
+                    string.Join(", ", missing.Select(e => e.Key)));
+                return missing.Count;
+            }
+            catch (SessionConflictException) when (attempt < 10)
+            {
+            }
+        }
+    }
+
+    private RederivedSession Compare(ViewingSession session)
+    {
+        var due = EventPlanner.Rederive(session, options.Value);
+        var decided = due.Select(e => e.Key).Concat(["played", "quartile-0", "quartile-25", "quartile-50", "quartile-75", "quartile-100", "attention-span"])
+            .Distinct()
+            .Where(key => session.Decided.HasFlag(EventPlanner.FlagOf(key)))
+            .ToList();
+        return new RederivedSession(
+            session.PortalId,
+            session.SessionId,
+            decided,
+            due.Where(e => !session.Decided.HasFlag(EventPlanner.FlagOf(e.Key))).ToList(),
+            decided.Where(key => due.All(e => e.Key != key)).ToList());
+    }
+}
