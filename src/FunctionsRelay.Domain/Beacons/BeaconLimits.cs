@@ -22,11 +22,14 @@ public sealed class BeaconLimits
     /// <summary>How deep the JSON may nest. Beacons need 4 levels; anything deeper is hostile.</summary>
     public int MaxJsonDepth { get; set; } = 16;
 
-    /// <summary>Beacon requests one client address may send a minute (a quarter of it at once); more are answered 429.</summary>
-    public int RequestsPerMinutePerAddress { get; set; } = 1200;
+    /// <summary>
+    /// Beacon requests one client address may send a minute (a quarter of it at once); more are answered 429. A player
+    /// sends one every few heartbeats (up to 12 a minute): 6,000 leaves room for some 500 viewers behind one office NAT.
+    /// </summary>
+    public int RequestsPerMinutePerAddress { get; set; } = 6_000;
 
     /// <summary>Beacon requests all players of one portal may send a minute (a quarter of it at once); more are answered 429.</summary>
-    public int RequestsPerMinutePerPortal { get; set; } = 60_000;
+    public int RequestsPerMinutePerPortal { get; set; } = 300_000;
 
     /// <summary>The HubSpot portal for mParticle events that carry no <c>hubspot_portal_id</c> attribute.</summary>
     public long? DefaultPortalId { get; set; }
