@@ -25,8 +25,7 @@ await azurite.StartAsync();
 await using var proxy = await StorageProxy.StartAsync(azurite.QueuePort, azurite.TablePort);
 await using var hubSpot = await FakeHubSpot.StartAsync();
 
-// The grace after an end cannot be longer than the idle timeout, which runs are short for.
-var sessionOptions = new SessionOptions { IdleTimeout = options.IdleTimeout, EndGracePeriod = TimeSpan.FromTicks(Math.Min(new SessionOptions().EndGracePeriod.Ticks, options.IdleTimeout.Ticks)) };
+var sessionOptions = new SessionOptions { IdleTimeout = options.IdleTimeout };
 var relaySettings = new Dictionary<string, string>
 {
     ["AzureWebJobsStorage"] = proxy.ConnectionString,

@@ -79,7 +79,6 @@ internal sealed class SessionOptionsValidation : IValidateOptions<SessionOptions
     public ValidateOptionsResult Validate(string? name, SessionOptions options) => OptionsValidation.Of(
         OptionsValidation.Positive(options.IdleTimeout, "Sessions__IdleTimeout"),
         OptionsValidation.Positive(options.EndGracePeriod, "Sessions__EndGracePeriod"),
-        options.EndGracePeriod <= options.IdleTimeout ? null : "Sessions__EndGracePeriod must not be longer than Sessions__IdleTimeout",
         options.ReorderWindow >= TimeSpan.Zero ? null : "Sessions__ReorderWindow must not be negative",
         OptionsValidation.AtLeast(options.MaxSpans, 1, "Sessions__MaxSpans"),
         OptionsValidation.AtLeast(options.MaxLogEntries, 1, "Sessions__MaxLogEntries"));

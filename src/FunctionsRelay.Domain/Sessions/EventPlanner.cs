@@ -98,7 +98,7 @@ public static class EventPlanner
             return null;
         var (endSeen, endSettled) = session.EndBeacon();
         var idleFor = now - session.LastActivityAt;
-        if (endSeen && (endSettled || idleFor >= (long)options.EndGracePeriod.TotalMilliseconds))
+        if (endSeen && (endSettled || idleFor >= (long)options.EffectiveEndGrace.TotalMilliseconds))
             return CloseReason.End;
         return idleFor >= (long)options.IdleTimeout.TotalMilliseconds ? CloseReason.Idle : null;
     }
@@ -106,7 +106,7 @@ public static class EventPlanner
     /// <summary>When an open session should next be checked: for closing, or for the end of a wait for a missing seq number (relay clock, ms).</summary>
     public static long NextCloseCheckAt(ViewingSession session, SessionOptions options)
     {
-        var close = session.LastActivityAt + (long)(session.EndBeacon().Seen ? options.EndGracePeriod : options.IdleTimeout).TotalMilliseconds;
+        var close = session.LastActivityAt + (long)(session.EndBeacon().Seen ? options.EffectiveEndGrace : options.IdleTimeout).TotalMilliseconds;
         return session.GapWaitSince == 0 ? close : Math.Min(close, session.GapWaitSince + (long)options.ReorderWindow.TotalMilliseconds);
     }
 

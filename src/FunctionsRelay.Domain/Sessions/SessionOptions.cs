@@ -17,6 +17,9 @@ public sealed class SessionOptions
     /// </summary>
     public TimeSpan EndGracePeriod { get; set; } = TimeSpan.FromMinutes(11);
 
+    /// <summary>The grace as it applies: never longer than the idle timeout, which closes a session in any case.</summary>
+    public TimeSpan EffectiveEndGrace => EndGracePeriod < IdleTimeout ? EndGracePeriod : IdleTimeout;
+
     /// <summary>
     /// How long live events (played, quartiles) wait for a missing seq number before they are decided from what arrived: a
     /// player that numbers from 1, or whose first request was lost, gets its played event after this, not at the close.
