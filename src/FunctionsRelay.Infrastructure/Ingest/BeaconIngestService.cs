@@ -2,10 +2,11 @@ using FunctionsRelay.Domain.Beacons;
 using FunctionsRelay.Infrastructure.Storage;
 using FunctionsRelay.Infrastructure.Telemetry;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace FunctionsRelay.Infrastructure.Ingest;
 
-/// <summary>What became of a request: accepted (202), or refused with the errors and the status that says why (400, 401, 403).</summary>
+/// <summary>What became of a request: accepted (202), or refused with the errors and the status that says why (400, 401, 403, 429).</summary>
 public sealed record IngestResult(int Accepted, int Ignored, IReadOnlyList<string> Errors, int Status = 202)
 {
     /// <summary>For a 429: when the portal's players may send again.</summary>
@@ -20,7 +21,7 @@ public sealed class BeaconIngestService(
     BeaconQueue queue,
     PortalAccessCheck access,
     IngestRateLimits rates,
-    Microsoft.Extensions.Options.IOptions<BeaconLimits> limits,
+    IOptions<BeaconLimits> limits,
     RelayMetrics metrics,
     TimeProvider time,
     ILogger<BeaconIngestService> logger)
