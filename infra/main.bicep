@@ -166,6 +166,7 @@ module access 'app/access.bicep' = {
     relayPrincipalId: identity.outputs.principalId
     userPrincipalId: principalId
     userPrincipalType: principalType
+    userTables: [sampleSettings.Relay__SessionsTable, sampleSettings.Relay__TokensTable, sampleSettings.Relay__DeadLettersTable, sampleSettings.Relay__MediaObjectsTable, sampleSettings.Relay__PoisonedTable]
   }
 }
 

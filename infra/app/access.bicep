@@ -12,6 +12,9 @@ param userPrincipalId string = ''
 @allowed(['User', 'ServicePrincipal', 'Group'])
 param userPrincipalType string = 'User'
 
+@description('The tables the deploying user may read and write (not the key ring that decrypts the portals\' tokens).')
+param userTables array = []
+
 var roles = {
   storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
   storageQueueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
@@ -70,13 +73,34 @@ resource relaySecrets 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   }
 }
 
-resource userStorage 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for role in (empty(userPrincipalId) ? [] : storageRoles): {
+resource tableService 'Microsoft.Storage/storageAccounts/tableServices@2023-05-01' existing = {
+  parent: storage
+  name: 'default'
+}
+
+resource userTableScopes 'Microsoft.Storage/storageAccounts/tableServices/tables@2023-05-01' existing = [for table in userTables: {
+  parent: tableService
+  name: table
+}]
+
+// The user's blob (azd deploys the package) and queue roles cover the account; the table role only the tables named.
+resource userStorage 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for role in (empty(userPrincipalId) ? [] : [roles.storageBlobDataOwner, roles.storageQueueDataContributor]): {
   name: guid(storage.id, userPrincipalId, role)
   scope: storage
   properties: {
     principalId: userPrincipalId
     principalType: userPrincipalType
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', role)
+  }
+}]
+
+resource userTableAccess 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for (table, i) in (empty(userPrincipalId) ? [] : userTables): {
+  name: guid(storage.id, userPrincipalId, roles.storageTableDataContributor, table)
+  scope: userTableScopes[i]
+  properties: {
+    principalId: userPrincipalId
+    principalType: userPrincipalType
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageTableDataContributor)
   }
 }]
 
