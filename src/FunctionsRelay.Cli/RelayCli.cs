@@ -30,13 +30,13 @@ public static class RelayCli
           portal's tokens: AzureWebJobsStorage).
 
         relay portal --portal ID [--rotate [--grace 7.00:00:00]] [--origins https://a.example,https://b.example | *]
-                     [--signing-secret]
+                     [--signing-secret] [--rotate-signing-secret [--grace 7.00:00:00]]
 
           Shows a portal's publishable key (its players send it: the X-Relay-Key header or ?key=) and the origins whose
           pages may post its beacons (none: the relay's own Relay__AllowedOrigins). --rotate gives it a new key; the one
           it had stays valid for --grace (7 days), for players to be updated. --origins sets the origins ('*': any).
           --signing-secret also prints the portal's secret for signing contact ids: give it to the customer's backend
-          only. Exits 1 for a portal that never installed the app.
+          only. --rotate-signing-secret makes a new one (and prints it); signatures by the old one count for --grace. Exits 1 for a portal that never installed the app.
 
         relay status [--portal ID]
 
@@ -77,7 +77,7 @@ public static class RelayCli
         return args[0] switch
         {
             "setup" => await SetupAsync(Options.Parse("setup", args[1..], ["check"], ["app-id", "media-types", "app-name", "portal", "utk", "contact-id"]), services, output, cancellationToken),
-            "portal" => await PortalAsync(Options.Parse("portal", args[1..], ["rotate", "signing-secret"], ["portal", "grace", "origins"]), services, output, cancellationToken),
+            "portal" => await PortalAsync(Options.Parse("portal", args[1..], ["rotate", "signing-secret", "rotate-signing-secret"], ["portal", "grace", "origins"]), services, output, cancellationToken),
             "status" => await StatusAsync(Options.Parse("status", args[1..], [], ["portal"]), services, output, cancellationToken),
             "deadletters" => await DeadLettersAsync(Options.Parse("deadletters", args[1..], ["apply"], ["portal", "session", "status", "since", "until"]), services, output, cancellationToken),
             "rederive" => await RederiveAsync(Options.Parse("rederive", args[1..], ["apply"], ["portal", "since", "until"]), services, output, cancellationToken),
@@ -143,6 +143,8 @@ public static class RelayCli
             access = await store.SetOriginsAsync(portalId, origins.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries), cancellationToken);
         if (access is not null && options.Flag("rotate"))
             access = await store.RotateKeyAsync(portalId, grace, cancellationToken);
+        if (access is not null && options.Flag("rotate-signing-secret"))
+            access = await store.RotateSigningSecretAsync(portalId, grace, cancellationToken);
         if (access is null)
         {
             await output.WriteLineAsync($"portal {portalId} has not installed the app: it has no key (install it at /api/oauth/install)");
@@ -154,7 +156,7 @@ public static class RelayCli
         if (access.PreviousKey is not null && access.PreviousKeyUntil is { } until)
             await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"previous key: {access.PreviousKey} (valid until {until:u})"));
         await output.WriteLineAsync($"origins: {(access.Origins.Count == 0 ? "the relay's (Relay__AllowedOrigins)" : string.Join(", ", access.Origins))}");
-        if (options.Flag("signing-secret"))
+        if (options.Flag("signing-secret") || options.Flag("rotate-signing-secret"))
             await output.WriteLineAsync($"signing secret (for the customer's backend only): {access.SigningSecret ?? "none: install the app again to make one"}");
         return Done;
     }

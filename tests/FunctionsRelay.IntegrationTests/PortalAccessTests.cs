@@ -118,8 +118,8 @@ public sealed class PortalAccessTests(Azurite azurite) : IAsyncLifetime
         using var _ = host;
         var secret = (await host.Service<PortalTokenStore>().GetAccessAsync(Portal, CancellationToken.None))!.SigningSecret!;
         var expires = DateTimeOffset.UtcNow.AddMinutes(10).ToUnixTimeSeconds();
-        string Sign(long contactId, long until) => Convert.ToHexStringLower(System.Security.Cryptography.HMACSHA256.HashData(
-            System.Text.Encoding.UTF8.GetBytes(secret), System.Text.Encoding.UTF8.GetBytes($"{Portal}:{contactId}:{until}")));
+        string Sign(long contactId, long until, string? with = null) => Convert.ToHexStringLower(System.Security.Cryptography.HMACSHA256.HashData(
+            System.Text.Encoding.UTF8.GetBytes(with ?? secret), System.Text.Encoding.UTF8.GetBytes($"{Portal}:{contactId}:{until}")));
         async Task<(HttpStatusCode Status, string Error)> PostContactAsync(string session, string contact)
         {
             var beacons = SessionBeacons.Typical(Portal, session).Beacons.Select(b => b.Replace($"\"contact\":{{\"utk\":\"utk-{session}\"}}", $"\"contact\":{contact}", StringComparison.Ordinal)).ToList();
@@ -144,6 +144,18 @@ public sealed class PortalAccessTests(Azurite azurite) : IAsyncLifetime
         Assert.Equal(HttpStatusCode.Accepted, signed.Status);
         await host.EventuallyAsync(() => _hubSpot.EventsOf("signed").Any(e => e.Key == "attention-span"), "the signed contact's events reach HubSpot");
         Assert.All(_hubSpot.EventsOf("signed"), e => Assert.Equal(504, e.Json.GetProperty("contactId").GetInt64()));
+
+        // A rotated secret: the old one still vouches for its grace period, the new one at once (the relay reads the portal
+        // again when a signature fails); once a rotation's grace is over, the secret before it no longer vouches.
+        var store = host.Service<PortalTokenStore>();
+        var rotated = (await store.RotateSigningSecretAsync(Portal, TimeSpan.FromHours(1), CancellationToken.None))!.SigningSecret!;
+        await Task.Delay(TimeSpan.FromSeconds(5.5));
+        Assert.Equal(HttpStatusCode.Accepted, (await PostContactAsync("old-secret-in-grace", $"{{\"contactId\":505,\"expires\":{expires},\"signature\":\"{Sign(505, expires)}\"}}")).Status);
+        Assert.Equal(HttpStatusCode.Accepted, (await PostContactAsync("new-secret", $"{{\"contactId\":506,\"expires\":{expires},\"signature\":\"{Sign(506, expires, rotated)}\"}}")).Status);
+        var afterGrace = (await store.RotateSigningSecretAsync(Portal, TimeSpan.Zero, CancellationToken.None))!;
+        Assert.False(afterGrace.Vouches(507, new(expires, Sign(507, expires)), DateTimeOffset.UtcNow));
+        Assert.False(afterGrace.Vouches(507, new(expires, Sign(507, expires, rotated)), DateTimeOffset.UtcNow));
+        Assert.True(afterGrace.Vouches(507, new(expires, Sign(507, expires, afterGrace.SigningSecret)), DateTimeOffset.UtcNow));
     }
 
     [Fact]

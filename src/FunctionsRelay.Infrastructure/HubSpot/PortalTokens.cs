@@ -24,8 +24,19 @@ public sealed record PortalToken(long PortalId, string AccessToken, string Refre
 /// rotation the previous key stays valid until <see cref="PreviousKeyUntil"/>), from its allowed origins (none set: the
 /// relay's own <c>Relay__AllowedOrigins</c>; <c>*</c>: any, chosen explicitly).
 /// </summary>
-/// <remarks><see cref="SigningSecret"/> is the portal's secret for signing contact ids (its backend's, never a page's): the text form leaves it out.</remarks>
-public sealed record PortalAccess(long PortalId, string Key, string? PreviousKey, DateTimeOffset? PreviousKeyUntil, IReadOnlyList<string> Origins, string? SigningSecret = null)
+/// <remarks>
+/// <see cref="SigningSecret"/> is the portal's secret for signing contact ids (its backend's, never a page's); after a
+/// rotation the previous one still vouches until <see cref="PreviousSigningSecretUntil"/>. The text form leaves both out.
+/// </remarks>
+public sealed record PortalAccess(
+    long PortalId,
+    string Key,
+    string? PreviousKey,
+    DateTimeOffset? PreviousKeyUntil,
+    IReadOnlyList<string> Origins,
+    string? SigningSecret = null,
+    string? PreviousSigningSecret = null,
+    DateTimeOffset? PreviousSigningSecretUntil = null)
 {
     public override string ToString() => $"PortalAccess {{ PortalId = {PortalId}, Key = {Key}, Origins = {string.Join(",", Origins)} }}";
 
@@ -35,10 +46,18 @@ public sealed record PortalAccess(long PortalId, string Key, string? PreviousKey
     /// <summary>Whether <paramref name="signature"/> is the portal's signature of the contact id, and has not expired.</summary>
     public bool Vouches(long contactId, FunctionsRelay.Domain.Beacons.ContactSignature signature, DateTimeOffset now)
     {
-        if (SigningSecret is null || signature.Expires <= now.ToUnixTimeSeconds())
+        if (signature.Expires <= now.ToUnixTimeSeconds())
+            return false;
+        return SignedWith(SigningSecret, contactId, signature)
+            || (PreviousSigningSecretUntil > now && SignedWith(PreviousSigningSecret, contactId, signature));
+    }
+
+    private bool SignedWith(string? secret, long contactId, FunctionsRelay.Domain.Beacons.ContactSignature signature)
+    {
+        if (secret is null)
             return false;
         var expected = System.Security.Cryptography.HMACSHA256.HashData(
-            System.Text.Encoding.UTF8.GetBytes(SigningSecret),
+            System.Text.Encoding.UTF8.GetBytes(secret),
             System.Text.Encoding.UTF8.GetBytes(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{PortalId}:{contactId}:{signature.Expires}")));
         return Same(signature.Value.ToLowerInvariant(), Convert.ToHexStringLower(expected));
     }
@@ -118,7 +137,10 @@ public sealed class PortalTokenStore(
     public async Task<PortalAccess?> GetAccessAsync(long portalId, CancellationToken cancellationToken)
     {
         var response = await Table.GetEntityIfExistsAsync<TableEntity>(
-            Partition, Key(portalId), ["PublishableKey", "PreviousKey", "PreviousKeyUntil", "AllowedOrigins", "SigningSecret"], cancellationToken);
+            Partition,
+            Key(portalId),
+            ["PublishableKey", "PreviousKey", "PreviousKeyUntil", "AllowedOrigins", "SigningSecret", "PreviousSigningSecret", "PreviousSigningSecretUntil"],
+            cancellationToken);
         return response.HasValue && response.Value is { } entity && entity.GetString("PublishableKey") is { Length: > 0 } key
             ? new PortalAccess(
                 portalId,
@@ -126,8 +148,28 @@ public sealed class PortalTokenStore(
                 entity.GetString("PreviousKey"),
                 entity.GetDateTimeOffset("PreviousKeyUntil"),
                 (entity.GetString("AllowedOrigins") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
-                entity.GetString("SigningSecret"))
+                entity.GetString("SigningSecret"),
+                entity.GetString("PreviousSigningSecret"),
+                entity.GetDateTimeOffset("PreviousSigningSecretUntil"))
             : null;
+    }
+
+    /// <summary>Gives the portal a new signing secret; signatures made with the one it had count for <paramref name="grace"/>.</summary>
+    public async Task<PortalAccess?> RotateSigningSecretAsync(long portalId, TimeSpan grace, CancellationToken cancellationToken)
+    {
+        if (await GetAccessAsync(portalId, cancellationToken) is not { } current)
+            return null;
+        await Table.UpdateEntityAsync(
+            new TableEntity(Partition, Key(portalId))
+            {
+                ["SigningSecret"] = PortalAccess.NewSigningSecret(),
+                ["PreviousSigningSecret"] = current.SigningSecret,
+                ["PreviousSigningSecretUntil"] = time.GetUtcNow() + grace,
+            },
+            ETag.All,
+            TableUpdateMode.Merge,
+            cancellationToken);
+        return await GetAccessAsync(portalId, cancellationToken);
     }
 
     /// <summary>Gives the portal a new key; the one it had stays valid for <paramref name="grace"/>, so players can be updated meanwhile.</summary>

@@ -26,7 +26,7 @@ public sealed class PortalAccessCheck(PortalTokenStore store, IOptions<RelayOpti
 {
     private static readonly TimeSpan CacheFor = TimeSpan.FromMinutes(1);
 
-    /// <summary>A key the cached row refuses is checked against the row read again, at most this often: a rotated key works at once.</summary>
+    /// <summary>A key or signature the cached row refuses is checked against the row read again, at most this often: rotations work at once.</summary>
     private static readonly TimeSpan RereadAfter = TimeSpan.FromSeconds(5);
     private readonly ConcurrentDictionary<long, (PortalAccess? Access, DateTimeOffset ReadAt)> _portals = new();
 
@@ -48,7 +48,9 @@ public sealed class PortalAccessCheck(PortalTokenStore store, IOptions<RelayOpti
                 return new(403, $"Origin: {origin} may not post beacons of portal {portalId}; allow it with relay portal --origins", "foreign_origin");
             foreach (var beacon in beacons.Where(b => b.PortalId == portalId && b.Contact?.ContactId is not null))
             {
-                if (UnvouchedContact(access, beacon) is { } problem)
+                // A signature the cached row does not vouch for may be by a secret rotated since: checked against the row read again.
+                if (UnvouchedContact(access, beacon) is { } problem
+                    && (await AccessOfAsync(portalId, cancellationToken, fresherThan: RereadAfter) is not { } fresh || UnvouchedContact(fresh, beacon) is not null))
                     return new(400, problem, "unsigned_contact");
             }
         }
