@@ -155,51 +155,35 @@ public sealed class PortalTokenStore(
     }
 
     /// <summary>Gives the portal a new signing secret; signatures made with the one it had count for <paramref name="grace"/>.</summary>
-    public async Task<PortalAccess?> RotateSigningSecretAsync(long portalId, TimeSpan grace, CancellationToken cancellationToken)
-    {
-        if (await GetAccessAsync(portalId, cancellationToken) is not { } current)
-            return null;
-        await Table.UpdateEntityAsync(
-            new TableEntity(Partition, Key(portalId))
-            {
-                ["SigningSecret"] = PortalAccess.NewSigningSecret(),
-                ["PreviousSigningSecret"] = current.SigningSecret,
-                ["PreviousSigningSecretUntil"] = time.GetUtcNow() + grace,
-            },
-            ETag.All,
-            TableUpdateMode.Merge,
-            cancellationToken);
-        return await GetAccessAsync(portalId, cancellationToken);
-    }
+    public Task<PortalAccess?> RotateSigningSecretAsync(long portalId, TimeSpan grace, CancellationToken cancellationToken) =>
+        UpdateAccessAsync(portalId, current => new()
+        {
+            ["SigningSecret"] = PortalAccess.NewSigningSecret(),
+            ["PreviousSigningSecret"] = current.SigningSecret,
+            ["PreviousSigningSecretUntil"] = time.GetUtcNow() + grace,
+        }, cancellationToken);
 
     /// <summary>Gives the portal a new key; the one it had stays valid for <paramref name="grace"/>, so players can be updated meanwhile.</summary>
-    public async Task<PortalAccess?> RotateKeyAsync(long portalId, TimeSpan grace, CancellationToken cancellationToken)
+    public Task<PortalAccess?> RotateKeyAsync(long portalId, TimeSpan grace, CancellationToken cancellationToken) =>
+        UpdateAccessAsync(portalId, current => new()
+        {
+            ["PublishableKey"] = PortalAccess.NewKey(),
+            ["PreviousKey"] = current.Key,
+            ["PreviousKeyUntil"] = time.GetUtcNow() + grace,
+        }, cancellationToken);
+
+    /// <summary>Sets the origins whose pages may post the portal's beacons (<c>*</c>: any); none: the relay's own list.</summary>
+    public Task<PortalAccess?> SetOriginsAsync(long portalId, IReadOnlyList<string> origins, CancellationToken cancellationToken) =>
+        UpdateAccessAsync(portalId, _ => new() { ["AllowedOrigins"] = string.Join(',', origins) }, cancellationToken);
+
+    /// <summary>Merges the properties made from the portal's current access into its row; null for a portal that never installed the app.</summary>
+    private async Task<PortalAccess?> UpdateAccessAsync(long portalId, Func<PortalAccess, TableEntity> change, CancellationToken cancellationToken)
     {
         if (await GetAccessAsync(portalId, cancellationToken) is not { } current)
             return null;
-        await Table.UpdateEntityAsync(
-            new TableEntity(Partition, Key(portalId))
-            {
-                ["PublishableKey"] = PortalAccess.NewKey(),
-                ["PreviousKey"] = current.Key,
-                ["PreviousKeyUntil"] = time.GetUtcNow() + grace,
-            },
-            ETag.All,
-            TableUpdateMode.Merge,
-            cancellationToken);
-        return await GetAccessAsync(portalId, cancellationToken);
-    }
-
-    /// <summary>Sets the origins whose pages may post the portal's beacons (<c>*</c>: any); none: the relay's own list.</summary>
-    public async Task<PortalAccess?> SetOriginsAsync(long portalId, IReadOnlyList<string> origins, CancellationToken cancellationToken)
-    {
-        if (await GetAccessAsync(portalId, cancellationToken) is null)
-            return null;
-        await Table.UpdateEntityAsync(
-            new TableEntity(Partition, Key(portalId)) { ["AllowedOrigins"] = string.Join(',', origins) },
-            ETag.All,
-            TableUpdateMode.Merge,
-            cancellationToken);
+        var properties = change(current);
+        (properties.PartitionKey, properties.RowKey) = (Partition, Key(portalId));
+        await Table.UpdateEntityAsync(properties, ETag.All, TableUpdateMode.Merge, cancellationToken);
         return await GetAccessAsync(portalId, cancellationToken);
     }
 
