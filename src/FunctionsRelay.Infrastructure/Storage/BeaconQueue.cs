@@ -96,17 +96,7 @@ public sealed class BeaconQueue(StorageClients clients, IOptions<RelayOptions> o
         return oldest == DateTimeOffset.MaxValue ? TimeSpan.Zero : time.GetUtcNow() - oldest;
     }
 
-    private static bool IsBeacons(BinaryData body)
-    {
-        try
-        {
-            return RelayMessage.Parse(body).Kind == RelayMessageKind.Beacons;
-        }
-        catch (Exception ex) when (ex is InvalidDataException or System.Text.Json.JsonException or FormatException)
-        {
-            return false;
-        }
-    }
+    private static bool IsBeacons(BinaryData body) => RelayMessage.TryParse(body)?.Kind == RelayMessageKind.Beacons;
 
     private static IEnumerable<byte[]> Fit(RelayMessage message)
     {

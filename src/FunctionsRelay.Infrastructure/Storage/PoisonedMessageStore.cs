@@ -33,15 +33,7 @@ public sealed class PoisonedMessageStore(StorageClients clients, IOptions<RelayO
     /// <summary>Keeps a poisoned message; the same message kept twice (its handler retried) is one row.</summary>
     public async Task<PoisonedMessage> KeepAsync(string queue, string messageId, BinaryData body, CancellationToken cancellationToken)
     {
-        RelayMessage? message = null;
-        try
-        {
-            message = RelayMessage.Parse(body);
-        }
-        catch (Exception ex) when (ex is InvalidDataException or System.Text.Json.JsonException)
-        {
-        }
-
+        var message = RelayMessage.TryParse(body);
         var poisoned = new PoisonedMessage(
             queue, messageId, message?.PortalId, message?.SessionId, message?.Kind, message?.Beacons?.Count ?? 0, time.GetUtcNow(), body);
         var entity = new TableEntity(poisoned.PortalId?.ToString(CultureInfo.InvariantCulture) ?? Unreadable, messageId)

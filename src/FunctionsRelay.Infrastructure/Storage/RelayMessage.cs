@@ -43,6 +43,19 @@ public sealed record RelayMessage(
             throw new InvalidDataException("the queue message is not a relay message");
         return message;
     }
+
+    /// <summary>The message, or null for a body that is none (what a poison queue may hold).</summary>
+    public static RelayMessage? TryParse(BinaryData body)
+    {
+        try
+        {
+            return Parse(body);
+        }
+        catch (Exception ex) when (ex is InvalidDataException or JsonException or FormatException)
+        {
+            return null;
+        }
+    }
 }
 
 [JsonSourceGenerationOptions(
