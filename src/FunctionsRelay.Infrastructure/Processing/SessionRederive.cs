@@ -76,13 +76,13 @@ public sealed class SessionRederive(SessionRepository sessions, BeaconQueue queu
         }
     }
 
+    /// <summary>Every event a session can decide, in the order it decides them.</summary>
+    private static readonly string[] EventKeys = ["played", "quartile-0", "quartile-25", "quartile-50", "quartile-75", "quartile-100", "attention-span"];
+
     private RederivedSession Compare(ViewingSession session)
     {
         var due = EventPlanner.Rederive(session, options.Value);
-        var decided = due.Select(e => e.Key).Concat(["played", "quartile-0", "quartile-25", "quartile-50", "quartile-75", "quartile-100", "attention-span"])
-            .Distinct()
-            .Where(key => session.Decided.HasFlag(EventPlanner.FlagOf(key)))
-            .ToList();
+        var decided = EventKeys.Where(key => session.Decided.HasFlag(EventPlanner.FlagOf(key))).ToList();
         return new RederivedSession(
             session.PortalId,
             session.SessionId,
