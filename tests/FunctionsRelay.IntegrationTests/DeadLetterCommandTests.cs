@@ -14,12 +14,7 @@ public sealed class DeadLetterCommandTests(Azurite azurite) : IAsyncLifetime
 
     public async Task DisposeAsync() => await _hubSpot.DisposeAsync();
 
-    private static async Task<(int Exit, string Output)> RunAsync(RelayHost host, params string[] args)
-    {
-        using var output = new StringWriter();
-        var exit = await RelayCli.RunAsync(args, host.Services, output, CancellationToken.None);
-        return (exit, output.ToString());
-    }
+    private static Task<(int Exit, string Output)> RunAsync(RelayHost host, params string[] args) => Cli.RunAsync(host.Services, args);
 
     [Fact]
     public async Task A_refused_event_is_listed_then_sent_once_through_the_outbox_and_not_again()

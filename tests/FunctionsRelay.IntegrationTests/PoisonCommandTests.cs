@@ -17,12 +17,7 @@ public sealed class PoisonCommandTests(Azurite azurite) : IAsyncLifetime
 
     public async Task DisposeAsync() => await _hubSpot.DisposeAsync();
 
-    private static async Task<(int Exit, string Output)> RunAsync(RelayHost host, params string[] args)
-    {
-        using var output = new StringWriter();
-        var exit = await RelayCli.RunAsync(args, host.Services, output, CancellationToken.None);
-        return (exit, output.ToString());
-    }
+    private static Task<(int Exit, string Output)> RunAsync(RelayHost host, params string[] args) => Cli.RunAsync(host.Services, args);
 
     [Fact]
     public async Task A_poisoned_message_is_listed_then_put_back_once_and_its_events_reach_HubSpot()

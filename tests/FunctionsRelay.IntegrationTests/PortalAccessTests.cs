@@ -76,9 +76,9 @@ public sealed class PortalAccessTests(Azurite azurite) : IAsyncLifetime
     {
         var (host, key) = await StartAsync();
         using var _ = host;
-        using var output = new StringWriter();
-        Assert.Equal(RelayCli.Done, await RelayCli.RunAsync(["portal", "--portal", $"{Portal}", "--origins", "https://www.example.com"], host.Services, output, CancellationToken.None));
-        Assert.Contains("origins: https://www.example.com", output.ToString(), StringComparison.Ordinal);
+        var (exit, output) = await Cli.RunAsync(host.Services, "portal", "--portal", $"{Portal}", "--origins", "https://www.example.com");
+        Assert.Equal(RelayCli.Done, exit);
+        Assert.Contains("origins: https://www.example.com", output, StringComparison.Ordinal);
 
         var foreign = await PostAsync(host, Portal, key, origin: "https://phish.example.net");
         var own = await PostAsync(host, Portal, key, origin: "https://www.example.com", session: "from-its-page");
@@ -95,11 +95,11 @@ public sealed class PortalAccessTests(Azurite azurite) : IAsyncLifetime
         using var _ = host;
         Assert.Equal(HttpStatusCode.Accepted, (await PostAsync(host, Portal, oldKey, session: "before-rotation")).Status);
 
-        using var output = new StringWriter();
-        Assert.Equal(RelayCli.Done, await RelayCli.RunAsync(["portal", "--portal", $"{Portal}", "--rotate", "--grace", "00:00:03"], host.Services, output, CancellationToken.None));
+        var (exit, output) = await Cli.RunAsync(host.Services, "portal", "--portal", $"{Portal}", "--rotate", "--grace", "00:00:03");
+        Assert.Equal(RelayCli.Done, exit);
         var newKey = (await host.Service<PortalTokenStore>().GetAccessAsync(Portal, CancellationToken.None))!.Key;
-        Assert.Contains($"key: {newKey}", output.ToString(), StringComparison.Ordinal);
-        Assert.Contains($"previous key: {oldKey} (valid until", output.ToString(), StringComparison.Ordinal);
+        Assert.Contains($"key: {newKey}", output, StringComparison.Ordinal);
+        Assert.Contains($"previous key: {oldKey} (valid until", output, StringComparison.Ordinal);
 
         await Task.Delay(TimeSpan.FromSeconds(5.5));
         Assert.Equal(HttpStatusCode.Accepted, (await PostAsync(host, Portal, newKey, session: "new-key")).Status);
@@ -107,7 +107,7 @@ public sealed class PortalAccessTests(Azurite azurite) : IAsyncLifetime
         Assert.Equal(HttpStatusCode.Unauthorized, oldInGrace.Status);
 
         // Within the grace period the old key still works.
-        Assert.Equal(RelayCli.Done, await RelayCli.RunAsync(["portal", "--portal", $"{Portal}", "--rotate", "--grace", "01:00:00"], host.Services, TextWriter.Null, CancellationToken.None));
+        Assert.Equal(RelayCli.Done, (await Cli.RunAsync(host.Services, "portal", "--portal", $"{Portal}", "--rotate", "--grace", "01:00:00")).Exit);
         Assert.Equal(HttpStatusCode.Accepted, (await PostAsync(host, Portal, newKey, session: "previous-key-in-grace")).Status);
     }
 

@@ -32,9 +32,9 @@ public sealed class RederiveCommandTests(Azurite azurite) : IAsyncLifetime
         await using var changed = await IsolatedRelay.StartServicesAsync(settings);
         async Task<string> RunAsync(params string[] args)
         {
-            using var output = new StringWriter();
-            Assert.Equal(RelayCli.Done, await RelayCli.RunAsync(args, changed, output, CancellationToken.None));
-            return output.ToString();
+            var (exit, output) = await Cli.RunAsync(changed, args);
+            Assert.Equal(RelayCli.Done, exit);
+            return output;
         }
 
         var audit = await RunAsync("rederive", "--portal", $"{Portal}");

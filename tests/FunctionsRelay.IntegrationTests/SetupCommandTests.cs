@@ -36,9 +36,7 @@ public sealed class SetupCommandTests(Azurite azurite) : IAsyncLifetime
 
     private async Task<(int Exit, string Output)> RunAsync(IServiceProvider services, params string[] args)
     {
-        using var output = new StringWriter();
-        var exit = await RelayCli.RunAsync(args, services, output, CancellationToken.None);
-        var text = output.ToString();
+        var (exit, text) = await Cli.RunAsync(services, args);
         foreach (var secret in _hubSpot.IssuedSecrets)
             Assert.DoesNotContain(secret, text, StringComparison.Ordinal);
         return (exit, text);
