@@ -121,7 +121,7 @@ module storage 'core/storage/storage-account.bicep' = {
     containers: [names.deploymentContainer]
     // The Functions host moves a message to <queue>-poison after maxDequeueCount (host.json).
     queues: [beaconQueue, '${beaconQueue}-poison', scheduleQueue, '${scheduleQueue}-poison']
-    tables: [sampleSettings.Relay__SessionsTable, sampleSettings.Relay__TokensTable, sampleSettings.Relay__DeadLettersTable, sampleSettings.Relay__MediaObjectsTable, sampleSettings.Relay__PoisonedTable, sampleSettings.Relay__KeysTable]
+    tables: [sampleSettings.Relay__SessionsTable, sampleSettings.Relay__TokensTable, sampleSettings.Relay__DeadLettersTable, sampleSettings.Relay__MediaObjectsTable, sampleSettings.Relay__PoisonedTable, sampleSettings.Relay__KeysTable, sampleSettings.Relay__MetricsTable]
   }
 }
 
@@ -166,7 +166,7 @@ module access 'app/access.bicep' = {
     relayPrincipalId: identity.outputs.principalId
     userPrincipalId: principalId
     userPrincipalType: principalType
-    userTables: [sampleSettings.Relay__SessionsTable, sampleSettings.Relay__TokensTable, sampleSettings.Relay__DeadLettersTable, sampleSettings.Relay__MediaObjectsTable, sampleSettings.Relay__PoisonedTable]
+    userTables: [sampleSettings.Relay__SessionsTable, sampleSettings.Relay__TokensTable, sampleSettings.Relay__DeadLettersTable, sampleSettings.Relay__MediaObjectsTable, sampleSettings.Relay__PoisonedTable, sampleSettings.Relay__MetricsTable]
   }
 }
 

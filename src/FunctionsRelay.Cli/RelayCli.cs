@@ -3,6 +3,7 @@ using FunctionsRelay.Infrastructure;
 using FunctionsRelay.Infrastructure.Http;
 using FunctionsRelay.Infrastructure.HubSpot;
 using FunctionsRelay.Infrastructure.Storage;
+using FunctionsRelay.Infrastructure.Telemetry;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 
@@ -41,7 +42,10 @@ public static class RelayCli
         relay status [--portal ID]
 
           Each portal's state from the relay's storage: its HubSpot token (connected, refresh due, disconnected since),
-          sessions open and closed, events waiting in their outboxes, dead letters, poisoned messages.
+          sessions open and closed, events waiting in their outboxes, dead letters, poisoned messages; then its counters
+          of the last hour and day as the relay exported them (Relay__MetricsTable): beacons accepted, requests refused
+          by reason, sessions opened and closed, events decided, delivered and dead-lettered, delivery latency p50/p95,
+          HubSpot's answers by status. The same figures as the local host's operator view (/operator).
 
         relay deadletters [--portal ID] [--session ID] [--status N] [--since 2026-11-01] [--until 2026-11-02] [--apply]
 
@@ -165,12 +169,35 @@ public static class RelayCli
     {
         if (options.Problem is { } problem)
             return await UsageAsync(output, problem);
-        var lines = await services.GetRequiredService<PortalStatusReport>().ReadAsync(options.Long("portal"), cancellationToken);
+        var (at, portals) = await services.GetRequiredService<PortalHealthReport>().ReadAsync(options.Long("portal"), cancellationToken);
+        await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"as of {at:u}"));
         await output.WriteLineAsync("portal      open  closed  waiting  dead letters  poisoned  token");
-        foreach (var line in lines)
+        foreach (var line in portals.Select(portal => portal.State).OfType<PortalStatusLine>())
             await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"{line.PortalId,-10} {line.OpenSessions,5} {line.ClosedSessions,7} {line.EventsWaiting,8} {line.DeadLetters,13} {line.Poisoned,9}  {line.Token}"));
-        await output.WriteLineAsync($"{lines.Count} portal(s)");
+        foreach (var portal in portals.Where(portal => portal.Figures is not null))
+        {
+            await output.WriteLineAsync(portal.PortalId is { } id ? $"portal {id}" : "no portal named (refused before a portal was known)");
+            await output.WriteLineAsync("  last hour: " + Describe(portal.Figures!.LastHour));
+            await output.WriteLineAsync("  last day:  " + Describe(portal.Figures.LastDay));
+        }
+
+        await output.WriteLineAsync($"{portals.Count(portal => portal.PortalId is not null)} portal(s)");
         return Done;
+    }
+
+    /// <summary>The counters of a time, in one line: what came in, what was refused and why, what went to HubSpot and how fast.</summary>
+    private static string Describe(FigureTotals figures)
+    {
+        static string ByName(IReadOnlyDictionary<string, long> counts) =>
+            counts.Count == 0 ? "" : " (" + string.Join(", ", counts.Select(count => $"{count.Key} {count.Value}")) + ")";
+        static string Seconds(double? seconds) => seconds is { } value ? value.ToString("0.##", CultureInfo.InvariantCulture) + " s" : "-";
+        return string.Create(
+            CultureInfo.InvariantCulture,
+            $"beacons {figures["beacons.accepted"]} accepted, {figures.Total("requests.refused")} requests refused{ByName(figures.By("requests.refused"))}; " +
+            $"sessions {figures["sessions.opened"]} opened, {figures.Total("sessions.closed")} closed; " +
+            $"events {figures["events.decided"]} decided, {figures.Delivered} delivered, {figures["events.dead_lettered"]} dead-lettered; " +
+            $"latency p50 {Seconds(figures.P50)}, p95 {Seconds(figures.P95)}; HubSpot answers{(figures.By("hubspot.answers") is { Count: > 0 } answers ? ByName(answers) : " none")}; " +
+            $"poisoned {figures["messages.poisoned"]}");
     }
 
     private static async Task<int> DeadLettersAsync(Options options, IServiceProvider services, TextWriter output, CancellationToken cancellationToken)

@@ -46,6 +46,8 @@ internal sealed class RelayOptionsValidation : IValidateOptions<RelayOptions>
         OptionsValidation.TableName(options.MediaObjectsTable, "Relay__MediaObjectsTable"),
         OptionsValidation.TableName(options.PoisonedTable, "Relay__PoisonedTable"),
         OptionsValidation.TableName(options.KeysTable, "Relay__KeysTable"),
+        OptionsValidation.TableName(options.MetricsTable, "Relay__MetricsTable"),
+        OptionsValidation.Positive(options.MetricsInterval, "Relay__MetricsInterval"),
         OptionsValidation.AtLeast(options.StorageRetries, 0, "Relay__StorageRetries"),
         OptionsValidation.AtLeast(options.RetentionDays, 1, "Relay__RetentionDays"),
         OptionsValidation.Positive(options.StorageRetryDelay, "Relay__StorageRetryDelay"),

@@ -35,6 +35,15 @@ public sealed class RelayOptions
     public string PoisonedTable { get; set; } = "poisoned";
 
     /// <summary>
+    /// The relay's counters per portal and minute, as its OpenTelemetry metrics exporter writes them for the operator view
+    /// and <c>relay status</c>: kept two days.
+    /// </summary>
+    public string MetricsTable { get; set; } = "metrics";
+
+    /// <summary>How often each instance writes its counters to <see cref="MetricsTable"/>.</summary>
+    public TimeSpan MetricsInterval { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
     /// Where the relay is reached from the internet (https://relay.example.com); it serves the oEmbed URLs of media objects
     /// whose beacons bring none. Empty: taken from <c>HubSpot__RedirectUri</c>'s scheme and host.
     /// </summary>
@@ -62,6 +71,7 @@ public sealed class RelayOptions
 
     /// <summary>How long a worker may deliver a session's events before another may take over.</summary>
     public TimeSpan DeliveryLease { get; set; } = TimeSpan.FromMinutes(2);
+
 }
 
 /// <summary>HubSpot app and API settings. Bound from the <c>HubSpot</c> section (<c>HubSpot__ClientId</c>, ...).</summary>

@@ -54,6 +54,8 @@ public static class RelayServiceCollectionExtensions
         services.AddSingleton<PoisonedMessageStore>();
         services.AddSingleton<RetentionService>();
         services.AddSingleton<PortalStatusReport>();
+        services.AddSingleton<DeliveryFigures>();
+        services.AddSingleton<PortalHealthReport>();
 
         services.AddSingleton(provider => new BeaconParser(provider.GetRequiredService<IOptions<BeaconLimits>>().Value));
         services.AddSingleton<PortalAccessCheck>();
@@ -136,6 +138,7 @@ internal sealed class StorageInitializer(
     PortalTokenStore tokens,
     MediaObjectStore mediaObjects,
     PoisonedMessageStore poisoned,
+    DeliveryFigures figures,
     ILogger<StorageInitializer> logger) : Microsoft.Extensions.Hosting.IHostedService
 {
     public async Task StartAsync(CancellationToken cancellationToken)
@@ -146,6 +149,7 @@ internal sealed class StorageInitializer(
         await tokens.CreateIfNotExistsAsync(cancellationToken);
         await mediaObjects.CreateIfNotExistsAsync(cancellationToken);
         await poisoned.CreateIfNotExistsAsync(cancellationToken);
+        await figures.CreateIfNotExistsAsync(cancellationToken);
         logger.LogInformation("Storage ready: queues {Queue} and {Poison}; tables", queue.Queue.Name, queue.PoisonQueue.Name);
     }
 

@@ -4,6 +4,7 @@ using FunctionsRelay.Infrastructure.Http;
 using FunctionsRelay.Infrastructure.HubSpot;
 using FunctionsRelay.Infrastructure.Telemetry;
 using FunctionsRelay.Local.Demo;
+using FunctionsRelay.Local.OperatorView;
 using Microsoft.Azure.WebJobs;
 using Microsoft.Azure.WebJobs.Host;
 using Microsoft.Extensions.Options;
@@ -38,8 +39,8 @@ public static class LocalHostExtensions
         return services;
     }
 
-    /// <summary>The relay's routes under /api, and the demo page at /demo.</summary>
-    public static IEndpointRouteBuilder MapLocalHost(this IEndpointRouteBuilder app) => app.MapRelayEndpoints().MapDemo();
+    /// <summary>The relay's routes under /api, the demo page at /demo, the operator view at /operator.</summary>
+    public static IEndpointRouteBuilder MapLocalHost(this IEndpointRouteBuilder app) => app.MapRelayEndpoints().MapDemo().MapOperatorView();
 
     /// <summary>The same routes and answers as the Functions app, under /api.</summary>
     public static IEndpointRouteBuilder MapRelayEndpoints(this IEndpointRouteBuilder app)
@@ -89,7 +90,7 @@ internal sealed class StartupBanner(IServer server, IOptions<HubSpotOptions> hub
         lifetime.ApplicationStarted.Register(() =>
         {
             var address = server.Features.Get<Microsoft.AspNetCore.Hosting.Server.Features.IServerAddressesFeature>()?.Addresses.FirstOrDefault() ?? "http://localhost:7071";
-            logger.LogInformation("FunctionsRelay is running: post beacons to {BeaconUrl}; demo page at {DemoUrl}", $"{address}/api/beacons", $"{address}/demo");
+            logger.LogInformation("FunctionsRelay is running: post beacons to {BeaconUrl}; demo page at {DemoUrl}; operator view at {OperatorUrl}", $"{address}/api/beacons", $"{address}/demo", $"{address}/operator");
             if (hubSpot.Value.DryRun)
                 logger.LogInformation("Dry run (no HubSpot__ClientId/HubSpot__ClientSecret): HubSpot events are logged and appended to {DryRunFile}", Path.GetFullPath(hubSpot.Value.DryRunFile));
         });

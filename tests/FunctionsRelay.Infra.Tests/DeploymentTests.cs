@@ -105,7 +105,7 @@ public sealed class DeploymentTests
             new[] { relay.BeaconQueue, relay.PoisonQueue, relay.ScheduleQueue, relay.SchedulePoisonQueue }.Order(),
             Resources("Microsoft.Storage/storageAccounts/queueServices/queues").Select(Name).Order());
         Assert.Equal(
-            new[] { relay.SessionsTable, relay.TokensTable, relay.DeadLettersTable, relay.MediaObjectsTable, relay.PoisonedTable, relay.KeysTable }.Order(),
+            new[] { relay.SessionsTable, relay.TokensTable, relay.DeadLettersTable, relay.MediaObjectsTable, relay.PoisonedTable, relay.KeysTable, relay.MetricsTable }.Order(),
             Resources("Microsoft.Storage/storageAccounts/tableServices/tables").Select(Name).Order());
         Assert.Equal((defaults.BeaconQueue, defaults.SessionsTable, defaults.TokensTable, defaults.DeadLettersTable),
             (relay.BeaconQueue, relay.SessionsTable, relay.TokensTable, relay.DeadLettersTable));
@@ -188,7 +188,7 @@ public sealed class DeploymentTests
             .Select(a => (ScopeType(a), RoleId(a)))
             .Order();
 
-        var tables = new[] { "deadletters", "mediaobjects", "poisoned", "sessions", "tokens" };
+        var tables = new[] { "deadletters", "mediaobjects", "metrics", "poisoned", "sessions", "tokens" };
         Assert.Equal(
             new[]
             {

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 using FunctionsRelay.Infrastructure.HubSpot;
 
@@ -13,8 +12,6 @@ public sealed class BrowserTests(Azurite azurite) : IAsyncLifetime
 {
     private const long Portal = 5151;
     private FakeHubSpot _hubSpot = null!;
-
-    public static string Artifacts { get; } = Path.Combine(RepositoryPaths.Root, "artifacts", "browser");
 
     public async Task InitializeAsync() => _hubSpot = await FakeHubSpot.StartAsync();
 
@@ -75,36 +72,9 @@ public sealed class BrowserTests(Azurite azurite) : IAsyncLifetime
         Assert.InRange(seconds, passes.Sum(p => p.To - p.From) - 1, passes.Sum(p => p.To - p.From) + 1);
         Assert.Equal(1, span.GetProperty("derivedValues").GetProperty("totalPercentPlayed").GetDouble());
 
-        foreach (var screenshot in viewing.GetProperty("screenshots").EnumerateArray())
-            Assert.True(new FileInfo(Path.Combine(Artifacts, screenshot.GetString()!)).Length > 10_000, $"screenshot {screenshot} is missing");
+        BrowserScript.AssertScreenshots(viewing);
     }
 
-    private static async Task<JsonElement> PlayDemoAsync(Uri relay, string key)
-    {
-        var chromium = Environment.GetEnvironmentVariable("CHROMIUM_PATH") ?? "/usr/bin/chromium";
-        if (!File.Exists(chromium))
-            Assert.Fail($"Chromium is not at {chromium}: install it (apt-get install -y chromium; scripts/test.sh does) or set CHROMIUM_PATH");
-
-        var script = Path.Combine(RepositoryPaths.Root, "tests", "FunctionsRelay.IntegrationTests", "Browser", "play-demo.mjs");
-        var start = new ProcessStartInfo("node") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = RepositoryPaths.Root };
-        foreach (var argument in new[] { script, relay.ToString().TrimEnd('/'), Portal.ToString(System.Globalization.CultureInfo.InvariantCulture), key, Artifacts })
-            start.ArgumentList.Add(argument);
-
-        using var node = Process.Start(start)!;
-        var output = node.StandardOutput.ReadToEndAsync();
-        var errors = node.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
-        try
-        {
-            await node.WaitForExitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            node.Kill(entireProcessTree: true);
-            Assert.Fail("the browser run took over 2 minutes:\n" + await errors);
-        }
-
-        Assert.True(node.ExitCode == 0, $"the browser run failed ({node.ExitCode}):\n{await errors}\n{await output}");
-        return JsonDocument.Parse(await output).RootElement.Clone();
-    }
+    private static Task<JsonElement> PlayDemoAsync(Uri relay, string key) =>
+        BrowserScript.RunAsync("play-demo.mjs", relay.ToString().TrimEnd('/'), Portal.ToString(System.Globalization.CultureInfo.InvariantCulture), key, BrowserScript.Artifacts);
 }

@@ -14,7 +14,7 @@ public sealed class RetentionTests(Azurite azurite)
     private const long Portal = 5252;
 
     [Fact]
-    public async Task Closed_delivered_sessions_dead_letters_and_poisoned_messages_are_deleted_after_the_retention_days()
+    public async Task Closed_delivered_sessions_dead_letters_and_poisoned_messages_are_deleted_after_the_retention_days_and_counters_after_two()
     {
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow.AddDays(-40));
         var settings = IsolatedRelay.Settings(azurite, Path.GetTempFileName());
@@ -39,13 +39,18 @@ public sealed class RetentionTests(Azurite azurite)
         await poisoned.KeepAsync("beacons", "young-message", BinaryData.FromString("not a relay message"), CancellationToken.None);
 
         time.Advance(TimeSpan.FromDays(20));
+        // Counters of three days ago and of one: only two days are kept.
+        var figures = relay.GetRequiredService<FunctionsRelay.Infrastructure.Telemetry.DeliveryFigures>().Table;
+        await figures.AddEntityAsync(new TableEntity(Portal.ToString(System.Globalization.CultureInfo.InvariantCulture), "3-days") { ["Minute"] = time.GetUtcNow().AddDays(-3) });
+        await figures.AddEntityAsync(new TableEntity(Portal.ToString(System.Globalization.CultureInfo.InvariantCulture), "1-day") { ["Minute"] = time.GetUtcNow().AddDays(-1) });
         var result = await relay.GetRequiredService<RetentionService>().DeleteExpiredAsync(CancellationToken.None);
 
-        Assert.Equal(new RetentionResult(Sessions: 1, DeadLetters: 1, Poisoned: 1), result);
+        Assert.Equal(new RetentionResult(Sessions: 1, DeadLetters: 1, Poisoned: 1, MetricRows: 1), result);
+        Assert.Equal(["1-day"], figures.Query<TableEntity>().Select(e => e.RowKey));
         Assert.Equal(["old-open", "old-owed", "young-delivered"], sessions.Table.Query<TableEntity>().Select(e => Uri.UnescapeDataString(e.RowKey)).Order());
         Assert.Equal(["young-delivered"], deadLetters.Table.Query<TableEntity>().Select(e => e.GetString("SessionId")));
         Assert.Equal(["young-message"], poisoned.Table.Query<TableEntity>().Select(e => e.RowKey));
-        Assert.Equal(new RetentionResult(0, 0, 0), await relay.GetRequiredService<RetentionService>().DeleteExpiredAsync(CancellationToken.None));
+        Assert.Equal(new RetentionResult(0, 0, 0, 0), await relay.GetRequiredService<RetentionService>().DeleteExpiredAsync(CancellationToken.None));
 
         ViewingSession Session(string id, bool closed)
         {

@@ -43,8 +43,14 @@ public enum DecidedEvents
     AttentionSpan = 64,
 }
 
-/// <summary>An event decided and waiting to be delivered to HubSpot. <see cref="Payload"/> is the JSON body.</summary>
-public sealed record PendingEvent(string Key, MediaEventKind Kind, string Payload);
+/// <summary>
+/// An event decided and waiting to be delivered to HubSpot. <see cref="Payload"/> is the JSON body; <see cref="DueSince"/>
+/// (relay clock, ms; 0 if not known) when the relay received the beacon that made it due, or closed the session that did.
+/// </summary>
+public sealed record PendingEvent(string Key, MediaEventKind Kind, string Payload)
+{
+    public long DueSince { get; init; }
+}
 
 public enum MediaEventKind
 {
@@ -181,6 +187,16 @@ public sealed class ViewingSession(long portalId, string sessionId)
     public void Enqueue(PendingEvent pending) => _outbox.Add(pending);
 
     public bool MarkDelivered(string key) => _outbox.RemoveAll(pending => pending.Key == key) > 0;
+
+    /// <summary>Notes when the events just decided became due, for the delivery latency.</summary>
+    public void MarkDue(IReadOnlyList<PendingEvent> decided, long dueSince)
+    {
+        for (var i = 0; i < _outbox.Count; i++)
+        {
+            if (_outbox[i].DueSince == 0 && decided.Any(pending => pending.Key == _outbox[i].Key))
+                _outbox[i] = _outbox[i] with { DueSince = dueSince };
+        }
+    }
 
     public void Close(CloseReason reason, long now)
     {

@@ -52,7 +52,7 @@ public sealed class BeaconIngestService(
             && await access.CheckAsync(batch.Beacons, batch.Summaries, credentials, cancellationToken) is { } refusal)
         {
             RelayLog.BeaconsRejected(logger, 1, refusal.Error);
-            metrics.RequestRefused(refusal.Reason);
+            metrics.RequestRefused(refusal.Reason, refusal.InstalledPortalId);
             return new IngestResult(0, 0, [refusal.Error], refusal.Status);
         }
 
@@ -60,7 +60,7 @@ public sealed class BeaconIngestService(
         {
             if (credentials is not null && rates.PortalMustWait(portalId) is { } wait)
             {
-                metrics.RequestRefused("rate_portal");
+                metrics.RequestRefused("rate_portal", portalId);
                 return new IngestResult(0, 0, [$"rate: more than {limits.Value.RequestsPerMinutePerPortal} requests a minute for portal {portalId}"], 429) { RetryAfter = wait };
             }
         }

@@ -11,8 +11,11 @@ public sealed record BeaconCredentials(string? Key, string? Origin, string? OwnO
     public static readonly BeaconCredentials None = new(null, null);
 }
 
-/// <summary>Why a request was refused before anything of it was queued: the status, the error the player reads, the reason counted.</summary>
-public sealed record AccessRefusal(int Status, string Error, string Reason);
+/// <summary>
+/// Why a request was refused before anything of it was queued: the status, the error the player reads, the reason counted,
+/// and the portal it was refused for when that portal installed the app.
+/// </summary>
+public sealed record AccessRefusal(int Status, string Error, string Reason, long? InstalledPortalId = null);
 
 /// <summary>
 /// Only a portal's own players write to its timeline: every portal a request names must have installed the app (else
@@ -40,18 +43,18 @@ public sealed class PortalAccessCheck(PortalTokenStore store, IOptions<RelayOpti
             if (await AccessOfAsync(portalId, cancellationToken) is not { } access)
                 return new(403, $"portalId: {portalId} has not installed this relay's HubSpot app; install it first (/api/oauth/install)", "unknown_portal");
             if (credentials.Key is null)
-                return new(401, "key: is required: the portal's publishable key, as the X-Relay-Key header or ?key= (shown when the app was installed, and by relay portal)", "missing_key");
+                return new(401, "key: is required: the portal's publishable key, as the X-Relay-Key header or ?key= (shown when the app was installed, and by relay portal)", "missing_key", portalId);
             if (!access.Accepts(credentials.Key, time.GetUtcNow())
                 && (await AccessOfAsync(portalId, cancellationToken, fresherThan: RereadAfter) is not { } reread || !reread.Accepts(credentials.Key, time.GetUtcNow())))
-                return new(401, $"key: is not a publishable key of portal {portalId} (rotated more than the grace period ago, or another portal's)", "wrong_key");
+                return new(401, $"key: is not a publishable key of portal {portalId} (rotated more than the grace period ago, or another portal's)", "wrong_key", portalId);
             if (credentials.Origin is { Length: > 0 } origin && !OriginAllowed(access, origin, credentials.OwnOrigin))
-                return new(403, $"Origin: {origin} may not post beacons of portal {portalId}; allow it with relay portal --origins", "foreign_origin");
+                return new(403, $"Origin: {origin} may not post beacons of portal {portalId}; allow it with relay portal --origins", "foreign_origin", portalId);
             foreach (var beacon in beacons.Where(b => b.PortalId == portalId && b.Contact?.ContactId is not null))
             {
                 // A signature the cached row does not vouch for may be by a secret rotated since: checked against the row read again.
                 if (UnvouchedContact(access, beacon) is { } problem
                     && (await AccessOfAsync(portalId, cancellationToken, fresherThan: RereadAfter) is not { } fresh || UnvouchedContact(fresh, beacon) is not null))
-                    return new(400, problem, "unsigned_contact");
+                    return new(400, problem, "unsigned_contact", portalId);
             }
         }
 

@@ -70,11 +70,13 @@ public sealed class SessionProcessor(
         var beacons = message.Beacons ?? [];
         var claimed = false;
         var counts = new Dictionary<MergeOutcome, int>();
+        var changes = new SessionChanges();
         // A player's summary alone (its beacons came in an earlier request) makes no session of its own.
         var stored = await UpdateAsync(message.PortalId, message.SessionId, createIfMissing: beacons.Count > 0, async (session, isNew) =>
         {
             var now = Now;
             counts.Clear();
+            changes = new SessionChanges { Opened = isNew };
             if (isNew)
             {
                 // Scheduled before the session is first saved, so that no saved session is ever left without a close check.
@@ -90,7 +92,10 @@ public sealed class SessionProcessor(
 
             var waitChanged = EventPlanner.SettleGaps(session, now, Options);
             var closed = EventPlanner.CloseIfDue(session, now, Options);
-            var decidedAny = EventPlanner.Decide(session, Options).Count > 0;
+            changes.Closed = closed ? session.CloseReason : null;
+            // The events are due since their beacons reached the relay, which was before the queue handed them over.
+            changes.Decided = Decide(session, message.ReceivedAt is > 0 and var received && received < now ? received : now);
+            var decidedAny = changes.Decided.Count > 0;
             await ScheduleEarlierCheckAsync(session, now, cancellationToken);
             claimed = await TryClaimDeliveryAsync(session, worker, now, cancellationToken);
             var checkScheduled = !claimed && await EnsureDeliverCheckAsync(session, message with { Kind = RelayMessageKind.Deliver, Beacons = null }, cancellationToken);
@@ -103,6 +108,7 @@ public sealed class SessionProcessor(
             return null;
         }
 
+        Count(stored.Session, changes);
         if (message.Reported is { } reported)
             CrossCheck(stored.Session, reported);
         var dropped = counts.GetValueOrDefault(MergeOutcome.SessionClosed) + counts.GetValueOrDefault(MergeOutcome.LogFull);
@@ -140,10 +146,12 @@ public sealed class SessionProcessor(
     private async Task<StoredSession?> CloseCheckAsync(RelayMessage message, string worker, CancellationToken cancellationToken)
     {
         var claimed = false;
+        var changes = new SessionChanges();
         var stored = await UpdateAsync(message.PortalId, message.SessionId, createIfMissing: false, async (session, _) =>
         {
             var now = Now;
             claimed = false;
+            changes = new SessionChanges();
             if (session.IsClosed || message.DueAt != session.CloseCheckAt)
                 return false;
             EventPlanner.SettleGaps(session, now, Options);
@@ -167,7 +175,8 @@ public sealed class SessionProcessor(
             if (due is { } reason)
             {
                 session.Close(reason, now);
-                EventPlanner.Decide(session, Options);
+                changes.Closed = reason;
+                changes.Decided = Decide(session, now);
                 claimed = await TryClaimDeliveryAsync(session, worker, now, cancellationToken);
                 if (!claimed)
                     await EnsureDeliverCheckAsync(session, message with { Kind = RelayMessageKind.Deliver }, cancellationToken);
@@ -175,7 +184,7 @@ public sealed class SessionProcessor(
             }
 
             // Not closing: a wait for a missing seq number may have ended, and live events with it.
-            EventPlanner.Decide(session, Options);
+            changes.Decided = Decide(session, now);
             claimed = await TryClaimDeliveryAsync(session, worker, now, cancellationToken);
             if (!claimed)
                 await EnsureDeliverCheckAsync(session, message with { Kind = RelayMessageKind.Deliver }, cancellationToken);
@@ -184,7 +193,10 @@ public sealed class SessionProcessor(
             return true;
         }, cancellationToken);
 
-        return stored is null ? null : AfterChange(stored, claimed);
+        if (stored is null)
+            return null;
+        Count(stored.Session, changes);
+        return AfterChange(stored, claimed);
     }
 
     private async Task<StoredSession?> ClaimDeliveryAsync(RelayMessage message, string worker, CancellationToken cancellationToken)
@@ -199,6 +211,35 @@ public sealed class SessionProcessor(
         }, cancellationToken);
 
         return stored is null ? null : AfterChange(stored, claimed);
+    }
+
+    /// <summary>Decides the events now due, noting since when they are due.</summary>
+    private IReadOnlyList<PendingEvent> Decide(ViewingSession session, long dueSince)
+    {
+        var decided = EventPlanner.Decide(session, Options);
+        session.MarkDue(decided, dueSince);
+        return decided;
+    }
+
+    /// <summary>Counts what a saved change did: counted once it is saved, as a change redone after a conflict would count twice.</summary>
+    private void Count(ViewingSession session, SessionChanges changes)
+    {
+        if (changes.Opened)
+            metrics.SessionOpened(session.PortalId);
+        if (changes.Closed is { } reason)
+            metrics.SessionClosed(session.PortalId, reason.ToString().ToLowerInvariant());
+        foreach (var pending in changes.Decided)
+            metrics.EventDecided(session.PortalId, pending.Key);
+    }
+
+    /// <summary>What one change of a session did, for the counters.</summary>
+    private sealed class SessionChanges
+    {
+        public bool Opened { get; init; }
+
+        public CloseReason? Closed { get; set; }
+
+        public IReadOnlyList<PendingEvent> Decided { get; set; } = [];
     }
 
     /// <summary>The session to deliver from when this worker holds the lease; null otherwise.</summary>
@@ -321,6 +362,8 @@ public sealed class SessionProcessor(
                 case DeliveryOutcome.Delivered:
                     RelayLog.EventDelivered(logger, pending.Key, portalId, sessionId);
                     metrics.EventDelivered(portalId, pending.Key);
+                    if (pending.DueSince > 0)
+                        metrics.DeliveryLatency(portalId, pending.Key, TimeSpan.FromMilliseconds(Now - pending.DueSince));
                     foreach (var observer in observers)
                         observer.Delivered(portalId, sessionId, pending);
                     break;

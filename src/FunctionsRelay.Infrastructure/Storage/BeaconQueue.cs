@@ -41,12 +41,13 @@ public sealed class BeaconQueue(StorageClients clients, IOptions<RelayOptions> o
         var reported = summaries.GroupBy(s => (s.PortalId, s.SessionId)).ToDictionary(g => g.Key, g => g.Last());
         var sessions = beacons.GroupBy(beacon => (beacon.PortalId, beacon.SessionId)).ToList();
         var withBeacons = sessions.Select(group => group.Key).ToHashSet();
+        var receivedAt = time.GetUtcNow().ToUnixTimeMilliseconds();
         var messages = sessions
             .SelectMany(group => Fit(new RelayMessage(
-                RelayMessageKind.Beacons, group.Key.PortalId, group.Key.SessionId, group.ToList(), Reported: reported.GetValueOrDefault(group.Key))))
+                RelayMessageKind.Beacons, group.Key.PortalId, group.Key.SessionId, group.ToList(), Reported: reported.GetValueOrDefault(group.Key), ReceivedAt: receivedAt)))
             .Concat(reported
                 .Where(summary => !withBeacons.Contains(summary.Key))
-                .Select(summary => new RelayMessage(RelayMessageKind.Beacons, summary.Key.PortalId, summary.Key.SessionId, [], Reported: summary.Value).ToUtf8Json()))
+                .Select(summary => new RelayMessage(RelayMessageKind.Beacons, summary.Key.PortalId, summary.Key.SessionId, [], Reported: summary.Value, ReceivedAt: receivedAt).ToUtf8Json()))
             .ToList();
         await Task.WhenAll(messages.Select(message => _ingest.SendMessageAsync(new BinaryData(message), cancellationToken: cancellationToken)));
         return messages.Count;
@@ -60,7 +61,8 @@ public sealed class BeaconQueue(StorageClients clients, IOptions<RelayOptions> o
     {
         foreach (var beacon in beacons)
         {
-            var size = new RelayMessage(RelayMessageKind.Beacons, beacon.PortalId, beacon.SessionId, [beacon]).ToUtf8Json().Length;
+            var size = new RelayMessage(
+                RelayMessageKind.Beacons, beacon.PortalId, beacon.SessionId, [beacon], ReceivedAt: DateTimeOffset.MaxValue.ToUnixTimeMilliseconds()).ToUtf8Json().Length;
             if (size > MaxMessageBytes)
             {
                 yield return $"the {beacon.Event.ToString().ToLowerInvariant()} beacon{(beacon.Seq is { } seq ? $" (seq {seq})" : "")} of session " +

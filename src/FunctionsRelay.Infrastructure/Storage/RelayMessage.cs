@@ -20,7 +20,8 @@ public enum RelayMessageKind
 
 /// <summary>
 /// A message on the beacon queue. <see cref="DueAt"/> (ms, relay clock) is when a scheduled message was meant to fire;
-/// <see cref="Reported"/>, what the player's SDK says the session played, to log beside the relay's own figure.
+/// <see cref="Reported"/>, what the player's SDK says the session played, to log beside the relay's own figure;
+/// <see cref="ReceivedAt"/> (ms, relay clock), when the relay received a message's beacons.
 /// </summary>
 public sealed record RelayMessage(
     RelayMessageKind Kind,
@@ -29,7 +30,8 @@ public sealed record RelayMessage(
     IReadOnlyList<Beacon>? Beacons = null,
     long DueAt = 0,
     int Attempt = 0,
-    PlaybackSummary? Reported = null)
+    PlaybackSummary? Reported = null,
+    long ReceivedAt = 0)
 {
     private static readonly JsonTypeInfo<RelayMessage> TypeInfo = CompactJson.TypeInfo(RelayMessageJsonContext.Default.RelayMessage);
 

@@ -18,6 +18,17 @@ public sealed class RelayMetrics
     private readonly Counter<long> _hubSpotAnswers;
     private readonly Counter<long> _mediaObjectsMade;
     private readonly Counter<long> _messagesPoisoned;
+    private readonly Counter<long> _sessionsOpened;
+    private readonly Counter<long> _sessionsClosed;
+    private readonly Counter<long> _eventsDecided;
+    private readonly Histogram<double> _deliveryLatency;
+
+    /// <summary>
+    /// The delivery latency's buckets, in seconds: from a beacon's round trip through the queue (under a second) to a
+    /// token waited for a day.
+    /// </summary>
+    public static readonly IReadOnlyList<double> LatencyBuckets =
+        [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 7200, 21600, 86400];
 
     public RelayMetrics(IMeterFactory meters)
     {
@@ -29,12 +40,40 @@ public sealed class RelayMetrics
         _hubSpotAnswers = meter.CreateCounter<long>("relay.hubspot.answers", "{answer}", "HubSpot's answers, by status class");
         _mediaObjectsMade = meter.CreateCounter<long>("relay.media_objects.made", "{object}", "HubSpot media objects the relay made");
         _messagesPoisoned = meter.CreateCounter<long>("relay.messages.poisoned", "{message}", "Queue messages given up on after their last attempt");
+        _sessionsOpened = meter.CreateCounter<long>("relay.sessions.opened", "{session}", "Viewing sessions begun");
+        _sessionsClosed = meter.CreateCounter<long>("relay.sessions.closed", "{session}", "Viewing sessions closed, by reason");
+        _eventsDecided = meter.CreateCounter<long>("relay.events.decided", "{event}", "HubSpot events decided, by kind");
+        _deliveryLatency = meter.CreateHistogram(
+            "relay.delivery.latency",
+            "s",
+            "From the arrival of the beacon that made an event due (or the close that did) to HubSpot's 2xx for it",
+            tags: null,
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = LatencyBuckets });
     }
 
     public void BeaconsAccepted(long portalId, int count) => _beaconsAccepted.Add(count, Portal(portalId));
 
-    /// <summary>A refused request names no trustworthy portal: it is counted by reason only.</summary>
-    public void RequestRefused(string reason) => _requestsRefused.Add(1, new KeyValuePair<string, object?>("reason", reason));
+    /// <summary>
+    /// A refused request is counted by reason, and by portal only where the portal is one that installed the app (a wrong
+    /// key, a foreign origin): portals made up by a flood must not make a series each.
+    /// </summary>
+    public void RequestRefused(string reason, long? installedPortalId = null)
+    {
+        var why = new KeyValuePair<string, object?>("reason", reason);
+        if (installedPortalId is { } portal)
+            _requestsRefused.Add(1, Portal(portal), why);
+        else
+            _requestsRefused.Add(1, why);
+    }
+
+    public void SessionOpened(long portalId) => _sessionsOpened.Add(1, Portal(portalId));
+
+    public void SessionClosed(long portalId, string reason) => _sessionsClosed.Add(1, Portal(portalId), new("reason", reason));
+
+    public void EventDecided(long portalId, string kind) => _eventsDecided.Add(1, Portal(portalId), new("event.kind", kind));
+
+    public void DeliveryLatency(long portalId, string kind, TimeSpan latency) =>
+        _deliveryLatency.Record(Math.Max(0, latency.TotalSeconds), Portal(portalId), new("event.kind", kind));
 
     public void EventDelivered(long portalId, string kind) => _eventsDelivered.Add(1, Portal(portalId), new("event.kind", kind));
 

@@ -3,6 +3,8 @@ using Azure.Identity;
 using Azure.Monitor.OpenTelemetry.Exporter;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Trace;
 
@@ -11,7 +13,8 @@ namespace FunctionsRelay.Infrastructure.Telemetry;
 public static class TelemetryExtensions
 {
     /// <summary>
-    /// Exports the relay's counters and the HubSpot and storage calls (traces) with OpenTelemetry: to Application Insights
+    /// Exports the relay's counters to the metrics table (<see cref="MetricsTableExporter"/>), and them and the HubSpot and
+    /// storage calls (traces) with OpenTelemetry: to Application Insights
     /// when <c>APPLICATIONINSIGHTS_CONNECTION_STRING</c> is set (as the app's managed identity when
     /// <c>APPLICATIONINSIGHTS_AUTHENTICATION_STRING</c> names one: local auth is off), else to an OTLP endpoint when
     /// <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> is set, else to the console when <c>Telemetry__Console</c> is true, else nowhere.
@@ -26,6 +29,16 @@ public static class TelemetryExtensions
             .WithMetrics(metrics =>
             {
                 metrics.AddMeter(RelayMetrics.MeterName).AddHttpClientInstrumentation();
+                // The operator view's source, whatever else the counters go to.
+                metrics.AddReader(provider => new PeriodicExportingMetricReader(
+                    new MetricsTableExporter(
+                        provider.GetRequiredService<DeliveryFigures>().Table,
+                        provider.GetRequiredService<TimeProvider>(),
+                        provider.GetRequiredService<ILogger<MetricsTableExporter>>()),
+                    (int)provider.GetRequiredService<IOptions<RelayOptions>>().Value.MetricsInterval.TotalMilliseconds)
+                {
+                    TemporalityPreference = MetricReaderTemporalityPreference.Delta,
+                });
                 if (!string.IsNullOrWhiteSpace(applicationInsights))
                     metrics.AddAzureMonitorMetricExporter(o => (o.ConnectionString, o.Credential) = (applicationInsights, credential));
                 else if (otlp)

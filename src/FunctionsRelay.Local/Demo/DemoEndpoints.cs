@@ -1,4 +1,3 @@
-using System.Reflection;
 using FunctionsRelay.Infrastructure;
 using Microsoft.Extensions.Options;
 
@@ -13,8 +12,8 @@ public static class DemoEndpoints
     public static IEndpointRouteBuilder MapDemo(this IEndpointRouteBuilder app)
     {
         var demo = app.MapGroup("/demo");
-        demo.MapGet("", () => Results.Text(Resource("demo.html"), "text/html; charset=utf-8"));
-        demo.MapGet("relay-beacon.js", () => Results.Text(Resource("relay-beacon.js"), "text/javascript; charset=utf-8"));
+        demo.MapGet("", () => Results.Text(EmbeddedFiles.Read("demo.html"), "text/html; charset=utf-8"));
+        demo.MapGet("relay-beacon.js", () => Results.Text(EmbeddedFiles.Read("relay-beacon.js"), "text/javascript; charset=utf-8"));
         demo.MapGet("tone.wav", (int? seconds) => Results.File(DemoMedia.Tone(seconds ?? 60), "audio/wav", enableRangeProcessing: true));
         demo.MapGet("api/sessions", (SentEventLog log, IOptions<HubSpotOptions> hubSpot) => Results.Json(new
         {
@@ -22,13 +21,5 @@ public static class DemoEndpoints
             sessions = log.Recent(),
         }));
         return app;
-    }
-
-    private static string Resource(string name)
-    {
-        using var stream = Assembly.GetExecutingAssembly().GetManifestResourceStream(name)
-            ?? throw new InvalidOperationException($"{name} is not embedded in the local host");
-        using var reader = new StreamReader(stream);
-        return reader.ReadToEnd();
     }
 }
