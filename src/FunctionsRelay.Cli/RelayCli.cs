@@ -196,6 +196,7 @@ public static class RelayCli
             $"beacons {figures["beacons.accepted"]} accepted, {figures.Total("requests.refused")} requests refused{ByName(figures.By("requests.refused"))}; " +
             $"sessions {figures["sessions.opened"]} opened, {figures.Total("sessions.closed")} closed; " +
             $"events {figures["events.decided"]} decided, {figures.Delivered} delivered, {figures["events.dead_lettered"]} dead-lettered; " +
+            $"anonymous viewers: {figures["sessions.held"]} sessions held, {figures.Total("events.dropped")} events dropped; " +
             $"latency p50 {Seconds(figures.P50)}, p95 {Seconds(figures.P95)}; HubSpot answers{(figures.By("hubspot.answers") is { Count: > 0 } answers ? ByName(answers) : " none")}; " +
             $"poisoned {figures["messages.poisoned"]}");
     }

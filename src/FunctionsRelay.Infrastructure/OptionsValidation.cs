@@ -52,6 +52,10 @@ internal sealed class RelayOptionsValidation : IValidateOptions<RelayOptions>
         OptionsValidation.AtLeast(options.RetentionDays, 1, "Relay__RetentionDays"),
         OptionsValidation.Positive(options.StorageRetryDelay, "Relay__StorageRetryDelay"),
         OptionsValidation.Positive(options.DeliveryLease, "Relay__DeliveryLease"),
+        OptionsValidation.Positive(options.HoldAnonymousFor, "Relay__HoldAnonymousFor"),
+        options.AnonymousCheckInterval > TimeSpan.Zero && options.AnonymousCheckInterval <= TimeSpan.FromHours(1)
+            ? null
+            : $"Relay__AnonymousCheckInterval must be more than zero and at most 01:00:00 (got {options.AnonymousCheckInterval})",
         string.IsNullOrWhiteSpace(options.PublicBaseUrl) || Uri.TryCreate(options.PublicBaseUrl, UriKind.Absolute, out _)
             ? null
             : $"Relay__PublicBaseUrl must be an absolute URL (got '{options.PublicBaseUrl}')");

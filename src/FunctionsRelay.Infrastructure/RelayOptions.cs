@@ -72,6 +72,14 @@ public sealed class RelayOptions
     /// <summary>How long a worker may deliver a session's events before another may take over.</summary>
     public TimeSpan DeliveryLease { get; set; } = TimeSpan.FromMinutes(2);
 
+    /// <summary>
+    /// How long the events of a viewer known only by a utk that is not (yet) a HubSpot contact are held, waiting for the
+    /// viewer to become one, before they are dropped.
+    /// </summary>
+    public TimeSpan HoldAnonymousFor { get; set; } = TimeSpan.FromDays(30);
+
+    /// <summary>How often a held session asks HubSpot again whether its utk has become a contact (at most an hour).</summary>
+    public TimeSpan AnonymousCheckInterval { get; set; } = TimeSpan.FromHours(1);
 }
 
 /// <summary>HubSpot app and API settings. Bound from the <c>HubSpot</c> section (<c>HubSpot__ClientId</c>, ...).</summary>

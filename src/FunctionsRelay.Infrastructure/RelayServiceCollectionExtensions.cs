@@ -74,6 +74,7 @@ public static class RelayServiceCollectionExtensions
         services.AddHttpClient<HubSpotOAuthClient>(ConfigureHubSpotClient).AddResilienceHandler("hubspot-oauth", AddTransientRetries);
         services.AddHttpClient<HubSpotClient>(ConfigureHubSpotClient).AddResilienceHandler("hubspot-api", AddTransientRetries);
         services.AddSingleton<MediaObjectService>();
+        services.AddSingleton<ContactResolver>();
         services.AddSingleton<MediaBridgeCheck>();
         services.AddHttpClient<MediaBridgeAppSettings>(ConfigureHubSpotClient).AddResilienceHandler("hubspot-app-settings", AddTransientRetries);
         services.AddSingleton<HubSpotMediaEventSender>();

@@ -190,6 +190,7 @@ public sealed class HttpTests(Azurite azurite) : IAsyncLifetime
         var query = QueryHelpers.ParseQuery(location.Query);
         Assert.Equal(FakeHubSpot.ClientId, query["client_id"]);
         Assert.Equal("media_bridge.read media_bridge.write", query["scope"]);
+        Assert.Equal("crm.objects.contacts.read", query["optional_scope"]);
         Assert.EndsWith("/api/oauth/callback", query["redirect_uri"].ToString(), StringComparison.Ordinal);
 
         var callbackUrl = $"/api/oauth/callback?code=code-for-777&state={Uri.EscapeDataString(query["state"]!)}";

@@ -47,8 +47,8 @@ public sealed class OperatorViewTests(Azurite azurite) : IAsyncLifetime
         Assert.Equal(new Dictionary<string, long> { ["wrong_key"] = 1 }, hour.By("requests.refused"));
         Assert.Equal((1, 1), (hour["sessions.opened"], hour["sessions.closed.end"]));
         Assert.Equal((7, 7, 0), (hour["events.decided"], hour.Delivered, hour["events.dead_lettered"]));
-        // Seven events (one answered 429 first), a look for the media object and its making.
-        Assert.Equal(new Dictionary<string, long> { ["2xx"] = 9, ["429"] = 1 }, hour.By("hubspot.answers"));
+        // Seven events (one answered 429 first), the look-up of the viewer's utk, a look for the media object and its making.
+        Assert.Equal(new Dictionary<string, long> { ["2xx"] = 10, ["429"] = 1 }, hour.By("hubspot.answers"));
         Assert.Equal(7, hour.Latency.Sum());
         Assert.True(hour.P50 > 0 && hour.P95 >= hour.P50, $"p50 {hour.P50}, p95 {hour.P95}");
         // The event that met the 429 waited its second: the slowest are at least that slow.
@@ -66,7 +66,8 @@ public sealed class OperatorViewTests(Azurite azurite) : IAsyncLifetime
             string Figure(string name) => figures.GetProperty(name).GetString()!;
             Assert.Equal(("10", "1", "1 / 1", "7", "7", "0"), (Figure("accepted"), Figure("refused"), Figure("sessions"), Figure("decided"), Figure("delivered"), Figure("dead-lettered")));
             Assert.Equal("wrong_key: 1", Figure("refused-by-reason"));
-            Assert.Equal("2xx: 9, 429: 1", Figure("answers"));
+            Assert.Equal("2xx: 10, 429: 1", Figure("answers"));
+            Assert.Equal("0 / 0", Figure("held"));
             Assert.Matches(@"^[\d.]+ s / [\d.]+ s$", Figure("latency"));
             Assert.Equal(("Token: " + health.State.Token, "1", "0", "0"), (Figure("token"), Figure("closed"), Figure("outbox"), Figure("dead-letters")));
             var plots = shown.GetProperty(range).GetProperty("plots");
@@ -79,10 +80,10 @@ public sealed class OperatorViewTests(Azurite azurite) : IAsyncLifetime
         var (exit, output) = await Cli.RunAsync(host.Services, "status", "--portal", Portal.ToString(CultureInfo.InvariantCulture));
         Assert.Equal(RelayCli.Done, exit);
         Assert.Contains(
-            "last hour: beacons 10 accepted, 1 requests refused (wrong_key 1); sessions 1 opened, 1 closed; events 7 decided, 7 delivered, 0 dead-lettered; latency p50 ",
+            "last hour: beacons 10 accepted, 1 requests refused (wrong_key 1); sessions 1 opened, 1 closed; events 7 decided, 7 delivered, 0 dead-lettered; anonymous viewers: 0 sessions held, 0 events dropped; latency p50 ",
             output,
             StringComparison.Ordinal);
-        Assert.Contains("HubSpot answers (2xx 9, 429 1); poisoned 0", output, StringComparison.Ordinal);
+        Assert.Contains("HubSpot answers (2xx 10, 429 1); poisoned 0", output, StringComparison.Ordinal);
     }
 
     private static int Marks(JsonElement plots, string plot, string series) =>

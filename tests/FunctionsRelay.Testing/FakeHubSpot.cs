@@ -113,6 +113,24 @@ public sealed class FakeHubSpot : IAsyncDisposable
     /// <summary>Every token this server issued: none may ever appear in the relay's logs.</summary>
     public ConcurrentBag<string> IssuedSecrets { get; } = [ClientSecret, DeveloperApiKey];
 
+    /// <summary>
+    /// Utks HubSpot knows as visitors who are not contacts: the utk look-up answers 404 and events naming them are
+    /// accepted and not kept (our reading: HubSpot links media events to contacts). Every other utk is a contact.
+    /// </summary>
+    public ConcurrentDictionary<string, bool> AnonymousUtks { get; } = new();
+
+    /// <summary>Portals that did not grant the app the contacts read scope: the utk look-up answers 403.</summary>
+    public ConcurrentDictionary<long, bool> WithoutContactsScope { get; } = new();
+
+    private readonly ConcurrentDictionary<string, long> _contactsByUtk = new();
+    private int _contactLookups;
+
+    /// <summary>Requests to the utk look-up, whatever the answer.</summary>
+    public int ContactLookups => Volatile.Read(ref _contactLookups);
+
+    /// <summary>The visitor of <paramref name="utk"/> becomes a contact (a form filled in): the look-up finds it, its events are kept.</summary>
+    public void MakeContact(string utk) => AnonymousUtks.TryRemove(utk, out _);
+
     /// <summary>The app's media bridge settings as the settings endpoints last wrote them.</summary>
     public AppSettingsState AppSettings { get; } = new();
 
@@ -148,6 +166,7 @@ public sealed class FakeHubSpot : IAsyncDisposable
         app.MapPost(MediaBridgeContract.ObjectsPath, fake.CreateObjectAsync);
         app.MapMethods(MediaBridgeContract.ObjectsPath + "/{objectId:long}", [HttpMethods.Patch], fake.UpdateObjectAsync);
         app.MapGet(MediaBridgeContract.ObjectsPath + "/{mediaType}", fake.ListObjects);
+        app.MapGet("/contacts/v1/contact/utk/{utk}/profile", fake.ContactByUtk);
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         fake.BaseUrl = new Uri(address);
@@ -297,6 +316,8 @@ public sealed class FakeHubSpot : IAsyncDisposable
         var mediaType = json.GetProperty("mediaType").GetString()!;
         if (!RegisteredMediaTypes.ContainsKey(mediaType))
             return $"media type {mediaType} is not registered for the app";
+        if (json.TryGetProperty("contactUtk", out var utk) && AnonymousUtks.ContainsKey(utk.GetString()!))
+            return $"contactUtk {utk.GetString()} is not a contact of portal {portalId}";
         var matches = json.TryGetProperty("mediaBridgeId", out var id)
             ? Objects.TryGetValue(id.GetInt64(), out var byId) && byId.PortalId == portalId && byId.MediaType == mediaType
             : Objects.Values.Any(o => o.PortalId == portalId && o.MediaType == mediaType && o.ExternalId == json.GetProperty("externalId").GetString());
@@ -319,6 +340,33 @@ public sealed class FakeHubSpot : IAsyncDisposable
     {
         var token = request.Headers.Authorization.ToString();
         return token.StartsWith("Bearer ", StringComparison.Ordinal) && _accessTokens.TryGetValue(token["Bearer ".Length..], out var portalId) ? portalId : null;
+    }
+
+    /// <summary>
+    /// Get a contact by its user token (legacy v1): a contact's profile with <c>vid</c>, <c>canonical-vid</c> and
+    /// <c>is-contact</c>; 404 for a utk that is no contact (our reading); 403 without the contacts read scope.
+    /// </summary>
+    private IResult ContactByUtk(HttpRequest request, string utk)
+    {
+        Interlocked.Increment(ref _contactLookups);
+        if (PortalOf(request) is not { } portalId)
+            return Results.Json(new { status = "error", category = "EXPIRED_AUTHENTICATION" }, statusCode: 401);
+        if (WithoutContactsScope.ContainsKey(portalId))
+            return Results.Json(new { status = "error", category = "MISSING_SCOPES", message = "This app hasn't been granted all required scopes to make this call." }, statusCode: 403);
+        if (request.Query.Count > 0)
+            return Results.Json(new { status = "error", category = "VALIDATION_ERROR", message = $"the relay sends no query parameters (got {request.QueryString})" }, statusCode: 400);
+        if (AnonymousUtks.ContainsKey(utk))
+            return Results.Json(new { status = "error", message = "contact does not exist" }, statusCode: 404);
+        var id = _contactsByUtk.GetOrAdd(utk, _ => Interlocked.Increment(ref _nextObjectId));
+        return Results.Json(new Dictionary<string, object>
+        {
+            ["vid"] = id,
+            ["canonical-vid"] = id,
+            ["merged-vids"] = Array.Empty<long>(),
+            ["portal-id"] = portalId,
+            ["is-contact"] = true,
+            ["properties"] = new Dictionary<string, object>(),
+        });
     }
 
     private async Task<IResult> CreateObjectAsync(HttpRequest request)

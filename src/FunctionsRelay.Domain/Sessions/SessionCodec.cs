@@ -43,6 +43,7 @@ public static class SessionCodec
             GapWaitSince = session.GapWaitSince,
             DeliverCheckAt = session.DeliverCheckAt,
             LastActivityAt = session.LastActivityAt,
+            AnonymousHeldSince = session.AnonymousHeldSince,
             CloseCheckAt = session.CloseCheckAt,
             ClosedAt = session.ClosedAt,
             CloseReason = session.CloseReason,
@@ -73,6 +74,7 @@ public static class SessionCodec
             GapWaitSince = header.GapWaitSince,
             DeliverCheckAt = header.DeliverCheckAt,
             LastActivityAt = header.LastActivityAt,
+            AnonymousHeldSince = header.AnonymousHeldSince,
             CloseCheckAt = header.CloseCheckAt,
             ClosedAt = header.ClosedAt,
             CloseReason = header.CloseReason,
@@ -208,6 +210,8 @@ internal sealed record SessionHeader
     public long DeliverCheckAt { get; init; }
 
     public long LastActivityAt { get; init; }
+
+    public long AnonymousHeldSince { get; init; }
 
     public long CloseCheckAt { get; init; }
 

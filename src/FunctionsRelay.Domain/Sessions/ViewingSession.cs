@@ -120,6 +120,9 @@ public sealed class ViewingSession(long portalId, string sessionId)
 
     public long LastActivityAt { get; set; }
 
+    /// <summary>Since when (relay clock, ms) the session's events have been held for a viewer who is not a HubSpot contact yet; 0: never held.</summary>
+    public long AnonymousHeldSince { get; set; }
+
     /// <summary>When the one close check that counts is due; checks due at other times are stale and dropped.</summary>
     public long CloseCheckAt { get; set; }
 

@@ -45,6 +45,8 @@ public sealed class OAuthEndpoints(
             new("client_id", settings.ClientId),
             new("redirect_uri", RedirectUri(request)),
             new("scope", Scopes),
+            // Optional: an account whose user may not grant it still installs; its utk sessions are sent unchecked.
+            new("optional_scope", ContactResolver.Scope),
             new("state", NewState(nonce)),
         });
         return Results.Redirect(settings.AuthorizeUrl + query.ToUriComponent());

@@ -22,6 +22,12 @@ public enum DeliveryOutcome
 
     /// <summary>HubSpot refused the event itself (a 4xx other than 401 and 429): dead-letter it, never retry it.</summary>
     Rejected,
+
+    /// <summary>The viewer (a utk) is not a HubSpot contact yet: keep the session's events and ask again after <see cref="DeliveryResult.RetryAfter"/>.</summary>
+    Held,
+
+    /// <summary>The viewer did not become a contact within <see cref="RelayOptions.HoldAnonymousFor"/>: the event is dropped, not sent.</summary>
+    Dropped,
 }
 
 public sealed record DeliveryResult(DeliveryOutcome Outcome, TimeSpan RetryAfter = default, int Status = 0, string? Answer = null)
@@ -31,6 +37,10 @@ public sealed record DeliveryResult(DeliveryOutcome Outcome, TimeSpan RetryAfter
     public static DeliveryResult Later(TimeSpan delay, string reason) => new(DeliveryOutcome.RetryLater, delay, Answer: reason);
 
     public static DeliveryResult WithoutToken(TimeSpan delay, string reason) => new(DeliveryOutcome.NoToken, delay, Answer: reason);
+
+    public static DeliveryResult HeldFor(TimeSpan delay, string reason) => new(DeliveryOutcome.Held, delay, Answer: reason);
+
+    public static readonly DeliveryResult Dropped = new(DeliveryOutcome.Dropped);
 }
 
 /// <summary>Sends one decided event of a session to HubSpot (or, in dry-run, to a file).</summary>

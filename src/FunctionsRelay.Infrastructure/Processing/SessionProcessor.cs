@@ -24,6 +24,7 @@ public sealed class SessionProcessor(
     IMediaEventSender sender,
     IEnumerable<IDeliveryObserver> observers,
     OEmbedEndpoint oembed,
+    ContactResolver contacts,
     RelayMetrics metrics,
     DeadLetterStore deadLetters,
     IOptions<SessionOptions> sessionOptions,
@@ -213,6 +214,31 @@ public sealed class SessionProcessor(
         return stored is null ? null : AfterChange(stored, claimed);
     }
 
+    /// <summary>
+    /// A session known only by its viewer's utk is sent once HubSpot knows the utk as a contact: HubSpot's event endpoints
+    /// take a utk but link the event to a contact, so a visitor's events would be dropped (our reading, docs/hubspot.md).
+    /// Until then it is held, and asked about again every <c>Relay__AnonymousCheckInterval</c>; after
+    /// <c>Relay__HoldAnonymousFor</c> its events are dropped. Null: send now.
+    /// </summary>
+    private async Task<DeliveryResult?> AnonymousHoldAsync(ViewingSession session, PendingEvent pending, CancellationToken cancellationToken)
+    {
+        if (session.ContactId is not null || session.Utk is not { } utk)
+            return null;
+        var resolution = await contacts.ResolveAsync(session.PortalId, utk.Value, cancellationToken);
+        var settings = relayOptions.Value;
+        return resolution.State switch
+        {
+            UtkState.Contact or UtkState.Unchecked => null,
+            UtkState.AskLater => resolution.Unanswered,
+            _ when Now - HeldSince(session, pending) >= (long)settings.HoldAnonymousFor.TotalMilliseconds => DeliveryResult.Dropped,
+            _ => DeliveryResult.HeldFor(settings.AnonymousCheckInterval, "the viewer's utk is not a HubSpot contact yet: the session is held"),
+        };
+    }
+
+    /// <summary>Since when a session has been held: its first hold, else (not held yet) when the event became due.</summary>
+    private long HeldSince(ViewingSession session, PendingEvent pending) =>
+        session.AnonymousHeldSince > 0 ? session.AnonymousHeldSince : pending.DueSince > 0 ? pending.DueSince : Now;
+
     /// <summary>Decides the events now due, noting since when they are due.</summary>
     private IReadOnlyList<PendingEvent> Decide(ViewingSession session, long dueSince)
     {
@@ -355,14 +381,15 @@ public sealed class SessionProcessor(
             }
 
             var pending = session.Outbox[0];
-            var media = MediaObjectSpec.For(session, Options, oembed.FallbackFor);
-            var result = await sender.SendAsync(portalId, sessionId, pending, media, cancellationToken);
+            var result = await AnonymousHoldAsync(session, pending, cancellationToken)
+                ?? await sender.SendAsync(portalId, sessionId, pending, MediaObjectSpec.For(session, Options, oembed.FallbackFor), cancellationToken);
             switch (result.Outcome)
             {
                 case DeliveryOutcome.Delivered:
                     RelayLog.EventDelivered(logger, pending.Key, portalId, sessionId);
                     metrics.EventDelivered(portalId, pending.Key);
-                    if (pending.DueSince > 0)
+                    // Held events waited for their viewer, not for delivery: they would make the latency a viewer's conversion time.
+                    if (pending.DueSince > 0 && session.AnonymousHeldSince == 0)
                         metrics.DeliveryLatency(portalId, pending.Key, TimeSpan.FromMilliseconds(Now - pending.DueSince));
                     foreach (var observer in observers)
                         observer.Delivered(portalId, sessionId, pending);
@@ -388,8 +415,18 @@ public sealed class SessionProcessor(
                     await deadLetters.AddAsync(portalId, sessionId, pending, 0, $"{result.Answer} for about {waited}; not sent", cancellationToken);
                     metrics.EventDeadLettered(portalId, pending.Key);
                     break;
+                case DeliveryOutcome.Dropped:
+                    logger.LogWarning(
+                        "Session {PortalId}/{SessionId}: its viewer's utk has not become a HubSpot contact in {HoldAnonymousFor}: {EventKey} is dropped, not sent",
+                        portalId,
+                        sessionId,
+                        relayOptions.Value.HoldAnonymousFor,
+                        pending.Key);
+                    metrics.EventDropped(portalId, pending.Key, "anonymous");
+                    break;
                 default:
                     var delay = TimeSpan.FromTicks(Math.Clamp(result.RetryAfter.Ticks, MinRetryDelay.Ticks, MaxRetryDelay.Ticks));
+                    var holding = result.Outcome == DeliveryOutcome.Held;
                     logger.LogInformation(
                         "Delivery of session {PortalId}/{SessionId} paused for {Delay} (attempt {Attempt}): {Reason}",
                         portalId,
@@ -400,14 +437,20 @@ public sealed class SessionProcessor(
                     // The lease is held until the retry, so that other messages of the session do not try meanwhile.
                     var dueAt = Now + (long)delay.TotalMilliseconds;
                     await queue.ScheduleAsync(new RelayMessage(RelayMessageKind.Deliver, portalId, sessionId, Attempt: attempt + 1), dueAt, cancellationToken);
+                    var heldNow = false;
                     await UpdateAsync(portalId, sessionId, createIfMissing: false, (session, _) =>
                     {
                         if (session.DeliveryLeaseOwner != worker)
                             return Task.FromResult(false);
                         session.DeliveryLeaseUntil = dueAt;
                         session.DeliverCheckAt = Math.Max(session.DeliverCheckAt, dueAt);
+                        heldNow = holding && session.AnonymousHeldSince == 0;
+                        if (heldNow)
+                            session.AnonymousHeldSince = Now;
                         return Task.FromResult(true);
                     }, cancellationToken);
+                    if (heldNow)
+                        metrics.SessionHeld(portalId);
                     return;
             }
 

@@ -22,6 +22,8 @@ public sealed class RelayMetrics
     private readonly Counter<long> _sessionsClosed;
     private readonly Counter<long> _eventsDecided;
     private readonly Histogram<double> _deliveryLatency;
+    private readonly Counter<long> _sessionsHeld;
+    private readonly Counter<long> _eventsDropped;
 
     /// <summary>
     /// The delivery latency's buckets, in seconds: from a beacon's round trip through the queue (under a second) to a
@@ -43,6 +45,8 @@ public sealed class RelayMetrics
         _sessionsOpened = meter.CreateCounter<long>("relay.sessions.opened", "{session}", "Viewing sessions begun");
         _sessionsClosed = meter.CreateCounter<long>("relay.sessions.closed", "{session}", "Viewing sessions closed, by reason");
         _eventsDecided = meter.CreateCounter<long>("relay.events.decided", "{event}", "HubSpot events decided, by kind");
+        _sessionsHeld = meter.CreateCounter<long>("relay.sessions.held", "{session}", "Sessions held because their viewer's utk is not a HubSpot contact yet");
+        _eventsDropped = meter.CreateCounter<long>("relay.events.dropped", "{event}", "HubSpot events dropped unsent, by reason");
         _deliveryLatency = meter.CreateHistogram(
             "relay.delivery.latency",
             "s",
@@ -71,6 +75,10 @@ public sealed class RelayMetrics
     public void SessionClosed(long portalId, string reason) => _sessionsClosed.Add(1, Portal(portalId), new("reason", reason));
 
     public void EventDecided(long portalId, string kind) => _eventsDecided.Add(1, Portal(portalId), new("event.kind", kind));
+
+    public void SessionHeld(long portalId) => _sessionsHeld.Add(1, Portal(portalId));
+
+    public void EventDropped(long portalId, string kind, string reason) => _eventsDropped.Add(1, Portal(portalId), new("event.kind", kind), new("reason", reason));
 
     public void DeliveryLatency(long portalId, string kind, TimeSpan latency) =>
         _deliveryLatency.Record(Math.Max(0, latency.TotalSeconds), Portal(portalId), new("event.kind", kind));

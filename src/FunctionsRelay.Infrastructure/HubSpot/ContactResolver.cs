@@ -1,0 +1,119 @@
+using System.Collections.Concurrent;
+using System.Text.Json;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace FunctionsRelay.Infrastructure.HubSpot;
+
+public enum UtkState
+{
+    /// <summary>HubSpot knows the utk as a contact: its events are kept.</summary>
+    Contact,
+
+    /// <summary>HubSpot does not know the utk as a contact (a visitor who has not converted): its events would be dropped.</summary>
+    NotContact,
+
+    /// <summary>HubSpot could not say now (rate limit, outage, no token): ask again later.</summary>
+    AskLater,
+
+    /// <summary>The relay cannot ask (the portal did not grant the contacts read scope, or a dry run): sent as before, unchecked.</summary>
+    Unchecked,
+}
+
+/// <summary>
+/// What HubSpot says of a utk; for <see cref="UtkState.AskLater"/>, <see cref="Unanswered"/> is why (a rate limit, an
+/// outage, no usable token), to be handled as a send that met it would be.
+/// </summary>
+public sealed record UtkResolution(UtkState State, long? ContactId = null, DeliveryResult? Unanswered = null);
+
+/// <summary>
+/// Whether a <c>hubspotutk</c> is a HubSpot contact, by HubSpot's "get a contact by its user token" endpoint
+/// (<c>GET /contacts/v1/contact/utk/{utk}/profile</c>, scope <c>crm.objects.contacts.read</c>, which the app asks for as
+/// an optional scope). Answers are cached per portal and utk: a contact for a day (a contact stays one), not a contact
+/// for half of <c>Relay__AnonymousCheckInterval</c>, a portal without the scope for an hour.
+/// </summary>
+public sealed class ContactResolver(
+    HubSpotClient hubSpot,
+    IOptions<HubSpotOptions> hubSpotOptions,
+    IOptions<RelayOptions> relayOptions,
+    TimeProvider time,
+    ILogger<ContactResolver> logger)
+{
+    public const string Scope = "crm.objects.contacts.read";
+
+    private static readonly TimeSpan ContactCachedFor = TimeSpan.FromDays(1);
+    private static readonly TimeSpan UncheckedCachedFor = TimeSpan.FromHours(1);
+    private readonly ConcurrentDictionary<(long PortalId, string Utk), (UtkResolution Resolution, DateTimeOffset Until)> _cache = new();
+
+    /// <summary>Portals that answered 403 (no contacts scope), until when the relay does not ask again: one warning an hour, not one per utk.</summary>
+    private readonly ConcurrentDictionary<long, DateTimeOffset> _withoutScope = new();
+
+    /// <summary>Half a check interval: a held session's next check (which may come a little early) asks HubSpot again.</summary>
+    private TimeSpan NotContactCachedFor => relayOptions.Value.AnonymousCheckInterval / 2;
+
+    public static string PathOf(string utk) => $"/contacts/v1/contact/utk/{Uri.EscapeDataString(utk)}/profile";
+
+    public async Task<UtkResolution> ResolveAsync(long portalId, string utk, CancellationToken cancellationToken)
+    {
+        if (hubSpotOptions.Value.DryRun)
+            return new(UtkState.Unchecked);
+        var now = time.GetUtcNow();
+        if (_withoutScope.TryGetValue(portalId, out var scopeMissingUntil) && scopeMissingUntil > now)
+            return new(UtkState.Unchecked);
+        if (_cache.TryGetValue((portalId, utk), out var cached) && cached.Until > now)
+            return cached.Resolution;
+
+        var answer = await hubSpot.SendAsync(portalId, HttpMethod.Get, PathOf(utk), null, cancellationToken);
+        var (resolution, keepFor) = answer.Result switch
+        {
+            { Outcome: DeliveryOutcome.Delivered } => ContactOf(answer.Body) is { } contactId
+                ? (new UtkResolution(UtkState.Contact, contactId), ContactCachedFor)
+                : (new UtkResolution(UtkState.NotContact), NotContactCachedFor),
+            { Outcome: DeliveryOutcome.Rejected, Status: 404 } => (new UtkResolution(UtkState.NotContact), NotContactCachedFor),
+            { Outcome: DeliveryOutcome.Rejected } rejected => (Unchecked(portalId, rejected), UncheckedCachedFor),
+            var unanswered => (new UtkResolution(UtkState.AskLater, Unanswered: unanswered), TimeSpan.Zero),
+        };
+        if (keepFor > TimeSpan.Zero)
+            _cache[(portalId, utk)] = (resolution, now + keepFor);
+        return resolution;
+    }
+
+    /// <summary>
+    /// The contact id of a profile HubSpot says is a contact (<c>is-contact</c>): its <c>canonical-vid</c>, the id a merged
+    /// contact goes on under, else its <c>vid</c>. Null for a visitor's profile that is no contact.
+    /// </summary>
+    private static long? ContactOf(string? body)
+    {
+        try
+        {
+            using var profile = JsonDocument.Parse(body ?? "{}");
+            var root = profile.RootElement;
+            if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("is-contact", out var isContact) || isContact.ValueKind != JsonValueKind.True)
+                return null;
+            foreach (var name in new[] { "canonical-vid", "vid" })
+            {
+                if (root.TryGetProperty(name, out var id) && id.TryGetInt64(out var value))
+                    return value;
+            }
+
+            return null;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
+    private UtkResolution Unchecked(long portalId, DeliveryResult rejected)
+    {
+        if (rejected.Status == 403)
+            _withoutScope[portalId] = time.GetUtcNow() + UncheckedCachedFor;
+        logger.LogWarning(
+            "Portal {PortalId}: HubSpot answered {Status} to the relay's look-up of a utk{Hint}; sessions known only by {Which} are sent without the check for an hour",
+            portalId,
+            rejected.Status,
+            rejected.Status == 403 ? $" (the portal has not granted the app's optional scope {Scope}: install the app again to grant it)" : "",
+            rejected.Status == 403 ? "a utk" : "this utk");
+        return new(UtkState.Unchecked);
+    }
+}

@@ -1,0 +1,91 @@
+using FunctionsRelay.Infrastructure.HubSpot;
+using FunctionsRelay.Infrastructure.Storage;
+
+namespace FunctionsRelay.IntegrationTests;
+
+/// <summary>
+/// Viewers who convert later: a session known only by a utk that HubSpot does not know as a contact is held (nothing
+/// sent, as HubSpot would drop it), asked about again on a schedule, sent once the utk is a contact, and dropped with a
+/// log line after <c>Relay__HoldAnonymousFor</c>. On Azurite, against the stand-in HubSpot's utk look-up.
+/// </summary>
+[Collection(AzuriteCollection.Name)]
+public sealed class AnonymousViewerTests(Azurite azurite) : IAsyncLifetime
+{
+    private const long Portal = 8181;
+    private FakeHubSpot _hubSpot = null!;
+
+    public async Task InitializeAsync() => _hubSpot = await FakeHubSpot.StartAsync();
+
+    public async Task DisposeAsync() => await _hubSpot.DisposeAsync();
+
+    private RelayHost Host(string holdFor) => new(azurite, _hubSpot, new()
+    {
+        ["Relay:AnonymousCheckInterval"] = "00:00:01",
+        ["Relay:HoldAnonymousFor"] = holdFor,
+    });
+
+    [Fact]
+    public async Task A_held_session_is_sent_once_its_viewer_becomes_a_contact()
+    {
+        using var host = Host("1.00:00:00");
+        await _hubSpot.ConnectPortalAsync(host.Service<PortalTokenStore>(), Portal, TimeSpan.FromMinutes(30));
+        var session = SessionBeacons.Typical(Portal, "converts-later");
+        _hubSpot.AnonymousUtks["utk-converts-later"] = true;
+
+        await host.Client.PostAsync("/api/beacons", session.Content());
+
+        // Closed, every event decided, none sent: the relay keeps asking whether the utk is a contact.
+        var sessions = host.Service<SessionRepository>();
+        await host.EventuallyAsync(
+            () => sessions.GetAsync(Portal, session.SessionId, CancellationToken.None).GetAwaiter().GetResult() is { Session: { IsClosed: true, Outbox.Count: 7 } }
+                && _hubSpot.ContactLookups >= 3,
+            "the closed session holds its seven events and the utk is looked up again");
+        Assert.Empty(_hubSpot.EventsOf(session.SessionId));
+        Assert.Empty(_hubSpot.Dropped);
+        Assert.Contains(host.Logs, line => line.Contains("the viewer's utk is not a HubSpot contact yet: the session is held", StringComparison.Ordinal));
+
+        _hubSpot.MakeContact("utk-converts-later");
+
+        await host.EventuallyAsync(() => _hubSpot.EventsOf(session.SessionId).Count == 7, "the seven events reach HubSpot once the utk is a contact");
+        Assert.Equal(session.ExpectedEvents(), _hubSpot.EventsOf(session.SessionId).Select(e => (e.Key, e.ProviderPayload)).ToList());
+        Assert.Empty(_hubSpot.Dropped);
+        var stored = await sessions.GetAsync(Portal, session.SessionId, CancellationToken.None);
+        Assert.Empty(stored!.Session.Outbox);
+        Assert.True(stored.Session.AnonymousHeldSince > 0);
+    }
+
+    [Fact]
+    public async Task A_held_session_whose_viewer_never_converts_is_dropped_with_a_log_line_after_the_hold()
+    {
+        using var host = Host("00:00:03");
+        await _hubSpot.ConnectPortalAsync(host.Service<PortalTokenStore>(), Portal, TimeSpan.FromMinutes(30));
+        var session = SessionBeacons.Typical(Portal, "never-converts");
+        _hubSpot.AnonymousUtks["utk-never-converts"] = true;
+
+        await host.Client.PostAsync("/api/beacons", session.Content());
+
+        var sessions = host.Service<SessionRepository>();
+        await host.EventuallyAsync(
+            () => sessions.GetAsync(Portal, session.SessionId, CancellationToken.None).GetAwaiter().GetResult() is { Session: { IsClosed: true, Outbox.Count: 0 } },
+            "the held events are dropped after the hold");
+        Assert.Empty(_hubSpot.EventsOf(session.SessionId));
+        Assert.Empty(_hubSpot.Dropped);
+        Assert.Equal(7, host.Logs.Count(line => line.Contains($"Session {Portal}/never-converts: its viewer's utk has not become a HubSpot contact in 00:00:03", StringComparison.Ordinal)));
+        Assert.Empty(host.Service<DeadLetterStore>().Table.Query<Azure.Data.Tables.TableEntity>());
+    }
+
+    [Fact]
+    public async Task A_portal_that_did_not_grant_the_contacts_scope_gets_its_utk_sessions_as_before_with_a_warning()
+    {
+        using var host = Host("1.00:00:00");
+        await _hubSpot.ConnectPortalAsync(host.Service<PortalTokenStore>(), Portal, TimeSpan.FromMinutes(30));
+        _hubSpot.WithoutContactsScope[Portal] = true;
+        var session = SessionBeacons.Typical(Portal, "no-scope");
+
+        await host.Client.PostAsync("/api/beacons", session.Content());
+
+        await host.EventuallyAsync(() => _hubSpot.EventsOf(session.SessionId).Count == 7, "the seven events reach HubSpot unchecked");
+        Assert.Equal(1, _hubSpot.ContactLookups);
+        Assert.Contains(host.Logs, line => line.Contains($"Portal {Portal}: HubSpot answered 403 to the relay's look-up of a utk (the portal has not granted the app's optional scope {ContactResolver.Scope}", StringComparison.Ordinal));
+    }
+}
