@@ -91,6 +91,7 @@ var names = {
   logAnalytics: 'log-${resourceToken}'
   applicationInsights: 'appi-${resourceToken}'
   keyVault: 'kv-${resourceToken}'
+  keyRingKey: 'relay-key-ring'
   plan: 'plan-${resourceToken}'
   app: 'func-relay-${resourceToken}'
   deploymentContainer: 'deployment-package'
@@ -155,17 +156,29 @@ module clientSecret 'core/security/key-vault-secret.bicep' = {
   }
 }
 
+module keyRingKey 'core/security/key-vault-key.bicep' = {
+  scope: resourceGroup
+  dependsOn: [vault]
+  params: {
+    keyVaultName: names.keyVault
+    name: names.keyRingKey
+  }
+}
+
 module access 'app/access.bicep' = {
   scope: resourceGroup
-  dependsOn: [storage, monitoring, vault]
+  dependsOn: [storage, monitoring, vault, keyRingKey]
   params: {
     storageAccountName: names.storage
     applicationInsightsName: names.applicationInsights
     keyVaultName: names.keyVault
+    keyRingKeyName: names.keyRingKey
     relayIdentityName: names.identity
     relayPrincipalId: identity.outputs.principalId
     userPrincipalId: principalId
     userPrincipalType: principalType
+    userQueues: [beaconQueue, '${beaconQueue}-poison', scheduleQueue, '${scheduleQueue}-poison']
+    userContainer: names.deploymentContainer
     userTables: [sampleSettings.Relay__SessionsTable, sampleSettings.Relay__TokensTable, sampleSettings.Relay__DeadLettersTable, sampleSettings.Relay__MediaObjectsTable, sampleSettings.Relay__PoisonedTable, sampleSettings.Relay__MetricsTable]
   }
 }
@@ -190,6 +203,7 @@ module relay 'app/relay.bicep' = {
     relaySettings: union(sharedSettings, {
       HubSpot__ClientId: hubSpotClientId
       HubSpot__ClientSecret: '@Microsoft.KeyVault(SecretUri=${clientSecret.outputs.uri})'
+      Relay__KeyRingKeyUri: keyRingKey.outputs.uri
       Relay__AllowedOrigins: join(allowedOrigins, ',')
       Relay__OEmbedHosts: oembedHosts
     })

@@ -3,6 +3,9 @@ param storageAccountName string
 param applicationInsightsName string
 param keyVaultName string
 
+@description('The Key Vault key that wraps the relay\'s Data Protection key ring: the relay may wrap and unwrap with it, nothing else.')
+param keyRingKeyName string
+
 @description('Name of the relay\'s identity; seeds the assignments\' names, which must be known before the deployment runs.')
 param relayIdentityName string
 param relayPrincipalId string
@@ -15,6 +18,12 @@ param userPrincipalType string = 'User'
 @description('The tables the deploying user may read and write (not the key ring that decrypts the portals\' tokens).')
 param userTables array = []
 
+@description('The queues the deploying user may read and write (the relay command puts dead letters and poisoned messages back on them).')
+param userQueues array = []
+
+@description('The blob container the deploying user may write (the deployment package); no other blob.')
+param userContainer string = ''
+
 var roles = {
   storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
   storageQueueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
@@ -22,6 +31,7 @@ var roles = {
   monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb'
   keyVaultSecretsUser: '4633458b-17de-408a-b874-0445c86b69e6'
   keyVaultSecretsOfficer: 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7'
+  keyVaultCryptoServiceEncryptionUser: 'e147488a-f6f5-4113-8e2d-b22465e65bf6'
 }
 
 // Blob: deployment package and host leases; queue: beacons; table: sessions, tokens, dead letters.
@@ -73,6 +83,22 @@ resource relaySecrets 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   }
 }
 
+resource keyRingKey 'Microsoft.KeyVault/vaults/keys@2023-07-01' existing = {
+  parent: vault
+  name: keyRingKeyName
+}
+
+// Read the key's metadata, wrap and unwrap: what Data Protection's key ring needs of it.
+resource relayKeyRing 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(keyRingKey.id, relayIdentityName, roles.keyVaultCryptoServiceEncryptionUser)
+  scope: keyRingKey
+  properties: {
+    principalId: relayPrincipalId
+    principalType: 'ServicePrincipal'
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.keyVaultCryptoServiceEncryptionUser)
+  }
+}
+
 resource tableService 'Microsoft.Storage/storageAccounts/tableServices@2023-05-01' existing = {
   parent: storage
   name: 'default'
@@ -83,14 +109,44 @@ resource userTableScopes 'Microsoft.Storage/storageAccounts/tableServices/tables
   name: table
 }]
 
-// The user's blob (azd deploys the package) and queue roles cover the account; the table role only the tables named.
-resource userStorage 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for role in (empty(userPrincipalId) ? [] : [roles.storageBlobDataOwner, roles.storageQueueDataContributor]): {
-  name: guid(storage.id, userPrincipalId, role)
-  scope: storage
+resource queueService 'Microsoft.Storage/storageAccounts/queueServices@2023-05-01' existing = {
+  parent: storage
+  name: 'default'
+}
+
+resource userQueueScopes 'Microsoft.Storage/storageAccounts/queueServices/queues@2023-05-01' existing = [for queue in userQueues: {
+  parent: queueService
+  name: queue
+}]
+
+resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' existing = {
+  parent: storage
+  name: 'default'
+}
+
+resource userContainerScope 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' existing = if (!empty(userContainer)) {
+  parent: blobService
+  name: empty(userContainer) ? 'none' : userContainer
+}
+
+// The user's storage roles each cover only what they name: the deployment container, the relay's queues, its tables but the key ring.
+resource userBlobAccess 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(userPrincipalId) && !empty(userContainer)) {
+  name: guid(storage.id, userPrincipalId, roles.storageBlobDataOwner, userContainer)
+  scope: userContainerScope
   properties: {
     principalId: userPrincipalId
     principalType: userPrincipalType
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', role)
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataOwner)
+  }
+}
+
+resource userQueueAccess 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for (queue, i) in (empty(userPrincipalId) ? [] : userQueues): {
+  name: guid(storage.id, userPrincipalId, roles.storageQueueDataContributor, queue)
+  scope: userQueueScopes[i]
+  properties: {
+    principalId: userPrincipalId
+    principalType: userPrincipalType
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageQueueDataContributor)
   }
 }]
 

@@ -56,6 +56,9 @@ internal sealed class RelayOptionsValidation : IValidateOptions<RelayOptions>
         options.AnonymousCheckInterval > TimeSpan.Zero && options.AnonymousCheckInterval <= TimeSpan.FromHours(1)
             ? null
             : $"Relay__AnonymousCheckInterval must be more than zero and at most 01:00:00 (got {options.AnonymousCheckInterval})",
+        string.IsNullOrWhiteSpace(options.KeyRingKeyUri) || Uri.TryCreate(options.KeyRingKeyUri, UriKind.Absolute, out _)
+            ? null
+            : $"Relay__KeyRingKeyUri must be the absolute URL of a Key Vault key (got '{options.KeyRingKeyUri}')",
         string.IsNullOrWhiteSpace(options.PublicBaseUrl) || Uri.TryCreate(options.PublicBaseUrl, UriKind.Absolute, out _)
             ? null
             : $"Relay__PublicBaseUrl must be an absolute URL (got '{options.PublicBaseUrl}')");

@@ -31,6 +31,12 @@ public sealed class RelayOptions
     /// <summary>The Data Protection key ring that encrypts the portals' tokens at rest.</summary>
     public string KeysTable { get; set; } = "keys";
 
+    /// <summary>
+    /// A Key Vault key (<c>https://&lt;vault&gt;.vault.azure.net/keys/&lt;name&gt;</c>, without a version) that wraps each
+    /// key of the key ring before it is stored; empty: stored as they are (the local host). The deployment sets it.
+    /// </summary>
+    public string? KeyRingKeyUri { get; set; }
+
     /// <summary>Messages of the poison queues, kept for an operator to look at and put back (<c>relay poison</c>).</summary>
     public string PoisonedTable { get; set; } = "poisoned";
 

@@ -7,7 +7,9 @@ using FunctionsRelay.Infrastructure.Ingest;
 using FunctionsRelay.Infrastructure.Processing;
 using FunctionsRelay.Infrastructure.Storage;
 using FunctionsRelay.Infrastructure.Telemetry;
+using FunctionsRelay.Infrastructure.Protection;
 using Microsoft.AspNetCore.DataProtection;
+using Microsoft.AspNetCore.DataProtection.KeyManagement;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -41,11 +43,7 @@ public static class RelayServiceCollectionExtensions
         services.AddSingleton<RelayMetrics>();
 
         services.AddSingleton(provider => new StorageClients(configuration, provider.GetRequiredService<IOptions<RelayOptions>>()));
-        // Tokens are encrypted at rest with keys of their own, kept in a table every instance reads.
-        services.AddDataProtection().SetApplicationName("FunctionsRelay");
-        services.AddSingleton<IConfigureOptions<Microsoft.AspNetCore.DataProtection.KeyManagement.KeyManagementOptions>>(provider =>
-            new ConfigureOptions<Microsoft.AspNetCore.DataProtection.KeyManagement.KeyManagementOptions>(options => options.XmlRepository = new TableXmlRepository(
-                provider.GetRequiredService<StorageClients>().Tables.GetTableClient(provider.GetRequiredService<IOptions<RelayOptions>>().Value.KeysTable))));
+        services.AddKeyRing(configuration);
         services.AddSingleton<BeaconQueue>();
         services.AddSingleton<SessionRepository>();
         services.AddSingleton<DeadLetterStore>();
@@ -82,6 +80,33 @@ public static class RelayServiceCollectionExtensions
         services.AddSingleton<IMediaEventSender>(provider => provider.GetRequiredService<IOptions<HubSpotOptions>>().Value.DryRun
             ? provider.GetRequiredService<DryRunMediaEventSender>()
             : provider.GetRequiredService<HubSpotMediaEventSender>());
+        return services;
+    }
+
+    /// <summary>
+    /// Tokens are encrypted at rest with Data Protection keys of their own, kept in a table every instance reads; with
+    /// <c>Relay__KeyRingKeyUri</c> (the deployment sets it) each key is itself encrypted under a Key Vault key before it
+    /// is stored there. Without it (the local host, tests) the keys are stored as they are.
+    /// </summary>
+    private static IServiceCollection AddKeyRing(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddDataProtection().SetApplicationName("FunctionsRelay");
+        services.TryAddSingleton(_ => new KeyVaultAccess(StorageClients.CredentialOf(configuration.GetSection(StorageClients.ConnectionName))));
+        var keyUri = configuration[$"{RelayOptions.SectionName}:{nameof(RelayOptions.KeyRingKeyUri)}"];
+        if (!string.IsNullOrWhiteSpace(keyUri) && Uri.TryCreate(keyUri, UriKind.Absolute, out var key))
+        {
+            services.AddHttpClient(nameof(KeyVaultKeyWrap)).AddResilienceHandler("key-vault", AddTransientRetries);
+            services.AddSingleton(provider => new KeyVaultKeyWrap(
+                provider.GetRequiredService<IHttpClientFactory>().CreateClient(nameof(KeyVaultKeyWrap)), provider.GetRequiredService<KeyVaultAccess>(), key));
+        }
+
+        services.AddSingleton<IConfigureOptions<KeyManagementOptions>>(provider => new ConfigureOptions<KeyManagementOptions>(options =>
+        {
+            options.XmlRepository = new TableXmlRepository(
+                provider.GetRequiredService<StorageClients>().Tables.GetTableClient(provider.GetRequiredService<IOptions<RelayOptions>>().Value.KeysTable));
+            if (provider.GetService<KeyVaultKeyWrap>() is { } wrap)
+                options.XmlEncryptor = new KeyVaultXmlEncryptor(wrap);
+        }));
         return services;
     }
 

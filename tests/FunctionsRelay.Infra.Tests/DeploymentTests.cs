@@ -25,6 +25,7 @@ public sealed class DeploymentTests
         public const string MonitoringMetricsPublisher = "3913510d-42f4-4e42-8a64-420c390055eb";
         public const string KeyVaultSecretsUser = "4633458b-17de-408a-b874-0445c86b69e6";
         public const string KeyVaultSecretsOfficer = "b86a8fe4-44ce-4948-aee5-eccb2c155cd7";
+        public const string KeyVaultCryptoServiceEncryptionUser = "e147488a-f6f5-4113-8e2d-b22465e65bf6";
     }
 
     public sealed class Deployment : IAsyncLifetime
@@ -95,7 +96,9 @@ public sealed class DeploymentTests
     {
         // Bind the deployed app settings exactly as the relay does (Relay__BeaconQueue -> Relay:BeaconQueue).
         var configuration = new ConfigurationBuilder()
-            .AddInMemoryCollection(AppSettings().Select(s => KeyValuePair.Create(s.Key.Replace("__", ":", StringComparison.Ordinal), (string?)s.Value)))
+            .AddInMemoryCollection(AppSettings()
+                .Where(s => !s.Value.StartsWith('[')) // a value the deployment computes (the key ring's Key Vault key), not a name
+                .Select(s => KeyValuePair.Create(s.Key.Replace("__", ":", StringComparison.Ordinal), (string?)s.Value)))
             .Build();
         using var services = new ServiceCollection().AddLogging().AddRelay(configuration).BuildServiceProvider();
         var relay = services.GetRequiredService<IOptions<RelayOptions>>().Value;
@@ -171,6 +174,7 @@ public sealed class DeploymentTests
             {
                 ("Microsoft.Insights/components", RoleIds.MonitoringMetricsPublisher),
                 ("Microsoft.KeyVault/vaults", RoleIds.KeyVaultSecretsUser),
+                ("Microsoft.KeyVault/vaults/keys", RoleIds.KeyVaultCryptoServiceEncryptionUser),
                 ("Microsoft.Storage/storageAccounts", RoleIds.StorageBlobDataOwner),
                 ("Microsoft.Storage/storageAccounts", RoleIds.StorageQueueDataContributor),
                 ("Microsoft.Storage/storageAccounts", RoleIds.StorageTableDataContributor),
@@ -189,14 +193,23 @@ public sealed class DeploymentTests
             .Order();
 
         var tables = new[] { "deadletters", "mediaobjects", "metrics", "poisoned", "sessions", "tokens" };
+        var queues = new[] { "beacons", "beacons-poison", "beacons-scheduled", "beacons-scheduled-poison" };
+        // Nothing account-wide: the deployment container, each queue, each table but the key ring.
         Assert.Equal(
             new[]
             {
                 ("Microsoft.KeyVault/vaults", RoleIds.KeyVaultSecretsOfficer),
-                ("Microsoft.Storage/storageAccounts", RoleIds.StorageBlobDataOwner),
-                ("Microsoft.Storage/storageAccounts", RoleIds.StorageQueueDataContributor),
-            }.Concat(tables.Select(_ => ("default/tables", RoleIds.StorageTableDataContributor))).Order(),
+                ("Microsoft.Storage/storageAccounts/blobServices/containers", RoleIds.StorageBlobDataOwner),
+            }
+            .Concat(queues.Select(_ => ("Microsoft.Storage/storageAccounts/queueServices/queues", RoleIds.StorageQueueDataContributor)))
+            .Concat(tables.Select(_ => ("Microsoft.Storage/storageAccounts/tableServices/tables", RoleIds.StorageTableDataContributor))).Order(),
             userAssignments);
+        Assert.Equal(
+            queues,
+            Resources("Microsoft.Authorization/roleAssignments")
+                .Where(a => a["properties"]!["principalId"]!.GetValue<string>() == DeployingUser && RoleId(a) == RoleIds.StorageQueueDataContributor)
+                .Select(a => a["id"]!.GetValue<string>().Split("/queues/")[1].Split('/')[0])
+                .Order());
         // Table by table, and never the key ring that decrypts the portals' tokens.
         Assert.Equal(
             tables,
@@ -204,7 +217,7 @@ public sealed class DeploymentTests
                 .Where(a => a["properties"]!["principalId"]!.GetValue<string>() == DeployingUser && RoleId(a) == RoleIds.StorageTableDataContributor)
                 .Select(a => a["id"]!.GetValue<string>().Split("/tables/")[1].Split('/')[0])
                 .Order());
-        Assert.Equal(5, Resources("Microsoft.Authorization/roleAssignments", _deployment.WithoutUser).Count());
+        Assert.Equal(6, Resources("Microsoft.Authorization/roleAssignments", _deployment.WithoutUser).Count());
     }
 
     [Fact]
@@ -229,6 +242,17 @@ public sealed class DeploymentTests
             Assert.DoesNotContain("SharedAccessSignature", text, StringComparison.OrdinalIgnoreCase);
             Assert.DoesNotContain("InstrumentationKey=", text, StringComparison.OrdinalIgnoreCase);
         }
+    }
+
+    [Fact]
+    public void The_key_ring_is_wrapped_by_a_key_vault_key_that_only_wraps_and_unwraps()
+    {
+        var key = Single("Microsoft.KeyVault/vaults/keys");
+        Assert.Equal(("RSA", 2048), (key["properties"]!["kty"]!.GetValue<string>(), key["properties"]!["keySize"]!.GetValue<int>()));
+        Assert.Equal(["wrapKey", "unwrapKey"], key["properties"]!["keyOps"]!.AsArray().Select(op => op!.GetValue<string>()));
+        // The app is told the key's URI as the deployment makes it, and holds the one role that wraps with it.
+        Assert.Contains("keyUri", AppSettings()["Relay__KeyRingKeyUri"], StringComparison.Ordinal);
+        Assert.Contains(Name(key), AppSettings()["Relay__KeyRingKeyUri"], StringComparison.Ordinal);
     }
 
     [Fact]
@@ -317,11 +341,11 @@ public sealed class DeploymentTests
 
     private static string ScopeType(JsonObject assignment)
     {
-        // .../providers/<namespace>/<type>/<name>/providers/Microsoft.Authorization/roleAssignments/<guid>
+        // .../providers/<namespace>/<type>/<name>[/<child type>/<name>...]/providers/Microsoft.Authorization/roleAssignments/<guid>
         var id = assignment["id"]!.GetValue<string>();
         var scope = id[..id.IndexOf("/providers/Microsoft.Authorization/", StringComparison.Ordinal)];
-        var segments = scope.Split('/');
-        return $"{segments[^3]}/{segments[^2]}";
+        var segments = scope[(scope.LastIndexOf("/providers/", StringComparison.Ordinal) + "/providers/".Length)..].Split('/');
+        return segments[0] + "/" + string.Join('/', segments.Skip(1).Where((_, i) => i % 2 == 0));
     }
 
     private static string RoleId(JsonObject assignment) =>

@@ -2,7 +2,7 @@ using System.Xml.Linq;
 using Azure.Data.Tables;
 using Microsoft.AspNetCore.DataProtection.Repositories;
 
-namespace FunctionsRelay.Infrastructure.Storage;
+namespace FunctionsRelay.Infrastructure.Protection;
 
 /// <summary>
 /// The Data Protection key ring in a table (<c>Relay__KeysTable</c>), one row per key, so that every instance of the relay
