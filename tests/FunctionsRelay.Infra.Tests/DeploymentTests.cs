@@ -204,21 +204,18 @@ public sealed class DeploymentTests
             .Concat(queues.Select(_ => ("Microsoft.Storage/storageAccounts/queueServices/queues", RoleIds.StorageQueueDataContributor)))
             .Concat(tables.Select(_ => ("Microsoft.Storage/storageAccounts/tableServices/tables", RoleIds.StorageTableDataContributor))).Order(),
             userAssignments);
-        Assert.Equal(
-            queues,
-            Resources("Microsoft.Authorization/roleAssignments")
-                .Where(a => a["properties"]!["principalId"]!.GetValue<string>() == DeployingUser && RoleId(a) == RoleIds.StorageQueueDataContributor)
-                .Select(a => a["id"]!.GetValue<string>().Split("/queues/")[1].Split('/')[0])
-                .Order());
+        Assert.Equal(queues, UserScopesOf(RoleIds.StorageQueueDataContributor, "queues"));
         // Table by table, and never the key ring that decrypts the portals' tokens.
-        Assert.Equal(
-            tables,
-            Resources("Microsoft.Authorization/roleAssignments")
-                .Where(a => a["properties"]!["principalId"]!.GetValue<string>() == DeployingUser && RoleId(a) == RoleIds.StorageTableDataContributor)
-                .Select(a => a["id"]!.GetValue<string>().Split("/tables/")[1].Split('/')[0])
-                .Order());
+        Assert.Equal(tables, UserScopesOf(RoleIds.StorageTableDataContributor, "tables"));
         Assert.Equal(6, Resources("Microsoft.Authorization/roleAssignments", _deployment.WithoutUser).Count());
     }
+
+    /// <summary>The names of the queues (or tables) on which the deploying user holds <paramref name="role"/>.</summary>
+    private IEnumerable<string> UserScopesOf(string role, string collection) =>
+        Resources("Microsoft.Authorization/roleAssignments")
+            .Where(a => a["properties"]!["principalId"]!.GetValue<string>() == DeployingUser && RoleId(a) == role)
+            .Select(a => a["id"]!.GetValue<string>().Split($"/{collection}/")[1].Split('/')[0])
+            .Order();
 
     [Fact]
     public void Client_secret_lives_in_key_vault_and_reaches_the_app_only_as_a_reference()

@@ -427,7 +427,9 @@ public sealed class SessionProcessor(
                 default:
                     var delay = TimeSpan.FromTicks(Math.Clamp(result.RetryAfter.Ticks, MinRetryDelay.Ticks, MaxRetryDelay.Ticks));
                     var holding = result.Outcome == DeliveryOutcome.Held;
-                    logger.LogInformation(
+                    // A held session asks again every hour for up to a month: its first hold is logged below, the rest only at Debug.
+                    logger.Log(
+                        holding ? LogLevel.Debug : LogLevel.Information,
                         "Delivery of session {PortalId}/{SessionId} paused for {Delay} (attempt {Attempt}): {Reason}",
                         portalId,
                         sessionId,
@@ -436,7 +438,8 @@ public sealed class SessionProcessor(
                         result.Answer);
                     // The lease is held until the retry, so that other messages of the session do not try meanwhile.
                     var dueAt = Now + (long)delay.TotalMilliseconds;
-                    await queue.ScheduleAsync(new RelayMessage(RelayMessageKind.Deliver, portalId, sessionId, Attempt: attempt + 1), dueAt, cancellationToken);
+                    // A hold is no failed attempt: the attempts count the waits for a token, which give up after a week.
+                    await queue.ScheduleAsync(new RelayMessage(RelayMessageKind.Deliver, portalId, sessionId, Attempt: holding ? attempt : attempt + 1), dueAt, cancellationToken);
                     var heldNow = false;
                     await UpdateAsync(portalId, sessionId, createIfMissing: false, (session, _) =>
                     {
@@ -450,7 +453,16 @@ public sealed class SessionProcessor(
                         return Task.FromResult(true);
                     }, cancellationToken);
                     if (heldNow)
+                    {
                         metrics.SessionHeld(portalId);
+                        logger.LogInformation(
+                            "Session {PortalId}/{SessionId} is held: its viewer's utk is not a HubSpot contact yet; asked again every {CheckInterval}, dropped after {HoldAnonymousFor}",
+                            portalId,
+                            sessionId,
+                            relayOptions.Value.AnonymousCheckInterval,
+                            relayOptions.Value.HoldAnonymousFor);
+                    }
+
                     return;
             }
 
