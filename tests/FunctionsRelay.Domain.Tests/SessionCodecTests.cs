@@ -20,9 +20,11 @@ public class SessionCodecTests
     public void A_session_survives_encoding_unchanged()
     {
         var session = new SessionScript().Start(0).Play(1, 0).Seek(3, 2.0004, 7.25).Pause(4, 8.125).Merge();
-        EventPlanner.Decide(session, Options);
+        var decided = EventPlanner.Decide(session, Options);
+        session.MarkDue(decided, dueSince: 456);
         session.DeliveryLeaseUntil = 123;
         session.DeliveryLeaseOwner = "worker-1";
+        session.AnonymousHeldSince = 789;
 
         var decoded = SessionCodec.Decode(session.PortalId, session.SessionId, SessionCodec.Encode(session));
 
@@ -34,6 +36,9 @@ public class SessionCodecTests
         Assert.Equal(session.Duration, decoded.Duration);
         Assert.Equal(session.Decided, decoded.Decided);
         Assert.Equal(session.Outbox, decoded.Outbox);
+        Assert.NotEmpty(decoded.Outbox);
+        Assert.All(decoded.Outbox, pending => Assert.Equal(456, pending.DueSince));
+        Assert.Equal(789, decoded.AnonymousHeldSince);
         Assert.Equal(123, decoded.DeliveryLeaseUntil);
         Assert.Equal("worker-1", decoded.DeliveryLeaseOwner);
         Assert.Equal(session.LastActivityAt, decoded.LastActivityAt);
