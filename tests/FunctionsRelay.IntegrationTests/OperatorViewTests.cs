@@ -5,6 +5,11 @@ using System.Text.Json;
 using FunctionsRelay.Cli;
 using FunctionsRelay.Infrastructure.HubSpot;
 using FunctionsRelay.Infrastructure.Telemetry;
+using FunctionsRelay.Local.OperatorView;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.TestHost;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace FunctionsRelay.IntegrationTests;
 
@@ -84,6 +89,34 @@ public sealed class OperatorViewTests(Azurite azurite) : IAsyncLifetime
             output,
             StringComparison.Ordinal);
         Assert.Contains("HubSpot answers (2xx 10, 429 1); poisoned 0", output, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("127.0.0.1", HttpStatusCode.OK)]
+    [InlineData("::1", HttpStatusCode.OK)]
+    [InlineData("203.0.113.7", HttpStatusCode.Forbidden)]
+    [InlineData("10.0.0.4", HttpStatusCode.Forbidden)]
+    public async Task The_operator_view_answers_only_a_browser_on_the_same_machine(string client, HttpStatusCode expected)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseTestServer();
+        // The view's figures route takes the report from the services; this test asks only for the page.
+        builder.Services.AddSingleton<PortalHealthReport>(_ => throw new InvalidOperationException("the page alone was asked for"));
+        await using var app = builder.Build();
+        // As the connection would say: the address the request came from.
+        app.Use((context, next) =>
+        {
+            context.Connection.RemoteIpAddress = IPAddress.Parse(client);
+            return next(context);
+        });
+        app.MapOperatorView();
+        await app.StartAsync();
+
+        using var answer = await app.GetTestClient().GetAsync(new Uri("/operator", UriKind.Relative));
+
+        Assert.Equal(expected, answer.StatusCode);
+        if (expected == HttpStatusCode.Forbidden)
+            Assert.Contains("only on this machine; elsewhere use relay status", await answer.Content.ReadAsStringAsync(), StringComparison.Ordinal);
     }
 
     private static int Marks(JsonElement plots, string plot, string series) =>
