@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -43,10 +42,10 @@ public sealed class ContactResolver(
 
     private static readonly TimeSpan ContactCachedFor = TimeSpan.FromDays(1);
     private static readonly TimeSpan UncheckedCachedFor = TimeSpan.FromHours(1);
-    private readonly ConcurrentDictionary<(long PortalId, string Utk), (UtkResolution Resolution, DateTimeOffset Until)> _cache = new();
+    private readonly ExpiringCache<(long PortalId, string Utk), UtkResolution> _cache = new(200_000, time);
 
-    /// <summary>Portals that answered 403 (no contacts scope), until when the relay does not ask again: one warning an hour, not one per utk.</summary>
-    private readonly ConcurrentDictionary<long, DateTimeOffset> _withoutScope = new();
+    /// <summary>Portals that answered 403 (no contacts scope), not asked again for an hour: one warning an hour, not one per utk.</summary>
+    private readonly ExpiringCache<long, bool> _withoutScope = new(10_000, time);
 
     /// <summary>Half a check interval: a held session's next check (which may come a little early) asks HubSpot again.</summary>
     private TimeSpan NotContactCachedFor => relayOptions.Value.AnonymousCheckInterval / 2;
@@ -57,11 +56,10 @@ public sealed class ContactResolver(
     {
         if (hubSpotOptions.Value.DryRun)
             return new(UtkState.Unchecked);
-        var now = time.GetUtcNow();
-        if (_withoutScope.TryGetValue(portalId, out var scopeMissingUntil) && scopeMissingUntil > now)
+        if (_withoutScope.TryGet(portalId, out _))
             return new(UtkState.Unchecked);
-        if (_cache.TryGetValue((portalId, utk), out var cached) && cached.Until > now)
-            return cached.Resolution;
+        if (_cache.TryGet((portalId, utk), out var cached))
+            return cached;
 
         var answer = await hubSpot.SendAsync(portalId, HttpMethod.Get, PathOf(utk), null, cancellationToken);
         var (resolution, keepFor) = answer.Result switch
@@ -74,7 +72,7 @@ public sealed class ContactResolver(
             var unanswered => (new UtkResolution(UtkState.AskLater, Unanswered: unanswered), TimeSpan.Zero),
         };
         if (keepFor > TimeSpan.Zero)
-            _cache[(portalId, utk)] = (resolution, now + keepFor);
+            _cache.Set((portalId, utk), resolution, keepFor);
         return resolution;
     }
 
@@ -107,7 +105,7 @@ public sealed class ContactResolver(
     private UtkResolution Unchecked(long portalId, DeliveryResult rejected)
     {
         if (rejected.Status == 403)
-            _withoutScope[portalId] = time.GetUtcNow() + UncheckedCachedFor;
+            _withoutScope.Set(portalId, true, UncheckedCachedFor);
         logger.LogWarning(
             "Portal {PortalId}: HubSpot answered {Status} to the relay's look-up of a utk{Hint}; sessions known only by {Which} are sent without the check for an hour",
             portalId,

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Globalization;
 using System.Text.Json;
 using FunctionsRelay.Domain.HubSpot;
@@ -36,13 +35,15 @@ public sealed class MediaObjectService(
     /// <summary>At most this many pages (of 100) of a portal's objects are searched for one with the media's external id.</summary>
     private const int MaxSearchPages = 50;
 
-    private readonly ConcurrentDictionary<(long PortalId, string MediaType, string ExternalId), (long ObjectId, string Fingerprint)> _known = new();
+    /// <summary>Media objects known to exist, a day at a time: a miss costs one read of the media objects table.</summary>
+    private static readonly TimeSpan KnownFor = TimeSpan.FromDays(1);
+    private readonly ExpiringCache<(long PortalId, string MediaType, string ExternalId), (long ObjectId, string Fingerprint)> _known = new(100_000, time);
 
     public async Task<MediaResolution> ResolveAsync(long portalId, MediaObjectSpec media, CancellationToken cancellationToken)
     {
         var key = (portalId, media.MediaType, media.ExternalId);
         var fingerprint = media.Fingerprint();
-        if (_known.TryGetValue(key, out var known) && known.Fingerprint == fingerprint)
+        if (_known.TryGet(key, out var known) && known.Fingerprint == fingerprint)
             return MediaResolution.Found(known.ObjectId);
 
         var row = await store.GetAsync(portalId, media, cancellationToken);
@@ -50,7 +51,7 @@ public sealed class MediaObjectService(
         {
             if (row.Fingerprint != fingerprint)
                 fingerprint = await UpdateAsync(portalId, media, objectId, fingerprint, row.Fingerprint, cancellationToken);
-            _known[key] = (objectId, fingerprint);
+            _known.Set(key, (objectId, fingerprint), KnownFor);
             return MediaResolution.Found(objectId);
         }
 
@@ -90,7 +91,7 @@ public sealed class MediaObjectService(
         }
 
         await store.SaveAsync(portalId, media, made.Value, fingerprint, cancellationToken);
-        _known[key] = (made.Value, fingerprint);
+        _known.Set(key, (made.Value, fingerprint), KnownFor);
         return MediaResolution.Found(made.Value);
     }
 

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using FunctionsRelay.Domain.Beacons;
 using FunctionsRelay.Infrastructure.HubSpot;
 using Microsoft.Extensions.Options;
@@ -31,7 +30,8 @@ public sealed class PortalAccessCheck(PortalTokenStore store, IOptions<RelayOpti
 
     /// <summary>A key or signature the cached row refuses is checked against the row read again, at most this often: rotations work at once.</summary>
     private static readonly TimeSpan RereadAfter = TimeSpan.FromSeconds(5);
-    private readonly ConcurrentDictionary<long, (PortalAccess? Access, DateTimeOffset ReadAt)> _portals = new();
+    /// <summary>Portals named in requests, unknown ones too: bounded, as a flood can name any number of made-up ids.</summary>
+    private readonly ExpiringCache<long, (PortalAccess? Access, DateTimeOffset ReadAt)> _portals = new(100_000, time);
 
     public async Task<AccessRefusal?> CheckAsync(
         IReadOnlyList<Beacon> beacons, IReadOnlyList<PlaybackSummary> summaries, BeaconCredentials credentials, CancellationToken cancellationToken)
@@ -79,7 +79,7 @@ public sealed class PortalAccessCheck(PortalTokenStore store, IOptions<RelayOpti
     }
 
     /// <summary>Reads the portal again on its next request (after an install or a rotation made here).</summary>
-    public void Forget(long portalId) => _portals.TryRemove(portalId, out _);
+    public void Forget(long portalId) => _portals.Remove(portalId);
 
     /// <summary>The portal's own origins when it has any, else the relay's; the relay's own pages (the demo) always.</summary>
     private bool OriginAllowed(PortalAccess access, string origin, string? ownOrigin)
@@ -92,10 +92,10 @@ public sealed class PortalAccessCheck(PortalTokenStore store, IOptions<RelayOpti
     private async Task<PortalAccess?> AccessOfAsync(long portalId, CancellationToken cancellationToken, TimeSpan? fresherThan = null)
     {
         var now = time.GetUtcNow();
-        if (_portals.TryGetValue(portalId, out var cached) && now - cached.ReadAt < (fresherThan ?? CacheFor))
+        if (_portals.TryGet(portalId, out var cached) && now - cached.ReadAt < (fresherThan ?? CacheFor))
             return cached.Access;
         var access = await store.GetAccessAsync(portalId, cancellationToken);
-        _portals[portalId] = (access, now);
+        _portals.Set(portalId, (access, now), CacheFor);
         return access;
     }
 }
