@@ -23,7 +23,7 @@ public enum UtkState
 /// What HubSpot says of a utk; for <see cref="UtkState.AskLater"/>, <see cref="Unanswered"/> is why (a rate limit, an
 /// outage, no usable token), to be handled as a send that met it would be.
 /// </summary>
-public sealed record UtkResolution(UtkState State, long? ContactId = null, DeliveryResult? Unanswered = null);
+public sealed record UtkResolution(UtkState State, DeliveryResult? Unanswered = null);
 
 /// <summary>
 /// Whether a <c>hubspotutk</c> is a HubSpot contact, by HubSpot's "get a contact by its user token" endpoint
@@ -64,8 +64,8 @@ public sealed class ContactResolver(
         var answer = await hubSpot.SendAsync(portalId, HttpMethod.Get, PathOf(utk), null, cancellationToken);
         var (resolution, keepFor) = answer.Result switch
         {
-            { Outcome: DeliveryOutcome.Delivered } => ContactOf(answer.Body) is { } contactId
-                ? (new UtkResolution(UtkState.Contact, contactId), ContactCachedFor)
+            { Outcome: DeliveryOutcome.Delivered } => IsContact(answer.Body)
+                ? (new UtkResolution(UtkState.Contact), ContactCachedFor)
                 : (new UtkResolution(UtkState.NotContact), NotContactCachedFor),
             { Outcome: DeliveryOutcome.Rejected, Status: 404 } => (new UtkResolution(UtkState.NotContact), NotContactCachedFor),
             { Outcome: DeliveryOutcome.Rejected } rejected => (Unchecked(portalId, rejected), UncheckedCachedFor),
@@ -77,28 +77,21 @@ public sealed class ContactResolver(
     }
 
     /// <summary>
-    /// The contact id of a profile HubSpot says is a contact (<c>is-contact</c>): its <c>canonical-vid</c>, the id a merged
-    /// contact goes on under, else its <c>vid</c>. Null for a visitor's profile that is no contact.
+    /// Whether the profile is a contact's (<c>"is-contact": true</c>) rather than a known visitor's. The events go on with
+    /// the utk, which HubSpot converts into the contact's id itself.
     /// </summary>
-    private static long? ContactOf(string? body)
+    private static bool IsContact(string? body)
     {
         try
         {
             using var profile = JsonDocument.Parse(body ?? "{}");
-            var root = profile.RootElement;
-            if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("is-contact", out var isContact) || isContact.ValueKind != JsonValueKind.True)
-                return null;
-            foreach (var name in new[] { "canonical-vid", "vid" })
-            {
-                if (root.TryGetProperty(name, out var id) && id.TryGetInt64(out var value))
-                    return value;
-            }
-
-            return null;
+            return profile.RootElement.ValueKind == JsonValueKind.Object
+                && profile.RootElement.TryGetProperty("is-contact", out var isContact)
+                && isContact.ValueKind == JsonValueKind.True;
         }
         catch (JsonException)
         {
-            return null;
+            return false;
         }
     }
 

@@ -10,7 +10,7 @@ public sealed record KeyVaultAccess(TokenCredential Credential);
 /// <summary>
 /// Wraps and unwraps a symmetric key with an RSA key that never leaves Key Vault, by Key Vault's REST API (api-version
 /// 7.4): <c>GET {key}</c> for the current version's id, <c>POST {kid}/wrapkey</c> and <c>POST {kid}/unwrapkey</c> with
-/// <c>RSA-OAEP-256</c> and base64url values, as the app's identity (role Key Vault Crypto User on the key). Written by
+/// <c>RSA-OAEP-256</c> and base64url values, as the app's identity (role Key Vault Crypto Service Encryption User on the key). Written by
 /// hand: the Azure SDK's Key Vault keys package is not on this project's package source.
 /// </summary>
 public sealed class KeyVaultKeyWrap(HttpClient http, KeyVaultAccess access, Uri keyUri)
@@ -25,7 +25,7 @@ public sealed class KeyVaultKeyWrap(HttpClient http, KeyVaultAccess access, Uri 
     public async Task<(string Kid, byte[] Wrapped)> WrapAsync(byte[] key, CancellationToken cancellationToken)
     {
         var current = await SendAsync<KeyBundle>(HttpMethod.Get, KeyUri.ToString().TrimEnd('/'), null, cancellationToken);
-        var kid = current.Key?.Kid ?? throw new InvalidOperationException($"Key Vault returned no key id for {KeyUri}");
+        var kid = current.Key?.Kid ?? throw new System.Security.Cryptography.CryptographicException($"Key Vault returned no key id for {KeyUri}");
         var wrapped = await SendAsync<KeyOperationResult>(HttpMethod.Post, kid + "/wrapkey", new KeyOperation(Algorithm, Base64Url(key)), cancellationToken);
         return (wrapped.Kid ?? kid, FromBase64Url(wrapped.Value));
     }

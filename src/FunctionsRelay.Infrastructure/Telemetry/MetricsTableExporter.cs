@@ -2,7 +2,6 @@ using System.Globalization;
 using System.Text.Json;
 using Azure.Data.Tables;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Options;
 using OpenTelemetry;
 using OpenTelemetry.Metrics;
 
@@ -86,8 +85,6 @@ public sealed class MetricsTableExporter(TableClient table, TimeProvider time, I
 
         public long[] Latency { get; } = new long[RelayMetrics.LatencyBuckets.Count + 1];
 
-        public double LatencySum { get; private set; }
-
         public void AddLatency(in MetricPoint point)
         {
             var bucket = 0;
@@ -97,8 +94,6 @@ public sealed class MetricsTableExporter(TableClient table, TimeProvider time, I
                     Latency[bucket] += histogramBucket.BucketCount;
                 bucket++;
             }
-
-            LatencySum += point.GetHistogramSum();
         }
 
         public TableEntity ToEntity(string portal, DateTimeOffset minute, string instance) =>
@@ -107,7 +102,6 @@ public sealed class MetricsTableExporter(TableClient table, TimeProvider time, I
                 ["Minute"] = minute,
                 ["Counts"] = JsonSerializer.Serialize(Counts, MetricsJsonContext.Default.DictionaryStringInt64),
                 ["Latency"] = JsonSerializer.Serialize(Latency, MetricsJsonContext.Default.Int64Array),
-                ["LatencySum"] = LatencySum,
             };
     }
 }
