@@ -2,12 +2,7 @@ using System.Collections.Concurrent;
 using System.Text.Json;
 using FunctionsRelay.Infrastructure.HubSpot;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 
 namespace FunctionsRelay.Testing;
 
@@ -143,10 +138,7 @@ public sealed class FakeHubSpot : IAsyncDisposable
     /// </summary>
     public static async Task<FakeHubSpot> StartAsync(string[]? registeredMediaTypes = null)
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        builder.Logging.ClearProviders();
-        var app = builder.Build();
+        var app = LoopbackApp.Create();
         var fake = new FakeHubSpot(app);
         app.Use(fake.InterceptAsync);
         fake.RegisterMediaTypes(registeredMediaTypes ?? ["VIDEO", "AUDIO"]);
@@ -168,8 +160,7 @@ public sealed class FakeHubSpot : IAsyncDisposable
         app.MapGet(MediaBridgeContract.ObjectsPath + "/{mediaType}", fake.ListObjects);
         app.MapGet("/contacts/v1/contact/utk/{utk}/profile", fake.ContactByUtk);
         await app.StartAsync();
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        fake.BaseUrl = new Uri(address);
+        fake.BaseUrl = LoopbackApp.BaseUrlOf(app);
         return fake;
     }
 

@@ -3,12 +3,7 @@ using System.Security.Cryptography;
 using System.Text.Json;
 using Azure.Core;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 
 namespace FunctionsRelay.Testing;
 
@@ -52,10 +47,7 @@ public sealed class FakeKeyVault : IAsyncDisposable
 
     public static async Task<FakeKeyVault> StartAsync()
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        builder.Logging.ClearProviders();
-        var app = builder.Build();
+        var app = LoopbackApp.Create();
         var vault = new FakeKeyVault(app);
         app.MapGet("/keys/{name}", (HttpRequest request, string name) => vault.Answer(request, name, () => Results.Json(new
         {
@@ -64,7 +56,7 @@ public sealed class FakeKeyVault : IAsyncDisposable
         })));
         app.MapPost("/keys/{name}/{version}/{operation}", vault.OperateAsync);
         await app.StartAsync();
-        vault.BaseUrl = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First() + "/");
+        vault.BaseUrl = LoopbackApp.BaseUrlOf(app);
         return vault;
     }
 
