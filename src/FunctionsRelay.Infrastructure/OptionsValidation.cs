@@ -52,7 +52,7 @@ internal sealed class RelayOptionsValidation : IValidateOptions<RelayOptions>
         OptionsValidation.AtLeast(options.RetentionDays, 1, "Relay__RetentionDays"),
         OptionsValidation.Positive(options.StorageRetryDelay, "Relay__StorageRetryDelay"),
         OptionsValidation.Positive(options.DeliveryLease, "Relay__DeliveryLease"),
-        OptionsValidation.Positive(options.HoldAnonymousFor, "Relay__HoldAnonymousFor"),
+        options.HoldAnonymousFor >= TimeSpan.Zero ? null : $"Relay__HoldAnonymousFor must be zero (no hold) or more (got {options.HoldAnonymousFor})",
         options.AnonymousCheckInterval > TimeSpan.Zero && options.AnonymousCheckInterval <= TimeSpan.FromHours(1)
             ? null
             : $"Relay__AnonymousCheckInterval must be more than zero and at most 01:00:00 (got {options.AnonymousCheckInterval})",

@@ -80,7 +80,7 @@ public sealed class RelayOptions
 
     /// <summary>
     /// How long the events of a viewer known only by a utk that is not (yet) a HubSpot contact are held, waiting for the
-    /// viewer to become one, before they are dropped.
+    /// viewer to become one, before they are dropped. Zero: no look-up and no hold; such sessions are sent as they are.
     /// </summary>
     public TimeSpan HoldAnonymousFor { get; set; } = TimeSpan.FromDays(30);
 

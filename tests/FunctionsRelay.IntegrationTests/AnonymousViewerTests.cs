@@ -76,6 +76,23 @@ public sealed class AnonymousViewerTests(Azurite azurite) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task With_no_hold_a_utk_session_is_sent_as_it_is_without_a_look_up()
+    {
+        using var host = Host("00:00:00");
+        await _hubSpot.ConnectPortalAsync(host.Service<PortalTokenStore>(), Portal, TimeSpan.FromMinutes(30));
+        _hubSpot.AnonymousUtks["utk-unheld"] = true;
+        var session = SessionBeacons.Typical(Portal, "unheld");
+
+        await host.Client.PostAsync("/api/beacons", session.Content());
+
+        // Sent at once; the stand-in, which knows the utk as no contact, drops them as HubSpot would (our reading).
+        await host.EventuallyAsync(() => _hubSpot.Dropped.Count == 7, "the seven events are sent, unchecked");
+        Assert.Equal(0, _hubSpot.ContactLookups);
+        // What this setting accepts: the stand-in would otherwise fail the test for sending events it does not keep.
+        _hubSpot.Dropped.Clear();
+    }
+
+    [Fact]
     public async Task A_portal_that_did_not_grant_the_contacts_scope_gets_its_utk_sessions_as_before_with_a_warning()
     {
         using var host = Host("1.00:00:00");

@@ -222,7 +222,7 @@ public sealed class SessionProcessor(
     /// </summary>
     private async Task<DeliveryResult?> AnonymousHoldAsync(ViewingSession session, PendingEvent pending, CancellationToken cancellationToken)
     {
-        if (session.ContactId is not null || session.Utk is not { } utk)
+        if (session.ContactId is not null || session.Utk is not { } utk || relayOptions.Value.HoldAnonymousFor == TimeSpan.Zero)
             return null;
         var resolution = await contacts.ResolveAsync(session.PortalId, utk.Value, cancellationToken);
         var settings = relayOptions.Value;
