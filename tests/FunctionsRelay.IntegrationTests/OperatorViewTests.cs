@@ -94,6 +94,8 @@ public sealed class OperatorViewTests(Azurite azurite) : IAsyncLifetime
     [Theory]
     [InlineData("127.0.0.1", HttpStatusCode.OK)]
     [InlineData("::1", HttpStatusCode.OK)]
+    [InlineData("::ffff:127.0.0.1", HttpStatusCode.OK)]
+    [InlineData("::ffff:203.0.113.7", HttpStatusCode.Forbidden)]
     [InlineData("203.0.113.7", HttpStatusCode.Forbidden)]
     [InlineData("10.0.0.4", HttpStatusCode.Forbidden)]
     public async Task The_operator_view_answers_only_a_browser_on_the_same_machine(string client, HttpStatusCode expected)

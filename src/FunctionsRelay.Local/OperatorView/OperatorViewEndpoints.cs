@@ -13,7 +13,7 @@ public static class OperatorViewEndpoints
     public static IEndpointRouteBuilder MapOperatorView(this IEndpointRouteBuilder app)
     {
         var view = app.MapGroup("/operator").AddEndpointFilter(async (context, next) =>
-            context.HttpContext.Connection.RemoteIpAddress is { } address && IPAddress.IsLoopback(address)
+            context.HttpContext.Connection.RemoteIpAddress is { } address && IPAddress.IsLoopback(address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address)
                 ? await next(context)
                 : Results.Problem("The operator view answers only on this machine; elsewhere use relay status.", statusCode: StatusCodes.Status403Forbidden));
         view.MapGet("", () => Results.Text(EmbeddedFiles.Read("operator.html"), "text/html; charset=utf-8"));
