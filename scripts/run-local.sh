@@ -21,7 +21,8 @@ now_ms=$(($(date +%s) * 1000))
 cat <<MSG
 Azurite is running (data in .azurite/). Starting the relay...
 
-Open the demo page, http://localhost:7071/demo: a player wired to the relay, and what it sends to HubSpot per session.
+Open the demo page, http://localhost:7071/demo: a player wired to the relay, and what it sends to HubSpot per session;
+the operator view, http://localhost:7071/operator: each portal's delivery health.
 
 Or post beacons to http://localhost:7071/api/beacons, for example:
 
