@@ -61,22 +61,16 @@ public sealed class DeadLetterReplay(DeadLetterStore letters, SessionRepository 
         }
 
         var pending = new PendingEvent(letter.Event, letter.Kind, DeadLetterStore.PayloadOf(letter.Entity));
-        for (var attempt = 0; ; attempt++)
+        var back = await sessions.UpdateAsync(letter.PortalId, letter.SessionId, createIfMissing: false, async (session, _) =>
         {
-            if (await sessions.GetAsync(letter.PortalId, letter.SessionId, cancellationToken) is not { } stored)
-                return (false, "its session is gone (past Relay__RetentionDays); the letter stays, marked");
-            if (stored.Session.Outbox.All(e => e.Key != pending.Key))
-                stored.Session.Enqueue(pending);
-            try
-            {
-                await queue.ScheduleAsync(new RelayMessage(RelayMessageKind.Deliver, letter.PortalId, letter.SessionId), time.GetUtcNow().ToUnixTimeMilliseconds(), cancellationToken);
-                await sessions.SaveAsync(stored.Session, stored.ETag, cancellationToken);
-                break;
-            }
-            catch (SessionConflictException) when (attempt < 10)
-            {
-            }
-        }
+            if (session.Outbox.All(e => e.Key != pending.Key))
+                session.Enqueue(pending);
+            // Queued before the session that holds the event is saved, so that no saved event waits without a check.
+            await queue.ScheduleAsync(new RelayMessage(RelayMessageKind.Deliver, letter.PortalId, letter.SessionId), time.GetUtcNow().ToUnixTimeMilliseconds(), cancellationToken);
+            return true;
+        }, cancellationToken);
+        if (back is null)
+            return (false, "its session is gone (past Relay__RetentionDays); the letter stays, marked");
 
         await letters.Table.DeleteEntityAsync(letter.Entity.PartitionKey, letter.Entity.RowKey, ETag.All, cancellationToken);
         logger.LogInformation("Dead letter {EventKey} of session {PortalId}/{SessionId} is back in its outbox", letter.Event, letter.PortalId, letter.SessionId);

@@ -33,8 +33,6 @@ public sealed class SessionProcessor(
     TimeProvider time,
     ILogger<SessionProcessor> logger)
 {
-    private const int MaxConflictRetries = 20;
-
     /// <summary>Beacons that have waited this long in the queue mean a backlog, which idle sessions must not close ahead of.</summary>
     private static readonly TimeSpan BacklogTolerance = TimeSpan.FromSeconds(5);
     private static readonly TimeSpan MinRetryDelay = TimeSpan.FromSeconds(1);
@@ -73,7 +71,7 @@ public sealed class SessionProcessor(
         var counts = new Dictionary<MergeOutcome, int>();
         var changes = new SessionChanges();
         // A player's summary alone (its beacons came in an earlier request) makes no session of its own.
-        var stored = await UpdateAsync(message.PortalId, message.SessionId, createIfMissing: beacons.Count > 0, async (session, isNew) =>
+        var stored = await sessions.UpdateAsync(message.PortalId, message.SessionId, createIfMissing: beacons.Count > 0, async (session, isNew) =>
         {
             var now = Now;
             counts.Clear();
@@ -148,7 +146,7 @@ public sealed class SessionProcessor(
     {
         var claimed = false;
         var changes = new SessionChanges();
-        var stored = await UpdateAsync(message.PortalId, message.SessionId, createIfMissing: false, async (session, _) =>
+        var stored = await sessions.UpdateAsync(message.PortalId, message.SessionId, createIfMissing: false, async (session, _) =>
         {
             var now = Now;
             claimed = false;
@@ -203,7 +201,7 @@ public sealed class SessionProcessor(
     private async Task<StoredSession?> ClaimDeliveryAsync(RelayMessage message, string worker, CancellationToken cancellationToken)
     {
         var claimed = false;
-        var stored = await UpdateAsync(message.PortalId, message.SessionId, createIfMissing: false, async (session, _) =>
+        var stored = await sessions.UpdateAsync(message.PortalId, message.SessionId, createIfMissing: false, async (session, _) =>
         {
             // A lease held until this message's due time is the wait this very message ends (a visible message may run a little early).
             claimed = await TryClaimDeliveryAsync(session, worker, Math.Max(Now, message.DueAt), cancellationToken);
@@ -441,7 +439,7 @@ public sealed class SessionProcessor(
                     // A hold is no failed attempt: the attempts count the waits for a token, which give up after a week.
                     await queue.ScheduleAsync(new RelayMessage(RelayMessageKind.Deliver, portalId, sessionId, Attempt: holding ? attempt : attempt + 1), dueAt, cancellationToken);
                     var heldNow = false;
-                    await UpdateAsync(portalId, sessionId, createIfMissing: false, (session, _) =>
+                    await sessions.UpdateAsync(portalId, sessionId, createIfMissing: false, (session, _) =>
                     {
                         if (session.DeliveryLeaseOwner != worker)
                             return Task.FromResult(false);
@@ -478,7 +476,7 @@ public sealed class SessionProcessor(
             }
 
             // Someone saved the session since: take that out of the fresh copy, and go on with whatever it holds.
-            var updated = await UpdateAsync(portalId, sessionId, createIfMissing: false, (fresh, _) =>
+            var updated = await sessions.UpdateAsync(portalId, sessionId, createIfMissing: false, (fresh, _) =>
             {
                 var changed = fresh.MarkDelivered(pending.Key);
                 return Task.FromResult(ExtendOrRelease(fresh, worker) || changed);
@@ -515,33 +513,6 @@ public sealed class SessionProcessor(
         catch (SessionConflictException)
         {
             return null;
-        }
-    }
-
-    /// <summary>Load (or create), change, save if unchanged since loading; on a conflict, all over again.</summary>
-    private async Task<StoredSession?> UpdateAsync(
-        long portalId,
-        string sessionId,
-        bool createIfMissing,
-        Func<ViewingSession, bool, Task<bool>> change,
-        CancellationToken cancellationToken)
-    {
-        for (var attempt = 1; ; attempt++)
-        {
-            var stored = await sessions.GetAsync(portalId, sessionId, cancellationToken);
-            if (stored is null && !createIfMissing)
-                return null;
-            var session = stored?.Session ?? new ViewingSession(portalId, sessionId);
-            if (!await change(session, stored is null))
-                return new StoredSession(session, stored?.ETag);
-            try
-            {
-                return new StoredSession(session, await sessions.SaveAsync(session, stored?.ETag, cancellationToken));
-            }
-            catch (SessionConflictException) when (attempt < MaxConflictRetries)
-            {
-                await Task.Delay(TimeSpan.FromMilliseconds(Random.Shared.Next(5, 20 * attempt)), time, cancellationToken);
-            }
         }
     }
 }

@@ -46,34 +46,31 @@ public sealed class SessionRederive(SessionRepository sessions, BeaconQueue queu
     /// <summary>Adds the session's missing events to its outbox (queuing a delivery check first) and records them as decided.</summary>
     public async Task<int> ApplyAsync(RederivedSession rederived, CancellationToken cancellationToken)
     {
-        for (var attempt = 0; ; attempt++)
+        IReadOnlyList<PendingEvent> missing = [];
+        await sessions.UpdateAsync(rederived.PortalId, rederived.SessionId, createIfMissing: false, async (session, _) =>
         {
-            if (await sessions.GetAsync(rederived.PortalId, rederived.SessionId, cancellationToken) is not { } stored)
-                return 0;
-            var missing = Compare(stored.Session).Missing;
+            missing = Compare(session).Missing;
             if (missing.Count == 0)
-                return 0;
+                return false;
             foreach (var pending in missing)
             {
-                stored.Session.Decided |= EventPlanner.FlagOf(pending.Key);
-                stored.Session.Enqueue(pending);
+                session.Decided |= EventPlanner.FlagOf(pending.Key);
+                session.Enqueue(pending);
             }
 
-            try
-            {
-                await queue.ScheduleAsync(new RelayMessage(RelayMessageKind.Deliver, rederived.PortalId, rederived.SessionId), time.GetUtcNow().ToUnixTimeMilliseconds(), cancellationToken);
-                await sessions.SaveAsync(stored.Session, stored.ETag, cancellationToken);
-                logger.LogInformation(
-                    "Session {PortalId}/{SessionId} re-derived: {Missing} sent now",
-                    rederived.PortalId,
-                    rederived.SessionId,
-                    string.Join(", ", missing.Select(e => e.Key)));
-                return missing.Count;
-            }
-            catch (SessionConflictException) when (attempt < 10)
-            {
-            }
+            await queue.ScheduleAsync(new RelayMessage(RelayMessageKind.Deliver, rederived.PortalId, rederived.SessionId), time.GetUtcNow().ToUnixTimeMilliseconds(), cancellationToken);
+            return true;
+        }, cancellationToken);
+        if (missing.Count > 0)
+        {
+            logger.LogInformation(
+                "Session {PortalId}/{SessionId} re-derived: {Missing} sent now",
+                rederived.PortalId,
+                rederived.SessionId,
+                string.Join(", ", missing.Select(e => e.Key)));
         }
+
+        return missing.Count;
     }
 
     /// <summary>Every event a session can decide, in the order it decides them.</summary>

@@ -15,8 +15,10 @@ public sealed class SessionConflictException(string message, Exception inner) : 
 /// Sessions in Table Storage, one entity each: partition = portal id, row = session id (escaped). The header and the
 /// packed log are stored as binary properties of at most 64 KiB each (<c>H0</c>, <c>H1</c>, ... and <c>L0</c>, ...).
 /// </summary>
-public sealed class SessionRepository(StorageClients clients, IOptions<RelayOptions> options)
+public sealed class SessionRepository(StorageClients clients, IOptions<RelayOptions> options, TimeProvider time)
 {
+    private const int MaxConflictRetries = 20;
+
     public TableClient Table { get; } = clients.Tables.GetTableClient(options.Value.SessionsTable);
 
     public Task CreateIfNotExistsAsync(CancellationToken cancellationToken) => Table.CreateIfNotExistsAsync(cancellationToken);
@@ -55,6 +57,37 @@ public sealed class SessionRepository(StorageClients clients, IOptions<RelayOpti
         catch (RequestFailedException ex) when (ex.Status is 409 or 412)
         {
             throw new SessionConflictException($"session {session.PortalId}/{session.SessionId} changed since it was loaded", ex);
+        }
+    }
+
+    /// <summary>
+    /// Load (or create), change, save if unchanged since loading; on a conflict, all over again (after a short, growing,
+    /// random pause). <paramref name="change"/> gets the session and whether it is new, and says whether to save it. Null
+    /// when the session does not exist and is not to be made; otherwise the session, as saved or as loaded.
+    /// </summary>
+    public async Task<StoredSession?> UpdateAsync(
+        long portalId,
+        string sessionId,
+        bool createIfMissing,
+        Func<ViewingSession, bool, Task<bool>> change,
+        CancellationToken cancellationToken)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            var stored = await GetAsync(portalId, sessionId, cancellationToken);
+            if (stored is null && !createIfMissing)
+                return null;
+            var session = stored?.Session ?? new ViewingSession(portalId, sessionId);
+            if (!await change(session, stored is null))
+                return new StoredSession(session, stored?.ETag);
+            try
+            {
+                return new StoredSession(session, await SaveAsync(session, stored?.ETag, cancellationToken));
+            }
+            catch (SessionConflictException) when (attempt < MaxConflictRetries)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(Random.Shared.Next(5, 20 * attempt)), time, cancellationToken);
+            }
         }
     }
 
