@@ -59,7 +59,7 @@ public sealed class RelayFunctions(
         [QueueTrigger("%Relay:ScheduleQueue%", Connection = "AzureWebJobsStorage")] BinaryData message,
         CancellationToken cancellationToken) => processor.HandleAsync(message, cancellationToken);
 
-    /// <summary>Messages the host gave up on: logged with their portal and session, counted, kept for <c>relay poison replay</c>.</summary>
+    /// <summary>Messages the host gave up on: logged with their portal and session, counted, kept for <c>relay poison --apply</c>.</summary>
     [Function("KeepPoisonedBeacons")]
     public Task KeepPoisonedBeacons(
         [QueueTrigger("%Relay:BeaconQueue%-poison", Connection = "AzureWebJobsStorage")] QueueMessage message,

@@ -20,7 +20,7 @@ internal static partial class RelayLog
     [LoggerMessage(EventId = 3001, Level = LogLevel.Information, Message = "Delivered {EventKey} of session {PortalId}/{SessionId}")]
     public static partial void EventDelivered(ILogger logger, string eventKey, long portalId, string sessionId);
 
-    [LoggerMessage(EventId = 4001, Level = LogLevel.Error, Message = "Poisoned message {MessageId} of queue {Queue}: portal {PortalId}, session {SessionId}, {BeaconCount} beacons ({MessageKind}); kept for relay poison replay")]
+    [LoggerMessage(EventId = 4001, Level = LogLevel.Error, Message = "Poisoned message {MessageId} of queue {Queue}: portal {PortalId}, session {SessionId}, {BeaconCount} beacons ({MessageKind}); kept for relay poison --apply")]
     public static partial void MessagePoisoned(ILogger logger, string messageId, string queue, string portalId, string sessionId, int beaconCount, string messageKind);
 
     [LoggerMessage(EventId = 3002, Level = LogLevel.Information, Message = "Session {PortalId}/{SessionId}: another worker holds its delivery lease now; this one stops delivering")]

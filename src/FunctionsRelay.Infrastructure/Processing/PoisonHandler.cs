@@ -8,7 +8,7 @@ namespace FunctionsRelay.Infrastructure.Processing;
 /// <summary>
 /// Handles the messages of the two poison queues (the queue listener moved them there after <c>maxDequeueCount</c>
 /// failed attempts): logs for the operator which portal, session and how many beacons each held, counts it
-/// (<c>relay.messages.poisoned</c>, which the deployment alerts on), and keeps it for <c>relay poison replay</c>.
+/// (<c>relay.messages.poisoned</c>, which the deployment alerts on), and keeps it for <c>relay poison --apply</c>.
 /// </summary>
 public sealed class PoisonHandler(PoisonedMessageStore store, RelayMetrics metrics, IOptions<RelayOptions> options, ILogger<PoisonHandler> logger)
 {
