@@ -10,16 +10,11 @@ namespace FunctionsRelay.IntegrationTests;
 /// log line after <c>Relay__HoldAnonymousFor</c>. On Azurite, against the stand-in HubSpot's utk look-up.
 /// </summary>
 [Collection(AzuriteCollection.Name)]
-public sealed class AnonymousViewerTests(Azurite azurite) : IAsyncLifetime
+public sealed class AnonymousViewerTests(Azurite azurite) : WithFakeHubSpot
 {
     private const long Portal = 8181;
-    private FakeHubSpot _hubSpot = null!;
 
-    public async Task InitializeAsync() => _hubSpot = await FakeHubSpot.StartAsync();
-
-    public async Task DisposeAsync() => await _hubSpot.DisposeAsync();
-
-    private RelayHost Host(string holdFor) => new(azurite, _hubSpot, new()
+    private RelayHost Host(string holdFor) => new(azurite, HubSpot, new()
     {
         ["Relay:AnonymousCheckInterval"] = "00:00:01",
         ["Relay:HoldAnonymousFor"] = holdFor,
@@ -28,9 +23,9 @@ public sealed class AnonymousViewerTests(Azurite azurite) : IAsyncLifetime
     /// <summary>A typical session watched by a visitor HubSpot does not know as a contact; its closed state, once the relay has decided on it.</summary>
     private async Task<SessionBeacons> WatchAnonymouslyAsync(RelayHost host, string sessionId, Func<ViewingSession, bool> until, string awaited)
     {
-        await _hubSpot.ConnectPortalAsync(host.Service<PortalTokenStore>(), Portal, TimeSpan.FromMinutes(30));
+        await HubSpot.ConnectPortalAsync(host.Service<PortalTokenStore>(), Portal, TimeSpan.FromMinutes(30));
         var session = SessionBeacons.Typical(Portal, sessionId);
-        _hubSpot.AnonymousUtks["utk-" + sessionId] = true;
+        HubSpot.AnonymousUtks["utk-" + sessionId] = true;
 
         await host.Client.PostAsync("/api/beacons", session.Content());
 
@@ -48,16 +43,16 @@ public sealed class AnonymousViewerTests(Azurite azurite) : IAsyncLifetime
 
         // Closed, every event decided, none sent: the relay keeps asking whether the utk is a contact.
         var session = await WatchAnonymouslyAsync(
-            host, "converts-later", stored => stored.Outbox.Count == 7 && _hubSpot.ContactLookups >= 3, "the closed session holds its seven events and the utk is looked up again");
-        Assert.Empty(_hubSpot.EventsOf(session.SessionId));
-        Assert.Empty(_hubSpot.Dropped);
+            host, "converts-later", stored => stored.Outbox.Count == 7 && HubSpot.ContactLookups >= 3, "the closed session holds its seven events and the utk is looked up again");
+        Assert.Empty(HubSpot.EventsOf(session.SessionId));
+        Assert.Empty(HubSpot.Dropped);
         Assert.Single(host.Logs, line => line.Contains($"Session {Portal}/converts-later is held: its viewer's utk is not a HubSpot contact yet; asked again every 00:00:01, dropped after 1.00:00:00", StringComparison.Ordinal));
 
-        _hubSpot.MakeContact("utk-converts-later");
+        HubSpot.MakeContact("utk-converts-later");
 
-        await host.EventuallyAsync(() => _hubSpot.EventsOf(session.SessionId).Count == 7, "the seven events reach HubSpot once the utk is a contact");
-        Assert.Equal(session.ExpectedEvents(), _hubSpot.EventsOf(session.SessionId).Select(e => (e.Key, e.ProviderPayload)).ToList());
-        Assert.Empty(_hubSpot.Dropped);
+        await host.EventuallyAsync(() => HubSpot.EventsOf(session.SessionId).Count == 7, "the seven events reach HubSpot once the utk is a contact");
+        Assert.Equal(session.ExpectedEvents(), HubSpot.EventsOf(session.SessionId).Select(e => (e.Key, e.ProviderPayload)).ToList());
+        Assert.Empty(HubSpot.Dropped);
         var stored = await host.Service<SessionRepository>().GetAsync(Portal, session.SessionId, CancellationToken.None);
         Assert.Empty(stored!.Session.Outbox);
         Assert.True(stored.Session.AnonymousHeldSince > 0);
@@ -69,8 +64,8 @@ public sealed class AnonymousViewerTests(Azurite azurite) : IAsyncLifetime
         using var host = Host("00:00:03");
 
         var session = await WatchAnonymouslyAsync(host, "never-converts", stored => stored.Outbox.Count == 0, "the held events are dropped after the hold");
-        Assert.Empty(_hubSpot.EventsOf(session.SessionId));
-        Assert.Empty(_hubSpot.Dropped);
+        Assert.Empty(HubSpot.EventsOf(session.SessionId));
+        Assert.Empty(HubSpot.Dropped);
         Assert.Equal(7, host.Logs.Count(line => line.Contains($"Session {Portal}/never-converts: its viewer's utk has not become a HubSpot contact in 00:00:03", StringComparison.Ordinal)));
         Assert.Empty(host.Service<DeadLetterStore>().Table.Query<Azure.Data.Tables.TableEntity>());
     }
@@ -79,31 +74,31 @@ public sealed class AnonymousViewerTests(Azurite azurite) : IAsyncLifetime
     public async Task With_no_hold_a_utk_session_is_sent_as_it_is_without_a_look_up()
     {
         using var host = Host("00:00:00");
-        await _hubSpot.ConnectPortalAsync(host.Service<PortalTokenStore>(), Portal, TimeSpan.FromMinutes(30));
-        _hubSpot.AnonymousUtks["utk-unheld"] = true;
+        await HubSpot.ConnectPortalAsync(host.Service<PortalTokenStore>(), Portal, TimeSpan.FromMinutes(30));
+        HubSpot.AnonymousUtks["utk-unheld"] = true;
         var session = SessionBeacons.Typical(Portal, "unheld");
 
         await host.Client.PostAsync("/api/beacons", session.Content());
 
         // Sent at once; the stand-in, which knows the utk as no contact, drops them as HubSpot would (our reading).
-        await host.EventuallyAsync(() => _hubSpot.Dropped.Count == 7, "the seven events are sent, unchecked");
-        Assert.Equal(0, _hubSpot.ContactLookups);
+        await host.EventuallyAsync(() => HubSpot.Dropped.Count == 7, "the seven events are sent, unchecked");
+        Assert.Equal(0, HubSpot.ContactLookups);
         // What this setting accepts: the stand-in would otherwise fail the test for sending events it does not keep.
-        _hubSpot.Dropped.Clear();
+        HubSpot.Dropped.Clear();
     }
 
     [Fact]
     public async Task A_portal_that_did_not_grant_the_contacts_scope_gets_its_utk_sessions_as_before_with_a_warning()
     {
         using var host = Host("1.00:00:00");
-        await _hubSpot.ConnectPortalAsync(host.Service<PortalTokenStore>(), Portal, TimeSpan.FromMinutes(30));
-        _hubSpot.WithoutContactsScope[Portal] = true;
+        await HubSpot.ConnectPortalAsync(host.Service<PortalTokenStore>(), Portal, TimeSpan.FromMinutes(30));
+        HubSpot.WithoutContactsScope[Portal] = true;
         var session = SessionBeacons.Typical(Portal, "no-scope");
 
         await host.Client.PostAsync("/api/beacons", session.Content());
 
-        await host.EventuallyAsync(() => _hubSpot.EventsOf(session.SessionId).Count == 7, "the seven events reach HubSpot unchecked");
-        Assert.Equal(1, _hubSpot.ContactLookups);
+        await host.EventuallyAsync(() => HubSpot.EventsOf(session.SessionId).Count == 7, "the seven events reach HubSpot unchecked");
+        Assert.Equal(1, HubSpot.ContactLookups);
         Assert.Contains(host.Logs, line => line.Contains($"Portal {Portal}: HubSpot answered 403 to the relay's look-up of a utk (the portal has not granted the app's optional scope {ContactResolver.Scope}", StringComparison.Ordinal));
     }
 }

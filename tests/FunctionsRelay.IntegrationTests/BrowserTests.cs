@@ -8,20 +8,15 @@ namespace FunctionsRelay.IntegrationTests;
 /// with player/relay-beacon.js; the relay runs on Azurite and sends to the stand-in HubSpot.
 /// </summary>
 [Collection(AzuriteCollection.Name)]
-public sealed class BrowserTests(Azurite azurite) : IAsyncLifetime
+public sealed class BrowserTests(Azurite azurite) : WithFakeHubSpot
 {
     private const long Portal = 5151;
-    private FakeHubSpot _hubSpot = null!;
-
-    public async Task InitializeAsync() => _hubSpot = await FakeHubSpot.StartAsync();
-
-    public async Task DisposeAsync() => await _hubSpot.DisposeAsync();
 
     [Fact]
     public async Task A_viewer_who_seeks_back_and_replays_reaches_HubSpot_as_what_the_browser_played()
     {
-        await using var host = new RelayHost(azurite, _hubSpot);
-        await _hubSpot.ConnectPortalAsync(host.Service<PortalTokenStore>(), Portal, TimeSpan.FromMinutes(30));
+        await using var host = new RelayHost(azurite, HubSpot);
+        await HubSpot.ConnectPortalAsync(host.Service<PortalTokenStore>(), Portal, TimeSpan.FromMinutes(30));
 
         // The page shows the portal's publishable key, as a customer's player would.
         var key = (await host.Service<PortalTokenStore>().GetAccessAsync(Portal, CancellationToken.None))!.Key;
@@ -31,8 +26,8 @@ public sealed class BrowserTests(Azurite azurite) : IAsyncLifetime
         var passes = viewing.GetProperty("passes").EnumerateArray()
             .Select(p => (From: p[0].GetDouble(), To: p[1].GetDouble())).ToList();
 
-        await host.EventuallyAsync(() => _hubSpot.EventsOf(sessionId).Any(e => e.Key == "attention-span"), "the attention span reaches HubSpot");
-        var events = _hubSpot.EventsOf(sessionId);
+        await host.EventuallyAsync(() => HubSpot.EventsOf(sessionId).Any(e => e.Key == "attention-span"), "the attention span reaches HubSpot");
+        var events = HubSpot.EventsOf(sessionId);
 
         Assert.Single(events, e => e.Key == "played");
         Assert.Equal(["quartile-0", "quartile-25", "quartile-50", "quartile-75", "quartile-100"],
@@ -41,7 +36,7 @@ public sealed class BrowserTests(Azurite azurite) : IAsyncLifetime
 
         // A timeline-ready set: played with its state, quartiles, attention span, all on one media object of the portal.
         Assert.Equal("STARTED", Assert.Single(events, e => e.Key == "played").Json.GetProperty("state").GetString());
-        var media = Assert.Single(_hubSpot.Objects.Values, o => o.PortalId == Portal);
+        var media = Assert.Single(HubSpot.Objects.Values, o => o.PortalId == Portal);
         Assert.Equal(("AUDIO", "e2e-tone"), (media.MediaType, media.ExternalId));
         Assert.All(events, e => Assert.Equal(media.Id, e.Json.GetProperty("mediaBridgeId").GetInt64()));
         var span = Assert.Single(events, e => e.Key == "attention-span").Json;

@@ -5,28 +5,23 @@ namespace FunctionsRelay.IntegrationTests;
 
 /// <summary><c>relay deadletters</c>: refused events listed, then sent again once through the normal outbox after the cause is fixed.</summary>
 [Collection(AzuriteCollection.Name)]
-public sealed class DeadLetterCommandTests(Azurite azurite) : IAsyncLifetime
+public sealed class DeadLetterCommandTests(Azurite azurite) : WithFakeHubSpot
 {
     private const long Portal = 7272;
-    private FakeHubSpot _hubSpot = null!;
-
-    public async Task InitializeAsync() => _hubSpot = await FakeHubSpot.StartAsync();
-
-    public async Task DisposeAsync() => await _hubSpot.DisposeAsync();
 
     private static Task<(int Exit, string Output)> RunAsync(RelayHost host, params string[] args) => Cli.RunAsync(host.Services, args);
 
     [Fact]
     public async Task A_refused_event_is_listed_then_sent_once_through_the_outbox_and_not_again()
     {
-        using var host = new RelayHost(azurite, _hubSpot);
-        await _hubSpot.ConnectPortalAsync(host.Service<PortalTokenStore>(), Portal, TimeSpan.FromMinutes(30));
+        using var host = new RelayHost(azurite, HubSpot);
+        await HubSpot.ConnectPortalAsync(host.Service<PortalTokenStore>(), Portal, TimeSpan.FromMinutes(30));
         var session = SessionBeacons.Typical(Portal, "refused-once");
         // HubSpot refuses the first event (a cause since fixed); the rest go.
-        _hubSpot.AnswerNextEvents(400, 1);
+        HubSpot.AnswerNextEvents(400, 1);
         await host.Client.PostAsync("/api/beacons", session.Content());
-        await host.EventuallyAsync(() => _hubSpot.EventsOf(session.SessionId).Any(e => e.Key == "attention-span"), "the events behind the refused one go");
-        Assert.DoesNotContain(_hubSpot.EventsOf(session.SessionId), e => e.Key == "played");
+        await host.EventuallyAsync(() => HubSpot.EventsOf(session.SessionId).Any(e => e.Key == "attention-span"), "the events behind the refused one go");
+        Assert.DoesNotContain(HubSpot.EventsOf(session.SessionId), e => e.Key == "played");
 
         var listed = await RunAsync(host, "deadletters", "--portal", $"{Portal}", "--status", "400");
         var otherStatus = await RunAsync(host, "deadletters", "--status", "429");
@@ -34,7 +29,7 @@ public sealed class DeadLetterCommandTests(Azurite azurite) : IAsyncLifetime
         Assert.Equal(RelayCli.Done, listed.Exit);
         Assert.Contains($"would put back played of session {Portal}/refused-once, refused ", listed.Output, StringComparison.Ordinal);
         Assert.Contains("0 dead letter(s)", otherStatus.Output, StringComparison.Ordinal);
-        Assert.DoesNotContain(_hubSpot.EventsOf(session.SessionId), e => e.Key == "played");
+        Assert.DoesNotContain(HubSpot.EventsOf(session.SessionId), e => e.Key == "played");
 
         // The operator's overview shows the portal with its closed session and its one dead letter.
         var status = await RunAsync(host, "status", "--portal", $"{Portal}");
@@ -47,9 +42,9 @@ public sealed class DeadLetterCommandTests(Azurite azurite) : IAsyncLifetime
         Assert.Equal(RelayCli.Done, applied.Exit);
         Assert.Contains("put back played of session", applied.Output, StringComparison.Ordinal);
         Assert.Contains("0 dead letter(s)", again.Output, StringComparison.Ordinal);
-        await host.EventuallyAsync(() => _hubSpot.EventsOf(session.SessionId).Any(e => e.Key == "played"), "the put-back event reaches HubSpot");
+        await host.EventuallyAsync(() => HubSpot.EventsOf(session.SessionId).Any(e => e.Key == "played"), "the put-back event reaches HubSpot");
         await Task.Delay(1000);
-        Assert.Equal(session.ExpectedEvents().Select(e => e.Key).Order(), _hubSpot.EventsOf(session.SessionId).Select(e => e.Key).Order());
-        Assert.Equal(session.ExpectedEvents().Single(e => e.Key == "played").Payload, Assert.Single(_hubSpot.EventsOf(session.SessionId), e => e.Key == "played").ProviderPayload);
+        Assert.Equal(session.ExpectedEvents().Select(e => e.Key).Order(), HubSpot.EventsOf(session.SessionId).Select(e => e.Key).Order());
+        Assert.Equal(session.ExpectedEvents().Single(e => e.Key == "played").Payload, Assert.Single(HubSpot.EventsOf(session.SessionId), e => e.Key == "played").ProviderPayload);
     }
 }

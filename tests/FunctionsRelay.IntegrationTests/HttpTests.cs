@@ -11,14 +11,8 @@ using Microsoft.Extensions.Logging;
 namespace FunctionsRelay.IntegrationTests;
 
 [Collection(AzuriteCollection.Name)]
-public sealed class HttpTests(Azurite azurite) : IAsyncLifetime
+public sealed class HttpTests(Azurite azurite) : WithFakeHubSpot
 {
-    private FakeHubSpot _hubSpot = null!;
-
-    public async Task InitializeAsync() => _hubSpot = await FakeHubSpot.StartAsync();
-
-    public async Task DisposeAsync() => await _hubSpot.DisposeAsync();
-
     private static async Task<List<string>> ErrorsOf(HttpResponseMessage response) =>
         JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("errors").EnumerateArray().Select(e => e.GetString()!).ToList();
 
@@ -164,7 +158,7 @@ public sealed class HttpTests(Azurite azurite) : IAsyncLifetime
     [Fact]
     public async Task An_account_outside_the_allowed_portals_cannot_install_the_app()
     {
-        using var host = new RelayHost(azurite, _hubSpot, new() { ["HubSpot:AllowedPortals"] = "777" });
+        using var host = new RelayHost(azurite, HubSpot, new() { ["HubSpot:AllowedPortals"] = "777" });
         using var browser = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false }) { BaseAddress = host.Client.BaseAddress };
         var state = QueryHelpers.ParseQuery((await browser.GetAsync("/api/oauth/install")).Headers.Location!.Query)["state"].ToString();
 
@@ -179,7 +173,7 @@ public sealed class HttpTests(Azurite azurite) : IAsyncLifetime
     [Fact]
     public async Task The_install_flow_sends_the_browser_to_HubSpot_and_the_callback_stores_the_tokens()
     {
-        using var host = new RelayHost(azurite, _hubSpot);
+        using var host = new RelayHost(azurite, HubSpot);
         using var noRedirects = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false }) { BaseAddress = host.Client.BaseAddress };
 
         var install = await noRedirects.GetAsync("/api/oauth/install");
@@ -216,7 +210,7 @@ public sealed class HttpTests(Azurite azurite) : IAsyncLifetime
         Assert.Matches("^pk_[A-Za-z0-9_-]{32}$", key);
         Assert.Contains($"publishable key: {key}", page, StringComparison.Ordinal);
         Assert.Equal(PortalStatus.Connected, token!.Status);
-        Assert.Contains(token.AccessToken, _hubSpot.IssuedSecrets);
+        Assert.Contains(token.AccessToken, HubSpot.IssuedSecrets);
         Assert.DoesNotContain(token.AccessToken, token.ToString(), StringComparison.Ordinal);
         var logs = string.Join("\n", host.Logs);
         Assert.DoesNotContain(token.AccessToken, logs, StringComparison.Ordinal);

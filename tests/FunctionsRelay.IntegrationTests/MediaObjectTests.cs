@@ -9,14 +9,9 @@ namespace FunctionsRelay.IntegrationTests;
 
 /// <summary>The media objects events attach to, made in the portal by the relay, against the stand-in HubSpot's objects API.</summary>
 [Collection(AzuriteCollection.Name)]
-public sealed class MediaObjectTests(Azurite azurite) : IAsyncLifetime
+public sealed class MediaObjectTests(Azurite azurite) : WithFakeHubSpot
 {
     private const long Portal = 5150;
-    private FakeHubSpot _hubSpot = null!;
-
-    public async Task InitializeAsync() => _hubSpot = await FakeHubSpot.StartAsync();
-
-    public async Task DisposeAsync() => await _hubSpot.DisposeAsync();
 
     private static string Media(string externalId, string title = "Launch film", string extra = "") =>
         $$"""{"externalId":"{{externalId}}","name":"{{title}}","url":"https://cdn.example.com/{{externalId}}.mp4","type":"VIDEO"{{extra}}}""";
@@ -24,8 +19,8 @@ public sealed class MediaObjectTests(Azurite azurite) : IAsyncLifetime
     /// <summary>Makes a media object in the portal as the provider's own integration would; its HubSpot id.</summary>
     private async Task<long> MakeObjectAsync(string body)
     {
-        using var client = new HttpClient { BaseAddress = _hubSpot.BaseUrl };
-        client.DefaultRequestHeaders.Authorization = new("Bearer", _hubSpot.IssueTokens(Portal).AccessToken);
+        using var client = new HttpClient { BaseAddress = HubSpot.BaseUrl };
+        client.DefaultRequestHeaders.Authorization = new("Bearer", HubSpot.IssueTokens(Portal).AccessToken);
         using var made = await client.PostAsync(MediaObjectRoutes.Objects, new StringContent(body, System.Text.Encoding.UTF8, "application/json"));
         var id = JsonDocument.Parse(await made.Content.ReadAsStringAsync()).RootElement.GetProperty("id").GetString()!;
         return long.Parse(id, System.Globalization.CultureInfo.InvariantCulture);
@@ -33,8 +28,8 @@ public sealed class MediaObjectTests(Azurite azurite) : IAsyncLifetime
 
     private async Task<RelayHost> StartAsync(Dictionary<string, string?>? settings = null)
     {
-        var host = new RelayHost(azurite, _hubSpot, settings);
-        await _hubSpot.ConnectPortalAsync(host.Service<PortalTokenStore>(), Portal, TimeSpan.FromMinutes(30));
+        var host = new RelayHost(azurite, HubSpot, settings);
+        await HubSpot.ConnectPortalAsync(host.Service<PortalTokenStore>(), Portal, TimeSpan.FromMinutes(30));
         return host;
     }
 
@@ -48,14 +43,14 @@ public sealed class MediaObjectTests(Azurite azurite) : IAsyncLifetime
 
         Assert.All(answers, answer => Assert.Equal(HttpStatusCode.Accepted, answer.StatusCode));
         await host.EventuallyAsync(
-            () => sessions.All(s => _hubSpot.EventsOf(s.SessionId).Any(e => e.Key == "attention-span")), "every session's attention span reaches HubSpot", seconds: 60);
-        var media = Assert.Single(_hubSpot.Objects.Values);
+            () => sessions.All(s => HubSpot.EventsOf(s.SessionId).Any(e => e.Key == "attention-span")), "every session's attention span reaches HubSpot", seconds: 60);
+        var media = Assert.Single(HubSpot.Objects.Values);
         Assert.Equal((Portal, "VIDEO", "film-1", "Launch film"), (media.PortalId, media.MediaType, media.ExternalId, media.Title));
         Assert.Equal("https://relay.test/api/oembed?url=https%3A%2F%2Fcdn.example.com%2Ffilm-1.mp4", media.Fields.GetProperty("oembedUrl").GetString());
         Assert.Equal(40_000, media.Fields.GetProperty("duration").GetInt64());
         foreach (var session in sessions)
         {
-            var events = _hubSpot.EventsOf(session.SessionId);
+            var events = HubSpot.EventsOf(session.SessionId);
             Assert.Equal(session.ExpectedEvents(), events.Select(e => (e.Key, e.ProviderPayload)).ToList());
             Assert.All(events, e => Assert.Equal(media.Id, e.Json.GetProperty("mediaBridgeId").GetInt64()));
             Assert.All(events, e => Assert.False(e.Json.TryGetProperty("externalId", out _)));
@@ -70,21 +65,21 @@ public sealed class MediaObjectTests(Azurite azurite) : IAsyncLifetime
     {
         using var host = await StartAsync();
         await host.Client.PostAsync("/api/beacons", SessionBeacons.Typical(Portal, "first-cut", media: Media("film-2")).Content());
-        await host.EventuallyAsync(() => _hubSpot.EventsOf("first-cut").Any(e => e.Key == "attention-span"), "the first session is delivered");
+        await host.EventuallyAsync(() => HubSpot.EventsOf("first-cut").Any(e => e.Key == "attention-span"), "the first session is delivered");
         var extra = ""","thumbnailUrl":"https://cdn.example.com/film-2.jpg","detailsUrl":"https://video.example.com/film-2" """.TrimEnd();
 
         await host.Client.PostAsync("/api/beacons", SessionBeacons.Typical(Portal, "final-cut", media: Media("film-2", "Launch film (final)", extra)).Content());
-        await host.EventuallyAsync(() => _hubSpot.EventsOf("final-cut").Any(e => e.Key == "attention-span"), "the changed session is delivered");
+        await host.EventuallyAsync(() => HubSpot.EventsOf("final-cut").Any(e => e.Key == "attention-span"), "the changed session is delivered");
         await host.Client.PostAsync("/api/beacons", SessionBeacons.Typical(Portal, "again", media: Media("film-2", "Launch film (final)", extra)).Content());
-        await host.EventuallyAsync(() => _hubSpot.EventsOf("again").Any(e => e.Key == "attention-span"), "the same media again is delivered");
-        var media = Assert.Single(_hubSpot.Objects.Values);
+        await host.EventuallyAsync(() => HubSpot.EventsOf("again").Any(e => e.Key == "attention-span"), "the same media again is delivered");
+        var media = Assert.Single(HubSpot.Objects.Values);
         Assert.Equal("Launch film (final)", media.Title);
         Assert.Equal("https://cdn.example.com/film-2.jpg", media.Fields.GetProperty("thumbnailUrl").GetString());
         Assert.Equal("https://video.example.com/film-2", media.Fields.GetProperty("detailsPageLink").GetString());
-        Assert.All(_hubSpot.Received, e => Assert.Equal(media.Id, e.Json.GetProperty("mediaBridgeId").GetInt64()));
+        Assert.All(HubSpot.Received, e => Assert.Equal(media.Id, e.Json.GetProperty("mediaBridgeId").GetInt64()));
         // One look among the portal's objects, one create, one update, and nothing more: the fingerprint is remembered.
         // (Two sessions bringing the same change at the same moment may both send it; the second update changes nothing.)
-        Assert.Equal(3, _hubSpot.ObjectRequests);
+        Assert.Equal(3, HubSpot.ObjectRequests);
     }
 
     [Fact]
@@ -99,9 +94,9 @@ public sealed class MediaObjectTests(Azurite azurite) : IAsyncLifetime
 
         await host.Client.PostAsync("/api/beacons", SessionBeacons.Typical(Portal, "after-crash", media: Media("film-3")).Content());
 
-        await host.EventuallyAsync(() => _hubSpot.EventsOf("after-crash").Any(e => e.Key == "attention-span"), "the session is delivered");
-        Assert.Equal(madeId, Assert.Single(_hubSpot.Objects.Values).Id);
-        Assert.All(_hubSpot.EventsOf("after-crash"), e => Assert.Equal(madeId, e.Json.GetProperty("mediaBridgeId").GetInt64()));
+        await host.EventuallyAsync(() => HubSpot.EventsOf("after-crash").Any(e => e.Key == "attention-span"), "the session is delivered");
+        Assert.Equal(madeId, Assert.Single(HubSpot.Objects.Values).Id);
+        Assert.All(HubSpot.EventsOf("after-crash"), e => Assert.Equal(madeId, e.Json.GetProperty("mediaBridgeId").GetInt64()));
     }
 
     [Fact]
@@ -120,9 +115,9 @@ public sealed class MediaObjectTests(Azurite azurite) : IAsyncLifetime
 
         await host.Client.PostAsync("/api/beacons", SessionBeacons.Typical(Portal, "catalogue", media: Media("film-5", "film-5")).Content());
 
-        await host.EventuallyAsync(() => _hubSpot.EventsOf("catalogue").Any(e => e.Key == "attention-span"), "the session is delivered");
-        Assert.Equal(150, _hubSpot.Objects.Count);
-        Assert.All(_hubSpot.EventsOf("catalogue"), e => Assert.Equal(existing, e.Json.GetProperty("mediaBridgeId").GetInt64()));
+        await host.EventuallyAsync(() => HubSpot.EventsOf("catalogue").Any(e => e.Key == "attention-span"), "the session is delivered");
+        Assert.Equal(150, HubSpot.Objects.Count);
+        Assert.All(HubSpot.EventsOf("catalogue"), e => Assert.Equal(existing, e.Json.GetProperty("mediaBridgeId").GetInt64()));
     }
 
     [Fact]
@@ -138,8 +133,8 @@ public sealed class MediaObjectTests(Azurite azurite) : IAsyncLifetime
         var letters = host.Service<DeadLetterStore>().Table.Query<TableEntity>().ToList();
         Assert.All(letters, letter => Assert.Contains("making the media object failed", letter.GetString("Answer"), StringComparison.Ordinal));
         Assert.All(letters, letter => Assert.Contains("oembedUrl: required for VIDEO and AUDIO media", letter.GetString("Answer"), StringComparison.Ordinal));
-        Assert.Empty(_hubSpot.Received);
-        _hubSpot.Refused.Clear();
+        Assert.Empty(HubSpot.Received);
+        HubSpot.Refused.Clear();
     }
 
     [Fact]
@@ -150,8 +145,8 @@ public sealed class MediaObjectTests(Azurite azurite) : IAsyncLifetime
 
         await host.Client.PostAsync("/api/beacons", SessionBeacons.Typical(Portal, "own-id", media: $$"""{"mediaBridgeId":{{id}},"type":"VIDEO"}""").Content());
 
-        await host.EventuallyAsync(() => _hubSpot.EventsOf("own-id").Any(e => e.Key == "attention-span"), "the session is delivered");
-        Assert.Single(_hubSpot.Objects.Values);
-        Assert.Equal(1, _hubSpot.ObjectRequests);
+        await host.EventuallyAsync(() => HubSpot.EventsOf("own-id").Any(e => e.Key == "attention-span"), "the session is delivered");
+        Assert.Single(HubSpot.Objects.Values);
+        Assert.Equal(1, HubSpot.ObjectRequests);
     }
 }

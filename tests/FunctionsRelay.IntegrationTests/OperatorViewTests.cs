@@ -18,21 +18,16 @@ namespace FunctionsRelay.IntegrationTests;
 /// Azurite, beside storage's state, shown by the operator view in a real browser and printed by <c>relay status</c>.
 /// </summary>
 [Collection(AzuriteCollection.Name)]
-public sealed class OperatorViewTests(Azurite azurite) : IAsyncLifetime
+public sealed class OperatorViewTests(Azurite azurite) : WithFakeHubSpot
 {
     private const long Portal = 6161;
-    private FakeHubSpot _hubSpot = null!;
-
-    public async Task InitializeAsync() => _hubSpot = await FakeHubSpot.StartAsync();
-
-    public async Task DisposeAsync() => await _hubSpot.DisposeAsync();
 
     [Fact]
     public async Task A_portals_beacons_refusals_deliveries_and_latency_show_in_the_operator_view_and_relay_status()
     {
-        using var host = new RelayHost(azurite, _hubSpot, new() { ["Relay:MetricsInterval"] = "00:00:01" });
-        await _hubSpot.ConnectPortalAsync(host.Service<PortalTokenStore>(), Portal, TimeSpan.FromMinutes(30));
-        _hubSpot.AnswerNextEvents(429, 1, retryAfterSeconds: 1);
+        using var host = new RelayHost(azurite, HubSpot, new() { ["Relay:MetricsInterval"] = "00:00:01" });
+        await HubSpot.ConnectPortalAsync(host.Service<PortalTokenStore>(), Portal, TimeSpan.FromMinutes(30));
+        HubSpot.AnswerNextEvents(429, 1, retryAfterSeconds: 1);
 
         // A session watched, a request with another key for the portal, and a body that names no portal at all.
         await host.Client.PostAsync("/api/beacons", SessionBeacons.Typical(Portal, "watched").Content());

@@ -8,22 +8,17 @@ namespace FunctionsRelay.IntegrationTests;
 
 /// <summary><c>relay poison</c>: the messages the relay gave up on, listed, and put back on their queue once after a fix.</summary>
 [Collection(AzuriteCollection.Name)]
-public sealed class PoisonCommandTests(Azurite azurite) : IAsyncLifetime
+public sealed class PoisonCommandTests(Azurite azurite) : WithFakeHubSpot
 {
     private const long Portal = 7171;
-    private FakeHubSpot _hubSpot = null!;
-
-    public async Task InitializeAsync() => _hubSpot = await FakeHubSpot.StartAsync();
-
-    public async Task DisposeAsync() => await _hubSpot.DisposeAsync();
 
     private static Task<(int Exit, string Output)> RunAsync(RelayHost host, params string[] args) => Cli.RunAsync(host.Services, args);
 
     [Fact]
     public async Task A_poisoned_message_is_listed_then_put_back_once_and_its_events_reach_HubSpot()
     {
-        using var host = new RelayHost(azurite, _hubSpot);
-        await _hubSpot.ConnectPortalAsync(host.Service<PortalTokenStore>(), Portal, TimeSpan.FromMinutes(30));
+        using var host = new RelayHost(azurite, HubSpot);
+        await HubSpot.ConnectPortalAsync(host.Service<PortalTokenStore>(), Portal, TimeSpan.FromMinutes(30));
         var session = SessionBeacons.Typical(Portal, "poisoned-then-fixed");
         var beacons = new BeaconParser(new BeaconLimits()).Parse(Encoding.UTF8.GetBytes(SessionBeacons.Json(session.Beacons)), DateTimeOffset.UtcNow).Beacons;
         // The listener gave up on the session's message (a bug, since fixed): it is on the poison queue.
@@ -37,21 +32,21 @@ public sealed class PoisonCommandTests(Azurite azurite) : IAsyncLifetime
         Assert.Equal(RelayCli.Done, listed.Exit);
         Assert.Contains($"would put back", listed.Output, StringComparison.Ordinal);
         Assert.Contains($"on {queue.Queue.Name}: portal {Portal}, session poisoned-then-fixed, 10 beacons (Beacons)", listed.Output, StringComparison.Ordinal);
-        Assert.Empty(_hubSpot.EventsOf(session.SessionId));
+        Assert.Empty(HubSpot.EventsOf(session.SessionId));
 
         var applied = await RunAsync(host, "poison", "--session", session.SessionId, "--apply");
         var again = await RunAsync(host, "poison", "--apply");
 
         Assert.Contains("put back", applied.Output, StringComparison.Ordinal);
         Assert.True(again.Output.Contains("0 poisoned message(s)", StringComparison.Ordinal), applied.Output + "\n---\n" + again.Output);
-        await host.EventuallyAsync(() => _hubSpot.EventsOf(session.SessionId).Any(e => e.Key == "attention-span"), "the session's events reach HubSpot");
-        Assert.Equal(session.ExpectedEvents(), _hubSpot.EventsOf(session.SessionId).Select(e => (e.Key, e.ProviderPayload)).ToList());
+        await host.EventuallyAsync(() => HubSpot.EventsOf(session.SessionId).Any(e => e.Key == "attention-span"), "the session's events reach HubSpot");
+        Assert.Equal(session.ExpectedEvents(), HubSpot.EventsOf(session.SessionId).Select(e => (e.Key, e.ProviderPayload)).ToList());
     }
 
     [Fact]
     public async Task A_wrong_option_is_refused_with_usage()
     {
-        using var host = new RelayHost(azurite, _hubSpot);
+        using var host = new RelayHost(azurite, HubSpot);
 
         var (exit, output) = await RunAsync(host, "poison", "--portal", "abc");
 

@@ -12,19 +12,14 @@ namespace FunctionsRelay.IntegrationTests;
 /// rotated key keeps working for its grace period; one address's flood is limited while another's player is not.
 /// </summary>
 [Collection(AzuriteCollection.Name)]
-public sealed class PortalAccessTests(Azurite azurite) : IAsyncLifetime
+public sealed class PortalAccessTests(Azurite azurite) : WithFakeHubSpot
 {
     private const long Portal = 3131;
-    private FakeHubSpot _hubSpot = null!;
-
-    public async Task InitializeAsync() => _hubSpot = await FakeHubSpot.StartAsync();
-
-    public async Task DisposeAsync() => await _hubSpot.DisposeAsync();
 
     private async Task<(RelayHost Host, string Key)> StartAsync(Dictionary<string, string?>? settings = null)
     {
-        var host = new RelayHost(azurite, _hubSpot, settings);
-        await _hubSpot.ConnectPortalAsync(host.Service<PortalTokenStore>(), Portal, TimeSpan.FromMinutes(30));
+        var host = new RelayHost(azurite, HubSpot, settings);
+        await HubSpot.ConnectPortalAsync(host.Service<PortalTokenStore>(), Portal, TimeSpan.FromMinutes(30));
         return (host, (await host.Service<PortalTokenStore>().GetAccessAsync(Portal, CancellationToken.None))!.Key);
     }
 
@@ -68,7 +63,7 @@ public sealed class PortalAccessTests(Azurite azurite) : IAsyncLifetime
         var inQuery = await host.RawClient.PostAsync($"/api/beacons?key={Uri.EscapeDataString(key)}", SessionBeacons.Typical(Portal, "by-query").Content());
         Assert.Equal(HttpStatusCode.Accepted, allowed.Status);
         Assert.Equal(HttpStatusCode.Accepted, inQuery.StatusCode);
-        await host.EventuallyAsync(() => _hubSpot.EventsOf("by-query").Any(e => e.Key == "attention-span"), "the keyed beacons reach HubSpot");
+        await host.EventuallyAsync(() => HubSpot.EventsOf("by-query").Any(e => e.Key == "attention-span"), "the keyed beacons reach HubSpot");
     }
 
     [Fact]
@@ -142,8 +137,8 @@ public sealed class PortalAccessTests(Azurite azurite) : IAsyncLifetime
         Assert.Equal((HttpStatusCode.BadRequest, $"contact.signature: is not portal {Portal}'s signature of contact 502 in the start beacon (seq 0) of session forged"), forged);
         Assert.Equal((HttpStatusCode.BadRequest, "contact.expires: the signature of contact 503 in the start beacon (seq 0) of session expired has expired"), expired);
         Assert.Equal(HttpStatusCode.Accepted, signed.Status);
-        await host.EventuallyAsync(() => _hubSpot.EventsOf("signed").Any(e => e.Key == "attention-span"), "the signed contact's events reach HubSpot");
-        Assert.All(_hubSpot.EventsOf("signed"), e => Assert.Equal(504, e.Json.GetProperty("contactId").GetInt64()));
+        await host.EventuallyAsync(() => HubSpot.EventsOf("signed").Any(e => e.Key == "attention-span"), "the signed contact's events reach HubSpot");
+        Assert.All(HubSpot.EventsOf("signed"), e => Assert.Equal(504, e.Json.GetProperty("contactId").GetInt64()));
 
         // A rotated secret: the old one still vouches for its grace period, the new one at once (the relay reads the portal
         // again when a signature fails); once a rotation's grace is over, the secret before it no longer vouches.

@@ -16,27 +16,24 @@ namespace FunctionsRelay.IntegrationTests;
 /// queue trigger would call them: for the decisions that hang on time (token reuse, closes under a backlog, delivery checks).
 /// </summary>
 [Collection(AzuriteCollection.Name)]
-public sealed class ProcessorTests(Azurite azurite) : IAsyncLifetime
+public sealed class ProcessorTests(Azurite azurite) : WithFakeHubSpot
 {
     private const long Portal = 6161;
     private readonly FakeTimeProvider _time = new(DateTimeOffset.UtcNow);
     private readonly string _dryRunFile = Path.Combine(Path.GetTempPath(), $"processor-dry-run-{Guid.NewGuid():N}.jsonl");
-    private FakeHubSpot _hubSpot = null!;
     private ServiceProvider _services = null!;
 
-    public async Task InitializeAsync() => _hubSpot = await FakeHubSpot.StartAsync();
-
-    public async Task DisposeAsync()
+    public override async Task DisposeAsync()
     {
         await _services.DisposeAsync();
-        await _hubSpot.DisposeAsync();
+        await base.DisposeAsync();
         File.Delete(_dryRunFile);
     }
 
     private async Task StartAsync(bool withHubSpot = false, Dictionary<string, string?>? settings = null, Action<IServiceCollection>? configure = null)
     {
         var values = IsolatedRelay.Settings(azurite, _dryRunFile);
-        foreach (var (key, value) in (withHubSpot ? _hubSpot.RelaySettings : []).Concat(settings ?? []))
+        foreach (var (key, value) in (withHubSpot ? HubSpot.RelaySettings : []).Concat(settings ?? []))
             values[key] = value;
         _services = await IsolatedRelay.StartServicesAsync(values, services =>
         {
@@ -165,20 +162,20 @@ public sealed class ProcessorTests(Azurite azurite) : IAsyncLifetime
         await StartAsync(withHubSpot: true);
         var store = Service<PortalTokenStore>();
         var tokens = Service<TokenService>();
-        var (first, _) = await _hubSpot.ConnectPortalAsync(store, Portal, TimeSpan.FromMinutes(30));
+        var (first, _) = await HubSpot.ConnectPortalAsync(store, Portal, TimeSpan.FromMinutes(30));
         Assert.Equal(first, await tokens.GetAccessTokenAsync(Portal, CancellationToken.None));
 
         // Another instance refreshes the token: this one goes on with the token it read, for a while.
-        var (second, _) = await _hubSpot.ConnectPortalAsync(store, Portal, TimeSpan.FromMinutes(30));
+        var (second, _) = await HubSpot.ConnectPortalAsync(store, Portal, TimeSpan.FromMinutes(30));
         _time.Advance(TimeSpan.FromSeconds(29));
         Assert.Equal(first, await tokens.GetAccessTokenAsync(Portal, CancellationToken.None));
         _time.Advance(TimeSpan.FromSeconds(2));
         Assert.Equal(second, await tokens.GetAccessTokenAsync(Portal, CancellationToken.None));
 
         // HubSpot refusing the token it holds makes it read the table at once, and take a newer token without refreshing.
-        var (third, _) = await _hubSpot.ConnectPortalAsync(store, Portal, TimeSpan.FromMinutes(30));
+        var (third, _) = await HubSpot.ConnectPortalAsync(store, Portal, TimeSpan.FromMinutes(30));
         Assert.Equal(third, await tokens.ReplaceRejectedTokenAsync(Portal, second, CancellationToken.None));
-        Assert.Equal(0, _hubSpot.Refreshes);
+        Assert.Equal(0, HubSpot.Refreshes);
     }
 
     [Fact]
@@ -298,6 +295,6 @@ public sealed class ProcessorTests(Azurite azurite) : IAsyncLifetime
         var letters = Service<DeadLetterStore>().Table.Query<Azure.Data.Tables.TableEntity>().ToList();
         Assert.Equal(session.ExpectedEvents().Select(e => e.Key).Order(), letters.Select(l => l.GetString("Event")).Order());
         Assert.All(letters, l => Assert.Contains("no usable token for about 00:03:00", l.GetString("Answer"), StringComparison.Ordinal));
-        Assert.Empty(_hubSpot.EventsOf("no-token"));
+        Assert.Empty(HubSpot.EventsOf("no-token"));
     }
 }

@@ -13,15 +13,9 @@ namespace FunctionsRelay.IntegrationTests;
 /// configured from host.json: what it does with a message that crashes its process and with messages in hand at shutdown.
 /// </summary>
 [Collection(AzuriteCollection.Name)]
-public sealed class QueueListenerTests(Azurite azurite) : IAsyncLifetime
+public sealed class QueueListenerTests(Azurite azurite) : WithFakeHubSpot
 {
     private const long Portal = 6161;
-
-    private FakeHubSpot _hubSpot = null!;
-
-    public async Task InitializeAsync() => _hubSpot = await FakeHubSpot.StartAsync();
-
-    public async Task DisposeAsync() => await _hubSpot.DisposeAsync();
 
     [Fact]
     public async Task A_message_that_killed_its_handler_process_five_times_goes_to_poison_without_being_handled_again()
@@ -42,7 +36,7 @@ public sealed class QueueListenerTests(Azurite azurite) : IAsyncLifetime
             }
         }
 
-        using var host = new RelayHost(azurite, _hubSpot, settings);
+        using var host = new RelayHost(azurite, HubSpot, settings);
         var store = host.Service<PoisonedMessageStore>();
         await host.EventuallyAsync(
             () => store.ListAsync(Portal, null, CancellationToken.None).GetAwaiter().GetResult().Count == 1, "the message reaches the poison queue and is kept");
@@ -50,7 +44,7 @@ public sealed class QueueListenerTests(Azurite azurite) : IAsyncLifetime
         var poisoned = Assert.Single(await store.ListAsync(Portal, null, CancellationToken.None));
         Assert.Equal(("crashes-its-handler", 10, RelayMessageKind.Beacons), (poisoned.SessionId, poisoned.Beacons, poisoned.Kind));
         Assert.Contains(host.Logs, line => line.Contains($"portal {Portal}, session crashes-its-handler, 10 beacons (Beacons)", StringComparison.Ordinal));
-        Assert.Empty(_hubSpot.Received);
+        Assert.Empty(HubSpot.Received);
         Assert.DoesNotContain(host.Logs, line => line.Contains("Executing 'ProcessBeacons'", StringComparison.Ordinal));
         Assert.Null((await host.Service<BeaconQueue>().Queue.PeekMessageAsync()).Value);
     }
@@ -58,15 +52,15 @@ public sealed class QueueListenerTests(Azurite azurite) : IAsyncLifetime
     [Fact]
     public async Task Stopping_the_host_waits_for_the_message_being_handled_and_hands_it_back()
     {
-        var host = new RelayHost(azurite, _hubSpot);
-        await _hubSpot.ConnectPortalAsync(host.Service<PortalTokenStore>(), Portal, TimeSpan.FromMinutes(30));
+        var host = new RelayHost(azurite, HubSpot);
+        await HubSpot.ConnectPortalAsync(host.Service<PortalTokenStore>(), Portal, TimeSpan.FromMinutes(30));
         var queue = host.Service<BeaconQueue>().Queue;
         var session = SessionBeacons.Typical(Portal, "handled-at-shutdown");
         using var inFlight = new ManualResetEventSlim();
         using var answer = new ManualResetEventSlim();
         // HubSpot holds its answer to the played event until the host has been stopping for a while: the host cancels the
         // handler's token, the handler gives up its HubSpot call, and the listener hands the message back.
-        _hubSpot.OnAccepted = received =>
+        HubSpot.OnAccepted = received =>
         {
             if (received.Key == "played")
             {

@@ -15,24 +15,18 @@ namespace FunctionsRelay.IntegrationTests;
 /// 1 MiB. Each case is the largest the validation lets through, made of the characters that grow most when encoded.
 /// </summary>
 [Collection(AzuriteCollection.Name)]
-public sealed class StorageBoundsTests(Azurite azurite) : IAsyncLifetime
+public sealed class StorageBoundsTests(Azurite azurite) : WithFakeHubSpot
 {
     private const long Portal = 8181;
 
     /// <summary>An emoji: two UTF-16 characters, escaped by JSON to 12 bytes.</summary>
     private const string Emoji = "\U0001F600";
 
-    private FakeHubSpot _hubSpot = null!;
-
-    public async Task InitializeAsync() => _hubSpot = await FakeHubSpot.StartAsync();
-
-    public async Task DisposeAsync() => await _hubSpot.DisposeAsync();
-
     [Fact]
     public async Task A_session_id_of_128_non_ascii_characters_is_accepted_and_delivered()
     {
-        using var host = new RelayHost(azurite, _hubSpot);
-        await _hubSpot.ConnectPortalAsync(host.Service<PortalTokenStore>(), Portal, TimeSpan.FromMinutes(30));
+        using var host = new RelayHost(azurite, HubSpot);
+        await HubSpot.ConnectPortalAsync(host.Service<PortalTokenStore>(), Portal, TimeSpan.FromMinutes(30));
         // 128 characters that escape to 9 each in a row key: 1,152, past the 1,024 a row key holds.
         var sessionId = new string('視', 128);
         var session = SessionBeacons.Typical(Portal, sessionId);
@@ -40,14 +34,14 @@ public sealed class StorageBoundsTests(Azurite azurite) : IAsyncLifetime
         var answer = await host.Client.PostAsync("/api/beacons", session.Content());
 
         Assert.Equal(HttpStatusCode.Accepted, answer.StatusCode);
-        await host.EventuallyAsync(() => _hubSpot.EventsOf(sessionId).Any(e => e.Key == "attention-span"), "the session's events reach HubSpot");
-        Assert.Equal(session.ExpectedEvents(), _hubSpot.EventsOf(sessionId).Select(e => (e.Key, e.ProviderPayload)).ToList());
+        await host.EventuallyAsync(() => HubSpot.EventsOf(sessionId).Any(e => e.Key == "attention-span"), "the session's events reach HubSpot");
+        Assert.Equal(session.ExpectedEvents(), HubSpot.EventsOf(sessionId).Select(e => (e.Key, e.ProviderPayload)).ToList());
     }
 
     [Fact]
     public async Task A_beacon_too_large_for_a_queue_message_is_refused_with_a_400_and_nothing_of_the_request_is_queued()
     {
-        using var host = new RelayHost(azurite, _hubSpot);
+        using var host = new RelayHost(azurite, HubSpot);
         var fine = SessionBeacons.Typical(Portal, "fine-session").Beacons;
         // Every string at the 2,048 characters validation allows, of emoji: far more than a queue message holds.
         var huge = MaxedBeacon("huge-session", 1024, Emoji);
