@@ -9,8 +9,6 @@ public sealed class DeadLetterCommandTests(Azurite azurite) : WithFakeHubSpot
 {
     private const long Portal = 7272;
 
-    private static Task<(int Exit, string Output)> RunAsync(RelayHost host, params string[] args) => Cli.RunAsync(host.Services, args);
-
     [Fact]
     public async Task A_refused_event_is_listed_then_sent_once_through_the_outbox_and_not_again()
     {
@@ -23,8 +21,8 @@ public sealed class DeadLetterCommandTests(Azurite azurite) : WithFakeHubSpot
         await host.EventuallyAsync(() => HubSpot.EventsOf(session.SessionId).Any(e => e.Key == "attention-span"), "the events behind the refused one go");
         Assert.DoesNotContain(HubSpot.EventsOf(session.SessionId), e => e.Key == "played");
 
-        var listed = await RunAsync(host, "deadletters", "--portal", $"{Portal}", "--status", "400");
-        var otherStatus = await RunAsync(host, "deadletters", "--status", "429");
+        var listed = await Cli.RunAsync(host.Services, "deadletters", "--portal", $"{Portal}", "--status", "400");
+        var otherStatus = await Cli.RunAsync(host.Services, "deadletters", "--status", "429");
         await Task.Delay(500);
         Assert.Equal(RelayCli.Done, listed.Exit);
         Assert.Contains($"would put back played of session {Portal}/refused-once, refused ", listed.Output, StringComparison.Ordinal);
@@ -32,12 +30,12 @@ public sealed class DeadLetterCommandTests(Azurite azurite) : WithFakeHubSpot
         Assert.DoesNotContain(HubSpot.EventsOf(session.SessionId), e => e.Key == "played");
 
         // The operator's overview shows the portal with its closed session and its one dead letter.
-        var status = await RunAsync(host, "status", "--portal", $"{Portal}");
+        var status = await Cli.RunAsync(host.Services, "status", "--portal", $"{Portal}");
         Assert.Matches($"(?m)^{Portal} +0 +1 +0 +1 +0  connected \\(expires ", status.Output);
         Assert.Contains("1 portal(s)", status.Output, StringComparison.Ordinal);
 
-        var applied = await RunAsync(host, "deadletters", "--session", session.SessionId, "--apply");
-        var again = await RunAsync(host, "deadletters", "--apply");
+        var applied = await Cli.RunAsync(host.Services, "deadletters", "--session", session.SessionId, "--apply");
+        var again = await Cli.RunAsync(host.Services, "deadletters", "--apply");
 
         Assert.Equal(RelayCli.Done, applied.Exit);
         Assert.Contains("put back played of session", applied.Output, StringComparison.Ordinal);

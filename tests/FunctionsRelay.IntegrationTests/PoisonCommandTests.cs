@@ -12,8 +12,6 @@ public sealed class PoisonCommandTests(Azurite azurite) : WithFakeHubSpot
 {
     private const long Portal = 7171;
 
-    private static Task<(int Exit, string Output)> RunAsync(RelayHost host, params string[] args) => Cli.RunAsync(host.Services, args);
-
     [Fact]
     public async Task A_poisoned_message_is_listed_then_put_back_once_and_its_events_reach_HubSpot()
     {
@@ -27,15 +25,15 @@ public sealed class PoisonCommandTests(Azurite azurite) : WithFakeHubSpot
         var store = host.Service<PoisonedMessageStore>();
         await host.EventuallyAsync(() => store.ListAsync(Portal, null, CancellationToken.None).GetAwaiter().GetResult().Count == 1, "the poisoned message is kept");
 
-        var listed = await RunAsync(host, "poison", "--portal", Portal.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        var listed = await Cli.RunAsync(host.Services, "poison", "--portal", Portal.ToString(System.Globalization.CultureInfo.InvariantCulture));
         await Task.Delay(1000);
         Assert.Equal(RelayCli.Done, listed.Exit);
         Assert.Contains($"would put back", listed.Output, StringComparison.Ordinal);
         Assert.Contains($"on {queue.Queue.Name}: portal {Portal}, session poisoned-then-fixed, 10 beacons (Beacons)", listed.Output, StringComparison.Ordinal);
         Assert.Empty(HubSpot.EventsOf(session.SessionId));
 
-        var applied = await RunAsync(host, "poison", "--session", session.SessionId, "--apply");
-        var again = await RunAsync(host, "poison", "--apply");
+        var applied = await Cli.RunAsync(host.Services, "poison", "--session", session.SessionId, "--apply");
+        var again = await Cli.RunAsync(host.Services, "poison", "--apply");
 
         Assert.Contains("put back", applied.Output, StringComparison.Ordinal);
         Assert.True(again.Output.Contains("0 poisoned message(s)", StringComparison.Ordinal), applied.Output + "\n---\n" + again.Output);
@@ -48,7 +46,7 @@ public sealed class PoisonCommandTests(Azurite azurite) : WithFakeHubSpot
     {
         using var host = new RelayHost(azurite, HubSpot);
 
-        var (exit, output) = await RunAsync(host, "poison", "--portal", "abc");
+        var (exit, output) = await Cli.RunAsync(host.Services, "poison", "--portal", "abc");
 
         Assert.Equal(RelayCli.Usage, exit);
         Assert.Contains("--portal must be a positive integer", output, StringComparison.Ordinal);

@@ -15,16 +15,15 @@ namespace FunctionsRelay.IntegrationTests;
 /// with a Key Vault key, the key ring's own row holds no key either, and without the vault nothing can be read.
 /// </summary>
 [Collection(AzuriteCollection.Name)]
-public sealed class TokenEncryptionTests(Azurite azurite)
+public sealed class TokenEncryptionTests(Azurite azurite) : WithFakeHubSpot
 {
     [Fact]
     public async Task Tokens_in_the_table_are_unreadable_without_the_relays_key_ring()
     {
-        await using var hubSpot = await FakeHubSpot.StartAsync();
         var settings = IsolatedRelay.Settings(azurite, Path.GetTempFileName());
         await using var relay = await IsolatedRelay.StartServicesAsync(settings);
         var store = relay.GetRequiredService<PortalTokenStore>();
-        var (access, refresh) = await hubSpot.ConnectPortalAsync(store, 4343, TimeSpan.FromMinutes(30));
+        var (access, refresh) = await HubSpot.ConnectPortalAsync(store, 4343, TimeSpan.FromMinutes(30));
 
         var raw = (await store.Table.GetEntityAsync<TableEntity>("portal", "4343")).Value;
         foreach (var column in new[] { "AccessToken", "RefreshToken" })
@@ -52,7 +51,6 @@ public sealed class TokenEncryptionTests(Azurite azurite)
     [Fact]
     public async Task With_a_Key_Vault_key_the_key_ring_is_stored_wrapped_and_unreadable_once_the_vault_refuses()
     {
-        await using var hubSpot = await FakeHubSpot.StartAsync();
         await using var vault = await FakeKeyVault.StartAsync();
         var settings = IsolatedRelay.Settings(azurite, Path.GetTempFileName());
         settings["Relay:KeyRingKeyUri"] = vault.KeyUri.ToString();
@@ -60,7 +58,7 @@ public sealed class TokenEncryptionTests(Azurite azurite)
 
         string access, refresh;
         await using (var relay = await IsolatedRelay.StartServicesAsync(settings, AsTheAppsIdentity))
-            (access, refresh) = await hubSpot.ConnectPortalAsync(relay.GetRequiredService<PortalTokenStore>(), 4444, TimeSpan.FromMinutes(30));
+            (access, refresh) = await HubSpot.ConnectPortalAsync(relay.GetRequiredService<PortalTokenStore>(), 4444, TimeSpan.FromMinutes(30));
 
         // The key ring's row: the key encrypted under a data key that the vault's key wrapped; no key material in the clear.
         var keys = new TableServiceClient(azurite.ConnectionString).GetTableClient(settings["Relay:KeysTable"]);
