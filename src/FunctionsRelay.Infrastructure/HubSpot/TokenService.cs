@@ -27,7 +27,7 @@ public sealed class TokenService(
     /// </summary>
     private static readonly TimeSpan ReadAgainAfter = TimeSpan.FromSeconds(30);
 
-    private readonly ConcurrentDictionary<long, (PortalToken Token, DateTimeOffset ReadAt)> _recent = new();
+    private readonly ExpiringCache<long, PortalToken> _recent = new(100_000, time);
 
     /// <summary>One refresh per portal at a time in this instance; across instances the row's ETag decides.</summary>
     private readonly ConcurrentDictionary<long, SemaphoreSlim> _refreshing = new();
@@ -35,8 +35,8 @@ public sealed class TokenService(
     /// <summary>The portal's access token, or null when it has none that works (never installed, or disconnected).</summary>
     public async Task<string?> GetAccessTokenAsync(long portalId, CancellationToken cancellationToken)
     {
-        var token = _recent.TryGetValue(portalId, out var recent) && time.GetUtcNow() - recent.ReadAt < ReadAgainAfter
-            ? recent.Token
+        var token = _recent.TryGet(portalId, out var recent)
+            ? recent
             : Remember(portalId, await store.GetAsync(portalId, cancellationToken));
         if (token is not { Status: PortalStatus.Connected })
             return null;
@@ -142,7 +142,7 @@ public sealed class TokenService(
     {
         try
         {
-            _recent.TryRemove(token.PortalId, out _);
+            _recent.Remove(token.PortalId);
             await store.SaveAsync(token with { Status = PortalStatus.Disconnected }, overwrite: false, cancellationToken);
             logger.LogWarning(
                 "HubSpot refused the refresh token of portal {PortalId} ({Error}): the portal is disconnected until the app is installed again",
@@ -163,9 +163,9 @@ public sealed class TokenService(
     private PortalToken? Remember(long portalId, PortalToken? token)
     {
         if (token is { Status: PortalStatus.Connected })
-            _recent[portalId] = (token, time.GetUtcNow());
+            _recent.Set(portalId, token, ReadAgainAfter);
         else
-            _recent.TryRemove(portalId, out _);
+            _recent.Remove(portalId);
         return token;
     }
 }
