@@ -48,6 +48,9 @@ param hubSpotClientId string
 @description('Client secret of the HubSpot app. Stored in Key Vault only; the app reads it through a Key Vault reference.')
 param hubSpotClientSecret string
 
+@description('Comma-separated HubSpot account ids that may install the app (12345678,23456789). Empty: ANY HubSpot account may install it and then post beacons through this relay; set it unless the app is listed for every account.')
+param allowedPortals string = ''
+
 @description('Comma-separated browser origins whose pages may post beacons, e.g. https://www.example.com,https://video.example.com; * allows any.')
 param playerOrigins string = '*'
 
@@ -206,6 +209,7 @@ module relay 'app/relay.bicep' = {
       Relay__KeyRingKeyUri: keyRingKey.outputs.uri
       Relay__AllowedOrigins: join(allowedOrigins, ',')
       Relay__OEmbedHosts: oembedHosts
+      HubSpot__AllowedPortals: join(map(filter(split(allowedPortals, ','), portal => !empty(trim(portal))), portal => trim(portal)), ',')
     })
   }
 }

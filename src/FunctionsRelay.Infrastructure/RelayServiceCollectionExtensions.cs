@@ -70,7 +70,8 @@ public static class RelayServiceCollectionExtensions
         services.AddSingleton<HubSpotPacer>();
         services.AddSingleton<TokenService>();
         services.AddHttpClient<HubSpotOAuthClient>(ConfigureHubSpotClient).AddResilienceHandler("hubspot-oauth", AddTransientRetries);
-        services.AddHttpClient<HubSpotClient>(ConfigureHubSpotClient).AddResilienceHandler("hubspot-api", AddTransientRetries);
+        // No request logging of its own: the contact look-up's path holds the viewer's utk.
+        services.AddHttpClient<HubSpotClient>(ConfigureHubSpotClient).RemoveAllLoggers().AddResilienceHandler("hubspot-api", AddTransientRetries);
         services.AddSingleton<MediaObjectService>();
         services.AddSingleton<ContactResolver>();
         services.AddSingleton<MediaBridgeCheck>();

@@ -42,6 +42,7 @@ public sealed class DeploymentTests
                 ["hubSpotClientId"] = "hubspot-client-id",
                 ["hubSpotClientSecret"] = ClientSecret,
                 ["playerOrigins"] = string.Join(", ", PlayerOrigins),
+                ["allowedPortals"] = " 12345678, 23456789 ,",
             };
             WithoutUser = await BicepCli.SnapshotAsync(parameters);
             parameters["principalId"] = DeployingUser;
@@ -310,6 +311,8 @@ public sealed class DeploymentTests
         // Platform CORS, where set, answers preflights itself and the relay's CORS code never runs: the relay's is the one.
         Assert.Null(Single("Microsoft.Web/sites")["properties"]!["siteConfig"]!["cors"]);
         Assert.Equal(string.Join(",", PlayerOrigins), settings["Relay__AllowedOrigins"]);
+        // Which HubSpot accounts may install the app is the deployment's to say (empty would let any account in).
+        Assert.Equal("12345678,23456789", settings["HubSpot__AllowedPortals"]);
     }
 
     [Fact]

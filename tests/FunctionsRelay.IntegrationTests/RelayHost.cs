@@ -17,8 +17,11 @@ public sealed partial class RelayHost : WebApplicationFactory<Program>
 {
     private readonly Dictionary<string, string?> _settings;
 
-    public RelayHost(Azurite azurite, FakeHubSpot? hubSpot, Dictionary<string, string?>? settings = null)
+    private readonly Action<IServiceCollection>? _services;
+
+    public RelayHost(Azurite azurite, FakeHubSpot? hubSpot, Dictionary<string, string?>? settings = null, Action<IServiceCollection>? services = null)
     {
+        _services = services;
         _settings = IsolatedRelay.Settings(azurite, Path.Combine(Path.GetTempPath(), $"relay-dry-run-{Guid.NewGuid():N}.jsonl"));
         foreach (var (key, value) in new Dictionary<string, string?>
         {
@@ -70,8 +73,10 @@ public sealed partial class RelayHost : WebApplicationFactory<Program>
         {
             logging.ClearProviders();
             logging.SetMinimumLevel(LogLevel.Debug);
-            logging.AddProvider(new CollectingLoggerProvider(Logs));
+            logging.AddProvider(new CapturedLogs(Logs));
         });
+        if (_services is { } configure)
+            builder.ConfigureServices(configure);
     }
 
     /// <summary>Waits until the condition holds, or fails the test with the message.</summary>
@@ -117,25 +122,5 @@ public sealed partial class RelayHost : WebApplicationFactory<Program>
 
         [System.Text.RegularExpressions.GeneratedRegex("\"(?:portalId|hubspot_portal_id)\"\\s*:\\s*\"?([0-9]+)")]
         private static partial System.Text.RegularExpressions.Regex PortalId();
-    }
-
-    private sealed class CollectingLoggerProvider(ConcurrentQueue<string> lines) : ILoggerProvider
-    {
-        public ILogger CreateLogger(string categoryName) => new CollectingLogger(categoryName, lines);
-
-        public void Dispose()
-        {
-        }
-    }
-
-    private sealed class CollectingLogger(string category, ConcurrentQueue<string> lines) : ILogger
-    {
-        public IDisposable? BeginScope<TState>(TState state)
-            where TState : notnull => null;
-
-        public bool IsEnabled(LogLevel logLevel) => true;
-
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
-            lines.Enqueue($"{logLevel} {category}: {formatter(state, exception)} {exception}");
     }
 }

@@ -122,4 +122,22 @@ public sealed class StorageTroubleTests(Azurite azurite) : IAsyncLifetime
         await host.EventuallyAsync(() => _hubSpot.EventsOf(session.SessionId).Any(e => e.Key == "attention-span"), "the session's events reach HubSpot");
         Assert.Equal(session.ExpectedEvents(), _hubSpot.EventsOf(session.SessionId).Select(e => (e.Key, e.ProviderPayload)).ToList());
     }
+    [Fact]
+    public async Task Ingest_answers_503_not_500_when_storage_cannot_be_reached_at_all()
+    {
+        // The relay's own storage endpoint, closed once it has started: connections are refused, no HTTP answer at all.
+        var closing = await StorageProxy.StartAsync(azurite.QueuePort, azurite.TablePort);
+        using var host = new RelayHost(azurite, _hubSpot, new() { ["AzureWebJobsStorage"] = closing.ConnectionString, ["Relay:StorageRetryDelay"] = "00:00:00.050" });
+        await _hubSpot.ConnectPortalAsync(host.Service<PortalTokenStore>(), Portal, TimeSpan.FromMinutes(30));
+        var key = (await host.Service<PortalTokenStore>().GetAccessAsync(Portal, CancellationToken.None))!.Key;
+        await closing.DisposeAsync();
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/beacons") { Content = SessionBeacons.Typical(Portal, "unreachable").Content() };
+        request.Headers.Add(FunctionsRelay.Infrastructure.Http.BeaconEndpoint.KeyHeader, key);
+
+        var refused = await host.RawClient.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.StatusCode);
+        Assert.Equal("5", refused.Headers.RetryAfter?.Delta?.TotalSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Contains("send the beacons again", await refused.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
 }

@@ -5,6 +5,7 @@ using System.Text;
 using Azure.Identity;
 using FunctionsRelay.Infrastructure.HubSpot;
 using FunctionsRelay.Infrastructure.Telemetry;
+using OpenTelemetry.Trace;
 
 namespace FunctionsRelay.IntegrationTests;
 
@@ -73,6 +74,31 @@ public sealed class TelemetryTests(Azurite azurite) : IAsyncLifetime, IDisposabl
         Assert.Equal(1, Sum("relay.hubspot.answers", tags => OfPortal(tags) && tags["http.status_class"] is "429"));
         Assert.Equal(1, Sum("relay.hubspot.answers", tags => OfPortal(tags) && tags["http.status_class"] is "4xx"));
         Assert.Equal(1, Sum("relay.events.dead_lettered", OfPortal));
+    }
+
+    [Fact]
+    public async Task A_viewers_utk_in_the_contact_look_up_reaches_no_trace_and_no_log_line()
+    {
+        var spans = new List<System.Diagnostics.Activity>();
+        // The typical session's viewer is known by the utk "utk-" + its session id.
+        const string utk = "utk-redacted-1";
+        var host = new RelayHost(azurite, _hubSpot, services: services => services.ConfigureOpenTelemetryTracerProvider(tracing => tracing.AddInMemoryExporter(spans)));
+        await _hubSpot.ConnectPortalAsync(host.Service<PortalTokenStore>(), Portal, TimeSpan.FromMinutes(30));
+        var session = SessionBeacons.Typical(Portal, "redacted-1");
+
+        await host.Client.PostAsync("/api/beacons", session.Content());
+        await host.EventuallyAsync(() => _hubSpot.EventsOf("redacted-1").Any(e => e.Key == "attention-span"), "the session is delivered");
+        await host.DisposeAsync();
+
+        Assert.True(_hubSpot.ContactLookups >= 1);
+        var lookUp = Assert.Single(spans, span => (span.GetTagItem("url.full") as string)?.Contains("/contact/utk/", StringComparison.Ordinal) == true);
+        Assert.EndsWith("/contacts/v1/contact/utk/REDACTED/profile", (string)lookUp.GetTagItem("url.full")!, StringComparison.Ordinal);
+        Assert.All(spans, span =>
+        {
+            Assert.DoesNotContain(utk, span.DisplayName, StringComparison.Ordinal);
+            Assert.All(span.TagObjects, tag => Assert.DoesNotContain(utk, tag.Value?.ToString() ?? "", StringComparison.Ordinal));
+        });
+        Assert.DoesNotContain(host.Logs, line => line.Contains(utk, StringComparison.Ordinal));
     }
 
     [Theory]

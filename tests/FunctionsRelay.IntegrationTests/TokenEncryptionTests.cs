@@ -82,4 +82,76 @@ public sealed class TokenEncryptionTests(Azurite azurite) : WithFakeHubSpot
         await using var refused = await IsolatedRelay.StartServicesAsync(settings, AsTheAppsIdentity);
         await Assert.ThrowsAnyAsync<CryptographicException>(() => refused.GetRequiredService<PortalTokenStore>().GetAsync(4444, CancellationToken.None));
     }
+    [Fact]
+    public async Task Signing_secrets_are_encrypted_at_rest_as_tokens_are_and_still_vouch_for_signed_contacts()
+    {
+        var settings = IsolatedRelay.Settings(azurite, Path.GetTempFileName());
+        await using var relay = await IsolatedRelay.StartServicesAsync(settings);
+        var store = relay.GetRequiredService<PortalTokenStore>();
+        await HubSpot.ConnectPortalAsync(store, 4545, TimeSpan.FromMinutes(30));
+        var first = (await store.GetAccessAsync(4545, CancellationToken.None))!.SigningSecret!;
+        var rotated = (await store.RotateSigningSecretAsync(4545, TimeSpan.FromHours(1), CancellationToken.None))!;
+
+        var raw = (await store.Table.GetEntityAsync<TableEntity>("portal", "4545")).Value;
+        foreach (var (column, secret) in new[] { ("SigningSecret", rotated.SigningSecret!), ("PreviousSigningSecret", first) })
+        {
+            Assert.StartsWith("dp1:", raw.GetString(column), StringComparison.Ordinal);
+            Assert.DoesNotContain(secret, raw.GetString(column), StringComparison.Ordinal);
+            Assert.DoesNotContain(secret[3..], string.Join("|", raw.Select(property => property.Value)), StringComparison.Ordinal);
+        }
+
+        Assert.Equal(first, rotated.PreviousSigningSecret);
+        var expires = DateTimeOffset.UtcNow.AddMinutes(5).ToUnixTimeSeconds();
+        foreach (var secret in new[] { rotated.SigningSecret!, first })
+            Assert.True(rotated.Vouches(77, new(expires, Sign(secret, 4545, 77, expires)), DateTimeOffset.UtcNow));
+    }
+
+    [Fact]
+    public async Task A_signing_secret_stored_before_encryption_is_still_read_and_encrypted_when_rotated()
+    {
+        var settings = IsolatedRelay.Settings(azurite, Path.GetTempFileName());
+        await using var relay = await IsolatedRelay.StartServicesAsync(settings);
+        var store = relay.GetRequiredService<PortalTokenStore>();
+        await HubSpot.ConnectPortalAsync(store, 4646, TimeSpan.FromMinutes(30));
+        var plain = PortalAccess.NewSigningSecret();
+        await store.Table.UpdateEntityAsync(new TableEntity("portal", "4646") { ["SigningSecret"] = plain }, Azure.ETag.All, TableUpdateMode.Merge);
+
+        Assert.Equal(plain, (await store.GetAccessAsync(4646, CancellationToken.None))!.SigningSecret);
+        await store.RotateSigningSecretAsync(4646, TimeSpan.FromHours(1), CancellationToken.None);
+
+        var raw = (await store.Table.GetEntityAsync<TableEntity>("portal", "4646")).Value;
+        Assert.DoesNotContain(plain, raw.GetString("PreviousSigningSecret"), StringComparison.Ordinal);
+        Assert.Equal(plain, (await store.GetAccessAsync(4646, CancellationToken.None))!.PreviousSigningSecret);
+    }
+
+    [Fact]
+    public async Task One_portals_undecryptable_token_row_does_not_stop_the_refresh_of_the_others()
+    {
+        var settings = IsolatedRelay.Settings(azurite, Path.GetTempFileName());
+        foreach (var setting in HubSpot.RelaySettings)
+            settings[setting.Key] = setting.Value;
+        var logs = new CapturedLogs();
+        await using var relay = await IsolatedRelay.StartServicesAsync(settings, services => services.AddSingleton<Microsoft.Extensions.Logging.ILoggerProvider>(logs));
+        var store = relay.GetRequiredService<PortalTokenStore>();
+        await HubSpot.ConnectPortalAsync(store, 4701, TimeSpan.FromMinutes(2));
+        await HubSpot.ConnectPortalAsync(store, 4702, TimeSpan.FromMinutes(2));
+        // Portal 4701's row as another deployment's key ring wrote it: this relay cannot decrypt it.
+        var foreign = new ServiceCollection().AddDataProtection().SetApplicationName("FunctionsRelay").UseEphemeralDataProtectionProvider().Services
+            .BuildServiceProvider().GetRequiredService<IDataProtectionProvider>().CreateProtector("FunctionsRelay.PortalTokens");
+        await store.Table.UpdateEntityAsync(
+            new TableEntity("portal", "4701") { ["AccessToken"] = "dp1:" + foreign.Protect("a"), ["RefreshToken"] = "dp1:" + foreign.Protect("b") },
+            Azure.ETag.All,
+            TableUpdateMode.Merge);
+        var tokens = relay.GetRequiredService<TokenService>();
+
+        var refreshed = await tokens.RefreshExpiringAsync(CancellationToken.None);
+
+        Assert.Equal(1, refreshed);
+        Assert.True((await store.GetAsync(4702, CancellationToken.None))!.ExpiresAt > DateTimeOffset.UtcNow.AddMinutes(25));
+        Assert.Null(await tokens.GetAccessTokenAsync(4701, CancellationToken.None));
+        Assert.Contains(logs.Lines, line => line.Contains("portal 4701 cannot be decrypted", StringComparison.Ordinal));
+    }
+
+    private static string Sign(string secret, long portalId, long contactId, long expires) => Convert.ToHexStringLower(
+        HMACSHA256.HashData(System.Text.Encoding.UTF8.GetBytes(secret), System.Text.Encoding.UTF8.GetBytes($"{portalId}:{contactId}:{expires}")));
 }

@@ -2,6 +2,7 @@ using System.Net.Http.Headers;
 using Azure;
 using FunctionsRelay.Domain.Beacons;
 using FunctionsRelay.Infrastructure.Ingest;
+using FunctionsRelay.Infrastructure.Storage;
 using FunctionsRelay.Infrastructure.Telemetry;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
@@ -64,12 +65,12 @@ public sealed class BeaconEndpoint(
                 ? Results.Json(new { accepted = result.Accepted, ignored = result.Ignored }, statusCode: StatusCodes.Status202Accepted)
                 : Results.Json(new { errors = result.Errors }, statusCode: result.Status);
         }
-        catch (RequestFailedException ex)
+        catch (Exception ex) when (StorageClients.IsUnavailable(ex) && !cancellationToken.IsCancellationRequested)
         {
-            logger.LogError(ex, "The beacon queue is unavailable ({Status})", ex.Status);
+            logger.LogError(ex, "Storage is unavailable to ingest ({Status})", (ex as RequestFailedException)?.Status.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "no answer");
             metrics.RequestRefused("storage_unavailable");
             request.HttpContext.Response.Headers.RetryAfter = "5";
-            return Errors(StatusCodes.Status503ServiceUnavailable, "storage: the relay's queue is unavailable; send the beacons again shortly");
+            return Errors(StatusCodes.Status503ServiceUnavailable, "storage: the relay's storage is unavailable; send the beacons again shortly");
         }
     }
 

@@ -62,7 +62,7 @@ public sealed class HubSpotClient(
             }
             catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or Polly.Timeout.TimeoutRejectedException && !cancellationToken.IsCancellationRequested)
             {
-                logger.LogWarning(ex, "HubSpot could not be reached for {Method} {Path} of portal {PortalId}", method, path, portalId);
+                logger.LogWarning(ex, "HubSpot could not be reached for {Method} {Path} of portal {PortalId}", method, UtkRedaction.Redact(path), portalId);
                 metrics.HubSpotAnswered(portalId, null);
                 return new(DeliveryResult.Later(settings.OutageRetryDelay, "HubSpot could not be reached"));
             }

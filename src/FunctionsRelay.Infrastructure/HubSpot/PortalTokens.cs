@@ -1,3 +1,4 @@
+using System.Security.Cryptography;
 using Azure;
 using Azure.Data.Tables;
 using Microsoft.AspNetCore.DataProtection;
@@ -75,6 +76,8 @@ public sealed record PortalAccess(
 /// <summary>
 /// Tokens in Table Storage, one row per portal; every write after the first is conditional on the ETag. The row also
 /// holds the portal's <see cref="PortalAccess"/>: a token write merges into it, so the key survives refreshes and reinstalls.
+/// The tokens and the contact-signing secrets are encrypted with the relay's key ring; the publishable key, which every
+/// page of the portal shows, is not.
 /// </summary>
 public sealed class PortalTokenStore(
     Storage.StorageClients clients,
@@ -99,13 +102,28 @@ public sealed class PortalTokenStore(
         return response.HasValue && response.Value is { } entity ? FromEntity(entity) : null;
     }
 
-    public async Task<IReadOnlyList<PortalToken>> ListConnectedExpiringBeforeAsync(DateTimeOffset before, CancellationToken cancellationToken)
+    /// <summary>
+    /// The connected tokens that expire before <paramref name="before"/>, and the portals whose row this relay's key ring
+    /// cannot decrypt: one such row must not keep every other portal's token from being refreshed.
+    /// </summary>
+    public async Task<(IReadOnlyList<PortalToken> Tokens, IReadOnlyList<long> Unreadable)> ListConnectedExpiringBeforeAsync(
+        DateTimeOffset before, CancellationToken cancellationToken)
     {
-        var tokens = new List<PortalToken>();
+        var (tokens, unreadable) = (new List<PortalToken>(), new List<long>());
         var filter = TableClient.CreateQueryFilter($"PartitionKey eq {Partition} and Status eq {nameof(PortalStatus.Connected)} and ExpiresAt lt {before}");
         await foreach (var entity in Table.QueryAsync<TableEntity>(filter, cancellationToken: cancellationToken))
-            tokens.Add(FromEntity(entity));
-        return tokens;
+        {
+            try
+            {
+                tokens.Add(FromEntity(entity));
+            }
+            catch (CryptographicException)
+            {
+                unreadable.Add(long.Parse(entity.RowKey, System.Globalization.CultureInfo.InvariantCulture));
+            }
+        }
+
+        return (tokens, unreadable);
     }
 
     /// <summary>
@@ -125,7 +143,7 @@ public sealed class PortalTokenStore(
         if (overwrite && await GetAccessAsync(token.PortalId, cancellationToken) is null)
         {
             entity["PublishableKey"] = PortalAccess.NewKey();
-            entity["SigningSecret"] = PortalAccess.NewSigningSecret();
+            entity["SigningSecret"] = Protect(PortalAccess.NewSigningSecret());
         }
         var response = overwrite
             ? await Table.UpsertEntityAsync(entity, TableUpdateMode.Merge, cancellationToken)
@@ -148,8 +166,8 @@ public sealed class PortalTokenStore(
                 entity.GetString("PreviousKey"),
                 entity.GetDateTimeOffset("PreviousKeyUntil"),
                 (entity.GetString("AllowedOrigins") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
-                entity.GetString("SigningSecret"),
-                entity.GetString("PreviousSigningSecret"),
+                UnprotectOrNull(entity.GetString("SigningSecret")),
+                UnprotectOrNull(entity.GetString("PreviousSigningSecret")),
                 entity.GetDateTimeOffset("PreviousSigningSecretUntil"))
             : null;
     }
@@ -158,8 +176,8 @@ public sealed class PortalTokenStore(
     public Task<PortalAccess?> RotateSigningSecretAsync(long portalId, TimeSpan grace, CancellationToken cancellationToken) =>
         UpdateAccessAsync(portalId, current => new()
         {
-            ["SigningSecret"] = PortalAccess.NewSigningSecret(),
-            ["PreviousSigningSecret"] = current.SigningSecret,
+            ["SigningSecret"] = Protect(PortalAccess.NewSigningSecret()),
+            ["PreviousSigningSecret"] = current.SigningSecret is { } previous ? Protect(previous) : null,
             ["PreviousSigningSecretUntil"] = time.GetUtcNow() + grace,
         }, cancellationToken);
 
@@ -190,6 +208,8 @@ public sealed class PortalTokenStore(
     private static string Key(long portalId) => portalId.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     private string Protect(string token) => _protector is null ? token : Encrypted + _protector.Protect(token);
+
+    private string? UnprotectOrNull(string? stored) => stored is null ? null : Unprotect(stored);
 
     private string Unprotect(string? stored) =>
         stored is null ? "" : stored.StartsWith(Encrypted, StringComparison.Ordinal) && _protector is not null ? _protector.Unprotect(stored[Encrypted.Length..]) : stored;

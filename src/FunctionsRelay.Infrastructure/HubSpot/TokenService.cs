@@ -37,7 +37,7 @@ public sealed class TokenService(
     {
         var token = _recent.TryGet(portalId, out var recent)
             ? recent
-            : Remember(portalId, await store.GetAsync(portalId, cancellationToken));
+            : Remember(portalId, await ReadAsync(portalId, cancellationToken));
         if (token is not { Status: PortalStatus.Connected })
             return null;
         if (token.ExpiresAt - time.GetUtcNow() > UseMargin)
@@ -48,7 +48,7 @@ public sealed class TokenService(
     /// <summary>After a 401: a token other than <paramref name="rejected"/> if someone refreshed meanwhile, else a fresh one.</summary>
     public async Task<string?> ReplaceRejectedTokenAsync(long portalId, string rejected, CancellationToken cancellationToken)
     {
-        var token = Remember(portalId, await store.GetAsync(portalId, cancellationToken));
+        var token = Remember(portalId, await ReadAsync(portalId, cancellationToken));
         if (token is not { Status: PortalStatus.Connected })
             return null;
         if (token.AccessToken != rejected && token.ExpiresAt - time.GetUtcNow() > UseMargin)
@@ -59,7 +59,9 @@ public sealed class TokenService(
     /// <summary>Refreshes every connected token that expires within the refresh window. Returns how many were refreshed.</summary>
     public async Task<int> RefreshExpiringAsync(CancellationToken cancellationToken)
     {
-        var due = await store.ListConnectedExpiringBeforeAsync(time.GetUtcNow() + options.Value.RefreshWindow, cancellationToken);
+        var (due, unreadable) = await store.ListConnectedExpiringBeforeAsync(time.GetUtcNow() + options.Value.RefreshWindow, cancellationToken);
+        foreach (var portalId in unreadable)
+            LogUnreadable(portalId);
         var refreshed = 0;
         foreach (var token in due)
         {
@@ -76,6 +78,27 @@ public sealed class TokenService(
 
         return refreshed;
     }
+
+    /// <summary>
+    /// The portal's row, or null when this relay's key ring cannot decrypt it (another deployment's row, or a key ring
+    /// lost or no longer unwrapped): such a portal has no usable token, which is logged, and the others carry on.
+    /// </summary>
+    private async Task<PortalToken?> ReadAsync(long portalId, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await store.GetAsync(portalId, cancellationToken);
+        }
+        catch (System.Security.Cryptography.CryptographicException)
+        {
+            LogUnreadable(portalId);
+            return null;
+        }
+    }
+
+    private void LogUnreadable(long portalId) => logger.LogError(
+        "The token row of portal {PortalId} cannot be decrypted with this relay's key ring (Relay__KeysTable, Relay__KeyRingKeyUri): the portal has no usable token until the key ring is restored or the app is installed again",
+        portalId);
 
     /// <summary>Stores the tokens of a new install (or a reinstall), replacing whatever the portal had.</summary>
     public async Task<PortalToken> StoreInstallAsync(long portalId, OAuthTokens tokens, CancellationToken cancellationToken)

@@ -1,3 +1,4 @@
+using Azure;
 using Azure.Core;
 using Azure.Data.Tables;
 using Azure.Identity;
@@ -76,6 +77,18 @@ public sealed class StorageClients
 
     /// <summary>Queues for ingest: the SDK's short retries.</summary>
     public QueueServiceClient IngestQueues { get; }
+
+    /// <summary>
+    /// Whether a storage call failed because storage could not be had: an error answer, or none at all (the connection
+    /// refused or reset, a timeout), which the SDK throws as the transport's exception or, once its retries are spent, as
+    /// an <see cref="AggregateException"/> of them.
+    /// </summary>
+    public static bool IsUnavailable(Exception exception) => exception switch
+    {
+        RequestFailedException or HttpRequestException or IOException or TimeoutException => true,
+        AggregateException aggregate => aggregate.InnerExceptions.Count > 0 && aggregate.InnerExceptions.All(IsUnavailable),
+        _ => false,
+    };
 
     public TableServiceClient Tables { get; }
 

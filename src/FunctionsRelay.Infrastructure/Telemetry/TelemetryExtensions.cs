@@ -49,7 +49,7 @@ public static class TelemetryExtensions
             .WithTracing(tracing =>
             {
                 // The Azure SDKs' own activity sources: storage calls as dependencies.
-                tracing.AddSource("Azure.*").AddHttpClientInstrumentation();
+                tracing.AddSource("Azure.*").AddHttpClientInstrumentation().AddProcessor(new UtkRedaction.Processor());
                 if (!string.IsNullOrWhiteSpace(applicationInsights))
                     tracing.AddAzureMonitorTraceExporter(o => (o.ConnectionString, o.Credential) = (applicationInsights, credential));
                 else if (otlp)

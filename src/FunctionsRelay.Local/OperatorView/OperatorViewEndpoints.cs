@@ -1,4 +1,3 @@
-using System.Net;
 using FunctionsRelay.Infrastructure.Telemetry;
 
 namespace FunctionsRelay.Local.OperatorView;
@@ -12,10 +11,7 @@ public static class OperatorViewEndpoints
 {
     public static IEndpointRouteBuilder MapOperatorView(this IEndpointRouteBuilder app)
     {
-        var view = app.MapGroup("/operator").AddEndpointFilter(async (context, next) =>
-            context.HttpContext.Connection.RemoteIpAddress is { } address && IPAddress.IsLoopback(address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address)
-                ? await next(context)
-                : Results.Problem("The operator view answers only on this machine; elsewhere use relay status.", statusCode: StatusCodes.Status403Forbidden));
+        var view = app.MapGroup("/operator").OnlyFromThisMachine("The operator view answers only on this machine; elsewhere use relay status.");
         view.MapGet("", () => Results.Text(EmbeddedFiles.Read("operator.html"), "text/html; charset=utf-8"));
         view.MapGet("api/health", async (long? portal, PortalHealthReport report, CancellationToken cancellationToken) =>
         {
