@@ -1,3 +1,4 @@
+using FunctionsRelay.Cli;
 using FunctionsRelay.Infrastructure;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -11,7 +12,7 @@ internal static class Program
     {
         // The relay's own settings, as the hosts read them: environment variables (HubSpot__ClientId, AzureWebJobsStorage, ...).
         var configuration = new ConfigurationBuilder().AddEnvironmentVariables().Build();
-        await using var services = new ServiceCollection().AddLogging().AddRelay(configuration).BuildServiceProvider();
+        await using var services = new ServiceCollection().AddRelayCommand(configuration).BuildServiceProvider();
         using var cancel = new CancellationTokenSource();
         Console.CancelKeyPress += (_, e) =>
         {

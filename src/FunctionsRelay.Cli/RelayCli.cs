@@ -2,8 +2,11 @@ using System.Globalization;
 using FunctionsRelay.Infrastructure;
 using FunctionsRelay.Infrastructure.Http;
 using FunctionsRelay.Infrastructure.HubSpot;
+using FunctionsRelay.Infrastructure.Protection;
 using FunctionsRelay.Infrastructure.Storage;
 using FunctionsRelay.Infrastructure.Telemetry;
+using Microsoft.AspNetCore.DataProtection.KeyManagement;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 
@@ -70,7 +73,42 @@ public static class RelayCli
         relay --help
         """;
 
+    /// <summary>
+    /// The relay's services as the command uses them: the hosts' own, except that it never makes a key of the key ring
+    /// (the hosts do, on first use): a command run against the wrong settings must not add a key every instance then uses.
+    /// </summary>
+    public static IServiceCollection AddRelayCommand(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddLogging().AddRelay(configuration);
+        services.Configure<KeyManagementOptions>(options => options.AutoGenerateKeys = false);
+        return services;
+    }
+
     public static async Task<int> RunAsync(string[] args, IServiceProvider services, TextWriter output, CancellationToken cancellationToken)
+    {
+        try
+        {
+            // The settings are checked first, as the hosts check them at start.
+            _ = services.GetRequiredService<IOptions<RelayOptions>>().Value;
+            _ = services.GetRequiredService<IOptions<HubSpotOptions>>().Value;
+            return await RunVerbAsync(args, services, output, cancellationToken);
+        }
+        catch (Exception ex) when (SettingsProblem(ex) is { } problem)
+        {
+            await output.WriteLineAsync($"relay: {problem.Message}");
+            return Usage;
+        }
+    }
+
+    /// <summary>A setting the command cannot run with, however deep Data Protection wrapped it.</summary>
+    private static Exception? SettingsProblem(Exception? ex) => ex switch
+    {
+        null => null,
+        OptionsValidationException or KeyRingMisconfiguredException => ex,
+        _ => SettingsProblem(ex.InnerException),
+    };
+
+    private static async Task<int> RunVerbAsync(string[] args, IServiceProvider services, TextWriter output, CancellationToken cancellationToken)
     {
         if (args.Length == 0 || args[0] is "--help" or "-h" or "help")
         {

@@ -27,8 +27,9 @@ public sealed class RelayFunctions(
         CancellationToken cancellationToken) => beacons.PostAsync(request, cancellationToken);
 
     [Function("BeaconsPreflight")]
-    public IResult Preflight(
-        [HttpTrigger(AuthorizationLevel.Anonymous, "options", Route = BeaconEndpoint.Route)] HttpRequest request) => beacons.Preflight(request);
+    public Task<IResult> Preflight(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "options", Route = BeaconEndpoint.Route)] HttpRequest request, CancellationToken cancellationToken) =>
+        beacons.PreflightAsync(request, cancellationToken);
 
     [Function("OAuthInstall")]
     public IResult Install(

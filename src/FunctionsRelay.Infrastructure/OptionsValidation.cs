@@ -1,6 +1,7 @@
 using System.Text.RegularExpressions;
 using FunctionsRelay.Domain.Beacons;
 using FunctionsRelay.Domain.Sessions;
+using FunctionsRelay.Infrastructure.Protection;
 using Microsoft.Extensions.Options;
 
 namespace FunctionsRelay.Infrastructure;
@@ -50,15 +51,18 @@ internal sealed class RelayOptionsValidation : IValidateOptions<RelayOptions>
         OptionsValidation.Positive(options.MetricsInterval, "Relay__MetricsInterval"),
         OptionsValidation.AtLeast(options.StorageRetries, 0, "Relay__StorageRetries"),
         OptionsValidation.AtLeast(options.RetentionDays, 1, "Relay__RetentionDays"),
+        options.UndeliveredRetentionDays == 0 || options.UndeliveredRetentionDays >= options.RetentionDays
+            ? null
+            : $"Relay__UndeliveredRetentionDays must be 0 (kept until an operator replays them) or at least Relay__RetentionDays ({options.RetentionDays}) (got {options.UndeliveredRetentionDays})",
         OptionsValidation.Positive(options.StorageRetryDelay, "Relay__StorageRetryDelay"),
         OptionsValidation.Positive(options.DeliveryLease, "Relay__DeliveryLease"),
         options.HoldAnonymousFor >= TimeSpan.Zero ? null : $"Relay__HoldAnonymousFor must be zero (no hold) or more (got {options.HoldAnonymousFor})",
         options.AnonymousCheckInterval > TimeSpan.Zero && options.AnonymousCheckInterval <= TimeSpan.FromHours(1)
             ? null
             : $"Relay__AnonymousCheckInterval must be more than zero and at most 01:00:00 (got {options.AnonymousCheckInterval})",
-        string.IsNullOrWhiteSpace(options.KeyRingKeyUri) || Uri.TryCreate(options.KeyRingKeyUri, UriKind.Absolute, out _)
+        string.IsNullOrWhiteSpace(options.KeyRingKeyUri) || KeyRingKey.TryParse(options.KeyRingKeyUri, out _)
             ? null
-            : $"Relay__KeyRingKeyUri must be the absolute URL of a Key Vault key (got '{options.KeyRingKeyUri}')",
+            : $"Relay__KeyRingKeyUri must be the https URL of a Key Vault key, https://<vault>.vault.azure.net/keys/<name> (got '{options.KeyRingKeyUri}')",
         string.IsNullOrWhiteSpace(options.PublicBaseUrl) || Uri.TryCreate(options.PublicBaseUrl, UriKind.Absolute, out _)
             ? null
             : $"Relay__PublicBaseUrl must be an absolute URL (got '{options.PublicBaseUrl}')");

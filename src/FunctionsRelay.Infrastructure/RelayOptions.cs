@@ -72,8 +72,15 @@ public sealed class RelayOptions
 
     public TimeSpan StorageRetryDelay { get; set; } = TimeSpan.FromSeconds(1);
 
-    /// <summary>After how many days closed sessions (with every event delivered), dead letters and poisoned messages are deleted.</summary>
+    /// <summary>After how many days closed sessions with every event delivered (and no dead letter kept) are deleted.</summary>
     public int RetentionDays { get; set; } = 30;
+
+    /// <summary>
+    /// After how many days dead letters and poisoned messages, which never reached HubSpot, are deleted (and with them
+    /// the sessions the letters would be replayed into); 0: never, they wait for an operator (<c>relay deadletters</c>,
+    /// <c>relay poison</c>). At least <see cref="RetentionDays"/> when set.
+    /// </summary>
+    public int UndeliveredRetentionDays { get; set; }
 
     /// <summary>How long a worker may deliver a session's events before another may take over.</summary>
     public TimeSpan DeliveryLease { get; set; } = TimeSpan.FromMinutes(2);

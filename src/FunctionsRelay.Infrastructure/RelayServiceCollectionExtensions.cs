@@ -94,17 +94,20 @@ public static class RelayServiceCollectionExtensions
         services.AddDataProtection().SetApplicationName("FunctionsRelay");
         services.TryAddSingleton(_ => new KeyVaultAccess(StorageClients.CredentialOf(configuration.GetSection(StorageClients.ConnectionName))));
         var keyUri = configuration[$"{RelayOptions.SectionName}:{nameof(RelayOptions.KeyRingKeyUri)}"];
-        if (!string.IsNullOrWhiteSpace(keyUri) && Uri.TryCreate(keyUri, UriKind.Absolute, out var key))
+        // A malformed key URI fails the options' validation (Relay__KeyRingKeyUri), at start and in the relay command.
+        if (!string.IsNullOrWhiteSpace(keyUri) && KeyRingKey.TryParse(keyUri, out var key))
         {
-            services.AddHttpClient(nameof(KeyVaultKeyWrap)).AddResilienceHandler("key-vault", AddTransientRetries);
+            services.AddHttpClient(nameof(KeyVaultKeyWrap)).AddResilienceHandler("key-vault", AddRepeatableRetries);
             services.AddSingleton(provider => new KeyVaultKeyWrap(
                 provider.GetRequiredService<IHttpClientFactory>().CreateClient(nameof(KeyVaultKeyWrap)), provider.GetRequiredService<KeyVaultAccess>(), key));
         }
 
+        services.AddHostedService<KeyRingCheck>();
         services.AddSingleton<IConfigureOptions<KeyManagementOptions>>(provider => new ConfigureOptions<KeyManagementOptions>(options =>
         {
             options.XmlRepository = new TableXmlRepository(
-                provider.GetRequiredService<StorageClients>().Tables.GetTableClient(provider.GetRequiredService<IOptions<RelayOptions>>().Value.KeysTable));
+                provider.GetRequiredService<StorageClients>().Tables.GetTableClient(provider.GetRequiredService<IOptions<RelayOptions>>().Value.KeysTable),
+                wrapped: provider.GetService<KeyVaultKeyWrap>() is not null);
             if (provider.GetService<KeyVaultKeyWrap>() is { } wrap)
                 options.XmlEncryptor = new KeyVaultXmlEncryptor(wrap);
         }));
@@ -125,25 +128,36 @@ public static class RelayServiceCollectionExtensions
     }
 
     /// <summary>
-    /// Retries 5xx answers, timeouts and connection failures with backoff. Not 429: the sender honours Retry-After itself
-    /// and hands long waits back to the queue instead of holding the worker.
+    /// Retries 5xx answers, timeouts and connection failures with backoff, of requests that may be repeated (GET, and the
+    /// Key Vault's wrap and unwrap, which change nothing). Never a POST, PUT, PATCH or DELETE to HubSpot: HubSpot may have
+    /// kept a request it answered 500 for, or answered too late, so a retry here would send an event or make a media
+    /// object twice, unseen; the outbox's own retry (after <see cref="HubSpotOptions.OutageRetryDelay"/>) is the one retry,
+    /// and the media object's claim looks for the object again before making it. Not 429: the sender honours Retry-After
+    /// itself and hands long waits back to the queue instead of holding the worker.
     /// </summary>
-    private static void AddTransientRetries(ResiliencePipelineBuilder<HttpResponseMessage> pipeline, ResilienceHandlerContext context)
+    private static void AddTransientRetries(ResiliencePipelineBuilder<HttpResponseMessage> pipeline, ResilienceHandlerContext context) =>
+        AddTransientRetries(pipeline, context, retryUnsafeMethods: false);
+
+    private static void AddRepeatableRetries(ResiliencePipelineBuilder<HttpResponseMessage> pipeline, ResilienceHandlerContext context) =>
+        AddTransientRetries(pipeline, context, retryUnsafeMethods: true);
+
+    private static void AddTransientRetries(ResiliencePipelineBuilder<HttpResponseMessage> pipeline, ResilienceHandlerContext context, bool retryUnsafeMethods)
     {
         var timeout = context.ServiceProvider.GetRequiredService<IOptions<HubSpotOptions>>().Value.RequestTimeout;
-        pipeline
-            .AddRetry(new HttpRetryStrategyOptions
-            {
-                MaxRetryAttempts = 3,
-                Delay = TimeSpan.FromMilliseconds(200),
-                BackoffType = DelayBackoffType.Exponential,
-                UseJitter = true,
-                ShouldRetryAfterHeader = false,
-                ShouldHandle = args => ValueTask.FromResult(
-                    args.Outcome.Exception is HttpRequestException or Polly.Timeout.TimeoutRejectedException
-                    || args.Outcome.Result is { StatusCode: >= HttpStatusCode.InternalServerError }),
-            })
-            .AddTimeout(timeout);
+        var retry = new HttpRetryStrategyOptions
+        {
+            MaxRetryAttempts = 3,
+            Delay = TimeSpan.FromMilliseconds(200),
+            BackoffType = DelayBackoffType.Exponential,
+            UseJitter = true,
+            ShouldRetryAfterHeader = false,
+            ShouldHandle = args => ValueTask.FromResult(
+                args.Outcome.Exception is HttpRequestException or Polly.Timeout.TimeoutRejectedException
+                || args.Outcome.Result is { StatusCode: >= HttpStatusCode.InternalServerError }),
+        };
+        if (!retryUnsafeMethods)
+            retry.DisableForUnsafeHttpMethods();
+        pipeline.AddRetry(retry).AddTimeout(timeout);
     }
 
     /// <summary>A list setting may also come as one comma-separated value (<c>Relay__AllowedOrigins=https://a,https://b</c>).</summary>
@@ -178,6 +192,18 @@ internal sealed class StorageInitializer(
         await poisoned.CreateIfNotExistsAsync(cancellationToken);
         await figures.CreateIfNotExistsAsync(cancellationToken);
         logger.LogInformation("Storage ready: queues {Queue} and {Poison}; tables", queue.Queue.Name, queue.PoisonQueue.Name);
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+}
+
+/// <summary>Reads the key ring when a host starts: one that this relay's settings cannot use stops it there (<see cref="KeyRingMisconfiguredException"/>).</summary>
+internal sealed class KeyRingCheck(IKeyManager keys) : Microsoft.Extensions.Hosting.IHostedService
+{
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        _ = keys.GetAllKeys();
+        return Task.CompletedTask;
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;

@@ -173,4 +173,56 @@ public sealed class PortalAccessTests(Azurite azurite) : WithFakeHubSpot
         });
         Assert.Equal(HttpStatusCode.Accepted, other.Status);
     }
+    [Fact]
+    public async Task A_portals_own_origins_are_answered_in_the_preflight_and_on_the_post_with_retry_after_readable()
+    {
+        var (host, key) = await StartAsync();
+        using var _ = host;
+        await Cli.RunAsync(host.Services, "portal", "--portal", $"{Portal}", "--origins", "https://www.example.com");
+
+        HttpRequestMessage Preflight(string origin, string query) => new(HttpMethod.Options, "/api/beacons" + query)
+        {
+            Headers = { { "Origin", origin }, { "Access-Control-Request-Method", "POST" }, { "Access-Control-Request-Headers", "content-type" } },
+        };
+        using var own = await host.RawClient.SendAsync(Preflight("https://www.example.com", $"?portalId={Portal}&key={key}"));
+        using var foreign = await host.RawClient.SendAsync(Preflight("https://phish.example.net", $"?portalId={Portal}&key={key}"));
+        using var unnamed = await host.RawClient.SendAsync(Preflight("https://www.example.com", ""));
+        var posted = await PostAsync(host, Portal, key, origin: "https://www.example.com", session: "cors-own");
+        using var withQuery = new HttpRequestMessage(HttpMethod.Post, $"/api/beacons?portalId={Portal}") { Content = SessionBeacons.Typical(Portal, "cors-query").Content() };
+        withQuery.Headers.Add(BeaconEndpoint.KeyHeader, key);
+        withQuery.Headers.Add("Origin", "https://www.example.com");
+        using var postedWithQuery = await host.RawClient.SendAsync(withQuery);
+
+        Assert.Equal(HttpStatusCode.NoContent, own.StatusCode);
+        Assert.Equal("https://www.example.com", own.Headers.GetValues("Access-Control-Allow-Origin").Single());
+        Assert.Equal(HttpStatusCode.Forbidden, foreign.StatusCode);
+        Assert.False(foreign.Headers.Contains("Access-Control-Allow-Origin"));
+        // A page of a portal's own origin that names no portal is the relay's list's to allow (here: not).
+        Assert.Equal(HttpStatusCode.Forbidden, unnamed.StatusCode);
+        Assert.Equal(HttpStatusCode.Accepted, posted.Status);
+        Assert.Equal(HttpStatusCode.Accepted, postedWithQuery.StatusCode);
+        Assert.Equal("https://www.example.com", postedWithQuery.Headers.GetValues("Access-Control-Allow-Origin").Single());
+        Assert.Equal("Retry-After", postedWithQuery.Headers.GetValues("Access-Control-Expose-Headers").Single());
+    }
+
+    [Theory]
+    [InlineData("203.0.113.7:51234", "203.0.113.7")]
+    [InlineData("198.51.100.9, 203.0.113.7:51234", "203.0.113.7")]
+    [InlineData("203.0.113.7:51234, 127.0.0.1", "203.0.113.7")]
+    [InlineData("[2001:db8:aa:bb:1:2:3:4]:443", "2001:db8:aa:bb::/64")]
+    [InlineData("2001:db8:aa:bb:ffff::9", "2001:db8:aa:bb::/64")]
+    [InlineData("not-an-address", "127.0.0.1")]
+    public async Task The_rate_limit_keys_the_client_address_as_Azures_front_end_forwards_it(string forwardedFor, string keyed)
+    {
+        var (host, key) = await StartAsync(new() { ["Beacons:RequestsPerMinutePerAddress"] = "4" });
+        using var _ = host;
+
+        // Four a minute take a bucket of one: the second request from the same address (another port, another /64 host) waits.
+        var first = await PostAsync(host, Portal, key, address: forwardedFor, session: "address-1");
+        var second = await PostAsync(host, Portal, key, address: forwardedFor.Replace("51234", "60001", StringComparison.Ordinal).Replace(":4]", ":5]", StringComparison.Ordinal), session: "address-2");
+
+        Assert.Equal(HttpStatusCode.Accepted, first.Status);
+        Assert.Equal(HttpStatusCode.TooManyRequests, second.Status);
+        Assert.StartsWith($"rate: more than 4 requests a minute from {keyed};", second.Error, StringComparison.Ordinal);
+    }
 }

@@ -47,7 +47,7 @@ public sealed class ProcessorTests(Azurite azurite) : WithFakeHubSpot
     {
         public bool Stopping { get; set; }
 
-        public Task<DeliveryResult> SendAsync(long portalId, string sessionId, PendingEvent pending, MediaObjectSpec? media, CancellationToken cancellationToken) =>
+        public Task<DeliveryResult> SendAsync(long portalId, string sessionId, PendingEvent pending, MediaObjectSpec? media, CancellationToken cancellationToken, DateTimeOffset? answerBy = null) =>
             Stopping ? throw new OperationCanceledException("the worker was stopped") : inner.SendAsync(portalId, sessionId, pending, media, cancellationToken);
     }
 
@@ -58,7 +58,7 @@ public sealed class ProcessorTests(Azurite azurite) : WithFakeHubSpot
 
         public Func<int, Task> WhileSending { get; set; } = _ => Task.CompletedTask;
 
-        public async Task<DeliveryResult> SendAsync(long portalId, string sessionId, PendingEvent pending, MediaObjectSpec? media, CancellationToken cancellationToken)
+        public async Task<DeliveryResult> SendAsync(long portalId, string sessionId, PendingEvent pending, MediaObjectSpec? media, CancellationToken cancellationToken, DateTimeOffset? answerBy = null)
         {
             await WhileSending(Interlocked.Increment(ref _sends));
             return await inner.SendAsync(portalId, sessionId, pending, media, cancellationToken);

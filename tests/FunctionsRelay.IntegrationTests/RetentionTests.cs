@@ -13,24 +13,29 @@ public sealed class RetentionTests(Azurite azurite)
 {
     private const long Portal = 5252;
 
-    [Fact]
-    public async Task Closed_delivered_sessions_dead_letters_and_poisoned_messages_are_deleted_after_the_retention_days_and_counters_after_two()
+    [Theory]
+    [InlineData(0)]
+    [InlineData(35)]
+    public async Task Closed_delivered_sessions_go_after_the_retention_days_what_never_reached_HubSpot_only_after_its_own_and_counters_after_two(int undeliveredDays)
     {
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow.AddDays(-40));
         var settings = IsolatedRelay.Settings(azurite, Path.GetTempFileName());
         settings["Relay:RetentionDays"] = "30";
+        settings["Relay:UndeliveredRetentionDays"] = undeliveredDays.ToString(System.Globalization.CultureInfo.InvariantCulture);
         await using var relay = await IsolatedRelay.StartServicesAsync(settings, services => services.AddSingleton<TimeProvider>(time));
         var sessions = relay.GetRequiredService<SessionRepository>();
         var deadLetters = relay.GetRequiredService<DeadLetterStore>();
         var poisoned = relay.GetRequiredService<PoisonedMessageStore>();
 
-        // 40 days ago: a session closed and delivered, one closed with an event still owed, one open; a dead letter; a poisoned message.
+        // 40 days ago: sessions closed and delivered (one with a dead letter HubSpot refused), one closed with an event
+        // still owed, one open; a poisoned message (beacons the relay answered 202 for).
         await sessions.SaveAsync(Session("old-delivered", closed: true), null, CancellationToken.None);
+        await sessions.SaveAsync(Session("old-refused", closed: true), null, CancellationToken.None);
         var owed = Session("old-owed", closed: true);
         owed.Enqueue(new PendingEvent("attention-span", MediaEventKind.AttentionSpan, "{}"));
         await sessions.SaveAsync(owed, null, CancellationToken.None);
         await sessions.SaveAsync(Session("old-open", closed: false), null, CancellationToken.None);
-        await deadLetters.AddAsync(Portal, "old-delivered", new PendingEvent("played", MediaEventKind.Played, "{}"), 400, "refused", CancellationToken.None);
+        await deadLetters.AddAsync(Portal, "old-refused", new PendingEvent("played", MediaEventKind.Played, "{}"), 400, "refused", CancellationToken.None);
         await poisoned.KeepAsync("beacons", "old-message", BinaryData.FromString("not a relay message"), CancellationToken.None);
         // 20 days later: the same again, younger than the retention when it runs.
         time.Advance(TimeSpan.FromDays(20));
@@ -45,11 +50,24 @@ public sealed class RetentionTests(Azurite azurite)
         await figures.AddEntityAsync(new TableEntity(Portal.ToString(System.Globalization.CultureInfo.InvariantCulture), "1-day") { ["Minute"] = time.GetUtcNow().AddDays(-1) });
         var result = await relay.GetRequiredService<RetentionService>().DeleteExpiredAsync(CancellationToken.None);
 
-        Assert.Equal(new RetentionResult(Sessions: 1, DeadLetters: 1, Poisoned: 1, MetricRows: 1), result);
         Assert.Equal(["1-day"], figures.Query<TableEntity>().Select(e => e.RowKey));
-        Assert.Equal(["old-open", "old-owed", "young-delivered"], sessions.Table.Query<TableEntity>().Select(e => Uri.UnescapeDataString(e.RowKey)).Order());
-        Assert.Equal(["young-delivered"], deadLetters.Table.Query<TableEntity>().Select(e => e.GetString("SessionId")));
-        Assert.Equal(["young-message"], poisoned.Table.Query<TableEntity>().Select(e => e.RowKey));
+        if (undeliveredDays == 0)
+        {
+            // Nothing undelivered goes without an operator, nor the session its dead letter would be replayed into.
+            Assert.Equal(new RetentionResult(Sessions: 1, DeadLetters: 0, Poisoned: 0, MetricRows: 1), result);
+            Assert.Equal(["old-open", "old-owed", "old-refused", "young-delivered"], sessions.Table.Query<TableEntity>().Select(e => Uri.UnescapeDataString(e.RowKey)).Order());
+            Assert.Equal(["old-refused", "young-delivered"], deadLetters.Table.Query<TableEntity>().Select(e => e.GetString("SessionId")).Order());
+            Assert.Equal(["old-message", "young-message"], poisoned.Table.Query<TableEntity>().Select(e => e.RowKey).Order());
+        }
+        else
+        {
+            // After their own 35 days the undelivered go, and the session of the letter with them.
+            Assert.Equal(new RetentionResult(Sessions: 2, DeadLetters: 1, Poisoned: 1, MetricRows: 1), result);
+            Assert.Equal(["old-open", "old-owed", "young-delivered"], sessions.Table.Query<TableEntity>().Select(e => Uri.UnescapeDataString(e.RowKey)).Order());
+            Assert.Equal(["young-delivered"], deadLetters.Table.Query<TableEntity>().Select(e => e.GetString("SessionId")));
+            Assert.Equal(["young-message"], poisoned.Table.Query<TableEntity>().Select(e => e.RowKey));
+        }
+
         Assert.Equal(new RetentionResult(0, 0, 0, 0), await relay.GetRequiredService<RetentionService>().DeleteExpiredAsync(CancellationToken.None));
 
         ViewingSession Session(string id, bool closed)

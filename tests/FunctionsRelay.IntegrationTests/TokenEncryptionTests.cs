@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using Azure.Data.Tables;
+using FunctionsRelay.Cli;
 using FunctionsRelay.Infrastructure;
 using FunctionsRelay.Infrastructure.HubSpot;
 using FunctionsRelay.Infrastructure.Protection;
@@ -150,6 +151,52 @@ public sealed class TokenEncryptionTests(Azurite azurite) : WithFakeHubSpot
         Assert.True((await store.GetAsync(4702, CancellationToken.None))!.ExpiresAt > DateTimeOffset.UtcNow.AddMinutes(25));
         Assert.Null(await tokens.GetAccessTokenAsync(4701, CancellationToken.None));
         Assert.Contains(logs.Lines, line => line.Contains("portal 4701 cannot be decrypted", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_relay_without_the_key_vault_wrap_refuses_a_wrapped_key_ring_and_the_command_never_adds_a_key()
+    {
+        await using var vault = await FakeKeyVault.StartAsync();
+        var settings = IsolatedRelay.Settings(azurite, Path.GetTempFileName());
+        settings["Relay:KeyRingKeyUri"] = vault.KeyUri.ToString();
+        static void AsTheAppsIdentity(IServiceCollection services) => services.AddSingleton(new KeyVaultAccess(FakeKeyVault.Credential));
+        await using (var relay = await IsolatedRelay.StartServicesAsync(settings, AsTheAppsIdentity))
+            await HubSpot.ConnectPortalAsync(relay.GetRequiredService<PortalTokenStore>(), 4848, TimeSpan.FromMinutes(30));
+        var keys = new TableServiceClient(azurite.ConnectionString).GetTableClient(settings["Relay:KeysTable"]);
+        var ring = keys.Query<TableEntity>().Select(k => k.GetString("Xml")).ToList();
+
+        // The command run against the deployed storage without the wrap setting (here: a portal's signing secret is read):
+        // it says what is missing, and adds nothing.
+        settings.Remove("Relay:KeyRingKeyUri");
+        var configuration = new Microsoft.Extensions.Configuration.ConfigurationBuilder().AddInMemoryCollection(settings).Build();
+        await using (var command = new ServiceCollection().AddRelayCommand(configuration).BuildServiceProvider())
+        {
+            var (exit, output) = await Cli.RunAsync(command, "portal", "--portal", "4848");
+            Assert.Equal(2, exit);
+            Assert.Contains("Relay__KeyRingKeyUri is not set", output, StringComparison.Ordinal);
+        }
+
+        // A host started the same way stops at start.
+        var refused = await Assert.ThrowsAsync<KeyRingMisconfiguredException>(() => IsolatedRelay.StartServicesAsync(settings));
+        Assert.Contains(settings["Relay:KeysTable"]!, refused.Message, StringComparison.Ordinal);
+        Assert.Equal(ring, keys.Query<TableEntity>().Select(k => k.GetString("Xml")).ToList());
+    }
+
+    [Theory]
+    [InlineData("not a url")]
+    [InlineData("http://vault.example.net/keys/relay-key-ring")]
+    [InlineData("https://vault.example.net/secrets/relay-key-ring")]
+    public async Task A_malformed_key_vault_key_is_refused_by_name_not_ignored(string keyUri)
+    {
+        var settings = IsolatedRelay.Settings(azurite, Path.GetTempFileName());
+        settings["Relay:KeyRingKeyUri"] = keyUri;
+        var configuration = new Microsoft.Extensions.Configuration.ConfigurationBuilder().AddInMemoryCollection(settings).Build();
+        await using var command = new ServiceCollection().AddRelayCommand(configuration).BuildServiceProvider();
+
+        var (exit, output) = await Cli.RunAsync(command, "status");
+
+        Assert.Equal(2, exit);
+        Assert.Contains("Relay__KeyRingKeyUri must be the https URL of a Key Vault key", output, StringComparison.Ordinal);
     }
 
     private static string Sign(string secret, long portalId, long contactId, long expires) => Convert.ToHexStringLower(

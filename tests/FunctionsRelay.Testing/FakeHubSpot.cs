@@ -194,6 +194,30 @@ public sealed class FakeHubSpot : IAsyncDisposable
             _forcedAnswers.Enqueue((status, retryAfterSeconds));
     }
 
+    private readonly ConcurrentQueue<TimeSpan?> _afterStoring = new();
+
+    /// <summary>
+    /// The next <paramref name="count"/> event or media object creations are kept, as HubSpot would keep them, and then
+    /// answered 500 (<paramref name="hang"/> null) or only after <paramref name="hang"/> (longer than the relay waits):
+    /// the caller cannot tell that HubSpot has them.
+    /// </summary>
+    public void StoreThenFail(int count, TimeSpan? hang = null)
+    {
+        for (var i = 0; i < count; i++)
+            _afterStoring.Enqueue(hang);
+    }
+
+    /// <summary>Answers a request that was kept as <see cref="StoreThenFail"/> says, or null to answer it normally.</summary>
+    private async Task<IResult?> AfterStoringAsync()
+    {
+        if (!_afterStoring.TryDequeue(out var hang))
+            return null;
+        if (hang is null)
+            return Results.Json(new { status = "error", category = "INTERNAL_ERROR" }, statusCode: 500);
+        await Task.Delay(hang.Value);
+        return null;
+    }
+
     public List<ReceivedEvent> EventsOf(string sessionId) => Received.Where(e => e.SessionId == sessionId).ToList();
 
     /// <summary>The settings that point a relay at this server, with the app's credentials.</summary>
@@ -297,7 +321,7 @@ public sealed class FakeHubSpot : IAsyncDisposable
         var received = new ReceivedEvent(portalId, request.Path, payload) { ProviderPayload = ProviderView(payload) };
         Received.Enqueue(received);
         OnAccepted?.Invoke(received);
-        return Results.Accepted();
+        return await AfterStoringAsync() ?? Results.Accepted();
     }
 
     /// <summary>Why HubSpot would not keep a valid event: its media type is not registered, or it names no media object of the portal.</summary>
@@ -376,7 +400,7 @@ public sealed class FakeHubSpot : IAsyncDisposable
             Interlocked.Increment(ref _nextObjectId), portalId, mediaType, json.GetProperty("title").GetString()!,
             json.TryGetProperty("externalId", out var externalId) ? externalId.GetString() : null, json);
         Objects[created.Id] = created;
-        return Results.Json(ObjectAnswer(created), statusCode: 201);
+        return await AfterStoringAsync() ?? Results.Json(ObjectAnswer(created), statusCode: 201);
     }
 
     private async Task<IResult> UpdateObjectAsync(HttpRequest request, long objectId)

@@ -1,3 +1,4 @@
+using System.Net;
 using System.Net.Http.Headers;
 using Azure;
 using FunctionsRelay.Domain.Beacons;
@@ -16,6 +17,7 @@ namespace FunctionsRelay.Infrastructure.Http;
 /// </summary>
 public sealed class BeaconEndpoint(
     BeaconIngestService ingest,
+    PortalAccessCheck access,
     IngestRateLimits rates,
     IOptions<BeaconLimits> limits,
     IOptions<RelayOptions> relay,
@@ -26,7 +28,8 @@ public sealed class BeaconEndpoint(
 
     public async Task<IResult> PostAsync(HttpRequest request, CancellationToken cancellationToken)
     {
-        AllowOrigin(request);
+        if (await AllowOriginAsync(request, cancellationToken))
+            request.HttpContext.Response.Headers.AccessControlExposeHeaders = "Retry-After";
         var address = ClientAddress(request);
         if (rates.AddressMustWait(address) is { } wait)
         {
@@ -86,10 +89,14 @@ public sealed class BeaconEndpoint(
             $"{request.Scheme}://{request.Host}");
     }
 
-    /// <summary>Answers a CORS preflight: allowed origins may POST with a Content-Type header.</summary>
-    public IResult Preflight(HttpRequest request)
+    /// <summary>
+    /// Answers a CORS preflight: origins the relay allows, or the portal named by <c>?portalId=</c> (the player script adds
+    /// it) allows, may POST with a Content-Type and a key header. The POST itself is checked against the portals its
+    /// beacons name; this only lets the page's browser send it and read the answer, 429's Retry-After included.
+    /// </summary>
+    public async Task<IResult> PreflightAsync(HttpRequest request, CancellationToken cancellationToken)
     {
-        if (!AllowOrigin(request))
+        if (!await AllowOriginAsync(request, cancellationToken))
             return Results.StatusCode(StatusCodes.Status403Forbidden);
         var headers = request.HttpContext.Response.Headers;
         headers.AccessControlAllowMethods = "POST, OPTIONS";
@@ -98,7 +105,7 @@ public sealed class BeaconEndpoint(
         return Results.NoContent();
     }
 
-    private bool AllowOrigin(HttpRequest request)
+    private async Task<bool> AllowOriginAsync(HttpRequest request, CancellationToken cancellationToken)
     {
         var origin = request.Headers.Origin.ToString();
         if (string.IsNullOrEmpty(origin))
@@ -112,7 +119,9 @@ public sealed class BeaconEndpoint(
         }
 
         headers.Vary = "Origin";
-        if (!allowed.Contains(origin, StringComparer.OrdinalIgnoreCase))
+        if (!allowed.Contains(origin, StringComparer.OrdinalIgnoreCase)
+            && !(long.TryParse(request.Query["portalId"], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var portalId)
+                 && await access.AllowsOriginAsync(portalId, origin, cancellationToken)))
             return false;
         headers.AccessControlAllowOrigin = origin;
         return true;
@@ -136,13 +145,44 @@ public sealed class BeaconEndpoint(
     }
 
     /// <summary>
-    /// The client's address: the last entry of <c>X-Forwarded-For</c> when there is one (what Azure's front ends append:
-    /// earlier entries are the client's to choose), else the connection's.
+    /// The client's address as the rate limits key it: the last entry of <c>X-Forwarded-For</c> that is not this machine
+    /// (Azure's front end appends the address the connection came from, with its port, <c>203.0.113.5:51234</c> or
+    /// <c>[2001:db8::1]:51234</c>; entries before it are the client's to choose; a loopback hop after it is the Functions
+    /// host passing the request on), else the connection's own. Without its port, and an IPv6 client by its /64, which one
+    /// subscriber holds whole.
     /// </summary>
-    private static string ClientAddress(HttpRequest request) =>
-        request.Headers["X-Forwarded-For"].ToString().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) is [.., var last]
-            ? last
-            : request.HttpContext.Connection.RemoteIpAddress?.ToString() ?? "unknown";
+    public static string ClientAddress(HttpRequest request)
+    {
+        var forwarded = request.Headers["X-Forwarded-For"].ToString().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        foreach (var entry in forwarded.Reverse())
+        {
+            if (ParseAddress(entry) is { } address && !IPAddress.IsLoopback(address))
+                return KeyOf(address);
+        }
+
+        return request.HttpContext.Connection.RemoteIpAddress is { } remote ? KeyOf(remote) : "unknown";
+    }
+
+    private static IPAddress? ParseAddress(string entry)
+    {
+        if (IPAddress.TryParse(entry, out var plain))
+            return plain;
+        // With a port: "a.b.c.d:port" or "[v6]:port".
+        var colon = entry.LastIndexOf(':');
+        var host = colon > 0 ? entry[..colon].Trim('[', ']') : entry;
+        return IPAddress.TryParse(host, out var withPort) ? withPort : null;
+    }
+
+    private static string KeyOf(IPAddress address)
+    {
+        if (address.IsIPv4MappedToIPv6)
+            address = address.MapToIPv4();
+        if (address.AddressFamily != System.Net.Sockets.AddressFamily.InterNetworkV6)
+            return address.ToString();
+        var bytes = address.GetAddressBytes();
+        Array.Clear(bytes, 8, 8);
+        return new IPAddress(bytes) + "/64";
+    }
 
     private static IResult TooMany(HttpRequest request, TimeSpan wait, string error)
     {

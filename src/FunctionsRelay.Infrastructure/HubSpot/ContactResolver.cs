@@ -52,7 +52,7 @@ public sealed class ContactResolver(
 
     public static string PathOf(string utk) => $"/contacts/v1/contact/utk/{Uri.EscapeDataString(utk)}/profile";
 
-    public async Task<UtkResolution> ResolveAsync(long portalId, string utk, CancellationToken cancellationToken)
+    public async Task<UtkResolution> ResolveAsync(long portalId, string utk, CancellationToken cancellationToken, DateTimeOffset? answerBy = null)
     {
         if (hubSpotOptions.Value.DryRun)
             return new(UtkState.Unchecked);
@@ -61,7 +61,7 @@ public sealed class ContactResolver(
         if (_cache.TryGet((portalId, utk), out var cached))
             return cached;
 
-        var answer = await hubSpot.SendAsync(portalId, HttpMethod.Get, PathOf(utk), null, cancellationToken);
+        var answer = await hubSpot.SendAsync(portalId, HttpMethod.Get, PathOf(utk), null, cancellationToken, answerBy);
         var (resolution, keepFor) = answer.Result switch
         {
             { Outcome: DeliveryOutcome.Delivered } => IsContact(answer.Body)

@@ -32,7 +32,35 @@ public sealed class HubSpotClient(
     private const int MaxInlineAttempts = 3;
     private const int MaxAnswerLength = 8000;
 
-    public async Task<HubSpotAnswer> SendAsync(long portalId, HttpMethod method, string path, string? json, CancellationToken cancellationToken)
+    /// <summary>
+    /// Sends one call. With <paramref name="answerBy"/> (the end of the delivery lease the call is made under) the whole
+    /// call, token refresh, 401 resend and pacer waits included, ends before then: a request is only started if its
+    /// answer is due in time, anything that would wait past it is handed back as "later", and a repeatable request (a
+    /// GET and its retries) still under way then is cut off. So no other worker takes over a session while this one is
+    /// still sending its event.
+    /// </summary>
+    public async Task<HubSpotAnswer> SendAsync(
+        long portalId, HttpMethod method, string path, string? json, CancellationToken cancellationToken, DateTimeOffset? answerBy = null)
+    {
+        using var timeLeft = answerBy is { } by ? new CancellationTokenSource(Max(by - time.GetUtcNow(), TimeSpan.Zero), time) : null;
+        using var bounded = timeLeft is null ? null : CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeLeft.Token);
+        try
+        {
+            return await SendBoundedAsync(portalId, method, path, json, answerBy, bounded?.Token ?? cancellationToken);
+        }
+        catch (OperationCanceledException) when (timeLeft is { IsCancellationRequested: true } && !cancellationToken.IsCancellationRequested)
+        {
+            return new(LeaseEnds);
+        }
+    }
+
+    /// <summary>Soon enough for the next worker, which takes the lease once this one hands it back.</summary>
+    private static readonly DeliveryResult LeaseEnds = DeliveryResult.Later(TimeSpan.FromSeconds(1), "the delivery lease would end before HubSpot answered: handed back");
+
+    private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
+
+    private async Task<HubSpotAnswer> SendBoundedAsync(
+        long portalId, HttpMethod method, string path, string? json, DateTimeOffset? answerBy, CancellationToken cancellationToken)
     {
         var settings = options.Value;
         var token = await tokens.GetAccessTokenAsync(portalId, cancellationToken);
@@ -42,8 +70,11 @@ public sealed class HubSpotClient(
         var refreshed = false;
         for (var attempt = 1; ; attempt++)
         {
+            if (answerBy is { } by && time.GetUtcNow() + settings.RequestTimeout > by)
+                return new(LeaseEnds);
             var wait = pacer.Reserve(portalId);
-            if (wait > settings.MaxInlineRetryAfter || (wait > TimeSpan.Zero && attempt >= MaxInlineAttempts))
+            if (wait > settings.MaxInlineRetryAfter || (wait > TimeSpan.Zero && attempt >= MaxInlineAttempts)
+                || (wait > TimeSpan.Zero && answerBy is { } deadline && time.GetUtcNow() + wait + settings.RequestTimeout > deadline))
                 return new(DeliveryResult.Later(wait, "pacing below HubSpot's rate limit"));
             if (wait > TimeSpan.Zero)
             {

@@ -50,7 +50,9 @@ public interface IMediaEventSender
     /// Sends the event; with <paramref name="media"/>, first makes sure the portal has that media object and points the
     /// event at it by HubSpot's id.
     /// </summary>
-    Task<DeliveryResult> SendAsync(long portalId, string sessionId, PendingEvent pending, MediaObjectSpec? media, CancellationToken cancellationToken);
+    /// <remarks>With <paramref name="answerBy"/>, every call it makes ends by then (<see cref="HubSpotClient.SendAsync"/>).</remarks>
+    Task<DeliveryResult> SendAsync(
+        long portalId, string sessionId, PendingEvent pending, MediaObjectSpec? media, CancellationToken cancellationToken, DateTimeOffset? answerBy = null);
 }
 
 /// <summary>Told of each event delivered (the local host's demo page shows them); a host may register any number.</summary>
@@ -108,18 +110,19 @@ public sealed class HubSpotPacer(IOptions<HubSpotOptions> options, TimeProvider 
 /// <summary>Posts events to HubSpot's Media Bridge event endpoints, each pointing at its media object.</summary>
 public sealed class HubSpotMediaEventSender(HubSpotClient hubSpot, MediaObjectService mediaObjects) : IMediaEventSender
 {
-    public async Task<DeliveryResult> SendAsync(long portalId, string sessionId, PendingEvent pending, MediaObjectSpec? media, CancellationToken cancellationToken)
+    public async Task<DeliveryResult> SendAsync(
+        long portalId, string sessionId, PendingEvent pending, MediaObjectSpec? media, CancellationToken cancellationToken, DateTimeOffset? answerBy = null)
     {
         var payload = pending.Payload;
         if (media is not null)
         {
-            var resolved = await mediaObjects.ResolveAsync(portalId, media, cancellationToken);
+            var resolved = await mediaObjects.ResolveAsync(portalId, media, cancellationToken, answerBy);
             if (resolved.ObjectId is not { } objectId)
                 return resolved.Result;
             payload = MediaObjectSpec.WithMediaBridgeId(payload, objectId);
         }
 
-        var answer = await hubSpot.SendAsync(portalId, HttpMethod.Post, MediaEventRoutes.PathOf(pending.Kind), payload, cancellationToken);
+        var answer = await hubSpot.SendAsync(portalId, HttpMethod.Post, MediaEventRoutes.PathOf(pending.Kind), payload, cancellationToken, answerBy);
         return answer.Result;
     }
 }
@@ -131,7 +134,8 @@ public sealed class DryRunMediaEventSender(IOptions<HubSpotOptions> options, ILo
 
     public void Dispose() => _fileLock.Dispose();
 
-    public async Task<DeliveryResult> SendAsync(long portalId, string sessionId, PendingEvent pending, MediaObjectSpec? media, CancellationToken cancellationToken)
+    public async Task<DeliveryResult> SendAsync(
+        long portalId, string sessionId, PendingEvent pending, MediaObjectSpec? media, CancellationToken cancellationToken, DateTimeOffset? answerBy = null)
     {
         var path = MediaEventRoutes.PathOf(pending.Kind);
         logger.LogInformation("Dry run: would POST {Path} for portal {PortalId}, session {SessionId}: {Payload}", path, portalId, sessionId, pending.Payload);

@@ -39,7 +39,7 @@ public sealed class MediaObjectService(
     private static readonly TimeSpan KnownFor = TimeSpan.FromDays(1);
     private readonly ExpiringCache<(long PortalId, string MediaType, string ExternalId), (long ObjectId, string Fingerprint)> _known = new(100_000, time);
 
-    public async Task<MediaResolution> ResolveAsync(long portalId, MediaObjectSpec media, CancellationToken cancellationToken)
+    public async Task<MediaResolution> ResolveAsync(long portalId, MediaObjectSpec media, CancellationToken cancellationToken, DateTimeOffset? answerBy = null)
     {
         var key = (portalId, media.MediaType, media.ExternalId);
         var fingerprint = media.Fingerprint();
@@ -50,7 +50,7 @@ public sealed class MediaObjectService(
         if (row is { ObjectId: { } objectId })
         {
             if (row.Fingerprint != fingerprint)
-                fingerprint = await UpdateAsync(portalId, media, objectId, fingerprint, row.Fingerprint, cancellationToken);
+                fingerprint = await UpdateAsync(portalId, media, objectId, fingerprint, row.Fingerprint, answerBy, cancellationToken);
             _known.Set(key, (objectId, fingerprint), KnownFor);
             return MediaResolution.Found(objectId);
         }
@@ -66,7 +66,7 @@ public sealed class MediaObjectService(
 
         // The portal may hold the object already: made by the provider's own integration, or by a worker that stopped
         // before recording it. HubSpot has no lookup by external id, so its objects of the type are paged through, once.
-        var (made, searchFailed) = await FindAsync(portalId, media, cancellationToken);
+        var (made, searchFailed) = await FindAsync(portalId, media, answerBy, cancellationToken);
         if (searchFailed is not null)
         {
             await store.ReleaseAsync(portalId, media, held, cancellationToken);
@@ -75,7 +75,7 @@ public sealed class MediaObjectService(
 
         if (made is null)
         {
-            var answer = await hubSpot.SendAsync(portalId, HttpMethod.Post, MediaObjectRoutes.Objects, media.ToJson(), cancellationToken);
+            var answer = await hubSpot.SendAsync(portalId, HttpMethod.Post, MediaObjectRoutes.Objects, media.ToJson(), cancellationToken, answerBy);
             if (!answer.Succeeded || IdOf(answer.Body) is not { } createdId)
             {
                 await store.ReleaseAsync(portalId, media, held, cancellationToken);
@@ -96,10 +96,11 @@ public sealed class MediaObjectService(
     }
 
     /// <summary>Sends the changed fields; the fingerprint now stored (the old one if HubSpot refused, so it is tried again later).</summary>
-    private async Task<string> UpdateAsync(long portalId, MediaObjectSpec media, long objectId, string fingerprint, string? previous, CancellationToken cancellationToken)
+    private async Task<string> UpdateAsync(
+        long portalId, MediaObjectSpec media, long objectId, string fingerprint, string? previous, DateTimeOffset? answerBy, CancellationToken cancellationToken)
     {
         var answer = await hubSpot.SendAsync(
-            portalId, HttpMethod.Patch, $"{MediaObjectRoutes.Objects}/{objectId.ToString(CultureInfo.InvariantCulture)}", media.ToJson(), cancellationToken);
+            portalId, HttpMethod.Patch, $"{MediaObjectRoutes.Objects}/{objectId.ToString(CultureInfo.InvariantCulture)}", media.ToJson(), cancellationToken, answerBy);
         if (!answer.Succeeded)
         {
             logger.LogWarning(
@@ -116,13 +117,13 @@ public sealed class MediaObjectService(
     /// The portal's object with this provider id, if it has one, paging through its objects of the media type; or why
     /// HubSpot could not be asked (then nothing is made, as it may exist).
     /// </summary>
-    private async Task<(long? Id, DeliveryResult? Failed)> FindAsync(long portalId, MediaObjectSpec media, CancellationToken cancellationToken)
+    private async Task<(long? Id, DeliveryResult? Failed)> FindAsync(long portalId, MediaObjectSpec media, DateTimeOffset? answerBy, CancellationToken cancellationToken)
     {
         string? after = null;
         for (var page = 0; page < MaxSearchPages; page++)
         {
             var path = $"{MediaObjectRoutes.Objects}/{media.MediaType}?limit=100" + (after is null ? "" : "&after=" + Uri.EscapeDataString(after));
-            var answer = await hubSpot.SendAsync(portalId, HttpMethod.Get, path, null, cancellationToken);
+            var answer = await hubSpot.SendAsync(portalId, HttpMethod.Get, path, null, cancellationToken, answerBy);
             if (!answer.Succeeded || answer.Body is null)
                 return (null, answer.Result);
             using var json = JsonDocument.Parse(answer.Body);

@@ -78,6 +78,10 @@ public sealed class PortalAccessCheck(PortalTokenStore store, IOptions<RelayOpti
             : $"contact.signature: is not portal {access.PortalId}'s signature of contact {contactId} in {which}";
     }
 
+    /// <summary>Whether the portal's pages at <paramref name="origin"/> may post its beacons (for CORS: the key is checked with the beacons).</summary>
+    public async Task<bool> AllowsOriginAsync(long portalId, string origin, CancellationToken cancellationToken) =>
+        !hubSpot.Value.DryRun && await AccessOfAsync(portalId, cancellationToken) is { } access && OriginAllowed(access, origin, ownOrigin: null);
+
     /// <summary>Reads the portal again on its next request (after an install or a rotation made here).</summary>
     public void Forget(long portalId) => _portals.Remove(portalId);
 

@@ -10,10 +10,13 @@ namespace FunctionsRelay.Infrastructure.Storage;
 public sealed record RetentionResult(int Sessions, int DeadLetters, int Poisoned, int MetricRows);
 
 /// <summary>
-/// Deletes what the relay keeps only for a while, after <c>Relay__RetentionDays</c> (30): closed sessions whose events
-/// are all delivered (their beacon logs, utks, contact ids and page URLs), dead letters and poisoned messages. Sessions
-/// still holding events are kept whatever their age, and so are tokens and media objects, which the relay goes on using.
-/// The counters of the metrics table are kept <see cref="MetricsKeptFor"/>: the operator view shows a day.
+/// Deletes what the relay keeps only for a while. After <c>Relay__RetentionDays</c> (30): closed sessions whose events are
+/// all delivered (their beacon logs, utks, contact ids and page URLs), unless a dead letter of theirs is still kept, which
+/// a replay puts back into the session's outbox. What never reached HubSpot, dead letters and poisoned messages (beacons
+/// the relay answered 202 for), is kept until an operator replays it, or after <c>Relay__UndeliveredRetentionDays</c>
+/// when that is set (0, the default: never deleted by retention). Sessions still holding events are kept whatever their
+/// age, and so are tokens and media objects, which the relay goes on using. The counters of the metrics table are kept
+/// <see cref="MetricsKeptFor"/>: the operator view shows a day.
 /// </summary>
 public sealed class RetentionService(
     SessionRepository sessions,
@@ -28,29 +31,55 @@ public sealed class RetentionService(
 
     public async Task<RetentionResult> DeleteExpiredAsync(CancellationToken cancellationToken)
     {
-        var cutoff = time.GetUtcNow() - TimeSpan.FromDays(options.Value.RetentionDays);
+        var settings = options.Value;
+        var now = time.GetUtcNow();
+        var cutoff = now - TimeSpan.FromDays(settings.RetentionDays);
+        var undeliveredCutoff = settings.UndeliveredRetentionDays > 0 ? now - TimeSpan.FromDays(settings.UndeliveredRetentionDays) : (DateTimeOffset?)null;
+        var (deadLettersDeleted, poisonedDeleted) = undeliveredCutoff is { } before
+            ? (await DeleteAsync(deadLetters.Table, TableClient.CreateQueryFilter($"RejectedAt lt {before}"), cancellationToken),
+               await DeleteAsync(poisoned.Table, TableClient.CreateQueryFilter($"PoisonedAt lt {before}"), cancellationToken))
+            : (0, 0);
+        // Read after the dead letters' own deletion: a session whose letters are all gone may go too.
+        var replayable = await SessionsWithDeadLettersAsync(cancellationToken);
         var result = new RetentionResult(
-            await DeleteAsync(sessions.Table, TableClient.CreateQueryFilter($"Closed eq true and Pending eq 0 and ClosedAt lt {cutoff}"), cancellationToken),
-            await DeleteAsync(deadLetters.Table, TableClient.CreateQueryFilter($"RejectedAt lt {cutoff}"), cancellationToken),
-            await DeleteAsync(poisoned.Table, TableClient.CreateQueryFilter($"PoisonedAt lt {cutoff}"), cancellationToken),
-            await DeleteAsync(figures.Table, TableClient.CreateQueryFilter($"Minute lt {time.GetUtcNow() - MetricsKeptFor}"), cancellationToken));
+            await DeleteAsync(
+                sessions.Table,
+                TableClient.CreateQueryFilter($"Closed eq true and Pending eq 0 and ClosedAt lt {cutoff}"),
+                cancellationToken,
+                keep: entity => replayable.Contains((entity.PartitionKey, Uri.UnescapeDataString(entity.RowKey)))),
+            deadLettersDeleted,
+            poisonedDeleted,
+            await DeleteAsync(figures.Table, TableClient.CreateQueryFilter($"Minute lt {now - MetricsKeptFor}"), cancellationToken));
         logger.LogInformation(
-            "Retention ({RetentionDays} days): deleted {Sessions} closed sessions, {DeadLetters} dead letters and {Poisoned} poisoned messages older than {Cutoff:u}, and {MetricRows} rows of counters",
-            options.Value.RetentionDays,
+            "Retention ({RetentionDays} days; undelivered: {UndeliveredRetentionDays} days, 0 keeping them until replayed): deleted {Sessions} closed sessions older than {Cutoff:u} ({Kept} kept for their dead letters), {DeadLetters} dead letters, {Poisoned} poisoned messages and {MetricRows} rows of counters",
+            settings.RetentionDays,
+            settings.UndeliveredRetentionDays,
             result.Sessions,
+            cutoff,
+            replayable.Count,
             result.DeadLetters,
             result.Poisoned,
-            cutoff,
             result.MetricRows);
         return result;
     }
 
+    /// <summary>The sessions a kept dead letter belongs to, by portal (the letters' partition) and session id.</summary>
+    private async Task<HashSet<(string PortalId, string SessionId)>> SessionsWithDeadLettersAsync(CancellationToken cancellationToken)
+    {
+        var sessionsOfLetters = new HashSet<(string, string)>();
+        await foreach (var letter in deadLetters.Table.QueryAsync<TableEntity>(select: ["PartitionKey", "SessionId"], cancellationToken: cancellationToken))
+            sessionsOfLetters.Add((letter.PartitionKey, letter.GetString("SessionId") ?? ""));
+        return sessionsOfLetters;
+    }
+
     /// <summary>Deletes the matching entities, each only if unchanged since it was read (a session saved meanwhile stays).</summary>
-    private static async Task<int> DeleteAsync(TableClient table, string filter, CancellationToken cancellationToken)
+    private static async Task<int> DeleteAsync(TableClient table, string filter, CancellationToken cancellationToken, Func<TableEntity, bool>? keep = null)
     {
         var deleted = 0;
         await foreach (var entity in table.QueryAsync<TableEntity>(filter, select: ["PartitionKey", "RowKey"], cancellationToken: cancellationToken))
         {
+            if (keep?.Invoke(entity) == true)
+                continue;
             try
             {
                 await table.DeleteEntityAsync(entity.PartitionKey, entity.RowKey, entity.ETag, cancellationToken);
