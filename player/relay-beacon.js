@@ -14,6 +14,8 @@
   var VERSION = '1.0.0';
   var DEFAULT_HEARTBEAT_SECONDS = 10;
   var MAX_BEACONS_PER_REQUEST = 50; // the relay takes 500 and 256 KiB; sendBeacon itself caps near 64 KiB
+  var MAX_UNSENT_BEACONS = 1000; // kept for sending again after a 429, a 503 or no answer; the oldest go first beyond it
+  var MAX_WAIT_SECONDS = 300;
   var MEDIA_TYPES = ['VIDEO', 'AUDIO', 'DOCUMENT', 'IMAGE', 'OTHER'];
 
   function warn(message, error) {
@@ -46,13 +48,17 @@
   function Tracker(element, options) {
     this._element = element;
     // The portal's publishable key rides in the URL: sendBeacon can set no header.
-    this._endpoint = options.key
-      ? String(options.endpoint) + (String(options.endpoint).indexOf('?') < 0 ? '?' : '&') + 'key=' + encodeURIComponent(String(options.key))
-      : String(options.endpoint);
+    // The portal id rides there too: the relay answers CORS for the portal's own origins by it.
     this._portalId = Number(options.portalId);
+    this._endpoint = String(options.endpoint) + (String(options.endpoint).indexOf('?') < 0 ? '?' : '&') + 'portalId=' + this._portalId
+      + (options.key ? '&key=' + encodeURIComponent(String(options.key)) : '');
     this._heartbeatMs = 1000 * (options.heartbeatSeconds > 0 ? options.heartbeatSeconds : DEFAULT_HEARTBEAT_SECONDS);
     this._options = options;
     this._pending = [];
+    this._unsent = []; // beacons the relay has not taken yet, to send again once it may
+    this._waiting = null; // the timer until the relay may be asked again
+    this._failures = 0;
+    this._leaving = false;
     this._sessionId = null;
     this._seq = 0;
     this._playing = false;
@@ -68,7 +74,8 @@
     this._on(element, 'seeking', function () { self._seeking(); });
     this._on(element, 'timeupdate', function () { self._notePosition(); });
     this._on(element, 'emptied', function () { self.end(); }); // a new source: the next play is a new session
-    this._on(root, 'pagehide', function () { self.end(); });
+    this._on(root, 'pagehide', function () { self._leaving = true; self.end(); self._sendUnsentNow(); });
+    this._on(root, 'pageshow', function () { self._leaving = false; });
     if (root.document) {
       this._on(root.document, 'visibilitychange', function () {
         if (root.document.visibilityState === 'hidden') self._hidden();
@@ -81,6 +88,9 @@
     /** The current session's id, or null before the first play and after end. */
     get sessionId() { return this._sessionId; },
 
+    /** Beacons recorded that the relay has not accepted yet (waiting to be sent, or to be sent again). */
+    get unsent() { return this._pending.length + this._unsent.length + (this._inFlight || 0); },
+
     /** Ends the session now (the relay sends its attention span); the next play starts a new one. */
     end: function () {
       if (!this._sessionId) return;
@@ -91,8 +101,12 @@
       this._sessionId = null;
     },
 
-    /** Sends the beacons collected since the last heartbeat now. */
+    /** Sends the beacons collected since the last heartbeat now (or keeps them while the relay asked to wait). */
     flush: function () {
+      if (this._waiting && !this._leaving) {
+        this._keep(this._pending.splice(0, this._pending.length));
+        return;
+      }
       while (this._pending.length > 0) this._send(this._pending.splice(0, MAX_BEACONS_PER_REQUEST));
     },
 
@@ -205,7 +219,8 @@
       var media = {};
       var given = options.media || {};
       for (var key in given) if (Object.prototype.hasOwnProperty.call(given, key)) media[key] = given[key];
-      if (!media.url && element.currentSrc) media.url = element.currentSrc;
+      // Only a web address: a stream's blob: or data: source names nothing HubSpot could show.
+      if (!media.url && /^https?:\/\//i.test(element.currentSrc || '')) media.url = element.currentSrc;
       var type = String(media.type || (element.tagName === 'AUDIO' ? 'AUDIO' : 'VIDEO')).toUpperCase();
       media.type = MEDIA_TYPES.indexOf(type) >= 0 ? type : 'OTHER';
 
@@ -233,19 +248,24 @@
     },
 
     _send: function (beacons) {
-      // text/plain keeps this a simple request: no CORS preflight, and sendBeacon outlives the page.
-      var body = JSON.stringify({ beacons: beacons }, function (key, value) { return key === 'retried' ? undefined : value; });
+      // text/plain keeps this a simple request (no CORS preflight); keepalive lets it outlive the page.
+      var body = JSON.stringify({ beacons: beacons });
       var navigator = root.navigator;
-      try {
-        if (navigator && typeof navigator.sendBeacon === 'function' && navigator.sendBeacon(this._endpoint, body)) return;
-      } catch (error) {
-        warn('sendBeacon failed, using fetch', error);
-      }
-      if (typeof root.fetch !== 'function') {
-        warn('neither sendBeacon nor fetch is available: ' + beacons.length + ' beacons not sent');
-        return;
+      // Leaving the page (or no fetch): sendBeacon, which outlives it but never hears the answer.
+      if (this._leaving || typeof root.fetch !== 'function') {
+        try {
+          if (navigator && typeof navigator.sendBeacon === 'function' && navigator.sendBeacon(this._endpoint, body)) return;
+        } catch (error) {
+          warn('sendBeacon failed', error);
+        }
+        if (typeof root.fetch !== 'function') {
+          warn('neither sendBeacon nor fetch is available: ' + beacons.length + ' beacons not sent');
+          return;
+        }
       }
       var self = this;
+      this._inFlight = (this._inFlight || 0) + beacons.length;
+      var done = function () { self._inFlight -= beacons.length; };
       root.fetch(this._endpoint, {
         method: 'POST',
         body: body,
@@ -253,23 +273,64 @@
         credentials: 'omit',
         headers: { 'Content-Type': 'text/plain' },
       }).then(function (response) {
-        if (response.status >= 500 || response.status === 429) self._retry(beacons);
-        else if (!response.ok) warn('the relay refused beacons: HTTP ' + response.status);
+        done();
+        if (response.status === 429 || response.status >= 500) {
+          self._keep(beacons);
+          self._waitAndResend(self._retryAfter(response));
+        } else if (!response.ok) {
+          warn('the relay refused beacons: HTTP ' + response.status);
+        } else {
+          self._failures = 0;
+        }
       }, function () {
-        self._retry(beacons);
-      });
+        done();
+        self._keep(beacons);
+        self._waitAndResend(null);
+      }).then(null, function (error) { warn('could not handle the relay\'s answer', error); });
     },
 
-    /** Once, with the next heartbeat or flush: the relay drops beacons it already has (same seq). */
-    _retry: function (beacons) {
-      var again = [];
-      for (var i = 0; i < beacons.length; i++) {
-        if (!beacons[i].retried) {
-          beacons[i].retried = true;
-          again.push(beacons[i]);
-        }
+    /** Keeps beacons for sending again, the oldest dropped beyond MAX_UNSENT_BEACONS. */
+    _keep: function (beacons) {
+      this._unsent = this._unsent.concat(beacons);
+      if (this._unsent.length > MAX_UNSENT_BEACONS) {
+        var dropped = this._unsent.length - MAX_UNSENT_BEACONS;
+        this._unsent = this._unsent.slice(dropped);
+        warn('the relay has not taken beacons for a while: ' + dropped + ' of the oldest dropped');
       }
-      this._pending = again.concat(this._pending);
+    },
+
+    /** Seconds the relay's Retry-After asks for (delta-seconds or an HTTP date); null if it says none. */
+    _retryAfter: function (response) {
+      var value = response.headers && response.headers.get ? response.headers.get('Retry-After') : null;
+      if (!value) return null;
+      var seconds = Number(value);
+      if (isFinite(seconds)) return Math.max(0, seconds);
+      var date = Date.parse(value);
+      return isFinite(date) ? Math.max(0, (date - Date.now()) / 1000) : null;
+    },
+
+    /** One wait at a time: after Retry-After, or a growing back-off (2 s, 4 s, ... 5 min) with jitter when it says none. */
+    _waitAndResend: function (seconds) {
+      if (this._waiting) return;
+      this._failures++;
+      var wait = seconds !== null ? seconds : Math.min(MAX_WAIT_SECONDS, Math.pow(2, this._failures)) * (0.5 + Math.random() / 2);
+      var self = this;
+      this._waiting = root.setTimeout(function () {
+        self._waiting = null;
+        try {
+          self._sendUnsentNow();
+          self.flush();
+        } catch (error) {
+          warn('sending again failed', error);
+        }
+      }, Math.min(wait, MAX_WAIT_SECONDS) * 1000);
+    },
+
+    /** Everything kept, in order, in as few requests as the limit allows: the relay drops what it already has (same seq). */
+    _sendUnsentNow: function () {
+      var kept = this._unsent;
+      this._unsent = [];
+      while (kept.length > 0) this._send(kept.splice(0, MAX_BEACONS_PER_REQUEST));
     },
   };
 

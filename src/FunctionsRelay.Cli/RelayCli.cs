@@ -42,6 +42,14 @@ public static class RelayCli
           --signing-secret also prints the portal's secret for signing contact ids: give it to the customer's backend
           only. --rotate-signing-secret makes a new one (and prints it); signatures by the old one count for --grace. Exits 1 for a portal that never installed the app.
 
+        relay media --portal ID --file catalog.json [--apply]
+
+          Brings the portal's media objects in line with your catalog: a JSON array of {"externalId", "type", "title",
+          "duration" (seconds), "oembedUrl", "thumbnailUrl", "detailsUrl"}. Each is found (by its external id) and
+          updated where its fields differ, or made. The one way a media object's title, duration or links change: what
+          players' beacons say of a media may make its object, never change it (their key is public). Without --apply it
+          checks the catalog and changes nothing. Exits 1 if HubSpot refused any.
+
         relay status [--portal ID]
 
           Each portal's state from the relay's storage: its HubSpot token (connected, refresh due, disconnected since),
@@ -120,6 +128,7 @@ public static class RelayCli
         {
             "setup" => await SetupAsync(Options.Parse("setup", args[1..], ["check"], ["app-id", "media-types", "app-name", "portal", "utk", "contact-id"]), services, output, cancellationToken),
             "portal" => await PortalAsync(Options.Parse("portal", args[1..], ["rotate", "signing-secret", "rotate-signing-secret"], ["portal", "grace", "origins"]), services, output, cancellationToken),
+            "media" => await MediaAsync(Options.Parse("media", args[1..], ["apply"], ["portal", "file"]), services, output, cancellationToken),
             "status" => await StatusAsync(Options.Parse("status", args[1..], [], ["portal"]), services, output, cancellationToken),
             "deadletters" => await DeadLettersAsync(Options.Parse("deadletters", args[1..], ["apply"], ["portal", "session", "status", "since", "until"]), services, output, cancellationToken),
             "rederive" => await RederiveAsync(Options.Parse("rederive", args[1..], ["apply"], ["portal", "since", "until"]), services, output, cancellationToken),
@@ -168,6 +177,47 @@ public static class RelayCli
         }
 
         return succeeded ? Done : Failed;
+    }
+
+    private static async Task<int> MediaAsync(Options options, IServiceProvider services, TextWriter output, CancellationToken cancellationToken)
+    {
+        if (options.Problem is { } problem)
+            return await UsageAsync(output, problem);
+        if (options.Long("portal") is not { } portalId || options.Value("file") is not { } file)
+            return await UsageAsync(output, "media needs --portal and --file");
+        if (!File.Exists(file))
+            return await UsageAsync(output, $"--file: {file} does not exist");
+        var allowHttp = services.GetRequiredService<IOptions<FunctionsRelay.Domain.Beacons.BeaconLimits>>().Value.AllowHttpLinks;
+        var (catalog, problems) = FunctionsRelay.Domain.HubSpot.MediaCatalog.Parse(await File.ReadAllTextAsync(file, cancellationToken), allowHttp);
+        if (problems.Count > 0)
+        {
+            foreach (var line in problems)
+                await output.WriteLineAsync(line);
+            await output.WriteLineAsync($"{problems.Count} problem(s) in {file}; nothing was sent");
+            return Usage;
+        }
+
+        if (!options.Flag("apply"))
+        {
+            foreach (var media in catalog)
+                await output.WriteLineAsync($"would bring {media.MediaType} {media.ExternalId} ({media.Title}) in line in portal {portalId}");
+            await output.WriteLineAsync($"{catalog.Count} media in the catalog; --apply makes or updates their objects");
+            return Done;
+        }
+
+        var objects = services.GetRequiredService<MediaObjectService>();
+        var failed = 0;
+        foreach (var media in catalog)
+        {
+            var resolved = await objects.FromCatalogAsync(portalId, media, cancellationToken);
+            failed += resolved.ObjectId is null ? 1 : 0;
+            await output.WriteLineAsync(resolved.ObjectId is { } id
+                ? $"{media.MediaType} {media.ExternalId}: object {id.ToString(CultureInfo.InvariantCulture)} {resolved.Change switch { MediaChange.Made => "made", MediaChange.Updated => "updated", _ => "unchanged" }}"
+                : $"{media.MediaType} {media.ExternalId}: not done: {resolved.Result.Outcome} {resolved.Result.Answer}");
+        }
+
+        await output.WriteLineAsync($"{catalog.Count - failed} of {catalog.Count} media in line in portal {portalId}");
+        return failed > 0 ? 1 : Done;
     }
 
     private static async Task<int> PortalAsync(Options options, IServiceProvider services, TextWriter output, CancellationToken cancellationToken)

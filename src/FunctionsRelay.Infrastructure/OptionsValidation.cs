@@ -56,6 +56,7 @@ internal sealed class RelayOptionsValidation : IValidateOptions<RelayOptions>
             : $"Relay__UndeliveredRetentionDays must be 0 (kept until an operator replays them) or at least Relay__RetentionDays ({options.RetentionDays}) (got {options.UndeliveredRetentionDays})",
         OptionsValidation.Positive(options.StorageRetryDelay, "Relay__StorageRetryDelay"),
         OptionsValidation.Positive(options.DeliveryLease, "Relay__DeliveryLease"),
+        OptionsValidation.AtLeast(options.NewMediaPerPortalPerDay, 0, "Relay__NewMediaPerPortalPerDay"),
         options.HoldAnonymousFor >= TimeSpan.Zero ? null : $"Relay__HoldAnonymousFor must be zero (no hold) or more (got {options.HoldAnonymousFor})",
         options.AnonymousCheckInterval > TimeSpan.Zero && options.AnonymousCheckInterval <= TimeSpan.FromHours(1)
             ? null

@@ -82,6 +82,12 @@ public sealed class RelayOptions
     /// </summary>
     public int UndeliveredRetentionDays { get; set; }
 
+    /// <summary>
+    /// How many media objects beacons may make in one portal per UTC day: a page's key is public, and each new external id
+    /// would otherwise make an object on every contact card's list. Media made with <c>relay media</c> do not count.
+    /// </summary>
+    public int NewMediaPerPortalPerDay { get; set; } = 1_000;
+
     /// <summary>How long a worker may deliver a session's events before another may take over.</summary>
     public TimeSpan DeliveryLease { get; set; } = TimeSpan.FromMinutes(2);
 

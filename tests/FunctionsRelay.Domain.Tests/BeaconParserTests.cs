@@ -104,6 +104,27 @@ public class BeaconParserTests
         Assert.Equal(expected, OnlyError(With(field, json)));
     }
 
+    [Theory]
+    [InlineData("url", "javascript:alert(document.cookie)", "media.url: must be an https URL (got a javascript: URL)")]
+    [InlineData("oembedUrl", "data:text/html,<script>x</script>", "media.oembedUrl: must be an https URL (got a data: URL)")]
+    [InlineData("thumbnailUrl", "http://cdn.example.com/t.jpg", "media.thumbnailUrl: must be an https URL (got a http: URL; Beacons__AllowHttpLinks allows http)")]
+    [InlineData("detailsUrl", "/films/7", "media.detailsUrl: must be an absolute https URL")]
+    public void A_media_link_must_be_an_https_url(string field, string link, string expected)
+    {
+        Assert.Equal(expected, OnlyError(With("media", $$"""{"externalId":"v","{{field}}":"{{link}}"}""")));
+    }
+
+    [Fact]
+    public void Plain_http_media_links_pass_where_the_setting_allows_them_and_a_page_may_always_be_http()
+    {
+        var batch = Parse(With("media", """{"externalId":"v","thumbnailUrl":"http://cdn.example.com/t.jpg"}"""), new BeaconLimits { AllowHttpLinks = true });
+        var page = Parse(With("page", """{"name":"Old site","url":"http://www.example.com/"}"""));
+
+        Assert.Equal("http://cdn.example.com/t.jpg", Assert.Single(batch.Beacons).Media!.ThumbnailUrl);
+        Assert.Equal("http://www.example.com/", Assert.Single(page.Beacons).Page!.Url);
+        Assert.Equal("page.url: must be an http or https URL (got a javascript: URL)", OnlyError(With("page", """{"name":"x","url":"javascript:alert(1)"}""")));
+    }
+
     [Fact]
     public void Strings_longer_than_the_limit_are_rejected()
     {

@@ -70,6 +70,31 @@ public sealed class BrowserTests(Azurite azurite) : WithFakeHubSpot
         BrowserScript.AssertScreenshots(viewing);
     }
 
+    [Fact]
+    public async Task A_player_answered_429_keeps_its_beacons_and_sends_them_again_after_retry_after()
+    {
+        // Six requests a minute for the portal's players: a bucket of one, refilled every 10 s. A stranger with the
+        // page's key can drain it like this; the player's beacons must still all arrive.
+        await using var host = new RelayHost(azurite, HubSpot, new() { ["Beacons:RequestsPerMinutePerPortal"] = "6" });
+        await HubSpot.ConnectPortalAsync(host.Service<PortalTokenStore>(), Portal, TimeSpan.FromMinutes(30));
+        var key = (await host.Service<PortalTokenStore>().GetAccessAsync(Portal, CancellationToken.None))!.Key;
+
+        var result = await BrowserScript.RunAsync("resend-after-429.mjs", host.Client.BaseAddress!.ToString().TrimEnd('/'), Portal.ToString(System.Globalization.CultureInfo.InvariantCulture), key);
+        var sessionId = result.GetProperty("sessionId").GetString()!;
+        var answers = result.GetProperty("answers").EnumerateArray().ToList();
+
+        var refused = answers.Where(a => a.GetProperty("status").GetInt32() == 429).ToList();
+        Assert.NotEmpty(refused);
+        Assert.All(refused, a => Assert.True(int.Parse(a.GetProperty("retryAfter").GetString()!, System.Globalization.CultureInfo.InvariantCulture) >= 1));
+        Assert.Contains(answers, a => a.GetProperty("status").GetInt32() == 202);
+        await host.EventuallyAsync(() => HubSpot.EventsOf(sessionId).Any(e => e.Key == "attention-span"), "the attention span reaches HubSpot", seconds: 60);
+        var events = HubSpot.EventsOf(sessionId).Select(e => e.Key).Order().ToList();
+        Assert.Equal(["attention-span", "played", "quartile-0", "quartile-100", "quartile-25", "quartile-50", "quartile-75"], events);
+        // Nothing the player recorded was lost: the attention span counts the whole tone once.
+        var span = Assert.Single(HubSpot.EventsOf(sessionId), e => e.Key == "attention-span").Json;
+        Assert.Equal(1, span.GetProperty("derivedValues").GetProperty("totalPercentPlayed").GetDouble());
+    }
+
     private static Task<JsonElement> PlayDemoAsync(Uri relay, string key) =>
         BrowserScript.RunAsync("play-demo.mjs", relay.ToString().TrimEnd('/'), Portal.ToString(System.Globalization.CultureInfo.InvariantCulture), key, BrowserScript.Artifacts);
 }

@@ -56,30 +56,85 @@ public sealed class MediaObjectTests(Azurite azurite) : WithFakeHubSpot
             Assert.All(events, e => Assert.False(e.Json.TryGetProperty("externalId", out _)));
         }
 
+        // The media's row, beside the row counting the objects beacons made in the portal today (one).
         var rows = host.Service<MediaObjectStore>().Table.Query<TableEntity>().ToList();
-        Assert.Equal(media.Id, Assert.Single(rows).GetInt64("ObjectId"));
+        Assert.Equal(media.Id, Assert.Single(rows, row => row.RowKey.StartsWith("VIDEO-", StringComparison.Ordinal)).GetInt64("ObjectId"));
+        Assert.Equal(1, Assert.Single(rows, row => row.RowKey.StartsWith("made-", StringComparison.Ordinal)).GetInt32("Count"));
     }
 
     [Fact]
-    public async Task A_media_whose_title_or_links_change_has_its_object_updated_once()
+    public async Task Beacons_never_change_an_existing_media_object_and_the_integrators_catalog_does_once()
     {
         using var host = await StartAsync();
         await host.Client.PostAsync("/api/beacons", SessionBeacons.Typical(Portal, "first-cut", media: Media("film-2")).Content());
         await host.EventuallyAsync(() => HubSpot.EventsOf("first-cut").Any(e => e.Key == "attention-span"), "the first session is delivered");
         var extra = ""","thumbnailUrl":"https://cdn.example.com/film-2.jpg","detailsUrl":"https://video.example.com/film-2" """.TrimEnd();
 
-        await host.Client.PostAsync("/api/beacons", SessionBeacons.Typical(Portal, "final-cut", media: Media("film-2", "Launch film (final)", extra)).Content());
-        await host.EventuallyAsync(() => HubSpot.EventsOf("final-cut").Any(e => e.Key == "attention-span"), "the changed session is delivered");
-        await host.Client.PostAsync("/api/beacons", SessionBeacons.Typical(Portal, "again", media: Media("film-2", "Launch film (final)", extra)).Content());
-        await host.EventuallyAsync(() => HubSpot.EventsOf("again").Any(e => e.Key == "attention-span"), "the same media again is delivered");
+        // A page (or a stranger with its public key) names the same media with another title and links: it is played, not rewritten.
+        await host.Client.PostAsync("/api/beacons", SessionBeacons.Typical(Portal, "rewritten", media: Media("film-2", "Buy now at scam.example", extra)).Content());
+        await host.EventuallyAsync(() => HubSpot.EventsOf("rewritten").Any(e => e.Key == "attention-span"), "the renamed session is delivered");
         var media = Assert.Single(HubSpot.Objects.Values);
+        Assert.Equal("Launch film", media.Title);
+        Assert.False(media.Fields.TryGetProperty("thumbnailUrl", out _));
+        Assert.Equal(2, HubSpot.ObjectRequests); // one look among the portal's objects, one create: no update
+        Assert.All(HubSpot.Received, e => Assert.Equal(media.Id, e.Json.GetProperty("mediaBridgeId").GetInt64()));
+
+        // The integrator's catalog changes it, once; run again, it changes nothing.
+        var catalog = Path.GetTempFileName();
+        await File.WriteAllTextAsync(catalog, """
+            [{"externalId":"film-2","type":"VIDEO","title":"Launch film (final)","duration":40,"oembedUrl":"https://relay.test/api/oembed?url=https%3A%2F%2Fcdn.example.com%2Ffilm-2.mp4","thumbnailUrl":"https://cdn.example.com/film-2.jpg","detailsUrl":"https://video.example.com/film-2"}]
+            """);
+        var (checkExit, checkOutput) = await Cli.RunAsync(host.Services, "media", "--portal", $"{Portal}", "--file", catalog);
+        var (exit, output) = await Cli.RunAsync(host.Services, "media", "--portal", $"{Portal}", "--file", catalog, "--apply");
+        var (againExit, again) = await Cli.RunAsync(host.Services, "media", "--portal", $"{Portal}", "--file", catalog, "--apply");
+
+        Assert.Equal((0, 0, 0), (checkExit, exit, againExit));
+        Assert.Contains("--apply makes or updates", checkOutput, StringComparison.Ordinal);
+        Assert.Contains($"VIDEO film-2: object {media.Id} updated", output, StringComparison.Ordinal);
+        Assert.Contains($"VIDEO film-2: object {media.Id} unchanged", again, StringComparison.Ordinal);
+        media = Assert.Single(HubSpot.Objects.Values);
         Assert.Equal("Launch film (final)", media.Title);
         Assert.Equal("https://cdn.example.com/film-2.jpg", media.Fields.GetProperty("thumbnailUrl").GetString());
         Assert.Equal("https://video.example.com/film-2", media.Fields.GetProperty("detailsPageLink").GetString());
-        Assert.All(HubSpot.Received, e => Assert.Equal(media.Id, e.Json.GetProperty("mediaBridgeId").GetInt64()));
-        // One look among the portal's objects, one create, one update, and nothing more: the fingerprint is remembered.
-        // (Two sessions bringing the same change at the same moment may both send it; the second update changes nothing.)
         Assert.Equal(3, HubSpot.ObjectRequests);
+    }
+
+    [Fact]
+    public async Task A_catalog_with_a_bad_entry_is_refused_whole_by_name()
+    {
+        using var host = await StartAsync();
+        var catalog = Path.GetTempFileName();
+        await File.WriteAllTextAsync(catalog, """[{"externalId":"ok","title":"Fine","oembedUrl":"https://video.example.com/o?id=1"},{"title":"No id","thumbnailUrl":"javascript:alert(1)"}]""");
+
+        var (exit, output) = await Cli.RunAsync(host.Services, "media", "--portal", $"{Portal}", "--file", catalog, "--apply");
+
+        Assert.Equal(2, exit);
+        Assert.Contains("[1].externalId: is required", output, StringComparison.Ordinal);
+        Assert.Contains("[1].thumbnailUrl: must be an https URL (got a javascript: URL)", output, StringComparison.Ordinal);
+        Assert.Equal(0, HubSpot.ObjectRequests);
+    }
+
+    [Fact]
+    public async Task Beacons_make_at_most_the_daily_bound_of_new_media_objects_per_portal_and_the_catalog_is_not_bound()
+    {
+        using var host = await StartAsync(new() { ["Relay:NewMediaPerPortalPerDay"] = "1" });
+
+        await host.Client.PostAsync("/api/beacons", SessionBeacons.Typical(Portal, "new-1", media: Media("bound-1")).Content());
+        await host.EventuallyAsync(() => HubSpot.EventsOf("new-1").Any(e => e.Key == "attention-span"), "the first new media is made and delivered");
+        await host.Client.PostAsync("/api/beacons", SessionBeacons.Typical(Portal, "new-2", media: Media("bound-2")).Content());
+        await host.EventuallyAsync(
+            () => host.Logs.Any(line => line.Contains("media objects made from beacons today", StringComparison.Ordinal)), "the second waits for the bound");
+
+        Assert.Single(HubSpot.Objects.Values);
+        Assert.Empty(HubSpot.EventsOf("new-2"));
+        // Made from the catalog, it is there for the waiting session's next look.
+        var catalog = Path.GetTempFileName();
+        await File.WriteAllTextAsync(catalog, """[{"externalId":"bound-2","title":"Second","oembedUrl":"https://video.example.com/o?id=2"}]""");
+        var (exit, output) = await Cli.RunAsync(host.Services, "media", "--portal", $"{Portal}", "--file", catalog, "--apply");
+        Assert.Equal(0, exit);
+        Assert.Contains("VIDEO bound-2: object", output, StringComparison.Ordinal);
+        Assert.Contains(" made", output, StringComparison.Ordinal);
+        Assert.Equal(2, HubSpot.Objects.Count);
     }
 
     [Fact]

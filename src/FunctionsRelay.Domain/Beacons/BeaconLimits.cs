@@ -31,6 +31,9 @@ public sealed class BeaconLimits
     /// <summary>Beacon requests all players of one portal may send a minute (a quarter of it at once); more are answered 429.</summary>
     public int RequestsPerMinutePerPortal { get; set; } = 300_000;
 
+    /// <summary>Whether media and page links may be plain http (else https only): <see cref="MediaLinks"/>.</summary>
+    public bool AllowHttpLinks { get; set; }
+
     /// <summary>The HubSpot portal for mParticle events that carry no <c>hubspot_portal_id</c> attribute.</summary>
     public long? DefaultPortalId { get; set; }
 }

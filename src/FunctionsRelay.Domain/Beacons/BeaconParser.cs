@@ -335,10 +335,10 @@ public sealed class BeaconParser(BeaconLimits limits)
             var externalId = OptionalString(media, mediaPath, "externalId"u8);
             var mediaBridgeId = OptionalInteger(media, mediaPath, "mediaBridgeId"u8, min: 1);
             var name = OptionalString(media, mediaPath, "name"u8);
-            var url = OptionalString(media, mediaPath, "url"u8);
-            var oembedUrl = OptionalString(media, mediaPath, "oembedUrl"u8);
-            var thumbnailUrl = OptionalString(media, mediaPath, "thumbnailUrl"u8);
-            var detailsUrl = OptionalString(media, mediaPath, "detailsUrl"u8);
+            var url = OptionalLink(media, mediaPath, "url"u8);
+            var oembedUrl = OptionalLink(media, mediaPath, "oembedUrl"u8);
+            var thumbnailUrl = OptionalLink(media, mediaPath, "thumbnailUrl"u8);
+            var detailsUrl = OptionalLink(media, mediaPath, "detailsUrl"u8);
             MediaType? type = null;
             if (media.TryGetProperty("type"u8, out var typeElement) && typeElement.ValueKind != JsonValueKind.Null)
             {
@@ -391,6 +391,13 @@ public sealed class BeaconParser(BeaconLimits limits)
             var id = OptionalInteger(page, pagePath, "id"u8, min: 1);
             var name = OptionalString(page, pagePath, "name"u8);
             var url = OptionalString(page, pagePath, "url"u8);
+            // A page's own address may be plain http (its page is), never another scheme.
+            if (url is not null && MediaLinks.Problem(url, allowHttp: true) is { } problem)
+            {
+                Error(Name(pagePath, "url"), problem);
+                url = null;
+            }
+
             if (id is null && (name is null || url is null) && !Has(page, "id"u8) && !(Has(page, "name"u8) && Has(page, "url"u8)))
                 Error(pagePath, "needs id (a HubSpot page), or name and url (any other page)");
             return new PageInfo(id, name, url);
@@ -484,6 +491,16 @@ public sealed class BeaconParser(BeaconLimits limits)
             }
 
             return text.Length == 0 ? null : text;
+        }
+
+        private string? OptionalLink(JsonElement item, string path, ReadOnlySpan<byte> name)
+        {
+            if (OptionalString(item, path, name) is not { } text)
+                return null;
+            if (MediaLinks.Problem(text, limits.AllowHttpLinks) is not { } problem)
+                return text;
+            Error(Name(path, name), problem);
+            return null;
         }
 
         private long? RequiredPositiveInteger(JsonElement item, string path, ReadOnlySpan<byte> name)

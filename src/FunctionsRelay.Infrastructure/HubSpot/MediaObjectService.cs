@@ -4,25 +4,39 @@ using FunctionsRelay.Domain.HubSpot;
 using FunctionsRelay.Infrastructure.Storage;
 using FunctionsRelay.Infrastructure.Telemetry;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace FunctionsRelay.Infrastructure.HubSpot;
 
-/// <summary>A media object found or made (its HubSpot id), or what to do with the event instead.</summary>
-public sealed record MediaResolution(long? ObjectId, DeliveryResult Result)
+/// <summary>What making sure of a media object did to it in HubSpot.</summary>
+public enum MediaChange
 {
-    public static MediaResolution Found(long objectId) => new(objectId, DeliveryResult.Delivered);
+    None,
+    Made,
+    Updated,
+}
+
+/// <summary>A media object found or made (its HubSpot id), or what to do with the event instead.</summary>
+public sealed record MediaResolution(long? ObjectId, DeliveryResult Result, MediaChange Change = MediaChange.None)
+{
+    public static MediaResolution Found(long objectId, MediaChange change = MediaChange.None) => new(objectId, DeliveryResult.Delivered, change);
 }
 
 /// <summary>
 /// Makes sure the media object a session's events attach to exists in the portal, once per media: found in the relay's
 /// own table (and cache), else, under a claim so that concurrent sessions of a new media make one object, found among the
-/// portal's objects by its external id or made. A claim whose holder stopped runs out and is taken over. Changed titles,
-/// durations or URLs update the object.
+/// portal's objects by its external id or made. A claim whose holder stopped runs out and is taken over.
+/// <para>
+/// Beacons come from pages, and a page's publishable key is public: what they say of a media may make its object (at
+/// most <c>Relay__NewMediaPerPortalPerDay</c> a day per portal) but never changes one that exists. Titles, durations and
+/// links change from the integrator's catalog only (<see cref="FromCatalogAsync"/>, <c>relay media</c>).
+/// </para>
 /// </summary>
 public sealed class MediaObjectService(
     HubSpotClient hubSpot,
     MediaObjectStore store,
     RelayMetrics metrics,
+    IOptions<RelayOptions> options,
     TimeProvider time,
     ILogger<MediaObjectService> logger)
 {
@@ -39,20 +53,34 @@ public sealed class MediaObjectService(
     private static readonly TimeSpan KnownFor = TimeSpan.FromDays(1);
     private readonly ExpiringCache<(long PortalId, string MediaType, string ExternalId), (long ObjectId, string Fingerprint)> _known = new(100_000, time);
 
-    public async Task<MediaResolution> ResolveAsync(long portalId, MediaObjectSpec media, CancellationToken cancellationToken, DateTimeOffset? answerBy = null)
+    /// <summary>The object a session's events attach to, as its beacons describe it: found, or made (bounded), never changed.</summary>
+    public Task<MediaResolution> ResolveAsync(long portalId, MediaObjectSpec media, CancellationToken cancellationToken, DateTimeOffset? answerBy = null) =>
+        ResolveAsync(portalId, media, fromCatalog: false, answerBy, cancellationToken);
+
+    /// <summary>
+    /// The object as the integrator's catalog describes it: found and updated where its fields differ, or made. The one
+    /// way a media object's title, duration or links change.
+    /// </summary>
+    public Task<MediaResolution> FromCatalogAsync(long portalId, MediaObjectSpec media, CancellationToken cancellationToken) =>
+        ResolveAsync(portalId, media, fromCatalog: true, answerBy: null, cancellationToken);
+
+    private async Task<MediaResolution> ResolveAsync(long portalId, MediaObjectSpec media, bool fromCatalog, DateTimeOffset? answerBy, CancellationToken cancellationToken)
     {
         var key = (portalId, media.MediaType, media.ExternalId);
         var fingerprint = media.Fingerprint();
-        if (_known.TryGet(key, out var known) && known.Fingerprint == fingerprint)
+        if (_known.TryGet(key, out var known) && (!fromCatalog || known.Fingerprint == fingerprint))
             return MediaResolution.Found(known.ObjectId);
 
         var row = await store.GetAsync(portalId, media, cancellationToken);
         if (row is { ObjectId: { } objectId })
         {
-            if (row.Fingerprint != fingerprint)
-                fingerprint = await UpdateAsync(portalId, media, objectId, fingerprint, row.Fingerprint, answerBy, cancellationToken);
+            var updated = MediaChange.None;
+            if (fromCatalog && row.Fingerprint != fingerprint)
+                (fingerprint, updated) = await UpdateAsync(portalId, media, objectId, fingerprint, row.Fingerprint, answerBy, cancellationToken);
+            else
+                fingerprint = row.Fingerprint ?? fingerprint;
             _known.Set(key, (objectId, fingerprint), KnownFor);
-            return MediaResolution.Found(objectId);
+            return MediaResolution.Found(objectId, updated);
         }
 
         var now = time.GetUtcNow();
@@ -73,8 +101,21 @@ public sealed class MediaObjectService(
             return new(null, searchFailed with { Answer = $"looking for the media object failed: {searchFailed.Answer}" });
         }
 
+        var madeNow = made is null;
         if (made is null)
         {
+            if (!fromCatalog && !await store.TryCountMadeAsync(portalId, DateOnly.FromDateTime(time.GetUtcNow().UtcDateTime), options.Value.NewMediaPerPortalPerDay, cancellationToken))
+            {
+                await store.ReleaseAsync(portalId, media, held, cancellationToken);
+                // Looked at again within the hour: an object made meanwhile by relay media is used at once.
+                var nextDay = time.GetUtcNow().UtcDateTime.Date.AddDays(1) - time.GetUtcNow().UtcDateTime;
+                nextDay = nextDay < TimeSpan.FromHours(1) ? nextDay : TimeSpan.FromHours(1);
+                logger.LogWarning(
+                    "Portal {PortalId} has had {Limit} media objects made from beacons today (Relay__NewMediaPerPortalPerDay): the events of {MediaType} {ExternalId} wait for tomorrow, or for relay media to make it",
+                    portalId, options.Value.NewMediaPerPortalPerDay, media.MediaType, media.ExternalId);
+                return new(null, DeliveryResult.Later(nextDay, "the portal's bound of media objects made from beacons today is reached"));
+            }
+
             var answer = await hubSpot.SendAsync(portalId, HttpMethod.Post, MediaObjectRoutes.Objects, media.ToJson(), cancellationToken, answerBy);
             if (!answer.Succeeded || IdOf(answer.Body) is not { } createdId)
             {
@@ -90,13 +131,17 @@ public sealed class MediaObjectService(
                 "Made {MediaType} media object {ObjectId} for {ExternalId} in portal {PortalId}", media.MediaType, createdId, media.ExternalId, portalId);
         }
 
+        var change = madeNow ? MediaChange.Made : MediaChange.None;
+        // Found in HubSpot, not made here: the catalog's fields go to it now; a beacon's never do.
+        if (!madeNow && fromCatalog)
+            (fingerprint, change) = await UpdateAsync(portalId, media, made.Value, fingerprint, previous: null, answerBy, cancellationToken);
         await store.SaveAsync(portalId, media, made.Value, fingerprint, cancellationToken);
         _known.Set(key, (made.Value, fingerprint), KnownFor);
-        return MediaResolution.Found(made.Value);
+        return MediaResolution.Found(made.Value, change);
     }
 
-    /// <summary>Sends the changed fields; the fingerprint now stored (the old one if HubSpot refused, so it is tried again later).</summary>
-    private async Task<string> UpdateAsync(
+    /// <summary>Sends the catalog's fields; the fingerprint now stored (the old one if HubSpot refused, so it is tried again later).</summary>
+    private async Task<(string Fingerprint, MediaChange Change)> UpdateAsync(
         long portalId, MediaObjectSpec media, long objectId, string fingerprint, string? previous, DateTimeOffset? answerBy, CancellationToken cancellationToken)
     {
         var answer = await hubSpot.SendAsync(
@@ -106,11 +151,11 @@ public sealed class MediaObjectService(
             logger.LogWarning(
                 "Updating media object {ObjectId} of portal {PortalId} failed ({Outcome} {Status}); its events still go to it",
                 objectId, portalId, answer.Result.Outcome, answer.Result.Status);
-            return previous ?? "";
+            return (previous ?? "", MediaChange.None);
         }
 
         await store.SaveAsync(portalId, media, objectId, fingerprint, cancellationToken);
-        return fingerprint;
+        return (fingerprint, MediaChange.Updated);
     }
 
     /// <summary>
