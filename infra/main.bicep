@@ -125,7 +125,7 @@ module storage 'core/storage/storage-account.bicep' = {
     containers: [names.deploymentContainer]
     // The Functions host moves a message to <queue>-poison after maxDequeueCount (host.json).
     queues: [beaconQueue, '${beaconQueue}-poison', scheduleQueue, '${scheduleQueue}-poison']
-    tables: [sampleSettings.Relay__SessionsTable, sampleSettings.Relay__TokensTable, sampleSettings.Relay__DeadLettersTable, sampleSettings.Relay__MediaObjectsTable, sampleSettings.Relay__PoisonedTable, sampleSettings.Relay__KeysTable, sampleSettings.Relay__MetricsTable]
+    tables: [sampleSettings.Relay__SessionsTable, sampleSettings.Relay__TokensTable, sampleSettings.Relay__DeadLettersTable, sampleSettings.Relay__MediaObjectsTable, sampleSettings.Relay__PoisonedTable, sampleSettings.Relay__KeysTable, sampleSettings.Relay__MetricsTable, sampleSettings.Relay__QuotasTable]
   }
 }
 
@@ -182,7 +182,7 @@ module access 'app/access.bicep' = {
     userPrincipalType: principalType
     userQueues: [beaconQueue, '${beaconQueue}-poison', scheduleQueue, '${scheduleQueue}-poison']
     userContainer: names.deploymentContainer
-    userTables: [sampleSettings.Relay__SessionsTable, sampleSettings.Relay__TokensTable, sampleSettings.Relay__DeadLettersTable, sampleSettings.Relay__MediaObjectsTable, sampleSettings.Relay__PoisonedTable, sampleSettings.Relay__MetricsTable]
+    userTables: [sampleSettings.Relay__SessionsTable, sampleSettings.Relay__TokensTable, sampleSettings.Relay__DeadLettersTable, sampleSettings.Relay__MediaObjectsTable, sampleSettings.Relay__PoisonedTable, sampleSettings.Relay__MetricsTable, sampleSettings.Relay__QuotasTable]
   }
 }
 

@@ -11,7 +11,8 @@ public sealed record PlannedSession(long PortalId, string SessionId, List<Beacon
 
 /// <summary>Simulated players: each session posts its beacons in batches, a heartbeat's worth of time apart, compressed.</summary>
 /// <remarks>Each request shows its portal's publishable key, as a player's page does.</remarks>
-public sealed class Players(HttpClient http, Uri beaconUrl, IReadOnlyDictionary<long, string> keys, LoadOptions options)
+/// <remarks>With several relay instances, session i posts to instance i mod n, as a load balancer would spread them.</remarks>
+public sealed class Players(HttpClient http, IReadOnlyList<Uri> beaconUrls, IReadOnlyDictionary<long, string> keys, LoadOptions options)
 {
     private long _acceptedBeacons;
     private long _requests;
@@ -61,10 +62,10 @@ public sealed class Players(HttpClient http, Uri beaconUrl, IReadOnlyDictionary<
     {
         _firstSendTicks = Stopwatch.GetTimestamp();
         var spacing = options.RampSeconds / sessions.Count;
-        return Task.WhenAll(sessions.Select((session, i) => PlayAsync(session, TimeSpan.FromSeconds(i * spacing), cancellationToken)));
+        return Task.WhenAll(sessions.Select((session, i) => PlayAsync(session, beaconUrls[i % beaconUrls.Count], TimeSpan.FromSeconds(i * spacing), cancellationToken)));
     }
 
-    private async Task PlayAsync(PlannedSession session, TimeSpan startAfter, CancellationToken cancellationToken)
+    private async Task PlayAsync(PlannedSession session, Uri beaconUrl, TimeSpan startAfter, CancellationToken cancellationToken)
     {
         await Task.Delay(startAfter, cancellationToken);
         for (var at = 0; at < session.Beacons.Count; at += options.Batch)
@@ -74,13 +75,13 @@ public sealed class Players(HttpClient http, Uri beaconUrl, IReadOnlyDictionary<
                 PlaySentTicks.TryAdd(session.SessionId, Stopwatch.GetTimestamp());
             if (batch.Any(b => b.Event == BeaconEvent.End))
                 EndSentTicks.TryAdd(session.SessionId, Stopwatch.GetTimestamp());
-            await SendUntilAcceptedAsync(Viewers.Envelope(batch), batch.Count, keys[session.PortalId], cancellationToken);
+            await SendUntilAcceptedAsync(beaconUrl, Viewers.Envelope(batch), batch.Count, keys[session.PortalId], cancellationToken);
             // The beacons of the next batch happen a heartbeat (compressed) each later.
             await Task.Delay(options.HeartbeatInterval * batch.Count, cancellationToken);
         }
     }
 
-    private async Task SendUntilAcceptedAsync(byte[] body, int beacons, string key, CancellationToken cancellationToken)
+    private async Task SendUntilAcceptedAsync(Uri beaconUrl, byte[] body, int beacons, string key, CancellationToken cancellationToken)
     {
         for (var attempt = 0; ; attempt++)
         {

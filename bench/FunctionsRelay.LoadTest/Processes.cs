@@ -88,3 +88,13 @@ public sealed class RelayProcess(string repository, IReadOnlyDictionary<string, 
         return 0;
     }
 }
+
+/// <summary>Stops every relay instance, whichever way the run ends.</summary>
+public sealed class DisposeAll(IEnumerable<IAsyncDisposable> items) : IAsyncDisposable
+{
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var item in items)
+            await item.DisposeAsync();
+    }
+}

@@ -24,6 +24,8 @@ await using var azurite = new AzuriteProcess(repository, dataFolder);
 await azurite.StartAsync();
 await using var proxy = await StorageProxy.StartAsync(azurite.QueuePort, azurite.TablePort);
 await using var hubSpot = await FakeHubSpot.StartAsync();
+// HubSpot's per-account limit over every caller (every relay instance), with its headers.
+hubSpot.RequestsPerTenSecondsPerAccount = options.HubSpotLimit;
 
 var sessionOptions = new SessionOptions { IdleTimeout = options.IdleTimeout };
 var relaySettings = new Dictionary<string, string>
@@ -47,7 +49,10 @@ var relaySettings = new Dictionary<string, string>
     ["Logging__LogLevel__Default"] = "Warning",
     ["Logging__LogLevel__FunctionsRelay"] = options.RelayLogLevel,
     ["DOTNET_gcServer"] = "0",
+    ["HubSpot__Budget"] = options.Budget,
 };
+if (options.Pace is { } pace)
+    relaySettings["HubSpot__RequestsPerTenSeconds"] = pace.ToString(CultureInfo.InvariantCulture);
 
 // Every portal is connected: its tokens are in the tokens table before the relay starts.
 var storageConfiguration = new ConfigurationBuilder().AddInMemoryCollection([KeyValuePair.Create("AzureWebJobsStorage", (string?)proxy.ConnectionString)]).Build();
@@ -63,11 +68,18 @@ var keys = new Dictionary<long, string>();
 for (var p = 0; p < options.Portals; p++)
     keys[1000 + p] = (await tokenStore.GetAccessAsync(1000 + p, CancellationToken.None))!.Key;
 
-var relayLog = Path.Combine(artifacts, $"relay-{stamp}.log");
-await using var relay = new RelayProcess(repository, relaySettings, relayLog);
-await relay.StartAsync();
+// One relay process per instance, all on the same storage: the Functions app scaled out, each on its own port.
+var relayLogs = Enumerable.Range(0, options.Instances)
+    .Select(i => Path.Combine(artifacts, options.Instances == 1 ? $"relay-{stamp}.log" : $"relay-{stamp}-{i}.log"))
+    .ToList();
+var relayLog = relayLogs[0];
+var relays = relayLogs.Select(log => new RelayProcess(repository, relaySettings, log)).ToList();
+await using var stopRelays = new DisposeAll(relays);
+var relay = relays[0];
+foreach (var instance in relays)
+    await instance.StartAsync();
 using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = options.Connections, UseProxy = false }) { Timeout = TimeSpan.FromSeconds(30) };
-var beaconUrl = new Uri(relay.BaseUrl, "/api/beacons");
+var beaconUrls = relays.Select(instance => new Uri(instance.BaseUrl, "/api/beacons")).ToList();
 var failures = new List<string>();
 
 if (options.BadInput > 0)
@@ -92,7 +104,7 @@ if (options.BadInput > 0)
 var sessions = Players.Plan(options);
 var expected = Audit.Expected(sessions, sessionOptions);
 var totalBeacons = sessions.Sum(s => s.Beacons.Count);
-var players = new Players(http, beaconUrl, keys, options);
+var players = new Players(http, beaconUrls, keys, options);
 var storageBefore = proxy.Snapshot();
 var hubSpotCallsBefore = hubSpot.EventRequests;
 var samples = new List<(long Ticks, long StorageOps, long Received)>();
@@ -114,7 +126,10 @@ var sampler = Task.Run(async () =>
 var queueLengths = new QueueLengths(azurite.ConnectionString, [new RelayOptions().BeaconQueue, new RelayOptions().ScheduleQueue]);
 var queueSampler = Task.Run(() => queueLengths.SampleAsync(TimeSpan.FromSeconds(1), stop.Token));
 
-var faults = options.Faults ? Task.Run(() => InjectFaultsAsync(stop.Token)) : Task.CompletedTask;
+var faults = options.Faults ? Task.Run(() => InjectFaultsAsync(stop.Token))
+    : options.KillOne ? Task.Run(() => KillOneInstanceAsync(stop.Token))
+    : Task.CompletedTask;
+var hubSpotStartMs = Environment.TickCount64;
 var run = Stopwatch.StartNew();
 await players.RunAsync(sessions, CancellationToken.None);
 report.Line();
@@ -145,11 +160,14 @@ var completedTicks = Stopwatch.GetTimestamp();
 await stop.CancelAsync();
 await Task.WhenAll(sampler, faults, queueSampler);
 var storageAfter = proxy.Snapshot();
-var peakBytes = relay.PeakBytes;
+var peakBytes = relays.Max(instance => instance.PeakBytes);
 var received = hubSpot.Received.ToList();
 var audit = Audit.Check(expected, received);
-var secretsLogged = await SecretsInLogAsync(relayLog, hubSpot.IssuedSecrets);
-await relay.DisposeAsync();
+var secretsLogged = false;
+foreach (var log in relayLogs)
+    secretsLogged |= await SecretsInLogAsync(log, hubSpot.IssuedSecrets);
+foreach (var instance in relays)
+    await instance.DisposeAsync();
 
 // The limit: the same kind of storage operations, same SDK, same proxy, nothing else running.
 var rawOpsPerSecond = await RawStorage.OperationsPerSecondAsync(proxy.ConnectionString, options.RawWorkers, options.RawDuration);
@@ -179,7 +197,15 @@ report.Line($"    Azurite's mean answer time: {string.Join(", ", storage.OrderBy
 report.Line($"  HubSpot: {hubSpotCalls} event requests = {(double)hubSpotCalls / sessions.Count:F2} per session ({audit.ExpectedEvents / (double)sessions.Count:F2} events per session); {hubSpot.Refreshes} token refreshes");
 foreach (var (queue, peak, mean) in queueLengths.Summary())
     report.Line($"  trigger queue {queue} as the scale controller sees it (approximate count, invisible messages included): peak {peak}, mean {mean:F0}");
-report.Line($"  relay peak memory (VmHWM): {peakBytes / (1024.0 * 1024):F0} MiB; relay process started {relay.Starts} time(s)");
+report.Line($"  relay peak memory (VmHWM, the largest instance): {peakBytes / (1024.0 * 1024):F0} MiB; {relays.Count} instance(s), started {relays.Sum(r => r.Starts)} time(s) in all");
+if (options.HubSpotLimit is { } accountLimit)
+{
+    var budget = Budget.Of(hubSpot, hubSpotStartMs, accountLimit, options.Pace ?? new HubSpotOptions().RequestsPerTenSeconds);
+    report.Line($"  HubSpot's account limit {accountLimit} per 10 s over every instance ({options.Budget} budget, pace {options.Pace ?? new HubSpotOptions().RequestsPerTenSeconds}): {budget.Limited} of {budget.Calls} calls answered 429 ({budget.LimitedShare:P2}); after the first 10 s {budget.LimitedAfterFirst10s} ({budget.LimitedShareAfterFirst10s:P2})");
+    foreach (var portal in budget.Portals)
+        report.Line($"    portal {portal.PortalId}: {portal.Calls} calls in {portal.BacklogSeconds:F0} s of backlog, {portal.PerTenSeconds:F1} per 10 s = {portal.ShareOfPace:P0} of the pace, {portal.ShareOfLimit:P0} of HubSpot's limit (slowest 10 s: {portal.SlowestTenSeconds})");
+    report.Set("budget", budget);
+}
 report.Line($"  the limit: Azurite takes {rawOpsPerSecond:F0} storage operations/s of this kind (SDK, proxy, {options.RawWorkers} workers, nothing else) = {rawOpsPerSecond / opsPerBeacon:F0} beacons/s at the relay's {opsPerBeacon:F2} per beacon");
 report.Line($"  the relay drove {relayOpsPerSecond:F0} storage operations/s while processing: {relayOpsPerSecond / rawOpsPerSecond:F2} of the limit");
 foreach (var (ticks, fault) in faultLog)
@@ -272,6 +298,26 @@ async Task InjectFaultsAsync(CancellationToken cancellationToken)
     }
 }
 
+// One instance SIGKILLed halfway through the players, and started again a second later: its messages wait out their
+// lease, its sessions' deliveries their delivery lease, and the other instances carry on.
+async Task KillOneInstanceAsync(CancellationToken cancellationToken)
+{
+    while (players.AcceptedBeacons < totalBeacons / 2)
+    {
+        if (cancellationToken.IsCancellationRequested)
+            return;
+        await Task.Delay(50, CancellationToken.None);
+    }
+
+    var victim = relays[^1];
+    var injected = Stopwatch.GetTimestamp();
+    await victim.KillAsync();
+    await Task.Delay(1000, CancellationToken.None);
+    await victim.StartAsync();
+    lock (faultLog)
+        faultLog.Add((injected, $"instance {relays.Count - 1} of {relays.Count} killed (SIGKILL), restarted after 1 s"));
+}
+
 static long StorageOps(IReadOnlyDictionary<string, long> counts) =>
     counts.Where(c => !c.Key.EndsWith("admin", StringComparison.Ordinal) && !c.Key.EndsWith(')')).Sum(c => c.Value);
 
@@ -333,6 +379,21 @@ namespace FunctionsRelay.LoadTest
         /// <summary>The relay's own log level in the run's log file (Information shows every merge and delivery).</summary>
         public string RelayLogLevel { get; init; } = "Warning";
 
+        /// <summary>Relay processes on the one storage account, each on its own port; players are spread over them.</summary>
+        public int Instances { get; init; } = 1;
+
+        /// <summary>HubSpot's per-account limit per 10 s over every instance (the stand-in answers 429 past it); none: unlimited.</summary>
+        public int? HubSpotLimit { get; init; }
+
+        /// <summary>The relay's own pace per portal (<c>HubSpot__RequestsPerTenSeconds</c>); none: its default.</summary>
+        public int? Pace { get; init; }
+
+        /// <summary><c>HubSpot__Budget</c>: Shared (one bucket per portal for every instance) or Instance (each alone).</summary>
+        public string Budget { get; init; } = "Shared";
+
+        /// <summary>SIGKILL one instance halfway and start it again.</summary>
+        public bool KillOne { get; init; }
+
         public static LoadOptions Parse(string[] args)
         {
             var options = new LoadOptions();
@@ -361,6 +422,11 @@ namespace FunctionsRelay.LoadTest
                     "--raw-seconds" => options with { RawDuration = TimeSpan.FromSeconds(Int()) },
                     "--seed" => options with { Seed = Int() },
                     "--relay-log" => options with { RelayLogLevel = Next() },
+                    "--instances" => options with { Instances = Int() },
+                    "--hubspot-limit" => options with { HubSpotLimit = Int() },
+                    "--pace" => options with { Pace = Int() },
+                    "--budget" => options with { Budget = Next() },
+                    "--kill-one" => options with { KillOne = true },
                     _ => throw new ArgumentException($"unknown option {args[i]}; see docs/performance.md"),
                 };
             }
@@ -371,7 +437,9 @@ namespace FunctionsRelay.LoadTest
         public override string ToString() =>
             $"--sessions {Sessions} --portals {Portals} --batch {Batch} --beacons {MinBeacons}-{MaxBeacons} --never-end {NeverEndShare} " +
             $"--rate {Rate} --heartbeat-ms {HeartbeatInterval.TotalMilliseconds} (sessions start over {RampSeconds:0} s) --idle-timeout-s {IdleTimeout.TotalSeconds} --queue-batch {QueueBatch}" +
-            (Faults ? " --faults" : "") + (KeepStorage ? " --keep-storage" : "") + (BadInput > 0 ? $" --bad-input {BadInput}" : "") + $" --seed {Seed}";
+            (Faults ? " --faults" : "") + (KeepStorage ? " --keep-storage" : "") + (BadInput > 0 ? $" --bad-input {BadInput}" : "") + $" --seed {Seed}" +
+            (Instances > 1 ? $" --instances {Instances}" : "") + (HubSpotLimit is { } limit ? $" --hubspot-limit {limit}" : "") +
+            (Pace is { } pace ? $" --pace {pace}" : "") + $" --budget {Budget}" + (KillOne ? " --kill-one" : "");
     }
 
     /// <summary>Prints each line as it comes and keeps the figures for the JSON results file.</summary>

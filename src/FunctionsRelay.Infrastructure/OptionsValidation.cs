@@ -48,6 +48,8 @@ internal sealed class RelayOptionsValidation : IValidateOptions<RelayOptions>
         OptionsValidation.TableName(options.PoisonedTable, "Relay__PoisonedTable"),
         OptionsValidation.TableName(options.KeysTable, "Relay__KeysTable"),
         OptionsValidation.TableName(options.MetricsTable, "Relay__MetricsTable"),
+        OptionsValidation.TableName(options.QuotasTable, "Relay__QuotasTable"),
+        OptionsValidation.AtLeast(options.MaxNewHeldSessionsPerPortalPerHour, 0, "Relay__MaxNewHeldSessionsPerPortalPerHour"),
         OptionsValidation.Positive(options.MetricsInterval, "Relay__MetricsInterval"),
         OptionsValidation.AtLeast(options.StorageRetries, 0, "Relay__StorageRetries"),
         OptionsValidation.AtLeast(options.RetentionDays, 1, "Relay__RetentionDays"),
@@ -72,6 +74,7 @@ internal sealed class RelayOptionsValidation : IValidateOptions<RelayOptions>
 internal sealed class HubSpotOptionsValidation : IValidateOptions<HubSpotOptions>
 {
     public ValidateOptionsResult Validate(string? name, HubSpotOptions options) => OptionsValidation.Of(
+        OptionsValidation.AtLeast(options.BudgetSlice, 1, "HubSpot__BudgetSlice"),
         string.IsNullOrWhiteSpace(options.ClientId) != string.IsNullOrWhiteSpace(options.ClientSecret)
             ? "HubSpot__ClientId and HubSpot__ClientSecret go together: set both (to send to HubSpot) or neither (dry run)"
             : null,
@@ -103,6 +106,7 @@ internal sealed class BeaconLimitsValidation : IValidateOptions<BeaconLimits>
     public ValidateOptionsResult Validate(string? name, BeaconLimits options) => OptionsValidation.Of(
         OptionsValidation.AtLeast(options.MaxBodyBytes, 1, "Beacons__MaxBodyBytes"),
         OptionsValidation.AtLeast(options.MaxBeaconsPerRequest, 1, "Beacons__MaxBeaconsPerRequest"),
+        OptionsValidation.AtLeast(options.MaxSessionsPerRequest, 1, "Beacons__MaxSessionsPerRequest"),
         OptionsValidation.AtLeast(options.MaxStringLength, 1, "Beacons__MaxStringLength"),
         OptionsValidation.AtLeast(options.MaxSessionIdLength, 1, "Beacons__MaxSessionIdLength"),
         options.MaxSeconds > 0 ? null : "Beacons__MaxSeconds must be more than 0",

@@ -28,6 +28,9 @@ public sealed class RelayOptions
     /// <summary>The media objects the relay made in each portal, by media type and provider id.</summary>
     public string MediaObjectsTable { get; set; } = "mediaobjects";
 
+    /// <summary>What each portal may do per day or hour, counted for every instance: media objects made, sessions held.</summary>
+    public string QuotasTable { get; set; } = "quotas";
+
     /// <summary>The Data Protection key ring that encrypts the portals' tokens at rest.</summary>
     public string KeysTable { get; set; } = "keys";
 
@@ -97,8 +100,19 @@ public sealed class RelayOptions
     /// </summary>
     public TimeSpan HoldAnonymousFor { get; set; } = TimeSpan.FromDays(30);
 
-    /// <summary>How often a held session asks HubSpot again whether its utk has become a contact (at most an hour).</summary>
+    /// <summary>
+    /// How soon a held session first asks HubSpot again whether its utk has become a contact (at most an hour); after that
+    /// it waits as long as it has been held so far (so 1, 2, 4, 8 hours...), up to a day: about 35 look-ups and 35
+    /// queued checks over a 30-day hold, not 720.
+    /// </summary>
     public TimeSpan AnonymousCheckInterval { get; set; } = TimeSpan.FromHours(1);
+
+    /// <summary>
+    /// How many sessions of viewers who are not contacts one portal may begin to hold per hour; beyond it a new such
+    /// session's events are dropped (logged, counted), as a page's public key would otherwise let anyone make held
+    /// sessions that each spend the portal's HubSpot budget for a month.
+    /// </summary>
+    public int MaxNewHeldSessionsPerPortalPerHour { get; set; } = 200;
 }
 
 /// <summary>HubSpot app and API settings. Bound from the <c>HubSpot</c> section (<c>HubSpot__ClientId</c>, ...).</summary>
@@ -140,6 +154,12 @@ public sealed class HubSpotOptions
 
     /// <summary>Requests per 10 s the relay allows itself per HubSpot account, below HubSpot's 100-110 for OAuth apps.</summary>
     public int RequestsPerTenSeconds { get; set; } = 90;
+
+    /// <summary>How the relay's instances share each portal's pace: one bucket in table <c>quotas</c> (the default), or each alone.</summary>
+    public HubSpot.BudgetMode Budget { get; set; } = HubSpot.BudgetMode.Shared;
+
+    /// <summary>How many calls an instance takes from a portal's shared bucket at once (used within a second, or lost).</summary>
+    public int BudgetSlice { get; set; } = 3;
 
     /// <summary>A 429 whose Retry-After is longer than this goes back to the queue as a delayed message.</summary>
     public TimeSpan MaxInlineRetryAfter { get; set; } = TimeSpan.FromSeconds(5);

@@ -49,6 +49,7 @@ public static class RelayServiceCollectionExtensions
         services.AddSingleton<DeadLetterStore>();
         services.AddSingleton<PortalTokenStore>();
         services.AddSingleton<MediaObjectStore>();
+        services.AddSingleton<QuotaStore>();
         services.AddSingleton<PoisonedMessageStore>();
         services.AddSingleton<RetentionService>();
         services.AddSingleton<PortalStatusReport>();
@@ -67,7 +68,11 @@ public static class RelayServiceCollectionExtensions
         services.AddSingleton<OAuthEndpoints>();
         services.AddSingleton<OEmbedEndpoint>();
 
-        services.AddSingleton<HubSpotPacer>();
+        services.AddSingleton(provider => new HubSpotPacer(
+            provider.GetRequiredService<IOptions<HubSpotOptions>>(),
+            provider.GetRequiredService<TimeProvider>(),
+            provider.GetRequiredService<IOptions<HubSpotOptions>>().Value.Budget == BudgetMode.Shared ? provider.GetRequiredService<QuotaStore>() : null,
+            provider.GetRequiredService<ILogger<HubSpotPacer>>()));
         services.AddSingleton<TokenService>();
         services.AddHttpClient<HubSpotOAuthClient>(ConfigureHubSpotClient).AddResilienceHandler("hubspot-oauth", AddTransientRetries);
         // No request logging of its own: the contact look-up's path holds the viewer's utk.
@@ -178,6 +183,7 @@ internal sealed class StorageInitializer(
     DeadLetterStore deadLetters,
     PortalTokenStore tokens,
     MediaObjectStore mediaObjects,
+    QuotaStore quotas,
     PoisonedMessageStore poisoned,
     DeliveryFigures figures,
     ILogger<StorageInitializer> logger) : Microsoft.Extensions.Hosting.IHostedService
@@ -189,6 +195,7 @@ internal sealed class StorageInitializer(
         await deadLetters.CreateIfNotExistsAsync(cancellationToken);
         await tokens.CreateIfNotExistsAsync(cancellationToken);
         await mediaObjects.CreateIfNotExistsAsync(cancellationToken);
+        await quotas.CreateIfNotExistsAsync(cancellationToken);
         await poisoned.CreateIfNotExistsAsync(cancellationToken);
         await figures.CreateIfNotExistsAsync(cancellationToken);
         logger.LogInformation("Storage ready: queues {Queue} and {Poison}; tables", queue.Queue.Name, queue.PoisonQueue.Name);

@@ -126,6 +126,17 @@ public class BeaconParserTests
     }
 
     [Fact]
+    public void A_request_naming_more_sessions_than_a_page_plays_is_refused_whole()
+    {
+        var beacons = Enumerable.Range(0, 21).Select(i => With("sessionId", $"\"made-up-{i}\"")).ToList();
+        var twenty = "[" + string.Join(",", beacons.Take(20)) + "]";
+        var many = "[" + string.Join(",", beacons) + "]";
+
+        Assert.Equal(20, Parse(twenty).Beacons.Count);
+        Assert.Equal("beacons: name 21 sessions; at most 20 are accepted in one request (a page's players send one session each)", OnlyError(many));
+    }
+
+    [Fact]
     public void Strings_longer_than_the_limit_are_rejected()
     {
         var error = OnlyError(With("media", $$"""{"externalId":"v","name":"{{new string('x', 2049)}}"}"""));

@@ -14,11 +14,11 @@ public sealed class AnonymousViewerTests(Azurite azurite) : WithFakeHubSpot
 {
     private const long Portal = 8181;
 
-    private RelayHost Host(string holdFor) => new(azurite, HubSpot, new()
+    private RelayHost Host(string holdFor, Dictionary<string, string?>? more = null) => new(azurite, HubSpot, new Dictionary<string, string?>
     {
         ["Relay:AnonymousCheckInterval"] = "00:00:01",
         ["Relay:HoldAnonymousFor"] = holdFor,
-    });
+    }.Concat(more ?? []).ToDictionary());
 
     /// <summary>A typical session watched by a visitor HubSpot does not know as a contact; its closed state, once the relay has decided on it.</summary>
     private async Task<SessionBeacons> WatchAnonymouslyAsync(RelayHost host, string sessionId, Func<ViewingSession, bool> until, string awaited)
@@ -46,7 +46,7 @@ public sealed class AnonymousViewerTests(Azurite azurite) : WithFakeHubSpot
             host, "converts-later", stored => stored.Outbox.Count == 7 && HubSpot.ContactLookups >= 3, "the closed session holds its seven events and the utk is looked up again");
         Assert.Empty(HubSpot.EventsOf(session.SessionId));
         Assert.Empty(HubSpot.Dropped);
-        Assert.Single(host.Logs, line => line.Contains($"Session {Portal}/converts-later is held: its viewer's utk is not a HubSpot contact yet; asked again every 00:00:01, dropped after 1.00:00:00", StringComparison.Ordinal));
+        Assert.Single(host.Logs, line => line.Contains($"Session {Portal}/converts-later is held: its viewer's utk is not a HubSpot contact yet; asked again after 00:00:01, then after as long as it has been held (up to a day), dropped after 1.00:00:00", StringComparison.Ordinal));
 
         HubSpot.MakeContact("utk-converts-later");
 
@@ -100,5 +100,42 @@ public sealed class AnonymousViewerTests(Azurite azurite) : WithFakeHubSpot
         await host.EventuallyAsync(() => HubSpot.EventsOf(session.SessionId).Count == 7, "the seven events reach HubSpot unchecked");
         Assert.Equal(1, HubSpot.ContactLookups);
         Assert.Contains(host.Logs, line => line.Contains($"Portal {Portal}: HubSpot answered 403 to the relay's look-up of a utk (the portal has not granted the app's optional scope {ContactResolver.Scope}", StringComparison.Ordinal));
+    }
+    [Fact]
+    public async Task A_held_session_asks_again_after_as_long_as_it_has_been_held_not_every_interval()
+    {
+        // Held for 20 s with a 1 s interval: asked at about 0, 1, 2, 4, 8 and 16 s, not twenty times.
+        using var host = Host("00:00:20");
+
+        var session = await WatchAnonymouslyAsync(host, "backs-off", stored => stored.Outbox.Count == 0, "the held events are dropped after the hold");
+
+        Assert.Empty(HubSpot.EventsOf(session.SessionId));
+        Assert.InRange(HubSpot.ContactLookups, 4, 8);
+    }
+
+    [Fact]
+    public async Task Beyond_the_portals_hourly_bound_of_new_holds_an_unknown_viewers_session_is_dropped_not_held()
+    {
+        using var host = Host("1.00:00:00", new() { ["Relay:MaxNewHeldSessionsPerPortalPerHour"] = "2" });
+        await HubSpot.ConnectPortalAsync(host.Service<PortalTokenStore>(), Portal, TimeSpan.FromMinutes(30));
+        var ids = Enumerable.Range(1, 4).Select(i => $"stranger-{i}").ToList();
+        foreach (var id in ids)
+        {
+            HubSpot.AnonymousUtks["utk-" + id] = true;
+            await host.Client.PostAsync("/api/beacons", SessionBeacons.Typical(Portal, id).Content());
+            // One after the other, so which two are held is known.
+            var sessions = host.Service<SessionRepository>();
+            await host.EventuallyAsync(
+                () => sessions.GetAsync(Portal, id, CancellationToken.None).GetAwaiter().GetResult() is { Session: { IsClosed: true } s }
+                    && (s.AnonymousHeldSince > 0 || (s.AnonymousHoldRefused && s.Outbox.Count == 0)),
+                $"{id} is held or dropped");
+        }
+
+        var stored = ids.Select(id => host.Service<SessionRepository>().GetAsync(Portal, id, CancellationToken.None).GetAwaiter().GetResult()!.Session).ToList();
+        Assert.Equal([true, true, false, false], stored.Select(s => s.AnonymousHeldSince > 0));
+        Assert.Equal([false, false, true, true], stored.Select(s => s.AnonymousHoldRefused));
+        Assert.All(stored.Skip(2), s => Assert.Empty(s.Outbox));
+        Assert.All(ids, id => Assert.Empty(HubSpot.EventsOf(id)));
+        Assert.Equal(14, host.Logs.Count(line => line.Contains("such holds this hour (Relay__MaxNewHeldSessionsPerPortalPerHour)", StringComparison.Ordinal)));
     }
 }

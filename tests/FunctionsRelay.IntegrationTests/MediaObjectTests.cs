@@ -56,10 +56,11 @@ public sealed class MediaObjectTests(Azurite azurite) : WithFakeHubSpot
             Assert.All(events, e => Assert.False(e.Json.TryGetProperty("externalId", out _)));
         }
 
-        // The media's row, beside the row counting the objects beacons made in the portal today (one).
         var rows = host.Service<MediaObjectStore>().Table.Query<TableEntity>().ToList();
-        Assert.Equal(media.Id, Assert.Single(rows, row => row.RowKey.StartsWith("VIDEO-", StringComparison.Ordinal)).GetInt64("ObjectId"));
-        Assert.Equal(1, Assert.Single(rows, row => row.RowKey.StartsWith("made-", StringComparison.Ordinal)).GetInt32("Count"));
+        Assert.Equal(media.Id, Assert.Single(rows).GetInt64("ObjectId"));
+        // And one object made from beacons counted against the portal's bound for today.
+        var made = Assert.Single(host.Service<QuotaStore>().Table.Query<TableEntity>(), row => row.RowKey.StartsWith("media-made-", StringComparison.Ordinal));
+        Assert.Equal(1, made.GetInt32("Count"));
     }
 
     [Fact]
@@ -110,7 +111,8 @@ public sealed class MediaObjectTests(Azurite azurite) : WithFakeHubSpot
 
         Assert.Equal(2, exit);
         Assert.Contains("[1].externalId: is required", output, StringComparison.Ordinal);
-        Assert.Contains("[1].thumbnailUrl: must be an https URL (got a javascript: URL)", output, StringComparison.Ordinal);
+        // (The local host allows plain http links as well; a javascript: link never.)
+        Assert.Matches(@"\[1\]\.thumbnailUrl: must be an (http or )?https URL \(got a javascript: URL\)", output);
         Assert.Equal(0, HubSpot.ObjectRequests);
     }
 

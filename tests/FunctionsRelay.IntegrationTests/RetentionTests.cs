@@ -37,6 +37,8 @@ public sealed class RetentionTests(Azurite azurite)
         await sessions.SaveAsync(Session("old-open", closed: false), null, CancellationToken.None);
         await deadLetters.AddAsync(Portal, "old-refused", new PendingEvent("played", MediaEventKind.Played, "{}"), 400, "refused", CancellationToken.None);
         await poisoned.KeepAsync("beacons", "old-message", BinaryData.FromString("not a relay message"), CancellationToken.None);
+        var quotas = relay.GetRequiredService<QuotaStore>();
+        Assert.True(await quotas.TryTakeHeldAsync(Portal, 10, CancellationToken.None));
         // 20 days later: the same again, younger than the retention when it runs.
         time.Advance(TimeSpan.FromDays(20));
         await sessions.SaveAsync(Session("young-delivered", closed: true), null, CancellationToken.None);
@@ -48,13 +50,15 @@ public sealed class RetentionTests(Azurite azurite)
         var figures = relay.GetRequiredService<FunctionsRelay.Infrastructure.Telemetry.DeliveryFigures>().Table;
         await figures.AddEntityAsync(new TableEntity(Portal.ToString(System.Globalization.CultureInfo.InvariantCulture), "3-days") { ["Minute"] = time.GetUtcNow().AddDays(-3) });
         await figures.AddEntityAsync(new TableEntity(Portal.ToString(System.Globalization.CultureInfo.InvariantCulture), "1-day") { ["Minute"] = time.GetUtcNow().AddDays(-1) });
+        Assert.True(await quotas.TryTakeMediaMadeAsync(Portal, 10, CancellationToken.None));
         var result = await relay.GetRequiredService<RetentionService>().DeleteExpiredAsync(CancellationToken.None);
 
         Assert.Equal(["1-day"], figures.Query<TableEntity>().Select(e => e.RowKey));
+        Assert.StartsWith("media-made-", Assert.Single(quotas.Table.Query<TableEntity>()).RowKey, StringComparison.Ordinal);
         if (undeliveredDays == 0)
         {
             // Nothing undelivered goes without an operator, nor the session its dead letter would be replayed into.
-            Assert.Equal(new RetentionResult(Sessions: 1, DeadLetters: 0, Poisoned: 0, MetricRows: 1), result);
+            Assert.Equal(new RetentionResult(Sessions: 1, DeadLetters: 0, Poisoned: 0, MetricRows: 1, QuotaRows: 1), result);
             Assert.Equal(["old-open", "old-owed", "old-refused", "young-delivered"], sessions.Table.Query<TableEntity>().Select(e => Uri.UnescapeDataString(e.RowKey)).Order());
             Assert.Equal(["old-refused", "young-delivered"], deadLetters.Table.Query<TableEntity>().Select(e => e.GetString("SessionId")).Order());
             Assert.Equal(["old-message", "young-message"], poisoned.Table.Query<TableEntity>().Select(e => e.RowKey).Order());
@@ -62,7 +66,7 @@ public sealed class RetentionTests(Azurite azurite)
         else
         {
             // After their own 35 days the undelivered go, and the session of the letter with them.
-            Assert.Equal(new RetentionResult(Sessions: 2, DeadLetters: 1, Poisoned: 1, MetricRows: 1), result);
+            Assert.Equal(new RetentionResult(Sessions: 2, DeadLetters: 1, Poisoned: 1, MetricRows: 1, QuotaRows: 1), result);
             Assert.Equal(["old-open", "old-owed", "young-delivered"], sessions.Table.Query<TableEntity>().Select(e => Uri.UnescapeDataString(e.RowKey)).Order());
             Assert.Equal(["young-delivered"], deadLetters.Table.Query<TableEntity>().Select(e => e.GetString("SessionId")));
             Assert.Equal(["young-message"], poisoned.Table.Query<TableEntity>().Select(e => e.RowKey));

@@ -237,8 +237,74 @@ public sealed class FakeHubSpot : IAsyncDisposable
         Assert.True(Dropped.IsEmpty, "The relay sent events HubSpot would not keep:\n" + string.Join("\n", Dropped));
     }
 
+    /// <summary>
+    /// HubSpot's per-account limit for an OAuth app, over every caller of the account (every relay instance): at most
+    /// this many API calls in any 10 s (a rolling window); more are answered 429 with <c>Retry-After</c>. Every answer to
+    /// a call that names a portal carries <c>X-HubSpot-RateLimit-Max</c>, <c>-Remaining</c> and
+    /// <c>-Interval-Milliseconds</c>, as HubSpot's are documented. Null: no limit, no headers.
+    /// </summary>
+    public int? RequestsPerTenSecondsPerAccount { get; set; }
+
+    private readonly ConcurrentDictionary<long, Queue<long>> _windows = new();
+    private readonly ConcurrentDictionary<long, ConcurrentQueue<long>> _limited = new();
+    private readonly ConcurrentDictionary<long, ConcurrentQueue<long>> _answered = new();
+
+    /// <summary>Calls of a portal answered 429 by <see cref="RequestsPerTenSecondsPerAccount"/>.</summary>
+    public int RateLimitedCalls(long portalId) => _limited.TryGetValue(portalId, out var calls) ? calls.Count : 0;
+
+    /// <summary>Calls of a portal answered within the limit (whatever their status).</summary>
+    public int CallsWithinLimit(long portalId) => _answered.TryGetValue(portalId, out var calls) ? calls.Count : 0;
+
+    /// <summary>When (<see cref="Environment.TickCount64"/>, ms) each call of the portal came, within the limit and answered 429.</summary>
+    public (IReadOnlyList<long> Answered, IReadOnlyList<long> Limited) CallTimes(long portalId) =>
+        (_answered.TryGetValue(portalId, out var answered) ? [.. answered] : [], _limited.TryGetValue(portalId, out var limited) ? [.. limited] : []);
+
+    /// <summary>Every portal a call named while <see cref="RequestsPerTenSecondsPerAccount"/> was set.</summary>
+    public IReadOnlyCollection<long> LimitedPortals => [.. _answered.Keys.Union(_limited.Keys)];
+
+    /// <summary>Counts the call against its account's window; a 429 to answer instead when the window is full.</summary>
+    private IResult? RateLimit(HttpContext context)
+    {
+        if (RequestsPerTenSecondsPerAccount is not { } limit || PortalOf(context.Request) is not { } portalId)
+            return null;
+        var now = Environment.TickCount64;
+        var window = _windows.GetOrAdd(portalId, _ => new Queue<long>());
+        int remaining;
+        long? retryAfterMs = null;
+        lock (window)
+        {
+            while (window.Count > 0 && now - window.Peek() >= 10_000)
+                window.Dequeue();
+            if (window.Count >= limit)
+                retryAfterMs = window.Peek() + 10_000 - now;
+            else
+                window.Enqueue(now);
+            remaining = Math.Max(0, limit - window.Count);
+        }
+
+        var headers = context.Response.Headers;
+        headers["X-HubSpot-RateLimit-Max"] = limit.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        headers["X-HubSpot-RateLimit-Remaining"] = remaining.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        headers["X-HubSpot-RateLimit-Interval-Milliseconds"] = "10000";
+        if (retryAfterMs is not { } wait)
+        {
+            _answered.GetOrAdd(portalId, _ => new()).Enqueue(now);
+            return null;
+        }
+
+        _limited.GetOrAdd(portalId, _ => new()).Enqueue(now);
+        headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(wait / 1000.0)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return Results.Json(new { status = "error", category = "RATE_LIMITS", message = "You have reached your ten_secondly_rolling limit." }, statusCode: 429);
+    }
+
     private async Task InterceptAsync(HttpContext context, RequestDelegate next)
     {
+        if (!context.Request.Path.StartsWithSegments("/oauth") && RateLimit(context) is { } limited)
+        {
+            await limited.ExecuteAsync(context);
+            return;
+        }
+
         var call = $"hubspot {context.Request.Method} {context.Request.Path}";
         if (Interceptor is not { } intercept)
         {

@@ -24,6 +24,7 @@ public static class IsolatedRelay
             ["Relay:PoisonedTable"] = "poisoned" + id,
             ["Relay:KeysTable"] = "keys" + id,
             ["Relay:MetricsTable"] = "metrics" + id,
+            ["Relay:QuotasTable"] = "quotas" + id,
             ["Relay:PublicBaseUrl"] = "https://relay.test",
             ["Relay:OEmbedHosts"] = "cdn.example.com,127.0.0.1",
             ["HubSpot:DryRunFile"] = dryRunFile,

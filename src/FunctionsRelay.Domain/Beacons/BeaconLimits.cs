@@ -9,6 +9,12 @@ public sealed class BeaconLimits
 
     public int MaxBeaconsPerRequest { get; set; } = 500;
 
+    /// <summary>
+    /// Distinct sessions one request may name: a page's players send one each, and every new session can cost the
+    /// portal's HubSpot budget (its events, and a look-up of its viewer), so a flood of made-up sessions is refused whole.
+    /// </summary>
+    public int MaxSessionsPerRequest { get; set; } = 20;
+
     public int MaxStringLength { get; set; } = 2048;
 
     public int MaxSessionIdLength { get; set; } = 128;

@@ -81,8 +81,22 @@ public sealed class BeaconParser(BeaconLimits limits)
         private readonly List<BeaconError> _errors = [];
         private int _ignored;
 
-        public BeaconBatch ToBatch() =>
-            _errors.Count > 0 ? new BeaconBatch([], 0, _errors) : new BeaconBatch(_beacons, _ignored, []) { Summaries = _summaries };
+        public BeaconBatch ToBatch()
+        {
+            if (_errors.Count == 0 && SessionCount() is var sessions && sessions > limits.MaxSessionsPerRequest)
+                Error("beacons", $"name {sessions} sessions; at most {limits.MaxSessionsPerRequest} are accepted in one request (a page's players send one session each)");
+            return _errors.Count > 0 ? new BeaconBatch([], 0, _errors) : new BeaconBatch(_beacons, _ignored, []) { Summaries = _summaries };
+        }
+
+        private int SessionCount()
+        {
+            if (_beacons.Count <= limits.MaxSessionsPerRequest)
+                return _beacons.Count;
+            var sessions = new HashSet<(long, string)>();
+            foreach (var beacon in _beacons)
+                sessions.Add((beacon.PortalId, beacon.SessionId));
+            return sessions.Count;
+        }
 
         public void Error(string field, string message)
         {

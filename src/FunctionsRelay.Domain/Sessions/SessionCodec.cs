@@ -44,6 +44,7 @@ public static class SessionCodec
             DeliverCheckAt = session.DeliverCheckAt,
             LastActivityAt = session.LastActivityAt,
             AnonymousHeldSince = session.AnonymousHeldSince,
+            AnonymousHoldRefused = session.AnonymousHoldRefused,
             CloseCheckAt = session.CloseCheckAt,
             ClosedAt = session.ClosedAt,
             CloseReason = session.CloseReason,
@@ -75,6 +76,7 @@ public static class SessionCodec
             DeliverCheckAt = header.DeliverCheckAt,
             LastActivityAt = header.LastActivityAt,
             AnonymousHeldSince = header.AnonymousHeldSince,
+            AnonymousHoldRefused = header.AnonymousHoldRefused,
             CloseCheckAt = header.CloseCheckAt,
             ClosedAt = header.ClosedAt,
             CloseReason = header.CloseReason,
@@ -212,6 +214,8 @@ internal sealed record SessionHeader
     public long LastActivityAt { get; init; }
 
     public long AnonymousHeldSince { get; init; }
+
+    public bool AnonymousHoldRefused { get; init; }
 
     public long CloseCheckAt { get; init; }
 

@@ -123,6 +123,12 @@ public sealed class ViewingSession(long portalId, string sessionId)
     /// <summary>Since when (relay clock, ms) the session's events have been held for a viewer who is not a HubSpot contact yet; 0: never held.</summary>
     public long AnonymousHeldSince { get; set; }
 
+    /// <summary>
+    /// The session's viewer is no HubSpot contact and its portal had held as many such sessions as it may this hour:
+    /// its events are dropped rather than held.
+    /// </summary>
+    public bool AnonymousHoldRefused { get; set; }
+
     /// <summary>When the one close check that counts is due; checks due at other times are stale and dropped.</summary>
     public long CloseCheckAt { get; set; }
 

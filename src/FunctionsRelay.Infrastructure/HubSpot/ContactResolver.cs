@@ -61,7 +61,7 @@ public sealed class ContactResolver(
         if (_cache.TryGet((portalId, utk), out var cached))
             return cached;
 
-        var answer = await hubSpot.SendAsync(portalId, HttpMethod.Get, PathOf(utk), null, cancellationToken, answerBy);
+        var answer = await hubSpot.SendAsync(portalId, HttpMethod.Get, PathOf(utk), null, cancellationToken, answerBy, CallPriority.LookUp);
         var (resolution, keepFor) = answer.Result switch
         {
             { Outcome: DeliveryOutcome.Delivered } => IsContact(answer.Body)

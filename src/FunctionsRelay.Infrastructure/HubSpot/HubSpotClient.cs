@@ -40,13 +40,19 @@ public sealed class HubSpotClient(
     /// still sending its event.
     /// </summary>
     public async Task<HubSpotAnswer> SendAsync(
-        long portalId, HttpMethod method, string path, string? json, CancellationToken cancellationToken, DateTimeOffset? answerBy = null)
+        long portalId,
+        HttpMethod method,
+        string path,
+        string? json,
+        CancellationToken cancellationToken,
+        DateTimeOffset? answerBy = null,
+        CallPriority priority = CallPriority.Event)
     {
         using var timeLeft = answerBy is { } by ? new CancellationTokenSource(Max(by - time.GetUtcNow(), TimeSpan.Zero), time) : null;
         using var bounded = timeLeft is null ? null : CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeLeft.Token);
         try
         {
-            return await SendBoundedAsync(portalId, method, path, json, answerBy, bounded?.Token ?? cancellationToken);
+            return await SendBoundedAsync(portalId, method, path, json, answerBy, priority, bounded?.Token ?? cancellationToken);
         }
         catch (OperationCanceledException) when (timeLeft is { IsCancellationRequested: true } && !cancellationToken.IsCancellationRequested)
         {
@@ -60,7 +66,7 @@ public sealed class HubSpotClient(
     private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
 
     private async Task<HubSpotAnswer> SendBoundedAsync(
-        long portalId, HttpMethod method, string path, string? json, DateTimeOffset? answerBy, CancellationToken cancellationToken)
+        long portalId, HttpMethod method, string path, string? json, DateTimeOffset? answerBy, CallPriority priority, CancellationToken cancellationToken)
     {
         var settings = options.Value;
         var token = await tokens.GetAccessTokenAsync(portalId, cancellationToken);
@@ -68,19 +74,25 @@ public sealed class HubSpotClient(
             return new(DeliveryResult.WithoutToken(settings.NoTokenRetryDelay, "the portal has no usable token"));
 
         var refreshed = false;
-        for (var attempt = 1; ; attempt++)
+        // Waits for the pace, together: short ones (the shared bucket's fill) are waited out here up to
+        // HubSpot__MaxInlineRetryAfter, and past that the call goes back to the queue.
+        var waited = TimeSpan.Zero;
+        for (var attempt = 0; ; )
         {
             if (answerBy is { } by && time.GetUtcNow() + settings.RequestTimeout > by)
                 return new(LeaseEnds);
-            var wait = pacer.Reserve(portalId);
-            if (wait > settings.MaxInlineRetryAfter || (wait > TimeSpan.Zero && attempt >= MaxInlineAttempts)
+            var wait = await pacer.ReserveAsync(portalId, priority, cancellationToken);
+            if (waited + wait > settings.MaxInlineRetryAfter
                 || (wait > TimeSpan.Zero && answerBy is { } deadline && time.GetUtcNow() + wait + settings.RequestTimeout > deadline))
                 return new(DeliveryResult.Later(wait, "pacing below HubSpot's rate limit"));
             if (wait > TimeSpan.Zero)
             {
+                waited += wait;
                 await Task.Delay(wait, time, cancellationToken);
                 continue;
             }
+
+            attempt++;
 
             HttpResponseMessage response;
             try
@@ -101,7 +113,7 @@ public sealed class HubSpotClient(
             using (response)
             {
                 metrics.HubSpotAnswered(portalId, (int)response.StatusCode);
-                ObserveRateLimitHeaders(portalId, response);
+                await ObserveRateLimitHeadersAsync(portalId, response, cancellationToken);
                 switch (response.StatusCode)
                 {
                     case var status when (int)status is >= 200 and < 300:
@@ -119,7 +131,7 @@ public sealed class HubSpotClient(
 
                     case HttpStatusCode.TooManyRequests:
                         var retryAfter = RetryAfterOf(response) ?? TimeSpan.FromSeconds(10);
-                        pacer.Pause(portalId, retryAfter);
+                        await pacer.PauseAsync(portalId, retryAfter, cancellationToken);
                         logger.LogInformation("HubSpot answered 429 for portal {PortalId}; waiting {RetryAfter}", portalId, retryAfter);
                         if (retryAfter > settings.MaxInlineRetryAfter || attempt >= MaxInlineAttempts)
                             return new(DeliveryResult.Later(retryAfter, "HubSpot's rate limit (429)"));
@@ -139,12 +151,16 @@ public sealed class HubSpotClient(
         }
     }
 
-    private void ObserveRateLimitHeaders(long portalId, HttpResponseMessage response)
+    /// <summary>
+    /// HubSpot says on every answer what is left of the account's window, for every caller of the account: none left
+    /// pauses the portal for the window (here and, through the shared bucket, everywhere).
+    /// </summary>
+    private async ValueTask ObserveRateLimitHeadersAsync(long portalId, HttpResponseMessage response, CancellationToken cancellationToken)
     {
         if (HeaderNumber(response, "X-HubSpot-RateLimit-Remaining") is <= 0
             && HeaderNumber(response, "X-HubSpot-RateLimit-Interval-Milliseconds") is { } interval and > 0)
         {
-            pacer.Pause(portalId, TimeSpan.FromMilliseconds(interval));
+            await pacer.PauseAsync(portalId, TimeSpan.FromMilliseconds(interval), cancellationToken);
         }
     }
 

@@ -61,52 +61,6 @@ public interface IDeliveryObserver
     void Delivered(long portalId, string sessionId, PendingEvent pending);
 }
 
-/// <summary>
-/// Keeps each portal below HubSpot's limit for OAuth apps (100-110 requests per 10 s per account): a sliding window of
-/// <see cref="HubSpotOptions.RequestsPerTenSeconds"/>, paused when HubSpot says the window is spent or answers 429.
-/// </summary>
-public sealed class HubSpotPacer(IOptions<HubSpotOptions> options, TimeProvider time)
-{
-    private static readonly TimeSpan Window = TimeSpan.FromSeconds(10);
-    private readonly ConcurrentDictionary<long, PortalWindow> _portals = new();
-
-    /// <summary>How long to wait before the next request for this portal may go; reserves a slot when it returns zero.</summary>
-    public TimeSpan Reserve(long portalId)
-    {
-        var window = _portals.GetOrAdd(portalId, _ => new PortalWindow());
-        var now = time.GetUtcNow();
-        lock (window)
-        {
-            if (window.PausedUntil > now)
-                return window.PausedUntil - now;
-            while (window.Sent.Count > 0 && now - window.Sent.Peek() >= Window)
-                window.Sent.Dequeue();
-            if (window.Sent.Count >= options.Value.RequestsPerTenSeconds)
-                return window.Sent.Peek() + Window - now;
-            window.Sent.Enqueue(now);
-            return TimeSpan.Zero;
-        }
-    }
-
-    public void Pause(long portalId, TimeSpan duration)
-    {
-        var window = _portals.GetOrAdd(portalId, _ => new PortalWindow());
-        var until = time.GetUtcNow() + duration;
-        lock (window)
-        {
-            if (until > window.PausedUntil)
-                window.PausedUntil = until;
-        }
-    }
-
-    private sealed class PortalWindow
-    {
-        public Queue<DateTimeOffset> Sent { get; } = new();
-
-        public DateTimeOffset PausedUntil { get; set; }
-    }
-}
-
 /// <summary>Posts events to HubSpot's Media Bridge event endpoints, each pointing at its media object.</summary>
 public sealed class HubSpotMediaEventSender(HubSpotClient hubSpot, MediaObjectService mediaObjects) : IMediaEventSender
 {

@@ -35,6 +35,7 @@ public sealed record MediaResolution(long? ObjectId, DeliveryResult Result, Medi
 public sealed class MediaObjectService(
     HubSpotClient hubSpot,
     MediaObjectStore store,
+    QuotaStore quotas,
     RelayMetrics metrics,
     IOptions<RelayOptions> options,
     TimeProvider time,
@@ -104,7 +105,7 @@ public sealed class MediaObjectService(
         var madeNow = made is null;
         if (made is null)
         {
-            if (!fromCatalog && !await store.TryCountMadeAsync(portalId, DateOnly.FromDateTime(time.GetUtcNow().UtcDateTime), options.Value.NewMediaPerPortalPerDay, cancellationToken))
+            if (!fromCatalog && !await quotas.TryTakeMediaMadeAsync(portalId, options.Value.NewMediaPerPortalPerDay, cancellationToken))
             {
                 await store.ReleaseAsync(portalId, media, held, cancellationToken);
                 // Looked at again within the hour: an object made meanwhile by relay media is used at once.

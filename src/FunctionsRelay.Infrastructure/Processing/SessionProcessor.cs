@@ -25,6 +25,7 @@ public sealed class SessionProcessor(
     IEnumerable<IDeliveryObserver> observers,
     OEmbedEndpoint oembed,
     ContactResolver contacts,
+    QuotaStore quotas,
     RelayMetrics metrics,
     DeadLetterStore deadLetters,
     IOptions<SessionOptions> sessionOptions,
@@ -220,18 +221,38 @@ public sealed class SessionProcessor(
     /// </summary>
     private async Task<DeliveryResult?> AnonymousHoldAsync(ViewingSession session, PendingEvent pending, DateTimeOffset answerBy, CancellationToken cancellationToken)
     {
-        if (session.ContactId is not null || session.Utk is not { } utk || relayOptions.Value.HoldAnonymousFor == TimeSpan.Zero)
-            return null;
-        var resolution = await contacts.ResolveAsync(session.PortalId, utk.Value, cancellationToken, answerBy);
         var settings = relayOptions.Value;
-        return resolution.State switch
-        {
-            UtkState.Contact or UtkState.Unchecked => null,
-            UtkState.AskLater => resolution.Unanswered,
-            _ when Now - HeldSince(session, pending) >= (long)settings.HoldAnonymousFor.TotalMilliseconds => DeliveryResult.Dropped,
-            _ => DeliveryResult.HeldFor(settings.AnonymousCheckInterval, "the viewer's utk is not a HubSpot contact yet: the session is held"),
-        };
+        if (session.ContactId is not null || session.Utk is not { } utk || settings.HoldAnonymousFor == TimeSpan.Zero)
+            return null;
+        if (session.AnonymousHoldRefused)
+            return HoldRefused;
+        var resolution = await contacts.ResolveAsync(session.PortalId, utk.Value, cancellationToken, answerBy);
+        if (resolution.State is UtkState.Contact or UtkState.Unchecked)
+            return null;
+        if (resolution.State == UtkState.AskLater)
+            return resolution.Unanswered;
+        var heldFor = TimeSpan.FromMilliseconds(Now - HeldSince(session, pending));
+        if (heldFor >= settings.HoldAnonymousFor)
+            return DeliveryResult.Dropped;
+        // A new hold counts against the portal's hourly bound: a page's key is public, and each hold asks HubSpot for a month.
+        if (session.AnonymousHeldSince == 0 && !await quotas.TryTakeHeldAsync(session.PortalId, settings.MaxNewHeldSessionsPerPortalPerHour, cancellationToken))
+            return HoldRefused;
+        return DeliveryResult.HeldFor(NextAnonymousCheck(heldFor), "the viewer's utk is not a HubSpot contact yet: the session is held");
     }
+
+    /// <summary>A new such session beyond the portal's hourly bound of holds: its events are dropped, not held.</summary>
+    private static readonly DeliveryResult HoldRefused = DeliveryResult.Dropped with { Answer = "hold refused" };
+
+    /// <summary>How long a held session waits before it asks again: as long as it has been held (1, 2, 4 ... hours), between the check interval and a day.</summary>
+    private TimeSpan NextAnonymousCheck(TimeSpan heldFor)
+    {
+        var settings = relayOptions.Value;
+        var wait = heldFor < settings.AnonymousCheckInterval ? settings.AnonymousCheckInterval : heldFor > MaxHeldCheckDelay ? MaxHeldCheckDelay : heldFor;
+        var untilDropped = settings.HoldAnonymousFor - heldFor;
+        return untilDropped > TimeSpan.Zero && untilDropped < wait ? untilDropped : wait;
+    }
+
+    private static readonly TimeSpan MaxHeldCheckDelay = TimeSpan.FromDays(1);
 
     /// <summary>Since when a session has been held: its first hold, else (not held yet) when the event became due.</summary>
     private long HeldSince(ViewingSession session, PendingEvent pending) =>
@@ -415,6 +436,17 @@ public sealed class SessionProcessor(
                     await deadLetters.AddAsync(portalId, sessionId, pending, 0, $"{result.Answer} for about {waited}; not sent", cancellationToken);
                     metrics.EventDeadLettered(portalId, pending.Key);
                     break;
+                case DeliveryOutcome.Dropped when ReferenceEquals(result, HoldRefused):
+                    logger.LogWarning(
+                        "Session {PortalId}/{SessionId}: its viewer is no HubSpot contact and portal {PortalId} has begun {Limit} such holds this hour (Relay__MaxNewHeldSessionsPerPortalPerHour): {EventKey} is dropped, not held",
+                        portalId,
+                        sessionId,
+                        portalId,
+                        relayOptions.Value.MaxNewHeldSessionsPerPortalPerHour,
+                        pending.Key);
+                    metrics.EventDropped(portalId, pending.Key, "anonymous_bound");
+                    session.AnonymousHoldRefused = true;
+                    break;
                 case DeliveryOutcome.Dropped:
                     logger.LogWarning(
                         "Session {PortalId}/{SessionId}: its viewer's utk has not become a HubSpot contact in {HoldAnonymousFor}: {EventKey} is dropped, not sent",
@@ -425,8 +457,8 @@ public sealed class SessionProcessor(
                     metrics.EventDropped(portalId, pending.Key, "anonymous");
                     break;
                 default:
-                    var delay = TimeSpan.FromTicks(Math.Clamp(result.RetryAfter.Ticks, MinRetryDelay.Ticks, MaxRetryDelay.Ticks));
                     var holding = result.Outcome == DeliveryOutcome.Held;
+                    var delay = TimeSpan.FromTicks(Math.Clamp(result.RetryAfter.Ticks, MinRetryDelay.Ticks, (holding ? MaxHeldCheckDelay : MaxRetryDelay).Ticks));
                     // A held session asks again every hour for up to a month: its first hold is logged below, the rest only at Debug.
                     logger.Log(
                         holding ? LogLevel.Debug : LogLevel.Information,
@@ -456,7 +488,7 @@ public sealed class SessionProcessor(
                     {
                         metrics.SessionHeld(portalId);
                         logger.LogInformation(
-                            "Session {PortalId}/{SessionId} is held: its viewer's utk is not a HubSpot contact yet; asked again every {CheckInterval}, dropped after {HoldAnonymousFor}",
+                            "Session {PortalId}/{SessionId} is held: its viewer's utk is not a HubSpot contact yet; asked again after {CheckInterval}, then after as long as it has been held (up to a day), dropped after {HoldAnonymousFor}",
                             portalId,
                             sessionId,
                             relayOptions.Value.AnonymousCheckInterval,
@@ -478,9 +510,11 @@ public sealed class SessionProcessor(
             }
 
             // Someone saved the session since: take that out of the fresh copy, and go on with whatever it holds.
+            var refused = session.AnonymousHoldRefused;
             var updated = await sessions.UpdateAsync(portalId, sessionId, createIfMissing: false, (fresh, _) =>
             {
-                var changed = fresh.MarkDelivered(pending.Key);
+                var changed = fresh.MarkDelivered(pending.Key) | (refused && !fresh.AnonymousHoldRefused);
+                fresh.AnonymousHoldRefused |= refused;
                 return Task.FromResult(ExtendOrRelease(fresh, worker) || changed);
             }, cancellationToken);
             if (updated is null)

@@ -74,37 +74,6 @@ public sealed class MediaObjectStore(StorageClients clients, IOptions<RelayOptio
         }
     }
 
-    /// <summary>
-    /// Counts one more object made from beacons in the portal on <paramref name="day"/> (UTC), unless
-    /// <paramref name="limit"/> are made already: false then. One row per portal and day, its count ETag-guarded.
-    /// </summary>
-    public async Task<bool> TryCountMadeAsync(long portalId, DateOnly day, int limit, CancellationToken cancellationToken)
-    {
-        var rowKey = "made-" + day.ToString("yyyyMMdd", CultureInfo.InvariantCulture);
-        for (var attempt = 0; attempt < 20; attempt++)
-        {
-            var current = await Table.GetEntityIfExistsAsync<TableEntity>(PartitionKey(portalId), rowKey, cancellationToken: cancellationToken);
-            var count = current.HasValue ? current.Value!.GetInt32("Count") ?? 0 : 0;
-            if (count >= limit)
-                return false;
-            var next = new TableEntity(PartitionKey(portalId), rowKey) { ["Count"] = count + 1 };
-            try
-            {
-                if (current.HasValue)
-                    await Table.UpdateEntityAsync(next, current.Value!.ETag, TableUpdateMode.Replace, cancellationToken);
-                else
-                    await Table.AddEntityAsync(next, cancellationToken);
-                return true;
-            }
-            catch (RequestFailedException ex) when (ex.Status is 409 or 412)
-            {
-                // Another worker counted meanwhile: read again.
-            }
-        }
-
-        return false;
-    }
-
     public static string PartitionKey(long portalId) => portalId.ToString(CultureInfo.InvariantCulture);
 
     public static string RowKey(MediaObjectSpec media) =>

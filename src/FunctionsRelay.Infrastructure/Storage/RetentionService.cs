@@ -7,7 +7,7 @@ using Microsoft.Extensions.Options;
 namespace FunctionsRelay.Infrastructure.Storage;
 
 /// <summary>What one pass of <see cref="RetentionService"/> deleted.</summary>
-public sealed record RetentionResult(int Sessions, int DeadLetters, int Poisoned, int MetricRows);
+public sealed record RetentionResult(int Sessions, int DeadLetters, int Poisoned, int MetricRows, int QuotaRows = 0);
 
 /// <summary>
 /// Deletes what the relay keeps only for a while. After <c>Relay__RetentionDays</c> (30): closed sessions whose events are
@@ -15,14 +15,15 @@ public sealed record RetentionResult(int Sessions, int DeadLetters, int Poisoned
 /// a replay puts back into the session's outbox. What never reached HubSpot, dead letters and poisoned messages (beacons
 /// the relay answered 202 for), is kept until an operator replays it, or after <c>Relay__UndeliveredRetentionDays</c>
 /// when that is set (0, the default: never deleted by retention). Sessions still holding events are kept whatever their
-/// age, and so are tokens and media objects, which the relay goes on using. The counters of the metrics table are kept
-/// <see cref="MetricsKeptFor"/>: the operator view shows a day.
+/// age, and so are tokens and media objects, which the relay goes on using. The counters of the metrics table, and the
+/// rows of the quotas table, are kept <see cref="MetricsKeptFor"/>: the operator view shows a day, quotas count an hour or a day.
 /// </summary>
 public sealed class RetentionService(
     SessionRepository sessions,
     DeadLetterStore deadLetters,
     PoisonedMessageStore poisoned,
     DeliveryFigures figures,
+    QuotaStore quotas,
     IOptions<RelayOptions> options,
     TimeProvider time,
     ILogger<RetentionService> logger)
@@ -49,9 +50,10 @@ public sealed class RetentionService(
                 keep: entity => replayable.Contains((entity.PartitionKey, Uri.UnescapeDataString(entity.RowKey)))),
             deadLettersDeleted,
             poisonedDeleted,
-            await DeleteAsync(figures.Table, TableClient.CreateQueryFilter($"Minute lt {now - MetricsKeptFor}"), cancellationToken));
+            await DeleteAsync(figures.Table, TableClient.CreateQueryFilter($"Minute lt {now - MetricsKeptFor}"), cancellationToken),
+            await DeleteAsync(quotas.Table, TableClient.CreateQueryFilter($"CountedAt lt {now - MetricsKeptFor}"), cancellationToken));
         logger.LogInformation(
-            "Retention ({RetentionDays} days; undelivered: {UndeliveredRetentionDays} days, 0 keeping them until replayed): deleted {Sessions} closed sessions older than {Cutoff:u} ({Kept} kept for their dead letters), {DeadLetters} dead letters, {Poisoned} poisoned messages and {MetricRows} rows of counters",
+            "Retention ({RetentionDays} days; undelivered: {UndeliveredRetentionDays} days, 0 keeping them until replayed): deleted {Sessions} closed sessions older than {Cutoff:u} ({Kept} kept for their dead letters), {DeadLetters} dead letters, {Poisoned} poisoned messages, {MetricRows} rows of counters and {QuotaRows} of quotas",
             settings.RetentionDays,
             settings.UndeliveredRetentionDays,
             result.Sessions,
@@ -59,7 +61,8 @@ public sealed class RetentionService(
             replayable.Count,
             result.DeadLetters,
             result.Poisoned,
-            result.MetricRows);
+            result.MetricRows,
+            result.QuotaRows);
         return result;
     }
 

@@ -1,0 +1,235 @@
+using System.Collections.Concurrent;
+using FunctionsRelay.Infrastructure.Storage;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+
+namespace FunctionsRelay.Infrastructure.HubSpot;
+
+/// <summary>What a call to HubSpot is for: the portal's events (and the media objects they need), or a look-up that may wait.</summary>
+public enum CallPriority
+{
+    Event,
+    LookUp,
+}
+
+/// <summary>How the relay's instances share a portal's HubSpot budget (<c>HubSpot__Budget</c>).</summary>
+public enum BudgetMode
+{
+    /// <summary>
+    /// One token bucket per portal in table <c>quotas</c>, drawn from by every instance (the default): together they send
+    /// at most <see cref="HubSpotOptions.RequestsPerTenSeconds"/> per 10 s, however many instances there are.
+    /// </summary>
+    Shared,
+
+    /// <summary>Each instance paces itself alone, as if it were the only one: n instances may send n times the pace.</summary>
+    Instance,
+}
+
+/// <summary>
+/// Keeps each portal below HubSpot's limit for OAuth apps (100-110 requests per 10 s per account, one budget for every
+/// caller). Each instance keeps a sliding window of <see cref="HubSpotOptions.RequestsPerTenSeconds"/> and is paused
+/// when HubSpot answers 429 or says the window is (nearly) spent. With <see cref="BudgetMode.Shared"/> every call also
+/// takes a token from the portal's bucket in table <c>quotas</c>: it fills at a tenth of the pace per second up to a
+/// tenth of the pace (so no 10 s, sliding or fixed, holds more than 1.1 times the pace), and an instance takes a few
+/// tokens at a time (<see cref="HubSpotOptions.BudgetSlice"/>) for about a second, so that one table write serves
+/// several calls. A 429 or an exhausted window puts the bucket in debt for its wait, so every instance waits it out.
+/// Look-ups (<see cref="CallPriority.LookUp"/>) take at most half of the window, and from the bucket only while it
+/// holds more than half: the portal's events go first.
+/// </summary>
+public sealed class HubSpotPacer(IOptions<HubSpotOptions> options, TimeProvider time, QuotaStore? shared = null, ILogger<HubSpotPacer>? logger = null)
+{
+    private static readonly TimeSpan Window = TimeSpan.FromSeconds(10);
+    private static readonly TimeSpan SliceLife = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan StorageTroubleWarningEvery = TimeSpan.FromMinutes(1);
+    private readonly ConcurrentDictionary<long, PortalWindow> _portals = new();
+    private readonly ILogger _logger = logger ?? NullLogger<HubSpotPacer>.Instance;
+    private DateTimeOffset _lastStorageWarning;
+
+    /// <summary>Reserves a call for the portal: zero to go now, else how long to wait before asking again.</summary>
+    public async ValueTask<TimeSpan> ReserveAsync(long portalId, CallPriority priority, CancellationToken cancellationToken)
+    {
+        var window = _portals.GetOrAdd(portalId, _ => new PortalWindow());
+        var local = ReserveLocal(window, priority);
+        if (local > TimeSpan.Zero || shared is null)
+            return local;
+        var wait = await TakeSharedAsync(portalId, window, priority, cancellationToken);
+        if (wait > TimeSpan.Zero)
+            Unreserve(window);
+        return wait;
+    }
+
+    /// <summary>The instance's own window, as <see cref="ReserveAsync"/> but without the shared budget (tests, and the instance mode).</summary>
+    public TimeSpan Reserve(long portalId, CallPriority priority = CallPriority.Event) =>
+        ReserveLocal(_portals.GetOrAdd(portalId, _ => new PortalWindow()), priority);
+
+    /// <summary>No call for the portal before <paramref name="duration"/> has passed: here at once, and for every instance through the bucket.</summary>
+    public async ValueTask PauseAsync(long portalId, TimeSpan duration, CancellationToken cancellationToken)
+    {
+        var window = _portals.GetOrAdd(portalId, _ => new PortalWindow());
+        var until = time.GetUtcNow() + duration;
+        lock (window)
+        {
+            if (until > window.PausedUntil)
+                window.PausedUntil = until;
+            window.Slice = 0;
+        }
+
+        if (shared is not null)
+            await IndebtAsync(portalId, window, duration, cancellationToken);
+    }
+
+    private TimeSpan ReserveLocal(PortalWindow window, CallPriority priority)
+    {
+        var now = time.GetUtcNow();
+        lock (window)
+        {
+            if (window.PausedUntil > now)
+                return window.PausedUntil - now;
+            while (window.Sent.Count > 0 && now - window.Sent.Peek() >= Window)
+                window.Sent.Dequeue();
+            var limit = priority == CallPriority.LookUp ? Math.Max(1, options.Value.RequestsPerTenSeconds / 2) : options.Value.RequestsPerTenSeconds;
+            if (window.Sent.Count >= limit)
+                return window.Sent.ElementAt(window.Sent.Count - limit) + Window - now;
+            window.Sent.Enqueue(now);
+            return TimeSpan.Zero;
+        }
+    }
+
+    private static void Unreserve(PortalWindow window)
+    {
+        lock (window)
+        {
+            // The newest reservation is this call's: the window is a queue of times, so drop the last by rebuilding it.
+            if (window.Sent.Count > 0)
+            {
+                var kept = window.Sent.Take(window.Sent.Count - 1).ToList();
+                window.Sent.Clear();
+                foreach (var sent in kept)
+                    window.Sent.Enqueue(sent);
+            }
+        }
+    }
+
+    private double Rate => options.Value.RequestsPerTenSeconds / Window.TotalSeconds;
+
+    private double Capacity => Math.Max(1, options.Value.RequestsPerTenSeconds / 10.0);
+
+    private async ValueTask<TimeSpan> TakeSharedAsync(long portalId, PortalWindow window, CallPriority priority, CancellationToken cancellationToken)
+    {
+        if (priority == CallPriority.Event && TakeFromSlice(window))
+            return TimeSpan.Zero;
+        await window.Turn.WaitAsync(cancellationToken);
+        try
+        {
+            // Another call of this instance may have taken a slice while this one waited its turn.
+            if (priority == CallPriority.Event && TakeFromSlice(window))
+                return TimeSpan.Zero;
+            for (var attempt = 0; attempt < 10; attempt++)
+            {
+                var now = time.GetUtcNow();
+                var read = window.Known ??= await shared!.GetBudgetAsync(portalId, cancellationToken);
+                var level = read is null ? Capacity : Math.Min(Capacity, read.Tokens + Math.Max(0, (now - read.At).TotalSeconds) * Rate);
+                var floor = priority == CallPriority.LookUp ? Capacity / 2 : 0;
+                if (level - floor < 1)
+                    return TimeSpan.FromSeconds(Math.Max(0.05, (1 + floor - level) / Rate));
+                var take = priority == CallPriority.LookUp ? 1 : (int)Math.Min(options.Value.BudgetSlice, Math.Floor(level));
+                if (await shared!.TryWriteBudgetAsync(portalId, level - take, now, read, cancellationToken) is { } etag)
+                {
+                    window.Known = new BudgetRow(level - take, now, etag);
+                    lock (window)
+                        (window.Slice, window.SliceUntil) = (take - 1, now + SliceLife);
+                    return TimeSpan.Zero;
+                }
+
+                // Another instance took from the bucket since it was read: read it again.
+                window.Known = null;
+            }
+
+            return TimeSpan.FromMilliseconds(100);
+        }
+        catch (Exception ex) when (StorageClients.IsUnavailable(ex) && !cancellationToken.IsCancellationRequested)
+        {
+            // Storage out of reach: pace by this instance's window alone rather than stop sending.
+            WarnStorageTrouble(portalId, ex);
+            window.Known = null;
+            return TimeSpan.Zero;
+        }
+        finally
+        {
+            window.Turn.Release();
+        }
+    }
+
+    private bool TakeFromSlice(PortalWindow window)
+    {
+        lock (window)
+        {
+            if (window.Slice <= 0 || window.SliceUntil <= time.GetUtcNow())
+                return false;
+            window.Slice--;
+            return true;
+        }
+    }
+
+    /// <summary>Puts the bucket <paramref name="duration"/>'s worth of tokens in debt, unless it is deeper already.</summary>
+    private async ValueTask IndebtAsync(long portalId, PortalWindow window, TimeSpan duration, CancellationToken cancellationToken)
+    {
+        await window.Turn.WaitAsync(cancellationToken);
+        try
+        {
+            for (var attempt = 0; attempt < 5; attempt++)
+            {
+                var now = time.GetUtcNow();
+                var read = window.Known ??= await shared!.GetBudgetAsync(portalId, cancellationToken);
+                var level = read is null ? Capacity : Math.Min(Capacity, read.Tokens + Math.Max(0, (now - read.At).TotalSeconds) * Rate);
+                var debt = -duration.TotalSeconds * Rate;
+                if (level <= debt)
+                    return;
+                if (await shared!.TryWriteBudgetAsync(portalId, debt, now, read, cancellationToken) is { } etag)
+                {
+                    window.Known = new BudgetRow(debt, now, etag);
+                    return;
+                }
+
+                window.Known = null;
+            }
+        }
+        catch (Exception ex) when (StorageClients.IsUnavailable(ex) && !cancellationToken.IsCancellationRequested)
+        {
+            WarnStorageTrouble(portalId, ex);
+            window.Known = null;
+        }
+        finally
+        {
+            window.Turn.Release();
+        }
+    }
+
+    private void WarnStorageTrouble(long portalId, Exception ex)
+    {
+        var now = time.GetUtcNow();
+        if (now - _lastStorageWarning < StorageTroubleWarningEvery)
+            return;
+        _lastStorageWarning = now;
+        _logger.LogWarning(ex, "The shared HubSpot budget of portal {PortalId} could not be read or written; this instance paces itself alone meanwhile", portalId);
+    }
+
+    private sealed class PortalWindow
+    {
+        public Queue<DateTimeOffset> Sent { get; } = new();
+
+        public DateTimeOffset PausedUntil { get; set; }
+
+        /// <summary>Tokens this instance took from the shared bucket and has not used yet, until <see cref="SliceUntil"/>.</summary>
+        public int Slice { get; set; }
+
+        public DateTimeOffset SliceUntil { get; set; }
+
+        /// <summary>The bucket as this instance last read or wrote it: written over without a read while nobody else wrote it.</summary>
+        public BudgetRow? Known { get; set; }
+
+        /// <summary>One table call per portal at a time in this instance; the others wait and take from its slice.</summary>
+        public SemaphoreSlim Turn { get; } = new(1, 1);
+    }
+}

@@ -1,0 +1,87 @@
+using System.Globalization;
+using Azure;
+using Azure.Data.Tables;
+using Microsoft.Extensions.Options;
+
+namespace FunctionsRelay.Infrastructure.Storage;
+
+/// <summary>
+/// Per-portal counts of what a window allows, shared by every instance (table <c>quotas</c>): partition = portal id, row =
+/// the quota and its window (<c>media-made-20261202</c>, <c>held-2026120214</c>), its count ETag-guarded; and the
+/// portal's HubSpot budget (<c>hubspot-budget</c>: a token bucket, see <see cref="HubSpot.HubSpotPacer"/>). Rows live a
+/// day past their window (<see cref="RetentionService"/> deletes them after).
+/// </summary>
+public sealed class QuotaStore(StorageClients clients, IOptions<RelayOptions> options, TimeProvider time)
+{
+    public TableClient Table { get; } = clients.Tables.GetTableClient(options.Value.QuotasTable);
+
+    public Task CreateIfNotExistsAsync(CancellationToken cancellationToken) => Table.CreateIfNotExistsAsync(cancellationToken);
+
+    /// <summary>Media objects beacons made in the portal today (UTC), one more taken unless <paramref name="limit"/> are.</summary>
+    public Task<bool> TryTakeMediaMadeAsync(long portalId, int limit, CancellationToken cancellationToken) =>
+        TryTakeAsync(portalId, "media-made-" + time.GetUtcNow().ToString("yyyyMMdd", CultureInfo.InvariantCulture), limit, cancellationToken);
+
+    /// <summary>Sessions held for a viewer who is not a contact, begun in the portal this hour (UTC); one more taken unless <paramref name="limit"/> are.</summary>
+    public Task<bool> TryTakeHeldAsync(long portalId, int limit, CancellationToken cancellationToken) =>
+        TryTakeAsync(portalId, "held-" + time.GetUtcNow().ToString("yyyyMMddHH", CultureInfo.InvariantCulture), limit, cancellationToken);
+
+    /// <summary>The portal's shared HubSpot budget as last written (null: none yet), with its ETag.</summary>
+    public async Task<BudgetRow?> GetBudgetAsync(long portalId, CancellationToken cancellationToken)
+    {
+        var row = await Table.GetEntityIfExistsAsync<TableEntity>(portalId.ToString(CultureInfo.InvariantCulture), BudgetRowKey, cancellationToken: cancellationToken);
+        return row.HasValue && row.Value is { } entity
+            ? new BudgetRow(entity.GetDouble("Tokens") ?? 0, entity.GetDateTimeOffset("At") ?? DateTimeOffset.MinValue, entity.ETag)
+            : null;
+    }
+
+    /// <summary>Writes the budget over the version read (<paramref name="read"/> null: only if there is none yet); its new ETag, or null if someone wrote it since.</summary>
+    public async Task<ETag?> TryWriteBudgetAsync(long portalId, double tokens, DateTimeOffset at, BudgetRow? read, CancellationToken cancellationToken)
+    {
+        var entity = new TableEntity(portalId.ToString(CultureInfo.InvariantCulture), BudgetRowKey) { ["Tokens"] = tokens, ["At"] = at, ["CountedAt"] = at };
+        try
+        {
+            var response = read is { } known
+                ? await Table.UpdateEntityAsync(entity, known.ETag, TableUpdateMode.Replace, cancellationToken)
+                : await Table.AddEntityAsync(entity, cancellationToken);
+            return response.Headers.ETag;
+        }
+        catch (RequestFailedException ex) when (ex.Status is 404 or 409 or 412)
+        {
+            return null;
+        }
+    }
+
+    private const string BudgetRowKey = "hubspot-budget";
+
+    /// <summary>Counts one more in the row, unless <paramref name="limit"/> are counted already: false then.</summary>
+    private async Task<bool> TryTakeAsync(long portalId, string rowKey, int limit, CancellationToken cancellationToken)
+    {
+        var partition = portalId.ToString(CultureInfo.InvariantCulture);
+        for (var attempt = 0; attempt < 20; attempt++)
+        {
+            var current = await Table.GetEntityIfExistsAsync<TableEntity>(partition, rowKey, cancellationToken: cancellationToken);
+            var count = current.HasValue ? current.Value!.GetInt32("Count") ?? 0 : 0;
+            if (count >= limit)
+                return false;
+            var next = new TableEntity(partition, rowKey) { ["Count"] = count + 1, ["CountedAt"] = time.GetUtcNow() };
+            try
+            {
+                if (current.HasValue)
+                    await Table.UpdateEntityAsync(next, current.Value!.ETag, TableUpdateMode.Replace, cancellationToken);
+                else
+                    await Table.AddEntityAsync(next, cancellationToken);
+                return true;
+            }
+            catch (RequestFailedException ex) when (ex.Status is 409 or 412)
+            {
+                // Another instance counted meanwhile: read again.
+                await Task.Delay(TimeSpan.FromMilliseconds(Random.Shared.Next(5, 50)), time, cancellationToken);
+            }
+        }
+
+        return false;
+    }
+}
+
+/// <summary>A portal's shared HubSpot budget: the tokens left at <see cref="At"/>, and the row's version.</summary>
+public sealed record BudgetRow(double Tokens, DateTimeOffset At, ETag ETag);

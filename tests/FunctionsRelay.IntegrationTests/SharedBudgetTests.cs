@@ -1,0 +1,48 @@
+using FunctionsRelay.Infrastructure.HubSpot;
+
+namespace FunctionsRelay.IntegrationTests;
+
+/// <summary>
+/// Two relays on one storage account send to one stand-in HubSpot whose limit, as HubSpot's, is the account's over every
+/// caller: with the shared budget they stay under it together; each pacing itself alone, they exceed it.
+/// </summary>
+[Collection(AzuriteCollection.Name)]
+public sealed class SharedBudgetTests(Azurite azurite) : WithFakeHubSpot
+{
+    private const long Portal = 6262;
+
+    [Theory]
+    [InlineData(BudgetMode.Shared)]
+    [InlineData(BudgetMode.Instance)]
+    public async Task Two_relays_on_one_portal_stay_under_its_hubspot_limit_together_only_with_the_shared_budget(BudgetMode mode)
+    {
+        HubSpot.RequestsPerTenSecondsPerAccount = 20;
+        var settings = new Dictionary<string, string?>
+        {
+            ["HubSpot:RequestsPerTenSeconds"] = "18",
+            ["HubSpot:Budget"] = mode.ToString(),
+            ["HubSpot:MaxInlineRetryAfter"] = "00:00:05",
+            ["Relay:HoldAnonymousFor"] = "00:00:00",
+        };
+        using var first = new RelayHost(azurite, HubSpot, settings);
+        // The second relay: the same queues and tables, as a second instance of one deployment.
+        using var second = new RelayHost(azurite, HubSpot, first.Settings.ToDictionary());
+        await HubSpot.ConnectPortalAsync(first.Service<PortalTokenStore>(), Portal, TimeSpan.FromMinutes(30));
+        var fields = System.Text.Json.JsonDocument.Parse("""{"mediaType":"VIDEO","title":"Shared","oembedUrl":"https://video.example.com/oembed?id=2"}""").RootElement.Clone();
+        HubSpot.Objects[78_001] = new MediaObject(78_001, Portal, "VIDEO", "Shared", null, fields);
+        var sessions = Enumerable.Range(1, 8)
+            .Select(i => SessionBeacons.Typical(Portal, $"{mode}-shared-{i}", media: """{"mediaBridgeId":78001,"type":"VIDEO"}"""))
+            .ToList();
+
+        await Task.WhenAll(sessions.Select((session, i) => (i % 2 == 0 ? first : second).Client.PostAsync("/api/beacons", session.Content())));
+
+        await first.EventuallyAsync(
+            () => sessions.All(s => HubSpot.EventsOf(s.SessionId).Any(e => e.Key == "attention-span")), "every session's attention span reaches HubSpot", seconds: 120);
+        foreach (var session in sessions)
+            Assert.Equal(session.ExpectedEvents(), HubSpot.EventsOf(session.SessionId).Select(e => (e.Key, e.ProviderPayload)).ToList());
+        if (mode == BudgetMode.Shared)
+            Assert.Equal(0, HubSpot.RateLimitedCalls(Portal));
+        else
+            Assert.True(HubSpot.RateLimitedCalls(Portal) > 0, "two relays each pacing alone stayed under the account's limit: the test shows nothing");
+    }
+}
