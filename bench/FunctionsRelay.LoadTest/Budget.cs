@@ -3,7 +3,8 @@ using FunctionsRelay.Testing;
 namespace FunctionsRelay.LoadTest;
 
 /// <summary>One portal's HubSpot calls while it had a backlog: how close to its pace and to HubSpot's limit it went.</summary>
-public sealed record PortalBudget(long PortalId, int Calls, double BacklogSeconds, double PerTenSeconds, double ShareOfPace, double ShareOfLimit, int SlowestTenSeconds);
+public sealed record PortalBudget(
+    long PortalId, int Calls, double BacklogSeconds, double PerTenSeconds, double ShareOfPace, double ShareOfLimit, int SlowestTenSeconds, IReadOnlyList<int> PerTenSecondsFromStart);
 
 /// <summary>What the stand-in HubSpot's account limit saw over every instance: 429s, and each portal's delivery rate.</summary>
 public sealed record Budget(int Calls, int Limited, int LimitedAfterFirst10s, double LimitedShare, double LimitedShareAfterFirst10s, IReadOnlyList<PortalBudget> Portals)
@@ -35,7 +36,9 @@ public sealed record Budget(int Calls, int Limited, int LimitedAfterFirst10s, do
             var slowest = int.MaxValue;
             for (var start = from; start + 10_000 <= to; start += 1_000)
                 slowest = Math.Min(slowest, times.Count(t => t >= start && t < start + 10_000));
-            portals.Add(new PortalBudget(portalId, answered.Count, (to - from) / 1000.0, perTen, perTen / pace, perTen / limit, slowest));
+            var series = times.GroupBy(t => (int)((t - startMs) / 10_000)).ToDictionary(g => g.Key, g => g.Count());
+            var fromStart = Enumerable.Range(0, series.Keys.Max() + 1).Select(i => series.GetValueOrDefault(i)).ToList();
+            portals.Add(new PortalBudget(portalId, answered.Count, (to - from) / 1000.0, perTen, perTen / pace, perTen / limit, slowest, fromStart));
         }
 
         return new Budget(calls, limited, limitedLater, (double)limited / Math.Max(1, calls), (double)limitedLater / Math.Max(1, callsLater), portals);

@@ -203,7 +203,7 @@ if (options.HubSpotLimit is { } accountLimit)
     var budget = Budget.Of(hubSpot, hubSpotStartMs, accountLimit, options.Pace ?? new HubSpotOptions().RequestsPerTenSeconds);
     report.Line($"  HubSpot's account limit {accountLimit} per 10 s over every instance ({options.Budget} budget, pace {options.Pace ?? new HubSpotOptions().RequestsPerTenSeconds}): {budget.Limited} of {budget.Calls} calls answered 429 ({budget.LimitedShare:P2}); after the first 10 s {budget.LimitedAfterFirst10s} ({budget.LimitedShareAfterFirst10s:P2})");
     foreach (var portal in budget.Portals)
-        report.Line($"    portal {portal.PortalId}: {portal.Calls} calls in {portal.BacklogSeconds:F0} s of backlog, {portal.PerTenSeconds:F1} per 10 s = {portal.ShareOfPace:P0} of the pace, {portal.ShareOfLimit:P0} of HubSpot's limit (slowest 10 s: {portal.SlowestTenSeconds})");
+        report.Line($"    portal {portal.PortalId}: {portal.Calls} calls in {portal.BacklogSeconds:F0} s of backlog, {portal.PerTenSeconds:F1} per 10 s = {portal.ShareOfPace:P0} of the pace, {portal.ShareOfLimit:P0} of HubSpot's limit (slowest 10 s: {portal.SlowestTenSeconds}); per 10 s from the start: {string.Join(" ", portal.PerTenSecondsFromStart)}");
     report.Set("budget", budget);
 }
 report.Line($"  the limit: Azurite takes {rawOpsPerSecond:F0} storage operations/s of this kind (SDK, proxy, {options.RawWorkers} workers, nothing else) = {rawOpsPerSecond / opsPerBeacon:F0} beacons/s at the relay's {opsPerBeacon:F2} per beacon");

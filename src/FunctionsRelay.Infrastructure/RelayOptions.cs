@@ -158,8 +158,8 @@ public sealed class HubSpotOptions
     /// <summary>How the relay's instances share each portal's pace: one bucket in table <c>quotas</c> (the default), or each alone.</summary>
     public HubSpot.BudgetMode Budget { get; set; } = HubSpot.BudgetMode.Shared;
 
-    /// <summary>How many calls an instance takes from a portal's shared bucket at once (used within a second, or lost).</summary>
-    public int BudgetSlice { get; set; } = 3;
+    /// <summary>How many calls an instance takes from a portal's shared bucket at once (used within a quarter of a second, or lost).</summary>
+    public int BudgetSlice { get; set; } = 2;
 
     /// <summary>A 429 whose Retry-After is longer than this goes back to the queue as a delayed message.</summary>
     public TimeSpan MaxInlineRetryAfter { get; set; } = TimeSpan.FromSeconds(5);

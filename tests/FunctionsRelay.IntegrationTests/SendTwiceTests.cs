@@ -72,9 +72,7 @@ public sealed class SendTwiceTests(Azurite azurite) : WithFakeHubSpot
             ["Relay:HoldAnonymousFor"] = "00:00:00",
         });
         // A media the provider made in HubSpot itself: every call of the session is one of its events.
-        var fields = System.Text.Json.JsonDocument.Parse("""{"mediaType":"VIDEO","title":"Paced","oembedUrl":"https://video.example.com/oembed?id=1"}""").RootElement.Clone();
-        HubSpot.Objects[77_001] = new MediaObject(77_001, Portal, "VIDEO", "Paced", null, fields);
-        var session = SessionBeacons.Typical(Portal, "slow-pace", media: """{"mediaBridgeId":77001,"type":"VIDEO"}""");
+        var session = SessionBeacons.Typical(Portal, "slow-pace", media: HubSpot.ProviderMadeVideo(Portal, 77_001, "Paced"));
 
         await host.Client.PostAsync("/api/beacons", session.Content());
 

@@ -28,11 +28,8 @@ public sealed class SharedBudgetTests(Azurite azurite) : WithFakeHubSpot
         // The second relay: the same queues and tables, as a second instance of one deployment.
         using var second = new RelayHost(azurite, HubSpot, first.Settings.ToDictionary());
         await HubSpot.ConnectPortalAsync(first.Service<PortalTokenStore>(), Portal, TimeSpan.FromMinutes(30));
-        var fields = System.Text.Json.JsonDocument.Parse("""{"mediaType":"VIDEO","title":"Shared","oembedUrl":"https://video.example.com/oembed?id=2"}""").RootElement.Clone();
-        HubSpot.Objects[78_001] = new MediaObject(78_001, Portal, "VIDEO", "Shared", null, fields);
-        var sessions = Enumerable.Range(1, 8)
-            .Select(i => SessionBeacons.Typical(Portal, $"{mode}-shared-{i}", media: """{"mediaBridgeId":78001,"type":"VIDEO"}"""))
-            .ToList();
+        var media = HubSpot.ProviderMadeVideo(Portal, 78_001, "Shared");
+        var sessions = Enumerable.Range(1, 8).Select(i => SessionBeacons.Typical(Portal, $"{mode}-shared-{i}", media: media)).ToList();
 
         await Task.WhenAll(sessions.Select((session, i) => (i % 2 == 0 ? first : second).Client.PostAsync("/api/beacons", session.Content())));
 

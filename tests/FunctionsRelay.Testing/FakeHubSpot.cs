@@ -78,6 +78,17 @@ public sealed class FakeHubSpot : IAsyncDisposable
     /// <summary>Requests to the media object endpoints, whatever the answer.</summary>
     public int ObjectRequests => Volatile.Read(ref _objectRequests);
 
+    /// <summary>
+    /// A VIDEO object the provider made in the portal itself; beacons naming it by <c>mediaBridgeId</c> need no media calls,
+    /// so that every HubSpot call of their sessions is an event.
+    /// </summary>
+    public string ProviderMadeVideo(long portalId, long objectId, string title)
+    {
+        var fields = JsonDocument.Parse($$"""{"mediaType":"VIDEO","title":"{{title}}","oembedUrl":"https://video.example.com/oembed?id={{objectId}}"}""").RootElement.Clone();
+        Objects[objectId] = new MediaObject(objectId, portalId, "VIDEO", title, null, fields);
+        return $$"""{"mediaBridgeId":{{objectId}},"type":"VIDEO"}""";
+    }
+
     /// <summary>Registers media types for the app, as its media bridge settings would (the setup command does it over HTTP).</summary>
     public FakeHubSpot RegisterMediaTypes(params string[] mediaTypes)
     {

@@ -32,15 +32,19 @@ public enum BudgetMode
 /// when HubSpot answers 429 or says the window is (nearly) spent. With <see cref="BudgetMode.Shared"/> every call also
 /// takes a token from the portal's bucket in table <c>quotas</c>: it fills at a tenth of the pace per second up to a
 /// tenth of the pace (so no 10 s, sliding or fixed, holds more than 1.1 times the pace), and an instance takes a few
-/// tokens at a time (<see cref="HubSpotOptions.BudgetSlice"/>) for about a second, so that one table write serves
-/// several calls. A 429 or an exhausted window puts the bucket in debt for its wait, so every instance waits it out.
+/// tokens at a time (<see cref="HubSpotOptions.BudgetSlice"/>) for a quarter of a second, so that one table write
+/// serves several calls. A 429 or an exhausted window puts the bucket in debt for its wait, so every instance waits it out.
 /// Look-ups (<see cref="CallPriority.LookUp"/>) take at most half of the window, and from the bucket only while it
 /// holds more than half: the portal's events go first.
 /// </summary>
 public sealed class HubSpotPacer(IOptions<HubSpotOptions> options, TimeProvider time, QuotaStore? shared = null, ILogger<HubSpotPacer>? logger = null)
 {
     private static readonly TimeSpan Window = TimeSpan.FromSeconds(10);
-    private static readonly TimeSpan SliceLife = TimeSpan.FromSeconds(1);
+    /// <summary>
+    /// How long tokens taken from the bucket may wait to be used: a slice used later than its tokens were counted moves
+    /// calls into the next window, so it is kept short (n instances may each carry a slice over).
+    /// </summary>
+    private static readonly TimeSpan SliceLife = TimeSpan.FromMilliseconds(250);
     private static readonly TimeSpan StorageTroubleWarningEvery = TimeSpan.FromMinutes(1);
     private readonly ConcurrentDictionary<long, PortalWindow> _portals = new();
     private readonly ILogger _logger = logger ?? NullLogger<HubSpotPacer>.Instance;

@@ -216,8 +216,9 @@ public sealed class SessionProcessor(
     /// <summary>
     /// A session known only by its viewer's utk is sent once HubSpot knows the utk as a contact: HubSpot's event endpoints
     /// take a utk but link the event to a contact, so a visitor's events would be dropped (our reading, docs/hubspot.md).
-    /// Until then it is held, and asked about again every <c>Relay__AnonymousCheckInterval</c>; after
-    /// <c>Relay__HoldAnonymousFor</c> its events are dropped. Null: send now.
+    /// Until then it is held, and asked about again after <c>Relay__AnonymousCheckInterval</c>, then after as long as it has
+    /// been held (up to a day); after <c>Relay__HoldAnonymousFor</c> its events are dropped. A new hold beyond the portal's
+    /// <c>Relay__MaxNewHeldSessionsPerPortalPerHour</c> is refused: the session's events are dropped. Null: send now.
     /// </summary>
     private async Task<DeliveryResult?> AnonymousHoldAsync(ViewingSession session, PendingEvent pending, DateTimeOffset answerBy, CancellationToken cancellationToken)
     {
@@ -438,10 +439,9 @@ public sealed class SessionProcessor(
                     break;
                 case DeliveryOutcome.Dropped when ReferenceEquals(result, HoldRefused):
                     logger.LogWarning(
-                        "Session {PortalId}/{SessionId}: its viewer is no HubSpot contact and portal {PortalId} has begun {Limit} such holds this hour (Relay__MaxNewHeldSessionsPerPortalPerHour): {EventKey} is dropped, not held",
+                        "Session {PortalId}/{SessionId}: its viewer is no HubSpot contact and its portal has begun {Limit} such holds this hour (Relay__MaxNewHeldSessionsPerPortalPerHour): {EventKey} is dropped, not held",
                         portalId,
                         sessionId,
-                        portalId,
                         relayOptions.Value.MaxNewHeldSessionsPerPortalPerHour,
                         pending.Key);
                     metrics.EventDropped(portalId, pending.Key, "anonymous_bound");

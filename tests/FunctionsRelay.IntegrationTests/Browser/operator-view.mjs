@@ -5,7 +5,7 @@
 //   node operator-view.mjs <relay base URL> <portal id> <artifacts folder>
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
+import { launchChromium } from './chromium.mjs';
 
 const [baseUrl, portalId, artifacts] = process.argv.slice(2);
 if (!baseUrl || !portalId || !artifacts) {
@@ -14,11 +14,7 @@ if (!baseUrl || !portalId || !artifacts) {
 }
 mkdirSync(artifacts, { recursive: true });
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
-  headless: true,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
-});
+const browser = await launchChromium();
 try {
   const page = await browser.newPage({ viewport: { width: 1150, height: 900 } });
   page.on('console', message => console.error(`[page] ${message.type()}: ${message.text()}`));

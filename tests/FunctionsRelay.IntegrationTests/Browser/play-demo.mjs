@@ -5,7 +5,7 @@
 //   node play-demo.mjs <relay base URL> <portal id> <the portal's publishable key> <artifacts folder>
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
+import { launchChromium } from './chromium.mjs';
 
 const [baseUrl, portalId, key, artifacts] = process.argv.slice(2);
 if (!baseUrl || !portalId || !key || !artifacts) {
@@ -18,12 +18,7 @@ const seconds = 8;
 const seekAt = 5.65;
 const seekTo = 2;
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
-  headless: true,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run',
-    '--autoplay-policy=no-user-gesture-required'],
-});
+const browser = await launchChromium({ autoplay: true });
 try {
   const context = await browser.newContext({ viewport: { width: 1000, height: 760 } });
   const page = await context.newPage();

@@ -3,7 +3,7 @@
 // the session id and how the relay answered the page's beacon requests, as JSON on stdout.
 //
 //   node resend-after-429.mjs <relay base URL> <portal id> <the portal's publishable key>
-import { chromium } from 'playwright-core';
+import { launchChromium } from './chromium.mjs';
 
 const [baseUrl, portalId, key] = process.argv.slice(2);
 if (!baseUrl || !portalId || !key) {
@@ -11,12 +11,7 @@ if (!baseUrl || !portalId || !key) {
   process.exit(2);
 }
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
-  headless: true,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run',
-    '--autoplay-policy=no-user-gesture-required'],
-});
+const browser = await launchChromium({ autoplay: true });
 try {
   const page = await browser.newPage();
   const answers = [];
