@@ -259,9 +259,9 @@ public static class RelayCli
             return await UsageAsync(output, problem);
         var (at, portals) = await services.GetRequiredService<PortalHealthReport>().ReadAsync(options.Long("portal"), cancellationToken);
         await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"as of {at:u}"));
-        await output.WriteLineAsync("portal      open  closed  waiting  dead letters  poisoned  token");
+        await output.WriteLineAsync("portal      open  closed  waiting  at pace  dead letters  poisoned  token");
         foreach (var line in portals.Select(portal => portal.State).OfType<PortalStatusLine>())
-            await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"{line.PortalId,-10} {line.OpenSessions,5} {line.ClosedSessions,7} {line.EventsWaiting,8} {line.DeadLetters,13} {line.Poisoned,9}  {line.Token}"));
+            await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"{line.PortalId,-10} {line.OpenSessions,5} {line.ClosedSessions,7} {line.EventsWaiting,8} {line.BacklogMinutes,5:F1} min {line.DeadLetters,13} {line.Poisoned,9}  {line.Token}"));
         foreach (var portal in portals.Where(portal => portal.Figures is not null))
         {
             await output.WriteLineAsync(portal.PortalId is { } id ? $"portal {id}" : "no portal named (refused before a portal was known)");

@@ -31,7 +31,7 @@ public sealed class DeadLetterCommandTests(Azurite azurite) : WithFakeHubSpot
 
         // The operator's overview shows the portal with its closed session and its one dead letter.
         var status = await Cli.RunAsync(host.Services, "status", "--portal", $"{Portal}");
-        Assert.Matches($"(?m)^{Portal} +0 +1 +0 +1 +0  connected \\(expires ", status.Output);
+        Assert.Matches($"(?m)^{Portal} +0 +1 +0 +0\\.0 min +1 +0  connected \\(expires ", status.Output);
         Assert.Contains("1 portal(s)", status.Output, StringComparison.Ordinal);
 
         var applied = await Cli.RunAsync(host.Services, "deadletters", "--session", session.SessionId, "--apply");

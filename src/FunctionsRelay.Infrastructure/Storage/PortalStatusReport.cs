@@ -5,7 +5,10 @@ using Microsoft.Extensions.Options;
 
 namespace FunctionsRelay.Infrastructure.Storage;
 
-/// <summary>One portal's state as storage holds it: its token, its sessions, what waits, what was given up on.</summary>
+/// <summary>
+/// One portal's state as storage holds it: its token, its sessions, what waits (in HubSpot calls, and in minutes at the
+/// portal's pace: how far behind it is when it is over its budget), what was given up on.
+/// </summary>
 public sealed record PortalStatusLine(
     long PortalId,
     string Token,
@@ -13,7 +16,11 @@ public sealed record PortalStatusLine(
     int ClosedSessions,
     int EventsWaiting,
     int DeadLetters,
-    int Poisoned);
+    int Poisoned)
+{
+    /// <summary>Minutes the waiting events take at <see cref="HubSpotOptions.RequestsPerTenSeconds"/>, all instances together.</summary>
+    public double BacklogMinutes { get; init; }
+}
 
 /// <summary>
 /// What an operator looks at first on a bad day, per portal, read from the relay's tables: the token's state (connected,
@@ -75,6 +82,7 @@ public sealed class PortalStatusReport(
             lines[id] = line with { Poisoned = line.Poisoned + 1 };
         }
 
-        return [.. lines.Values.OrderBy(l => l.PortalId)];
+        var perMinute = hubSpot.Value.RequestsPerTenSeconds * 6.0;
+        return [.. lines.Values.OrderBy(l => l.PortalId).Select(l => l with { BacklogMinutes = Math.Round(l.EventsWaiting / perMinute, 1) })];
     }
 }
