@@ -58,6 +58,7 @@ internal sealed class RelayOptionsValidation : IValidateOptions<RelayOptions>
             : $"Relay__UndeliveredRetentionDays must be 0 (kept until an operator replays them) or at least Relay__RetentionDays ({options.RetentionDays}) (got {options.UndeliveredRetentionDays})",
         OptionsValidation.Positive(options.StorageRetryDelay, "Relay__StorageRetryDelay"),
         OptionsValidation.Positive(options.DeliveryLease, "Relay__DeliveryLease"),
+        options.BacklogWarningAfter >= TimeSpan.Zero ? null : $"Relay__BacklogWarningAfter must be zero (no warning) or more (got {options.BacklogWarningAfter})",
         OptionsValidation.AtLeast(options.NewMediaPerPortalPerDay, 0, "Relay__NewMediaPerPortalPerDay"),
         options.HoldAnonymousFor >= TimeSpan.Zero ? null : $"Relay__HoldAnonymousFor must be zero (no hold) or more (got {options.HoldAnonymousFor})",
         options.AnonymousCheckInterval > TimeSpan.Zero && options.AnonymousCheckInterval <= TimeSpan.FromHours(1)

@@ -91,6 +91,13 @@ public sealed class RelayOptions
     /// </summary>
     public int NewMediaPerPortalPerDay { get; set; } = 1_000;
 
+    /// <summary>
+    /// An event that reaches HubSpot this long after it became due means its portal is behind (over its HubSpot budget,
+    /// or its token gone for a while): a warning names the portal and how far behind it is, at most once a minute per
+    /// instance. Zero: no warning.
+    /// </summary>
+    public TimeSpan BacklogWarningAfter { get; set; } = TimeSpan.FromMinutes(10);
+
     /// <summary>How long a worker may deliver a session's events before another may take over.</summary>
     public TimeSpan DeliveryLease { get; set; } = TimeSpan.FromMinutes(2);
 

@@ -412,7 +412,12 @@ public sealed class SessionProcessor(
                     metrics.EventDelivered(portalId, pending.Key);
                     // Held events waited for their viewer, not for delivery: they would make the latency a viewer's conversion time.
                     if (pending.DueSince > 0 && session.AnonymousHeldSince == 0)
-                        metrics.DeliveryLatency(portalId, pending.Key, TimeSpan.FromMilliseconds(Now - pending.DueSince));
+                    {
+                        var waitedFor = TimeSpan.FromMilliseconds(Now - pending.DueSince);
+                        metrics.DeliveryLatency(portalId, pending.Key, waitedFor);
+                        WarnIfBehind(portalId, waitedFor);
+                    }
+
                     foreach (var observer in observers)
                         observer.Delivered(portalId, sessionId, pending);
                     break;
@@ -521,6 +526,22 @@ public sealed class SessionProcessor(
                 return;
             (session, etag) = updated;
         }
+    }
+
+    /// <summary>Portals warned about being behind in the last minute, so that a backlog makes one line a minute, not one per event.</summary>
+    private readonly ExpiringCache<long, bool> _warnedBehind = new(10_000, time);
+
+    private void WarnIfBehind(long portalId, TimeSpan waitedFor)
+    {
+        var after = relayOptions.Value.BacklogWarningAfter;
+        if (after == TimeSpan.Zero || waitedFor < after || _warnedBehind.TryGet(portalId, out _))
+            return;
+        _warnedBehind.Set(portalId, true, TimeSpan.FromMinutes(1));
+        logger.LogWarning(
+            "Portal {PortalId} is behind: an event reached HubSpot {Behind} after it was due (Relay__BacklogWarningAfter {After}); relay status shows its backlog in minutes at its pace",
+            portalId,
+            waitedFor,
+            after);
     }
 
     /// <summary>After a delivery, this worker's lease runs a full lease from now, or ends if the outbox is empty. True if it changed.</summary>
