@@ -104,7 +104,7 @@ public sealed class HubSpotPacer(IOptions<HubSpotOptions> options, TimeProvider 
     {
         lock (window)
         {
-            // The newest reservation is this call's: the window is a queue of times, so drop the last by rebuilding it.
+            // Gives one reservation back (the newest, this call's unless another came meanwhile: either way one slot).
             if (window.Sent.Count > 0)
             {
                 var kept = window.Sent.Take(window.Sent.Count - 1).ToList();
