@@ -23,13 +23,17 @@ public sealed class SharedBudgetTests(Azurite azurite) : WithFakeHubSpot
             ["HubSpot:Budget"] = mode.ToString(),
             ["HubSpot:MaxInlineRetryAfter"] = "00:00:05",
             ["Relay:HoldAnonymousFor"] = "00:00:00",
+            // A few messages at a time, so that both relays take sessions and send at once (one relay taking every
+            // message would stay under the limit alone, and the test would show nothing).
+            [$"{RelayHost.QueueSettings}:batchSize"] = "2",
+            [$"{RelayHost.QueueSettings}:newBatchThreshold"] = "1",
         };
         using var first = new RelayHost(azurite, HubSpot, settings);
         // The second relay: the same queues and tables, as a second instance of one deployment.
         using var second = new RelayHost(azurite, HubSpot, first.Settings.ToDictionary());
         await HubSpot.ConnectPortalAsync(first.Service<PortalTokenStore>(), Portal, TimeSpan.FromMinutes(30));
         var media = HubSpot.ProviderMadeVideo(Portal, 78_001, "Shared");
-        var sessions = Enumerable.Range(1, 8).Select(i => SessionBeacons.Typical(Portal, $"{mode}-shared-{i}", media: media)).ToList();
+        var sessions = Enumerable.Range(1, 10).Select(i => SessionBeacons.Typical(Portal, $"{mode}-shared-{i}", media: media)).ToList();
 
         await Task.WhenAll(sessions.Select((session, i) => (i % 2 == 0 ? first : second).Client.PostAsync("/api/beacons", session.Content())));
 
@@ -37,6 +41,8 @@ public sealed class SharedBudgetTests(Azurite azurite) : WithFakeHubSpot
             () => sessions.All(s => HubSpot.EventsOf(s.SessionId).Any(e => e.Key == "attention-span")), "every session's attention span reaches HubSpot", seconds: 120);
         foreach (var session in sessions)
             Assert.Equal(session.ExpectedEvents(), HubSpot.EventsOf(session.SessionId).Select(e => (e.Key, e.ProviderPayload)).ToList());
+        // Both relays sent: the limit was the two's to share.
+        Assert.All(new[] { first, second }, relay => Assert.Contains(relay.Logs, line => line.Contains(": Delivered ", StringComparison.Ordinal)));
         if (mode == BudgetMode.Shared)
             Assert.Equal(0, HubSpot.RateLimitedCalls(Portal));
         else
