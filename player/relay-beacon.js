@@ -264,15 +264,25 @@
         }
       }
       var self = this;
+      var sending;
+      try {
+        sending = root.fetch(this._endpoint, {
+          method: 'POST',
+          body: body,
+          keepalive: body.length < 60000,
+          credentials: 'omit',
+          headers: { 'Content-Type': 'text/plain' },
+        });
+      } catch (error) {
+        // A fetch that throws at once (a page's own wrapper, a quota): kept, as if there had been no answer.
+        warn('fetch failed', error);
+        this._keep(beacons);
+        this._waitAndResend(null);
+        return;
+      }
       this._inFlight = (this._inFlight || 0) + beacons.length;
       var done = function () { self._inFlight -= beacons.length; };
-      root.fetch(this._endpoint, {
-        method: 'POST',
-        body: body,
-        keepalive: body.length < 60000,
-        credentials: 'omit',
-        headers: { 'Content-Type': 'text/plain' },
-      }).then(function (response) {
+      sending.then(function (response) {
         done();
         if (response.status === 429 || response.status >= 500) {
           self._keep(beacons);

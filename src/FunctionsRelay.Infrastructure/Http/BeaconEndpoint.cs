@@ -151,12 +151,15 @@ public sealed class BeaconEndpoint(
     /// host passing the request on), else the connection's own. Without its port, and an IPv6 client by its /64, which one
     /// subscriber holds whole.
     /// </summary>
-    public static string ClientAddress(HttpRequest request)
+    private static string ClientAddress(HttpRequest request)
     {
         var forwarded = request.Headers["X-Forwarded-For"].ToString().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         foreach (var entry in forwarded.Reverse())
         {
-            if (ParseAddress(entry) is { } address && !IPAddress.IsLoopback(address))
+            // An entry that is no address is not the front end's: the ones before it are the client's own, not trusted.
+            if (ParseAddress(entry) is not { } address)
+                break;
+            if (!IPAddress.IsLoopback(address))
                 return KeyOf(address);
         }
 
