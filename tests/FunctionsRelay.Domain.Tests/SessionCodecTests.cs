@@ -17,6 +17,27 @@ public class SessionCodecTests
     }
 
     [Fact]
+    public void A_log_stored_with_a_seek_start_after_its_end_is_read_back_with_the_start_first()
+    {
+        var ts = SessionScript.Ts(5);
+        var storedByOlderOrder = new[]
+        {
+            new LogEntry(SessionScript.Ts(1), null, BeaconEvent.Play, 0, null),
+            new LogEntry(ts, null, BeaconEvent.Seek, 60, 4),
+            new LogEntry(ts, null, BeaconEvent.SeekStart, 4, null),
+            new LogEntry(SessionScript.Ts(9), null, BeaconEvent.Heartbeat, 64, null),
+        };
+        var session = new ViewingSession(SessionScript.PortalId, "session-1");
+
+        foreach (var entry in storedByOlderOrder)
+            session.Restore(entry);
+
+        Assert.Equal([BeaconEvent.Play, BeaconEvent.SeekStart, BeaconEvent.Seek, BeaconEvent.Heartbeat], session.Log.Select(e => e.Event));
+        var span = EventPlanner.Report(session.LogEntries, 100, Options).AttentionSpan!;
+        Assert.Equal(8, span.TotalSecondsPlayed);
+    }
+
+    [Fact]
     public void A_session_survives_encoding_unchanged()
     {
         var session = new SessionScript().Start(0).Play(1, 0).Seek(3, 2.0004, 7.25).Pause(4, 8.125).Merge();

@@ -9,7 +9,8 @@ public class SessionPropertyTests
 {
     private static readonly SessionOptions Options = new();
 
-    internal static SessionScript RandomSession(int seed, bool numbered)
+    /// <param name="seekStarts">Each seek also as mParticle's Media SDKs send it: a Seek Start at the seek's origin in the same millisecond as its end.</param>
+    internal static SessionScript RandomSession(int seed, bool numbered, bool seekStarts = false)
     {
         var random = new Random(seed);
         var duration = Math.Round(1 + (random.NextDouble() * 300), 3);
@@ -38,6 +39,8 @@ public class SessionPropertyTests
                 case 4:
                     var from = Math.Min(duration, position + advance);
                     position = Math.Round(random.NextDouble() * duration, 3);
+                    if (seekStarts)
+                        script.SeekStart(wall, from);
                     script.Seek(wall, from, position);
                     break;
                 default:
@@ -133,6 +136,19 @@ public class SessionPropertyTests
         var beacons = RandomSession(seed, numbered: false).Beacons;
 
         return ProcessAllThenClose(beacons).SequenceEqual(ProcessAllThenClose(ShuffledWithDuplicates(beacons, seed)));
+    }
+
+    [Property(MaxTest = 300)]
+    public bool A_seek_start_and_its_end_in_the_same_millisecond_count_as_the_seek_alone_in_any_order(int seed)
+    {
+        var plain = RandomSession(seed, numbered: false).Merge();
+        var withStarts = SessionScript.Merge(ShuffledWithDuplicates(RandomSession(seed, numbered: false, seekStarts: true).Beacons, seed));
+        var duration = plain.Duration!.Value.Value;
+
+        var expected = EventPlanner.Report(plain.LogEntries, duration, Options);
+        var actual = EventPlanner.Report(withStarts.LogEntries, duration, Options);
+        return actual.AttentionSpan!.Counts.SequenceEqual(expected.AttentionSpan!.Counts)
+            && actual.AttentionSpan.TotalSecondsPlayed == expected.AttentionSpan.TotalSecondsPlayed;
     }
 
     [Property(MaxTest = 300)]

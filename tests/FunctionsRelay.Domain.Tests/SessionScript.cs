@@ -38,6 +38,8 @@ internal sealed class SessionScript(double duration = 10, string sessionId = "se
 
     public SessionScript Seek(double at, double from, double to) => Add(BeaconEvent.Seek, at, to, from);
 
+    public SessionScript SeekStart(double at, double position) => Add(BeaconEvent.SeekStart, at, position);
+
     public SessionScript Ended(double at, double position) => Add(BeaconEvent.Ended, at, position);
 
     public SessionScript End(double at, double position) => Add(BeaconEvent.End, at, position);

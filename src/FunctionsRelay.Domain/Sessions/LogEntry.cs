@@ -5,8 +5,8 @@ namespace FunctionsRelay.Domain.Sessions;
 
 /// <summary>
 /// One beacon as a session's log keeps it: what it says about playback. Positions are rounded to whole
-/// milliseconds so that the log survives storage unchanged. Ordered by ts, then seq (none first), then event and position,
-/// which is a total order on a log without duplicates.
+/// milliseconds so that the log survives storage unchanged. Ordered by ts, then seq (none first), then what the event means
+/// (a seek starts before it ends), then position, which is a total order on a log without duplicates.
 /// </summary>
 public readonly record struct LogEntry(long Ts, long? Seq, BeaconEvent Event, double? Position, double? From) : IComparable<LogEntry>
 {
@@ -29,7 +29,7 @@ public readonly record struct LogEntry(long Ts, long? Seq, BeaconEvent Event, do
         var bySeq = Nullable.Compare(Seq, other.Seq);
         if (bySeq != 0)
             return bySeq;
-        var byEvent = Event.CompareTo(other.Event);
+        var byEvent = TieRank(Event).CompareTo(TieRank(other.Event));
         return byEvent != 0 ? byEvent : Nullable.Compare(Position, other.Position);
     }
 
@@ -40,6 +40,13 @@ public readonly record struct LogEntry(long Ts, long? Seq, BeaconEvent Event, do
     public static bool operator <=(LogEntry left, LogEntry right) => left.CompareTo(right) <= 0;
 
     public static bool operator >=(LogEntry left, LogEntry right) => left.CompareTo(right) >= 0;
+
+    /// <summary>
+    /// The order of events in the same millisecond: the enum's, except that a seek's start comes just before the seek's
+    /// end (the enum keeps <see cref="BeaconEvent.SeekStart"/> last only for the values already stored).
+    /// </summary>
+    private static int TieRank(BeaconEvent beaconEvent) =>
+        beaconEvent == BeaconEvent.SeekStart ? (2 * (int)BeaconEvent.Seek) - 1 : 2 * (int)beaconEvent;
 
     private static double? ToMilliseconds(double? seconds) => seconds is { } value ? Math.Round(value * 1000) / 1000 : null;
 }

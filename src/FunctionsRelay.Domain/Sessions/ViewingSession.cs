@@ -183,10 +183,16 @@ public sealed class ViewingSession(long portalId, string sessionId)
         return MergeOutcome.Added;
     }
 
-    /// <summary>Restores a log entry read back from storage; entries must come in log order.</summary>
+    /// <summary>
+    /// Restores a log entry read back from storage. Entries come in log order, except a seek's start stored after its end
+    /// by an older order of ties, which goes back in front of it.
+    /// </summary>
     public void Restore(LogEntry entry)
     {
-        _log.Add(entry);
+        var index = _log.Count;
+        while (index > 0 && _log[index - 1].CompareTo(entry) > 0)
+            index--;
+        _log.Insert(index, entry);
         Track(entry);
     }
 
