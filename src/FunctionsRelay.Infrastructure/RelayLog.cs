@@ -20,6 +20,9 @@ internal static partial class RelayLog
     [LoggerMessage(EventId = 3001, Level = LogLevel.Information, Message = "Delivered {EventKey} of session {PortalId}/{SessionId}")]
     public static partial void EventDelivered(ILogger logger, string eventKey, long portalId, string sessionId);
 
+    [LoggerMessage(EventId = 3010, Level = LogLevel.Information, Message = "Not sending {EventKey} of session {PortalId}/{SessionId}: its portal is behind and a higher quartile of the session is pending (Relay__CoalesceQuartilesAfter)")]
+    public static partial void QuartileCoalesced(ILogger logger, string eventKey, long portalId, string sessionId);
+
     [LoggerMessage(EventId = 4001, Level = LogLevel.Error, Message = "Poisoned message {MessageId} of queue {Queue}: portal {PortalId}, session {SessionId}, {BeaconCount} beacons ({MessageKind}); kept for relay poison --apply")]
     public static partial void MessagePoisoned(ILogger logger, string messageId, string queue, string portalId, string sessionId, int beaconCount, string messageKind);
 

@@ -98,6 +98,12 @@ public sealed class RelayOptions
     /// </summary>
     public TimeSpan BacklogWarningAfter { get; set; } = TimeSpan.FromMinutes(10);
 
+    /// <summary>
+    /// A session whose quartiles are all still pending, the oldest of them due this long, sends only the highest one
+    /// reached: a portal far over its HubSpot budget then spends it on played events and attention spans. Zero: off.
+    /// </summary>
+    public TimeSpan CoalesceQuartilesAfter { get; set; }
+
     /// <summary>How long a worker may deliver a session's events before another may take over.</summary>
     public TimeSpan DeliveryLease { get; set; } = TimeSpan.FromMinutes(2);
 

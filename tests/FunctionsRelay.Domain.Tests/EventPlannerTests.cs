@@ -13,6 +13,32 @@ public class EventPlannerTests
     private static JsonElement Json(PendingEvent pending) => JsonDocument.Parse(pending.Payload).RootElement;
 
     [Fact]
+    public void Coalescing_keeps_the_highest_quartile_once_the_oldest_is_due_long_enough_and_none_was_delivered()
+    {
+        var session = new SessionScript().Start(0).Play(1, 0).Heartbeat(6, 5).Heartbeat(11, 10).Merge();
+        var decided = EventPlanner.Decide(session, Options);
+        session.MarkDue(decided, dueSince: 1_000);
+
+        Assert.Empty(session.CoalesceQuartiles(dueBefore: 1_000));
+        Assert.Equal(["played", "quartile-0", "quartile-25", "quartile-50", "quartile-75", "quartile-100"], Keys(session.Outbox));
+
+        Assert.Equal(["quartile-0", "quartile-25", "quartile-50", "quartile-75"], Keys(session.CoalesceQuartiles(dueBefore: 1_001)));
+        Assert.Equal(["played", "quartile-100"], Keys(session.Outbox));
+        Assert.Empty(EventPlanner.Decide(session, Options));
+    }
+
+    [Fact]
+    public void Coalescing_leaves_a_session_alone_once_one_of_its_quartiles_was_delivered()
+    {
+        var session = new SessionScript().Start(0).Play(1, 0).Heartbeat(6, 5).Merge();
+        session.MarkDue(EventPlanner.Decide(session, Options), dueSince: 1_000);
+        session.MarkDelivered("quartile-0");
+
+        Assert.Empty(session.CoalesceQuartiles(dueBefore: 5_000));
+        Assert.Equal(["played", "quartile-25", "quartile-50"], Keys(session.Outbox));
+    }
+
+    [Fact]
     public void First_play_decides_the_played_event_and_quartile_0_once()
     {
         var session = new SessionScript().Start(0).Play(1, 0).Merge();

@@ -1,3 +1,4 @@
+using System.Numerics;
 using System.Runtime.InteropServices;
 using FunctionsRelay.Domain.Beacons;
 
@@ -200,6 +201,40 @@ public sealed class ViewingSession(long portalId, string sessionId)
     public void ReserveLog(int entries) => _log.EnsureCapacity(entries);
 
     public void Enqueue(PendingEvent pending) => _outbox.Add(pending);
+
+    /// <summary>
+    /// Moves the session's pending attention span in front of its pending quartiles, which a portal behind its budget sends
+    /// last. False when there is none, or it is first already.
+    /// </summary>
+    public bool PutAttentionSpanFirst()
+    {
+        var index = _outbox.FindIndex(pending => pending.Kind == MediaEventKind.AttentionSpan);
+        if (index <= 0)
+            return false;
+        var attentionSpan = _outbox[index];
+        _outbox.RemoveAt(index);
+        _outbox.Insert(0, attentionSpan);
+        return true;
+    }
+
+    /// <summary>
+    /// Keeps only the highest pending quartile when every quartile decided is still pending, there are several, and the
+    /// oldest has waited since before <paramref name="dueBefore"/>. Returns those taken out (they stay decided: never sent).
+    /// </summary>
+    public List<PendingEvent> CoalesceQuartiles(long dueBefore)
+    {
+        var quartiles = _outbox.Where(pending => pending.Kind == MediaEventKind.PlayedPercent).ToList();
+        var decidedQuartiles = BitOperations.PopCount((uint)(Decided & AllQuartiles));
+        if (quartiles.Count < 2 || quartiles.Count != decidedQuartiles || quartiles.Min(pending => pending.DueSince) >= dueBefore)
+            return [];
+        var highest = quartiles.MaxBy(pending => EventPlanner.FlagOf(pending.Key))!;
+        quartiles.Remove(highest);
+        _outbox.RemoveAll(quartiles.Contains);
+        return quartiles;
+    }
+
+    private const DecidedEvents AllQuartiles =
+        DecidedEvents.Quartile0 | DecidedEvents.Quartile25 | DecidedEvents.Quartile50 | DecidedEvents.Quartile75 | DecidedEvents.Quartile100;
 
     public bool MarkDelivered(string key) => _outbox.RemoveAll(pending => pending.Key == key) > 0;
 

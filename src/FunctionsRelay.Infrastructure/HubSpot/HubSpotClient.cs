@@ -46,7 +46,7 @@ public sealed class HubSpotClient(
         string? json,
         CancellationToken cancellationToken,
         DateTimeOffset? answerBy = null,
-        CallPriority priority = CallPriority.Event)
+        CallPriority priority = CallPriority.Played)
     {
         using var timeLeft = answerBy is { } by ? new CancellationTokenSource(Max(by - time.GetUtcNow(), TimeSpan.Zero), time) : null;
         using var bounded = timeLeft is null ? null : CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeLeft.Token);

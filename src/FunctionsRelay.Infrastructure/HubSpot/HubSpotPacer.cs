@@ -6,10 +6,15 @@ using Microsoft.Extensions.Options;
 
 namespace FunctionsRelay.Infrastructure.HubSpot;
 
-/// <summary>What a call to HubSpot is for: the portal's events (and the media objects they need), or a look-up that may wait.</summary>
+/// <summary>
+/// What a call to HubSpot is for, most valuable first: a played event (and the media objects events need), an attention
+/// span, a quartile, a look-up. When a portal's calls outrun its budget the more valuable ones take it.
+/// </summary>
 public enum CallPriority
 {
-    Event,
+    Played,
+    AttentionSpan,
+    Quartile,
     LookUp,
 }
 
@@ -34,8 +39,9 @@ public enum BudgetMode
 /// tenth of the pace (so no 10 s, sliding or fixed, holds more than 1.1 times the pace), and an instance takes a few
 /// tokens at a time (<see cref="HubSpotOptions.BudgetSlice"/>) for a quarter of a second, so that one table write
 /// serves several calls. A 429 or an exhausted window puts the bucket in debt for its wait, so every instance waits it out.
-/// Look-ups (<see cref="CallPriority.LookUp"/>) take at most half of the window, and from the bucket only while it
-/// holds more than half: the portal's events go first.
+/// Look-ups (<see cref="CallPriority.LookUp"/>) take at most half of the window. Below played events each priority takes
+/// from the bucket only while it holds more than a floor (<see cref="FloorShare"/>): while played events keep it drained,
+/// attention spans, look-ups and quartiles wait, and as soon as they do not, the others take every token that comes.
 /// </summary>
 public sealed class HubSpotPacer(IOptions<HubSpotOptions> options, TimeProvider time, QuotaStore? shared = null, ILogger<HubSpotPacer>? logger = null)
 {
@@ -64,7 +70,7 @@ public sealed class HubSpotPacer(IOptions<HubSpotOptions> options, TimeProvider 
     }
 
     /// <summary>The instance's own window, as <see cref="ReserveAsync"/> but without the shared budget (tests, and the instance mode).</summary>
-    public TimeSpan Reserve(long portalId, CallPriority priority = CallPriority.Event) =>
+    public TimeSpan Reserve(long portalId, CallPriority priority = CallPriority.Played) =>
         ReserveLocal(_portals.GetOrAdd(portalId, _ => new PortalWindow()), priority);
 
     /// <summary>No call for the portal before <paramref name="duration"/> has passed: here at once, and for every instance through the bucket.</summary>
@@ -92,9 +98,17 @@ public sealed class HubSpotPacer(IOptions<HubSpotOptions> options, TimeProvider 
                 return window.PausedUntil - now;
             while (window.Sent.Count > 0 && now - window.Sent.Peek() >= Window)
                 window.Sent.Dequeue();
-            var limit = priority == CallPriority.LookUp ? Math.Max(1, options.Value.RequestsPerTenSeconds / 2) : options.Value.RequestsPerTenSeconds;
+            var limit = priority == CallPriority.LookUp
+                ? Math.Max(1, options.Value.RequestsPerTenSeconds / 2)
+                : options.Value.RequestsPerTenSeconds - (int)Math.Ceiling(Floor(priority));
             if (window.Sent.Count >= limit)
+            {
+                if (priority == CallPriority.Played)
+                    window.PlayedWaitedAt = now;
+                else if (priority != CallPriority.LookUp && now - window.PlayedWaitedAt < OutrankedWait)
+                    return OutrankedWait;
                 return window.Sent.ElementAt(window.Sent.Count - limit) + Window - now;
+            }
             window.Sent.Enqueue(now);
             return TimeSpan.Zero;
         }
@@ -119,25 +133,50 @@ public sealed class HubSpotPacer(IOptions<HubSpotOptions> options, TimeProvider 
 
     private double Capacity => Math.Max(1, options.Value.RequestsPerTenSeconds / 10.0);
 
+    /// <summary>The share of the bucket above which a call of this priority may take from it (of all but one token).</summary>
+    private static double FloorShare(CallPriority priority) => priority switch
+    {
+        CallPriority.Played => 0,
+        CallPriority.AttentionSpan => 0.3,
+        CallPriority.LookUp => 0.5,
+        _ => 0.6,
+    };
+
+    private double Floor(CallPriority priority) => FloorShare(priority) * (Capacity - 1);
+
+    /// <summary>
+    /// A call below played events that finds the bucket under its floor while this instance's played events wait too
+    /// waits at least this long: they take the budget, and its session need not come back from the queue every few
+    /// seconds to find that again.
+    /// </summary>
+    private static readonly TimeSpan OutrankedWait = TimeSpan.FromSeconds(10);
+
     private async ValueTask<TimeSpan> TakeSharedAsync(long portalId, PortalWindow window, CallPriority priority, CancellationToken cancellationToken)
     {
-        if (priority == CallPriority.Event && TakeFromSlice(window))
+        // A slice is a quarter of a second's tokens already taken: any event call of this instance may use it.
+        if (priority != CallPriority.LookUp && TakeFromSlice(window))
             return TimeSpan.Zero;
         await window.Turn.WaitAsync(cancellationToken);
         try
         {
             // Another call of this instance may have taken a slice while this one waited its turn.
-            if (priority == CallPriority.Event && TakeFromSlice(window))
+            if (priority != CallPriority.LookUp && TakeFromSlice(window))
                 return TimeSpan.Zero;
             for (var attempt = 0; attempt < 10; attempt++)
             {
                 var now = time.GetUtcNow();
                 var read = window.Known ??= await shared!.GetBudgetAsync(portalId, cancellationToken);
                 var level = read is null ? Capacity : Math.Min(Capacity, read.Tokens + Math.Max(0, (now - read.At).TotalSeconds) * Rate);
-                var floor = priority == CallPriority.LookUp ? Capacity / 2 : 0;
+                var floor = Floor(priority);
                 if (level - floor < 1)
-                    return TimeSpan.FromSeconds(Math.Max(0.05, (1 + floor - level) / Rate));
-                var take = priority == CallPriority.LookUp ? 1 : (int)Math.Min(options.Value.BudgetSlice, Math.Floor(level));
+                {
+                    var refill = TimeSpan.FromSeconds(Math.Max(0.05, (1 + floor - level) / Rate));
+                    if (priority == CallPriority.Played)
+                        window.PlayedWaitedAt = now;
+                    return priority == CallPriority.Played || refill >= OutrankedWait || now - window.PlayedWaitedAt >= OutrankedWait ? refill : OutrankedWait;
+                }
+
+                var take = priority == CallPriority.LookUp ? 1 : (int)Math.Min(options.Value.BudgetSlice, Math.Floor(level - floor));
                 if (await shared!.TryWriteBudgetAsync(portalId, level - take, now, read, cancellationToken) is { } etag)
                 {
                     window.Known = new BudgetRow(level - take, now, etag);
@@ -224,6 +263,9 @@ public sealed class HubSpotPacer(IOptions<HubSpotOptions> options, TimeProvider 
         public Queue<DateTimeOffset> Sent { get; } = new();
 
         public DateTimeOffset PausedUntil { get; set; }
+
+        /// <summary>When a played event of this instance last found the bucket empty.</summary>
+        public DateTimeOffset PlayedWaitedAt { get; set; }
 
         /// <summary>Tokens this instance took from the shared bucket and has not used yet, until <see cref="SliceUntil"/>.</summary>
         public int Slice { get; set; }

@@ -76,9 +76,16 @@ public sealed class HubSpotMediaEventSender(HubSpotClient hubSpot, MediaObjectSe
             payload = MediaObjectSpec.WithMediaBridgeId(payload, objectId);
         }
 
-        var answer = await hubSpot.SendAsync(portalId, HttpMethod.Post, MediaEventRoutes.PathOf(pending.Kind), payload, cancellationToken, answerBy);
+        var answer = await hubSpot.SendAsync(portalId, HttpMethod.Post, MediaEventRoutes.PathOf(pending.Kind), payload, cancellationToken, answerBy, PriorityOf(pending.Kind));
         return answer.Result;
     }
+
+    private static CallPriority PriorityOf(MediaEventKind kind) => kind switch
+    {
+        MediaEventKind.Played => CallPriority.Played,
+        MediaEventKind.AttentionSpan => CallPriority.AttentionSpan,
+        _ => CallPriority.Quartile,
+    };
 }
 
 /// <summary>With no HubSpot app configured: logs each event and appends it as a JSON line to a file, and sends nothing.</summary>

@@ -400,6 +400,15 @@ public sealed class SessionProcessor(
                 continue;
             }
 
+            if (relayOptions.Value.CoalesceQuartilesAfter is var coalesceAfter && coalesceAfter > TimeSpan.Zero)
+            {
+                foreach (var coalesced in session.CoalesceQuartiles(Now - (long)coalesceAfter.TotalMilliseconds))
+                {
+                    RelayLog.QuartileCoalesced(logger, coalesced.Key, portalId, sessionId);
+                    metrics.EventDropped(portalId, coalesced.Key, "coalesced");
+                }
+            }
+
             var pending = session.Outbox[0];
             // Every call of this send ends a tenth of a lease before the lease does: the next worker starts only after.
             var answerBy = DateTimeOffset.FromUnixTimeMilliseconds(session.DeliveryLeaseUntil - LeaseMilliseconds / 10);
@@ -461,6 +470,9 @@ public sealed class SessionProcessor(
                         pending.Key);
                     metrics.EventDropped(portalId, pending.Key, "anonymous");
                     break;
+                case DeliveryOutcome.RetryLater when pending.Kind == MediaEventKind.PlayedPercent && session.PutAttentionSpanFirst():
+                    // A quartile waiting for the budget: the session's attention span is worth more and goes first.
+                    continue;
                 default:
                     var holding = result.Outcome == DeliveryOutcome.Held;
                     var delay = TimeSpan.FromTicks(Math.Clamp(result.RetryAfter.Ticks, MinRetryDelay.Ticks, (holding ? MaxHeldCheckDelay : MaxRetryDelay).Ticks));
