@@ -43,7 +43,7 @@ public sealed class MediaObjectTests(Azurite azurite) : WithFakeHubSpot
 
         Assert.All(answers, answer => Assert.Equal(HttpStatusCode.Accepted, answer.StatusCode));
         await host.EventuallyAsync(
-            () => sessions.All(s => HubSpot.EventsOf(s.SessionId).Any(e => e.Key == "attention-span")), "every session's attention span reaches HubSpot", seconds: 60);
+            () => sessions.All(s => HubSpot.EventsOf(s.SessionId).Count == s.ExpectedEvents().Count), "every session's events reach HubSpot", seconds: 60);
         var media = Assert.Single(HubSpot.Objects.Values);
         Assert.Equal((Portal, "VIDEO", "film-1", "Launch film"), (media.PortalId, media.MediaType, media.ExternalId, media.Title));
         Assert.Equal("https://relay.test/api/oembed?url=https%3A%2F%2Fcdn.example.com%2Ffilm-1.mp4", media.Fields.GetProperty("oembedUrl").GetString());
@@ -51,7 +51,8 @@ public sealed class MediaObjectTests(Azurite azurite) : WithFakeHubSpot
         foreach (var session in sessions)
         {
             var events = HubSpot.EventsOf(session.SessionId);
-            Assert.Equal(session.ExpectedEvents(), events.Select(e => (e.Key, e.ProviderPayload)).ToList());
+            // In any order: 140 calls are over the portal's pace, and then a session's attention span may pass its quartiles.
+            Assert.Equal(session.ExpectedEvents().Order(), events.Select(e => (e.Key, e.ProviderPayload)).Order());
             Assert.All(events, e => Assert.Equal(media.Id, e.Json.GetProperty("mediaBridgeId").GetInt64()));
             Assert.All(events, e => Assert.False(e.Json.TryGetProperty("externalId", out _)));
         }
