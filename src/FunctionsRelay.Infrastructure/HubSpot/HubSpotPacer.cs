@@ -102,13 +102,7 @@ public sealed class HubSpotPacer(IOptions<HubSpotOptions> options, TimeProvider 
                 ? Math.Max(1, options.Value.RequestsPerTenSeconds / 2)
                 : options.Value.RequestsPerTenSeconds - (int)Math.Ceiling(Floor(priority));
             if (window.Sent.Count >= limit)
-            {
-                if (priority == CallPriority.Played)
-                    window.PlayedWaitedAt = now;
-                else if (priority != CallPriority.LookUp && now - window.PlayedWaitedAt < OutrankedWait)
-                    return OutrankedWait;
-                return window.Sent.ElementAt(window.Sent.Count - limit) + Window - now;
-            }
+                return Refused(window, priority, now, window.Sent.ElementAt(window.Sent.Count - limit) + Window - now);
             window.Sent.Enqueue(now);
             return TimeSpan.Zero;
         }
@@ -151,6 +145,21 @@ public sealed class HubSpotPacer(IOptions<HubSpotOptions> options, TimeProvider 
     /// </summary>
     private static readonly TimeSpan OutrankedWait = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// The wait of a call refused for now: until a token comes, or <see cref="OutrankedWait"/> for a call below played
+    /// events while this instance's played events wait too. A played event's refusal is noted for the others.
+    /// </summary>
+    private static TimeSpan Refused(PortalWindow window, CallPriority priority, DateTimeOffset now, TimeSpan untilToken)
+    {
+        if (priority == CallPriority.Played)
+        {
+            window.PlayedWaitedAt = now;
+            return untilToken;
+        }
+
+        return untilToken < OutrankedWait && now - window.PlayedWaitedAt < OutrankedWait ? OutrankedWait : untilToken;
+    }
+
     private async ValueTask<TimeSpan> TakeSharedAsync(long portalId, PortalWindow window, CallPriority priority, CancellationToken cancellationToken)
     {
         // A slice is a quarter of a second's tokens already taken: any event call of this instance may use it.
@@ -170,10 +179,7 @@ public sealed class HubSpotPacer(IOptions<HubSpotOptions> options, TimeProvider 
                 var floor = Floor(priority);
                 if (level - floor < 1)
                 {
-                    var refill = TimeSpan.FromSeconds(Math.Max(0.05, (1 + floor - level) / Rate));
-                    if (priority == CallPriority.Played)
-                        window.PlayedWaitedAt = now;
-                    return priority == CallPriority.Played || refill >= OutrankedWait || now - window.PlayedWaitedAt >= OutrankedWait ? refill : OutrankedWait;
+                    return Refused(window, priority, now, TimeSpan.FromSeconds(Math.Max(0.05, (1 + floor - level) / Rate)));
                 }
 
                 var take = priority == CallPriority.LookUp ? 1 : (int)Math.Min(options.Value.BudgetSlice, Math.Floor(level - floor));
