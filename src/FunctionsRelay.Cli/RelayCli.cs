@@ -35,12 +35,18 @@ public static class RelayCli
 
         relay portal --portal ID [--rotate [--grace 7.00:00:00]] [--origins https://a.example,https://b.example | *]
                      [--signing-secret] [--rotate-signing-secret [--grace 7.00:00:00]]
+                     [--new-secret-key] [--revoke-secret-key KEYID [--grace 7.00:00:00]] [--create-contacts | --no-create-contacts]
 
           Shows a portal's publishable key (its players send it: the X-Relay-Key header or ?key=) and the origins whose
           pages may post its beacons (none: the relay's own Relay__AllowedOrigins). --rotate gives it a new key; the one
           it had stays valid for --grace (7 days), for players to be updated. --origins sets the origins ('*': any).
           --signing-secret also prints the portal's secret for signing contact ids: give it to the customer's backend
-          only. --rotate-signing-secret makes a new one (and prints it); signatures by the old one count for --grace. Exits 1 for a portal that never installed the app.
+          only. --rotate-signing-secret makes a new one (and prints it); signatures by the old one count for --grace.
+          Secret source keys are for backends and mParticle's Webhook output (Authorization: Bearer sk_...): they name
+          viewers by email or contact id. --new-secret-key makes one and prints it this once (only its hash is kept);
+          --revoke-secret-key ends one at once, or after --grace (rotate: a new key, then revoke the old with a grace).
+          --create-contacts lets an email HubSpot does not know become a new contact (scope crm.objects.contacts.write);
+          --no-create-contacts holds such sessions until the email is a contact. Exits 1 for a portal that never installed the app.
 
         relay media --portal ID --file catalog.json [--apply]
 
@@ -127,7 +133,11 @@ public static class RelayCli
         return args[0] switch
         {
             "setup" => await SetupAsync(Options.Parse("setup", args[1..], ["check"], ["app-id", "media-types", "app-name", "portal", "utk", "contact-id"]), services, output, cancellationToken),
-            "portal" => await PortalAsync(Options.Parse("portal", args[1..], ["rotate", "signing-secret", "rotate-signing-secret"], ["portal", "grace", "origins"]), services, output, cancellationToken),
+            "portal" => await PortalAsync(
+                Options.Parse("portal", args[1..], ["rotate", "signing-secret", "rotate-signing-secret", "new-secret-key", "create-contacts", "no-create-contacts"], ["portal", "grace", "origins", "revoke-secret-key"]),
+                services,
+                output,
+                cancellationToken),
             "media" => await MediaAsync(Options.Parse("media", args[1..], ["apply"], ["portal", "file"]), services, output, cancellationToken),
             "status" => await StatusAsync(Options.Parse("status", args[1..], [], ["portal"]), services, output, cancellationToken),
             "deadletters" => await DeadLettersAsync(Options.Parse("deadletters", args[1..], ["apply"], ["portal", "session", "status", "since", "until"]), services, output, cancellationToken),
@@ -237,6 +247,25 @@ public static class RelayCli
             access = await store.RotateKeyAsync(portalId, grace, cancellationToken);
         if (access is not null && options.Flag("rotate-signing-secret"))
             access = await store.RotateSigningSecretAsync(portalId, grace, cancellationToken);
+        if (options.Flag("create-contacts") && options.Flag("no-create-contacts"))
+            return await UsageAsync(output, "--create-contacts and --no-create-contacts exclude each other");
+        if (access is not null && (options.Flag("create-contacts") || options.Flag("no-create-contacts")))
+            access = await store.SetCreateContactsAsync(portalId, options.Flag("create-contacts"), cancellationToken);
+        string? newSecretKey = null;
+        if (access is not null && options.Flag("new-secret-key"))
+            newSecretKey = (await store.AddSecretKeyAsync(portalId, cancellationToken))?.Key;
+        if (access is not null && options.Value("revoke-secret-key") is { } revoked)
+        {
+            // Alone, a revocation ends the key now; with --grace (a rotation), after it.
+            if (!await store.RevokeSecretKeyAsync(portalId, revoked, options.Value("grace") is null ? TimeSpan.Zero : grace, cancellationToken))
+            {
+                await output.WriteLineAsync($"portal {portalId} has no secret source key {revoked} (relay portal --portal {portalId} lists them)");
+                return Failed;
+            }
+        }
+
+        if (newSecretKey is not null || options.Value("revoke-secret-key") is not null)
+            access = await store.GetAccessAsync(portalId, cancellationToken);
         if (access is null)
         {
             await output.WriteLineAsync($"portal {portalId} has not installed the app: it has no key (install it at /api/oauth/install)");
@@ -250,6 +279,17 @@ public static class RelayCli
         await output.WriteLineAsync($"origins: {(access.Origins.Count == 0 ? "the relay's (Relay__AllowedOrigins)" : string.Join(", ", access.Origins))}");
         if (options.Flag("signing-secret") || options.Flag("rotate-signing-secret"))
             await output.WriteLineAsync($"signing secret (for the customer's backend only): {access.SigningSecret ?? "none: install the app again to make one"}");
+        await output.WriteLineAsync($"create contacts for unknown emails: {(access.CreatesContacts ? "yes" : "no")}");
+        var now = services.GetRequiredService<TimeProvider>().GetUtcNow();
+        foreach (var key in access.SecretKeys ?? [])
+        {
+            var state = key.ValidUntil is not { } keyUntil ? "valid"
+                : (keyUntil > now ? "valid until " : "revoked ") + keyUntil.ToString("u", CultureInfo.InvariantCulture);
+            await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"secret source key {key.Id}: made {key.CreatedAt:u}, {state}"));
+        }
+
+        if (newSecretKey is not null)
+            await output.WriteLineAsync($"new secret source key (shown this once; give it to the sender's backend or mParticle's Authorization header only): {newSecretKey}");
         return Done;
     }
 

@@ -26,6 +26,12 @@ public sealed class RelayFunctions(
         [HttpTrigger(AuthorizationLevel.Anonymous, "post", Route = BeaconEndpoint.Route)] HttpRequest request,
         CancellationToken cancellationToken) => beacons.PostAsync(request, cancellationToken);
 
+    /// <summary>mParticle's Webhook output and platforms' backends: anonymous to the host, guarded by the portal's secret source key.</summary>
+    [Function("MParticleSource")]
+    public Task<IResult> PostMParticle(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "post", Route = BeaconEndpoint.MParticleRoute)] HttpRequest request,
+        CancellationToken cancellationToken) => beacons.PostMParticleAsync(request, cancellationToken);
+
     [Function("BeaconsPreflight")]
     public Task<IResult> Preflight(
         [HttpTrigger(AuthorizationLevel.Anonymous, "options", Route = BeaconEndpoint.Route)] HttpRequest request, CancellationToken cancellationToken) =>

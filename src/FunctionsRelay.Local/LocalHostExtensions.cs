@@ -48,6 +48,8 @@ public static class LocalHostExtensions
         var api = app.MapGroup("/api");
         api.MapPost(BeaconEndpoint.Route, (HttpRequest request, BeaconEndpoint endpoint, CancellationToken cancellationToken) =>
             endpoint.PostAsync(request, cancellationToken));
+        api.MapPost(BeaconEndpoint.MParticleRoute, (HttpRequest request, BeaconEndpoint endpoint, CancellationToken cancellationToken) =>
+            endpoint.PostMParticleAsync(request, cancellationToken));
         api.MapMethods(BeaconEndpoint.Route, [HttpMethods.Options], (HttpRequest request, BeaconEndpoint endpoint, CancellationToken cancellationToken) =>
             endpoint.PreflightAsync(request, cancellationToken));
         api.MapGet(OAuthEndpoints.InstallRoute, (HttpRequest request, OAuthEndpoints endpoints) => endpoints.Install(request));

@@ -95,7 +95,7 @@ public class BeaconParserTests
     [InlineData("media", "{\"name\":\"x\"}", "media: needs externalId or mediaBridgeId")]
     [InlineData("media", "{\"externalId\":\"v\",\"type\":\"MOVIE\"}", "media.type: must be one of VIDEO, AUDIO, DOCUMENT, IMAGE, OTHER (got \"MOVIE\")")]
     [InlineData("media", "{\"mediaBridgeId\":-4}", "media.mediaBridgeId: must be an integer >= 1 (got -4)")]
-    [InlineData("contact", "{}", "contact: needs contactId or utk")]
+    [InlineData("contact", "{}", "contact: needs contactId, utk or email")]
     [InlineData("contact", "{\"utk\":7}", "contact.utk: must be a string (got 7)")]
     [InlineData("page", "{\"name\":\"Home\"}", "page: needs id (a HubSpot page), or name and url (any other page)")]
     [InlineData("context", "\"WEB\"", "context: must be EMAIL or EXTERNAL_PAGE (got \"WEB\")")]

@@ -86,13 +86,29 @@ public sealed class HttpTests(Azurite azurite) : WithFakeHubSpot
             ("https://evil.example.org/phish", HttpStatusCode.NotFound, "url: evil.example.org is not a host this relay embeds (Relay__OEmbedHosts)"),
             ("http://video.example.com/watch?v=7", HttpStatusCode.NotFound, "url: must be an absolute https address"),
             ("javascript:alert(1)", HttpStatusCode.NotFound, "url: must be an absolute https address"),
-            ("", HttpStatusCode.BadRequest, "url: required, the https address of the media's player page"),
+            ("", HttpStatusCode.BadRequest, "url: required, the https address of the media's player page (or media: its id, at most 512 characters, for media played in apps)"),
         })
         {
             using var refused = await host.Client.GetAsync("/api/oembed?url=" + Uri.EscapeDataString(url));
             Assert.Equal(status, refused.StatusCode);
             Assert.Equal(error, JsonDocument.Parse(await refused.Content.ReadAsStringAsync()).RootElement.GetProperty("error").GetString());
         }
+
+        // A media with no page (played in an app) gets a title card: its title only ever as text.
+        const string hostile = "<script>alert(1)</script>\"><img src=x onerror=alert(2)>";
+        using var card = await host.Client.GetAsync("/api/oembed?format=card&media=app-7&title=" + Uri.EscapeDataString(hostile));
+        var cardHtml = await card.Content.ReadAsStringAsync();
+        Assert.Equal(HttpStatusCode.OK, card.StatusCode);
+        Assert.DoesNotContain("<script", cardHtml, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain("<img", cardHtml, StringComparison.OrdinalIgnoreCase);
+        Assert.Equal("default-src 'none'; style-src 'unsafe-inline'", card.Headers.GetValues("Content-Security-Policy").Single());
+        using var cardOEmbed = await host.Client.GetAsync("/api/oembed?media=app-7&title=" + Uri.EscapeDataString(hostile));
+        var cardAnswer = JsonDocument.Parse(await cardOEmbed.Content.ReadAsStringAsync()).RootElement;
+        Assert.Equal(hostile, cardAnswer.GetProperty("title").GetString());
+        Assert.StartsWith("<iframe src=\"", cardAnswer.GetProperty("html").GetString(), StringComparison.Ordinal);
+        Assert.DoesNotContain("<script", cardAnswer.GetProperty("html").GetString(), StringComparison.OrdinalIgnoreCase);
+        using var tooLong = await host.Client.GetAsync("/api/oembed?media=" + new string('m', 513));
+        Assert.Equal(HttpStatusCode.BadRequest, tooLong.StatusCode);
 
         using var xml = await host.Client.GetAsync("/api/oembed?format=xml&url=" + Uri.EscapeDataString(page));
         Assert.Equal(HttpStatusCode.NotImplemented, xml.StatusCode);
@@ -184,7 +200,7 @@ public sealed class HttpTests(Azurite azurite) : WithFakeHubSpot
         var query = QueryHelpers.ParseQuery(location.Query);
         Assert.Equal(FakeHubSpot.ClientId, query["client_id"]);
         Assert.Equal("media_bridge.read media_bridge.write", query["scope"]);
-        Assert.Equal("crm.objects.contacts.read", query["optional_scope"]);
+        Assert.Equal("crm.objects.contacts.read crm.objects.contacts.write", query["optional_scope"]);
         Assert.EndsWith("/api/oauth/callback", query["redirect_uri"].ToString(), StringComparison.Ordinal);
 
         var callbackUrl = $"/api/oauth/callback?code=code-for-777&state={Uri.EscapeDataString(query["state"]!)}";

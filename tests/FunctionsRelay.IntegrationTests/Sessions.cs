@@ -6,7 +6,8 @@ namespace FunctionsRelay.IntegrationTests;
 
 /// <summary>A session's beacons as a player would post them, and the events the core says they must produce.</summary>
 /// <remarks>Seq numbers count from <paramref name="firstSeq"/>; the session's media, contact and page ride on beacon <paramref name="identityAt"/>.</remarks>
-public sealed class SessionBeacons(long portalId, string sessionId, double duration = 40, string? media = null, int firstSeq = 0, int identityAt = 0)
+/// <remarks>The contact is the session's own utk unless <paramref name="contact"/> names another (as the beacon's JSON).</remarks>
+public sealed class SessionBeacons(long portalId, string sessionId, double duration = 40, string? media = null, int firstSeq = 0, int identityAt = 0, string? contact = null)
 {
     public const string DefaultMedia = """{"externalId":"video-42","name":"Product tour","url":"https://cdn.example.com/tour.mp4","type":"VIDEO"}""";
 
@@ -33,7 +34,7 @@ public sealed class SessionBeacons(long portalId, string sessionId, double durat
         {
             fields.Add(FormattableString.Invariant($"\"duration\":{duration}"));
             fields.Add("\"media\":" + (media ?? DefaultMedia));
-            fields.Add("\"contact\":{\"utk\":\"utk-" + sessionId + "\"}");
+            fields.Add("\"contact\":" + (contact ?? "{\"utk\":\"utk-" + sessionId + "\"}"));
             fields.Add("\"page\":{\"name\":\"Tour\",\"url\":\"https://example.com/tour\"}");
         }
 
@@ -42,9 +43,9 @@ public sealed class SessionBeacons(long portalId, string sessionId, double durat
     }
 
     /// <summary>Watches 0-12 s, seeks back to 4, watches to 24, pauses, resumes to the end and leaves.</summary>
-    public static SessionBeacons Typical(long portalId, string sessionId, bool withEnd = true, string? media = null)
+    public static SessionBeacons Typical(long portalId, string sessionId, bool withEnd = true, string? media = null, string? contact = null)
     {
-        var session = new SessionBeacons(portalId, sessionId, media: media)
+        var session = new SessionBeacons(portalId, sessionId, media: media, contact: contact)
             .Add("start", 0, null).Add("play", 0.5, 0).Add("heartbeat", 10.5, 10).Add("seek", 12.5, 4, from: 12)
             .Add("heartbeat", 22.5, 14).Add("pause", 32.5, 24).Add("play", 40, 24).Add("heartbeat", 50, 34).Add("ended", 56, 40);
         return withEnd ? session.Add("end", 57, 40) : session;

@@ -137,6 +137,27 @@ public sealed class FakeHubSpot : IAsyncDisposable
     /// <summary>The visitor of <paramref name="utk"/> becomes a contact (a form filled in): the look-up finds it, its events are kept.</summary>
     public void MakeContact(string utk) => AnonymousUtks.TryRemove(utk, out _);
 
+    private readonly ConcurrentDictionary<(long PortalId, string Email), long> _contactsByEmail = new();
+    private int _emailLookups;
+    private int _contactsCreated;
+
+    /// <summary>The portal has a contact with this email (a person added it in HubSpot); its id.</summary>
+    public long AddContactWithEmail(long portalId, string email) =>
+        _contactsByEmail.GetOrAdd((portalId, email.ToLowerInvariant()), _ => Interlocked.Increment(ref _nextObjectId));
+
+    /// <summary>The id of the portal's contact with this email, or null.</summary>
+    public long? ContactIdOfEmail(long portalId, string email) =>
+        _contactsByEmail.TryGetValue((portalId, email.ToLowerInvariant()), out var id) ? id : null;
+
+    /// <summary>Requests to the contacts batch read, whatever the answer.</summary>
+    public int EmailLookups => Volatile.Read(ref _emailLookups);
+
+    /// <summary>Contacts the create endpoint made (a 409 for an email that exists makes none).</summary>
+    public int ContactsCreated => Volatile.Read(ref _contactsCreated);
+
+    /// <summary>Portals that did not grant the app the contacts write scope: creating a contact answers 403.</summary>
+    public ConcurrentDictionary<long, bool> WithoutContactsWriteScope { get; } = new();
+
     /// <summary>The app's media bridge settings as the settings endpoints last wrote them.</summary>
     public AppSettingsState AppSettings { get; } = new();
 
@@ -170,6 +191,8 @@ public sealed class FakeHubSpot : IAsyncDisposable
         app.MapMethods(MediaBridgeContract.ObjectsPath + "/{objectId:long}", [HttpMethods.Patch], fake.UpdateObjectAsync);
         app.MapGet(MediaBridgeContract.ObjectsPath + "/{mediaType}", fake.ListObjects);
         app.MapGet("/contacts/v1/contact/utk/{utk}/profile", fake.ContactByUtk);
+        app.MapPost("/crm/objects/2026-03/contacts/batch/read", fake.ReadContactsAsync);
+        app.MapPost("/crm/objects/2026-03/contacts", fake.CreateContactAsync);
         await app.StartAsync();
         fake.BaseUrl = LoopbackApp.BaseUrlOf(app);
         return fake;
@@ -459,6 +482,64 @@ public sealed class FakeHubSpot : IAsyncDisposable
             ["is-contact"] = true,
             ["properties"] = new Dictionary<string, object>(),
         });
+    }
+
+    /// <summary>
+    /// Batch read of contacts by <c>idProperty: email</c> (the CRM contacts API; our reading, docs/hubspot.md): 200 with
+    /// every contact found, 207 with an <c>OBJECT_NOT_FOUND</c> error naming the emails that are none; 400 for a body
+    /// of another shape, 403 without the contacts read scope.
+    /// </summary>
+    private async Task<IResult> ReadContactsAsync(HttpRequest request)
+    {
+        Interlocked.Increment(ref _emailLookups);
+        if (PortalOf(request) is not { } portalId)
+            return Results.Json(new { status = "error", category = "EXPIRED_AUTHENTICATION" }, statusCode: 401);
+        if (WithoutContactsScope.ContainsKey(portalId))
+            return Results.Json(new { status = "error", category = "MISSING_SCOPES", message = "This app hasn't been granted all required scopes to make this call." }, statusCode: 403);
+        using var body = JsonDocument.Parse(await new StreamReader(request.Body).ReadToEndAsync());
+        var root = body.RootElement;
+        if (!root.TryGetProperty("idProperty", out var idProperty) || idProperty.GetString() != "email"
+            || !root.TryGetProperty("inputs", out var inputs) || inputs.ValueKind != JsonValueKind.Array || inputs.GetArrayLength() is 0 or > 100
+            || inputs.EnumerateArray().Any(input => !input.TryGetProperty("id", out var id) || id.ValueKind != JsonValueKind.String))
+            return Results.Json(new { status = "error", category = "VALIDATION_ERROR", message = "expected idProperty \"email\" and 1 to 100 inputs of {\"id\": email}" }, statusCode: 400);
+        var emails = inputs.EnumerateArray().Select(input => input.GetProperty("id").GetString()!).ToList();
+        var found = emails.Where(email => ContactIdOfEmail(portalId, email) is not null).ToList();
+        var results = found.Select(email => new Dictionary<string, object>
+        {
+            ["id"] = ContactIdOfEmail(portalId, email)!.Value.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["properties"] = new Dictionary<string, object> { ["email"] = email.ToLowerInvariant() },
+            ["archived"] = false,
+        }).ToList();
+        var missing = emails.Except(found).ToList();
+        if (missing.Count == 0)
+            return Results.Json(new { status = "COMPLETE", results });
+        return Results.Json(new
+        {
+            status = "COMPLETE",
+            results,
+            numErrors = 1,
+            errors = new[] { new { status = "error", category = "OBJECT_NOT_FOUND", message = "Could not get some CONTACT objects, they may be deleted or not exist.", context = new { ids = missing } } },
+        }, statusCode: 207);
+    }
+
+    /// <summary>Creates a contact from <c>{"properties": {"email": ...}}</c>: 201 with its id; 409 when the email has one already; 403 without the write scope.</summary>
+    private async Task<IResult> CreateContactAsync(HttpRequest request)
+    {
+        if (PortalOf(request) is not { } portalId)
+            return Results.Json(new { status = "error", category = "EXPIRED_AUTHENTICATION" }, statusCode: 401);
+        if (WithoutContactsWriteScope.ContainsKey(portalId))
+            return Results.Json(new { status = "error", category = "MISSING_SCOPES", message = "This app hasn't been granted all required scopes to make this call." }, statusCode: 403);
+        using var body = JsonDocument.Parse(await new StreamReader(request.Body).ReadToEndAsync());
+        if (!body.RootElement.TryGetProperty("associations", out var associations) || associations.ValueKind != JsonValueKind.Array)
+            return Results.Json(new { status = "error", category = "VALIDATION_ERROR", message = "associations is required (an array; 2026-03 create schema)" }, statusCode: 400);
+        if (!body.RootElement.TryGetProperty("properties", out var properties) || !properties.TryGetProperty("email", out var emailElement)
+            || emailElement.GetString() is not { Length: > 0 } email || !email.Contains('@'))
+            return Results.Json(new { status = "error", category = "VALIDATION_ERROR", message = "properties.email is required" }, statusCode: 400);
+        var id = Interlocked.Increment(ref _nextObjectId);
+        if (!_contactsByEmail.TryAdd((portalId, email.ToLowerInvariant()), id))
+            return Results.Json(new { status = "error", category = "CONFLICT", message = $"Contact already exists. Existing ID: {_contactsByEmail[(portalId, email.ToLowerInvariant())]}" }, statusCode: 409);
+        Interlocked.Increment(ref _contactsCreated);
+        return Results.Json(new { id = id.ToString(System.Globalization.CultureInfo.InvariantCulture), properties = new { email = email.ToLowerInvariant() }, archived = false }, statusCode: 201);
     }
 
     private async Task<IResult> CreateObjectAsync(HttpRequest request)

@@ -52,8 +52,15 @@ public sealed record MediaInfo(
     public bool HasIdentity => ExternalId is not null || MediaBridgeId is not null;
 }
 
-/// <summary>A contact by HubSpot id or by the browser's <c>hubspotutk</c>; a contact id comes with the customer's signature of it.</summary>
-public sealed record ContactInfo(long? ContactId, string? Utk, ContactSignature? Signature = null);
+/// <summary>
+/// A contact by HubSpot id, by the browser's <c>hubspotutk</c>, or by email. A contact id comes with the customer's
+/// signature of it, or (like an email) in a request that shows a secret source key, which vouches for its sender.
+/// </summary>
+public sealed record ContactInfo(long? ContactId, string? Utk, ContactSignature? Signature = null, string? Email = null)
+{
+    /// <summary>The text form leaves the email out: it is personal data, and records end up in logs.</summary>
+    public override string ToString() => $"ContactInfo {{ ContactId = {ContactId}, Utk = {Utk}, Email = {(Email is null ? "" : "(set)")} }}";
+}
 
 /// <summary>
 /// The customer's backend vouching for a contact id until <see cref="Expires"/> (Unix seconds): <see cref="Value"/> is the hex
@@ -97,6 +104,9 @@ public sealed record PlaybackSummary(long PortalId, string SessionId, double Con
 public sealed record BeaconBatch(IReadOnlyList<Beacon> Beacons, int Ignored, IReadOnlyList<BeaconError> Errors)
 {
     public IReadOnlyList<PlaybackSummary> Summaries { get; init; } = [];
+
+    /// <summary>Of a source's event batches, those that brought no media event (accepted, ignored, counted).</summary>
+    public int BatchesWithoutMedia { get; init; }
 
     public bool IsValid => Errors.Count == 0;
 

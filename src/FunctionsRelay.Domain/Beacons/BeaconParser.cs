@@ -16,25 +16,20 @@ public sealed class BeaconParser(BeaconLimits limits)
 
     private const int MaxErrorsReported = 50;
 
+    private const int MaxEmailLength = 254;
+
+    /// <summary>One @ with text before it and a dotted domain after it, no spaces, controls or address-list punctuation.</summary>
+    private static bool IsEmail(string text)
+    {
+        var at = text.IndexOf('@');
+        return at > 0 && at == text.LastIndexOf('@') && text.IndexOf('.', at) is var dot && dot > at + 1 && dot < text.Length - 1
+            && !text.Any(c => char.IsWhiteSpace(c) || char.IsControl(c) || c is '<' or '>' or ',' or ';' or '"' or '(' or ')' or '[' or ']' or '\\' or '/');
+    }
+
     public BeaconBatch Parse(ReadOnlyMemory<byte> body, DateTimeOffset now)
     {
-        if (body.Length == 0)
-            return BeaconBatch.Rejected(new BeaconError("body", "is empty; send a beacon, an array of beacons or {\"beacons\":[...]}"));
-        if (body.Length > limits.MaxBodyBytes)
-            return BeaconBatch.Rejected(new BeaconError("body", $"is {body.Length} bytes; at most {limits.MaxBodyBytes} are accepted"));
-
-        if (!Utf8.IsValid(body.Span))
-            return BeaconBatch.Rejected(new BeaconError("body", "is not valid UTF-8"));
-
-        JsonDocument document;
-        try
-        {
-            document = JsonDocument.Parse(body, new JsonDocumentOptions { MaxDepth = limits.MaxJsonDepth });
-        }
-        catch (JsonException ex)
-        {
-            return BeaconBatch.Rejected(new BeaconError("body", $"is not valid JSON ({DescribeJsonError(ex)})"));
-        }
+        if (Open(body, "send a beacon, an array of beacons or {\"beacons\":[...]}", out var rejected) is not { } document)
+            return rejected!;
 
         using (document)
         {
@@ -63,6 +58,48 @@ public sealed class BeaconParser(BeaconLimits limits)
         }
     }
 
+    /// <summary>
+    /// Parses what mParticle's Webhook output posts to a source of <paramref name="portalId"/> (its secret key says which):
+    /// one event batch or an array of them, in mParticle's JSON batch schema. Each batch's media events become beacons of
+    /// that portal naming the viewer the batch names (<c>user_attributes.hubspot_contact_id</c>, an email in
+    /// <c>user_identities</c>, a <c>hubspotutk</c>); its other events, and batches without events, are ignored and counted.
+    /// </summary>
+    public BeaconBatch ParseMParticleBatches(ReadOnlyMemory<byte> body, DateTimeOffset now, long portalId)
+    {
+        if (Open(body, "send an mParticle event batch {\"events\":[...]} or an array of batches", out var rejected) is not { } document)
+            return rejected!;
+
+        using (document)
+        {
+            var context = new ParseContext(limits, now.ToUnixTimeMilliseconds() + (long)limits.MaxFutureSkew.TotalMilliseconds, portalId);
+            context.ReadSourceBatches(document.RootElement);
+            return context.ToBatch();
+        }
+    }
+
+    private JsonDocument? Open(ReadOnlyMemory<byte> body, string whatToSend, out BeaconBatch? rejected)
+    {
+        rejected = null;
+        if (body.Length == 0)
+            rejected = BeaconBatch.Rejected(new BeaconError("body", $"is empty; {whatToSend}"));
+        else if (body.Length > limits.MaxBodyBytes)
+            rejected = BeaconBatch.Rejected(new BeaconError("body", $"is {body.Length} bytes; at most {limits.MaxBodyBytes} are accepted"));
+        else if (!Utf8.IsValid(body.Span))
+            rejected = BeaconBatch.Rejected(new BeaconError("body", "is not valid UTF-8"));
+        if (rejected is not null)
+            return null;
+
+        try
+        {
+            return JsonDocument.Parse(body, new JsonDocumentOptions { MaxDepth = limits.MaxJsonDepth });
+        }
+        catch (JsonException ex)
+        {
+            rejected = BeaconBatch.Rejected(new BeaconError("body", $"is not valid JSON ({DescribeJsonError(ex)})"));
+            return null;
+        }
+    }
+
     private static string DescribeJsonError(JsonException ex) =>
         ex.LineNumber is { } line && ex.BytePositionInLine is { } column
             ? $"line {line + 1}, byte {column + 1}: {FirstSentence(ex.Message)}"
@@ -74,18 +111,150 @@ public sealed class BeaconParser(BeaconLimits limits)
         return end < 0 ? message.TrimEnd('.') : message[..end];
     }
 
-    private sealed class ParseContext(BeaconLimits limits, long latestTs)
+    /// <param name="sourcePortalId">For a source's batches: the portal of its secret key, which every event belongs to.</param>
+    private sealed class ParseContext(BeaconLimits limits, long latestTs, long? sourcePortalId = null)
     {
         private readonly List<Beacon> _beacons = [];
         private readonly List<PlaybackSummary> _summaries = [];
         private readonly List<BeaconError> _errors = [];
         private int _ignored;
+        private int _batchesWithoutMedia;
+
+        /// <summary>The viewer the source batch being read names, for each of its media events.</summary>
+        private ContactInfo? _batchViewer;
 
         public BeaconBatch ToBatch()
         {
             if (_errors.Count == 0 && SessionCount() is var sessions && sessions > limits.MaxSessionsPerRequest)
                 Error("beacons", $"name {sessions} sessions; at most {limits.MaxSessionsPerRequest} are accepted in one request (a page's players send one session each)");
-            return _errors.Count > 0 ? new BeaconBatch([], 0, _errors) : new BeaconBatch(_beacons, _ignored, []) { Summaries = _summaries };
+            return _errors.Count > 0
+                ? new BeaconBatch([], 0, _errors)
+                : new BeaconBatch(_beacons, _ignored, []) { Summaries = _summaries, BatchesWithoutMedia = _batchesWithoutMedia };
+        }
+
+        public void ReadSourceBatches(JsonElement root)
+        {
+            if (root.ValueKind == JsonValueKind.Object)
+            {
+                ReadSourceBatch(root, "");
+                return;
+            }
+
+            if (root.ValueKind != JsonValueKind.Array)
+            {
+                Error("body", $"must be an mParticle event batch {{\"events\":[...]}} or an array of batches (got {Describe(root)})");
+                return;
+            }
+
+            var count = root.GetArrayLength();
+            if (count == 0)
+                Error("body", "must hold at least one batch");
+            var index = 0;
+            foreach (var batch in root.EnumerateArray())
+                ReadSourceBatch(batch, $"[{(index++).ToString(CultureInfo.InvariantCulture)}]");
+        }
+
+        private void ReadSourceBatch(JsonElement batch, string path)
+        {
+            if (batch.ValueKind != JsonValueKind.Object)
+            {
+                Error(Name(path, ""), $"must be an mParticle event batch object (got {Describe(batch)})");
+                return;
+            }
+
+            var beaconsBefore = _beacons.Count + _summaries.Count;
+            _batchViewer = BatchViewer(batch, path);
+            var eventsPath = Name(path, "events");
+            if (batch.TryGetProperty("events"u8, out var events) && events.ValueKind != JsonValueKind.Null)
+            {
+                if (events.ValueKind != JsonValueKind.Array)
+                {
+                    Error(eventsPath, $"must be an array (got {Describe(events)})");
+                }
+                else if (_ignored + _beacons.Count + _summaries.Count + events.GetArrayLength() > limits.MaxBeaconsPerRequest)
+                {
+                    Error(eventsPath, $"brings the request to more than {limits.MaxBeaconsPerRequest} events; at most {limits.MaxBeaconsPerRequest} are accepted per request");
+                }
+                else
+                {
+                    var index = 0;
+                    foreach (var item in events.EnumerateArray())
+                    {
+                        var itemPath = $"{eventsPath}[{(index++).ToString(CultureInfo.InvariantCulture)}]";
+                        if (item.ValueKind != JsonValueKind.Object || !item.TryGetProperty("event_type"u8, out _))
+                            Error(itemPath, "must be an mParticle event: an object with event_type and data");
+                        else
+                            ReadMParticleEvent(item, itemPath);
+                    }
+                }
+            }
+
+            if (_beacons.Count + _summaries.Count == beaconsBefore)
+                _batchesWithoutMedia++;
+            _batchViewer = null;
+        }
+
+        /// <summary>
+        /// Who a batch says the viewer is: <c>user_attributes.hubspot_contact_id</c> (the platform knows the HubSpot contact),
+        /// else an email (<c>user_identities</c> <c>email</c>, else <c>customer_id</c> where it is an email), and a
+        /// <c>hubspotutk</c> user attribute. <c>user_identities</c> is an object as the Events API takes it, or an array of
+        /// <c>{identity_type, identity}</c> as outputs send it.
+        /// </summary>
+        private ContactInfo? BatchViewer(JsonElement batch, string path)
+        {
+            string? email = null, customerId = null;
+            var identitiesPath = Name(path, "user_identities");
+            if (batch.TryGetProperty("user_identities"u8, out var identities))
+            {
+                switch (identities.ValueKind)
+                {
+                    case JsonValueKind.Object:
+                        email = Email(identities, identitiesPath, "email"u8);
+                        customerId = OptionalString(identities, identitiesPath, "customer_id"u8);
+                        break;
+                    case JsonValueKind.Array:
+                        var index = 0;
+                        foreach (var identity in identities.EnumerateArray())
+                        {
+                            var identityPath = $"{identitiesPath}[{(index++).ToString(CultureInfo.InvariantCulture)}]";
+                            if (identity.ValueKind != JsonValueKind.Object)
+                            {
+                                Error(identityPath, "must be an object with identity_type and identity");
+                                continue;
+                            }
+
+                            var type = OptionalString(identity, identityPath, "identity_type"u8);
+                            if (type == "email")
+                                email = Email(identity, identityPath, "identity"u8);
+                            else if (type == "customer_id")
+                                customerId = OptionalString(identity, identityPath, "identity"u8);
+                        }
+
+                        break;
+                    case JsonValueKind.Null:
+                        break;
+                    default:
+                        // Not the value itself: it may be an email.
+                        Error(identitiesPath, $"must be an object or an array of identities (got a {identities.ValueKind.ToString().ToLowerInvariant()})");
+                        break;
+                }
+            }
+
+            email ??= customerId is not null && IsEmail(customerId) ? customerId.Trim().ToLowerInvariant() : null;
+            long? contactId = null;
+            string? utk = null;
+            var attributesPath = Name(path, "user_attributes");
+            if (batch.TryGetProperty("user_attributes"u8, out var attributes) && attributes.ValueKind == JsonValueKind.Object)
+            {
+                contactId = OptionalInteger(attributes, attributesPath, "hubspot_contact_id"u8, min: 1);
+                utk = OptionalString(attributes, attributesPath, "hubspotutk"u8);
+            }
+            else if (attributes.ValueKind is not (JsonValueKind.Undefined or JsonValueKind.Null))
+            {
+                Error(attributesPath, $"must be an object (got {Describe(attributes)})");
+            }
+
+            return contactId is null && email is null && utk is null ? null : new ContactInfo(contactId, utk, null, email);
         }
 
         private int SessionCount()
@@ -230,9 +399,11 @@ public sealed class BeaconParser(BeaconLimits limits)
             var sessionId = SessionId(attributes, attributesPath, "media_session_id"u8);
             long? portalId = attributes.TryGetProperty("hubspot_portal_id"u8, out _)
                 ? RequiredPositiveInteger(attributes, attributesPath, "hubspot_portal_id"u8)
-                : limits.DefaultPortalId;
+                : sourcePortalId ?? limits.DefaultPortalId;
             if (portalId is null)
                 Error(Name(attributesPath, "hubspot_portal_id"), "is required (or configure Beacons__DefaultPortalId)");
+            else if (sourcePortalId is { } keyPortal && portalId != keyPortal)
+                Error(Name(attributesPath, "hubspot_portal_id"), $"is {portalId}, but the source key is portal {keyPortal}'s: a source posts only its own portal's events");
 
             // The web Media SDK leaves playhead_position out while it is 0 or not yet known (a first Play at 0), and
             // seek_position out when a seek goes to 0 (a restart); a Seek End's playhead is where the seek began.
@@ -266,7 +437,8 @@ public sealed class BeaconParser(BeaconLimits limits)
             if (_errors.Count == errorsBefore)
             {
                 var media = contentId is null && title is null ? null : new MediaInfo(contentId, null, title, null, MediaTypeOfContentType(contentType), live);
-                var contact = utk is null ? null : new ContactInfo(null, utk);
+                var viewer = _batchViewer;
+                var contact = utk is null ? viewer : (viewer ?? new ContactInfo(null, null)) with { Utk = utk };
                 _beacons.Add(new Beacon(portalId!.Value, sessionId!, beaconEvent.Value, ts!.Value, null, position, from, live ? null : duration, media, contact));
             }
         }
@@ -288,7 +460,9 @@ public sealed class BeaconParser(BeaconLimits limits)
 
             long? portalId = attributes.TryGetProperty("hubspot_portal_id"u8, out var portal)
                 ? TryReadInt64(portal, out var parsed) && parsed > 0 ? parsed : null
-                : limits.DefaultPortalId;
+                : sourcePortalId ?? limits.DefaultPortalId;
+            if (sourcePortalId is { } keyPortal && portalId != keyPortal)
+                return null;
             bool? complete = attributes.TryGetProperty("media_content_complete"u8, out var done) ? done.ValueKind switch
             {
                 JsonValueKind.True => true,
@@ -388,13 +562,14 @@ public sealed class BeaconParser(BeaconLimits limits)
             var contactPath = Name(path, "contact");
             var contactId = OptionalInteger(contact, contactPath, "contactId"u8, min: 1);
             var utk = OptionalString(contact, contactPath, "utk"u8);
-            if (contactId is null && utk is null && !Has(contact, "contactId"u8) && !Has(contact, "utk"u8))
-                Error(contactPath, "needs contactId or utk");
+            var email = Email(contact, contactPath, "email"u8);
+            if (contactId is null && utk is null && email is null && !Has(contact, "contactId"u8) && !Has(contact, "utk"u8) && !Has(contact, "email"u8))
+                Error(contactPath, "needs contactId, utk or email");
             var expires = OptionalInteger(contact, contactPath, "expires"u8, min: 1);
             var signature = OptionalString(contact, contactPath, "signature"u8);
             if ((expires is null) != (signature is null))
                 Error(contactPath, "needs both expires and signature, or neither");
-            return new ContactInfo(contactId, utk, expires is { } at && signature is { } value ? new ContactSignature(at, value) : null);
+            return new ContactInfo(contactId, utk, expires is { } at && signature is { } value ? new ContactSignature(at, value) : null, email);
         }
 
         private PageInfo? Page(JsonElement item, string path)
@@ -505,6 +680,18 @@ public sealed class BeaconParser(BeaconLimits limits)
             }
 
             return text.Length == 0 ? null : text;
+        }
+
+        /// <summary>An email address, lower-cased; an invalid one is refused without its text, which is personal data.</summary>
+        private string? Email(JsonElement item, string path, ReadOnlySpan<byte> name)
+        {
+            if (OptionalString(item, path, name) is not { } text)
+                return null;
+            var email = text.Trim();
+            if (email.Length <= MaxEmailLength && IsEmail(email))
+                return email.ToLowerInvariant();
+            Error(Name(path, name), $"is not an email address (local-part@domain, at most {MaxEmailLength} characters)");
+            return null;
         }
 
         private string? OptionalLink(JsonElement item, string path, ReadOnlySpan<byte> name)

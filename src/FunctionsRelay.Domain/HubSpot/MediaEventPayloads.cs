@@ -9,6 +9,15 @@ namespace FunctionsRelay.Domain.HubSpot;
 /// </summary>
 public sealed record MediaEventPayload
 {
+    /// <summary>An event's payload for the contact HubSpot's id names (the viewer known by email, resolved at delivery) instead of a utk.</summary>
+    public static string WithContactId(string payload, long contactId)
+    {
+        var json = System.Text.Json.Nodes.JsonNode.Parse(payload)!.AsObject();
+        json.Remove("contactUtk");
+        json["contactId"] = contactId;
+        return json.ToJsonString();
+    }
+
     [JsonPropertyName("mediaType")]
     public required string MediaType { get; init; }
 

@@ -63,6 +63,7 @@ public static class EventPlanner
             Media = stored.Media,
             ContactId = stored.ContactId,
             Utk = stored.Utk,
+            Email = stored.Email,
             Page = stored.Page,
             Context = stored.Context,
             Duration = stored.Duration,

@@ -32,6 +32,7 @@ public static class SessionCodec
             Media = session.Media,
             ContactId = session.ContactId,
             Utk = session.Utk,
+            Email = session.Email,
             Page = session.Page,
             Context = session.Context,
             Duration = session.Duration,
@@ -65,6 +66,7 @@ public static class SessionCodec
             Media = header.Media,
             ContactId = header.ContactId,
             Utk = header.Utk,
+            Email = header.Email,
             Page = header.Page,
             Context = header.Context,
             Duration = header.Duration,
@@ -190,6 +192,8 @@ internal sealed record SessionHeader
     public Stamped<long>? ContactId { get; init; }
 
     public Stamped<string>? Utk { get; init; }
+
+    public Stamped<string>? Email { get; init; }
 
     public Stamped<PageInfo>? Page { get; init; }
 

@@ -100,6 +100,9 @@ public sealed class ViewingSession(long portalId, string sessionId)
 
     public Stamped<string>? Utk { get; set; }
 
+    /// <summary>The viewer's email, as a secret-keyed source named it: resolved to a contact id at delivery. Personal data, never logged.</summary>
+    public Stamped<string>? Email { get; set; }
+
     public Stamped<PageInfo>? Page { get; set; }
 
     public Stamped<PlayContext>? Context { get; set; }
@@ -151,7 +154,7 @@ public sealed class ViewingSession(long portalId, string sessionId)
     public bool IsLive => Media?.Value.Live == true && Duration is null;
 
     /// <summary>The contact HubSpot will link events to: a known contact id wins over a utk.</summary>
-    public bool HasContact => ContactId is not null || Utk is not null;
+    public bool HasContact => ContactId is not null || Utk is not null || Email is not null;
 
     /// <summary>Adds a beacon to the log, keeping it ordered and free of duplicates, and updates the latest known values.</summary>
     public MergeOutcome Merge(Beacon beacon, long receivedAt, int maxLogEntries)
@@ -380,6 +383,8 @@ public sealed class ViewingSession(long portalId, string sessionId)
             ContactId = Latest(ContactId, contactId, entry);
         if (beacon.Contact?.Utk is { } utk)
             Utk = Latest(Utk, utk, entry);
+        if (beacon.Contact?.Email is { } email)
+            Email = Latest(Email, email, entry);
         if (beacon.Page is { } page)
             Page = Latest(Page, page, entry);
         if (beacon.Context is { } context)

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using Azure;
 using FunctionsRelay.Domain.Beacons;
+using FunctionsRelay.Infrastructure.HubSpot;
 using FunctionsRelay.Infrastructure.Ingest;
 using FunctionsRelay.Infrastructure.Storage;
 using FunctionsRelay.Infrastructure.Telemetry;
@@ -26,10 +27,35 @@ public sealed class BeaconEndpoint(
 {
     public const string Route = "beacons";
 
+    /// <summary>Where mParticle's Webhook output posts a workspace's event batches (the POST URL of its settings).</summary>
+    public const string MParticleRoute = "sources/mparticle";
+
     public async Task<IResult> PostAsync(HttpRequest request, CancellationToken cancellationToken)
     {
         if (await AllowOriginAsync(request, cancellationToken))
             request.HttpContext.Response.Headers.AccessControlExposeHeaders = "Retry-After";
+        return await HandleAsync(request, async body =>
+        {
+            var result = await ingest.IngestAsync(body, CredentialsOf(request), cancellationToken);
+            return (result, new { accepted = result.Accepted, ignored = result.Ignored });
+        }, cancellationToken);
+    }
+
+    /// <summary>
+    /// <c>POST /api/sources/mparticle</c>: event batches as mParticle's Webhook output sends them, its <c>Authorization</c>
+    /// header one of the portal's secret source keys. The answers are an output's: 202 taken; 400, 401, 403, 413 and 415
+    /// for a request that can never be taken (an output does not retry them); 429 and 503 for one to send again.
+    /// </summary>
+    public Task<IResult> PostMParticleAsync(HttpRequest request, CancellationToken cancellationToken) =>
+        HandleAsync(request, async body =>
+        {
+            var result = await ingest.IngestMParticleAsync(body, SecretSourceKeys.FromAuthorization(request.Headers.Authorization), cancellationToken);
+            return (result, new { accepted = result.Accepted, ignored = result.Ignored, batchesWithoutMedia = result.BatchesWithoutMedia });
+        }, cancellationToken);
+
+    private async Task<IResult> HandleAsync<TAnswer>(
+        HttpRequest request, Func<ReadOnlyMemory<byte>, Task<(IngestResult Result, TAnswer Accepted)>> ingestBody, CancellationToken cancellationToken)
+    {
         var address = ClientAddress(request);
         if (rates.AddressMustWait(address) is { } wait)
         {
@@ -61,11 +87,11 @@ public sealed class BeaconEndpoint(
 
         try
         {
-            var result = await ingest.IngestAsync(body, CredentialsOf(request), cancellationToken);
+            var (result, accepted) = await ingestBody(body);
             if (result.Status == StatusCodes.Status429TooManyRequests)
                 return TooMany(request, result.RetryAfter, result.Errors[0]);
             return result.IsValid
-                ? Results.Json(new { accepted = result.Accepted, ignored = result.Ignored }, statusCode: StatusCodes.Status202Accepted)
+                ? Results.Json(accepted, statusCode: StatusCodes.Status202Accepted)
                 : Results.Json(new { errors = result.Errors }, statusCode: result.Status);
         }
         catch (Exception ex) when (StorageClients.IsUnavailable(ex) && !cancellationToken.IsCancellationRequested)
@@ -80,13 +106,18 @@ public sealed class BeaconEndpoint(
     /// <summary>The portal's key as the <c>X-Relay-Key</c> header, or as <c>?key=</c> (what <c>sendBeacon</c>, which sets no headers, can carry).</summary>
     public const string KeyHeader = "X-Relay-Key";
 
+    /// <summary>
+    /// A player's publishable key and page origin, or a backend's secret source key in <c>Authorization</c> (no browser
+    /// sends that header here: the preflight does not allow it).
+    /// </summary>
     private static BeaconCredentials CredentialsOf(HttpRequest request)
     {
         var key = request.Headers[KeyHeader].ToString() is { Length: > 0 } header ? header : request.Query["key"].ToString();
         return new BeaconCredentials(
             key.Length > 0 ? key : null,
             request.Headers.Origin.ToString() is { Length: > 0 } origin ? origin : null,
-            $"{request.Scheme}://{request.Host}");
+            $"{request.Scheme}://{request.Host}",
+            SecretSourceKeys.FromAuthorization(request.Headers.Authorization) is { Length: > 0 } secret ? secret : null);
     }
 
     /// <summary>

@@ -46,7 +46,7 @@ public sealed class OAuthEndpoints(
             new("redirect_uri", RedirectUri(request)),
             new("scope", Scopes),
             // Optional: an account whose user may not grant it still installs; its utk sessions are sent unchecked.
-            new("optional_scope", ContactResolver.Scope),
+            new("optional_scope", $"{ContactResolver.Scope} {ContactResolver.WriteScope}"),
             new("state", NewState(nonce)),
         });
         return Results.Redirect(settings.AuthorizeUrl + query.ToUriComponent());

@@ -26,13 +26,28 @@ public enum UtkState
 public sealed record UtkResolution(UtkState State, DeliveryResult? Unanswered = null);
 
 /// <summary>
+/// What HubSpot says of an email: the contact's id (<see cref="UtkState.Contact"/>), no contact, ask later (with why), or
+/// unchecked (the portal did not grant the read scope): an email with no contact id to send has nothing to link to.
+/// </summary>
+public sealed record EmailResolution(UtkState State, long? ContactId = null, DeliveryResult? Unanswered = null);
+
+/// <summary>
 /// Whether a <c>hubspotutk</c> is a HubSpot contact, by HubSpot's "get a contact by its user token" endpoint
 /// (<c>GET /contacts/v1/contact/utk/{utk}/profile</c>, scope <c>crm.objects.contacts.read</c>, which the app asks for as
 /// an optional scope). Answers are cached per portal and utk: a contact for a day (a contact stays one), not a contact
 /// for half of <c>Relay__AnonymousCheckInterval</c>, a portal without the scope for an hour.
 /// </summary>
+/// <remarks>
+/// An email (a viewer a secret-keyed source names) is read with the contacts batch read by <c>idProperty: email</c>
+/// (<c>POST /crm/objects/2026-03/contacts/batch/read</c>, same scope): the email stays in the body, out of every URL that
+/// logs and traces show. Where the portal opted in (<c>relay portal --create-contacts</c>, scope
+/// <c>crm.objects.contacts.write</c>) an unknown email is created (<c>POST /crm/objects/2026-03/contacts</c>, <c>associations</c> empty); a 409, another
+/// instance having created it first, is read again. One look-up at a time per email in this instance, cached like a utk;
+/// the cache keys hold the email's hash, never the email.
+/// </remarks>
 public sealed class ContactResolver(
     HubSpotClient hubSpot,
+    PortalTokenStore portals,
     IOptions<HubSpotOptions> hubSpotOptions,
     IOptions<RelayOptions> relayOptions,
     TimeProvider time,
@@ -40,8 +55,24 @@ public sealed class ContactResolver(
 {
     public const string Scope = "crm.objects.contacts.read";
 
+    public const string WriteScope = "crm.objects.contacts.write";
+
+    public const string BatchReadPath = "/crm/objects/2026-03/contacts/batch/read";
+
+    public const string CreatePath = "/crm/objects/2026-03/contacts";
+
+    private readonly ExpiringCache<(long PortalId, string EmailHash), EmailResolution> _emails = new(200_000, time);
+
+    /// <summary>Whether a portal creates contacts for unknown emails, as its row said a minute ago at most.</summary>
+    private readonly ExpiringCache<long, bool> _createsContacts = new(10_000, time);
+
+    /// <summary>Look-ups of one email wait for each other (striped by its hash): concurrent sessions of a new viewer create one contact.</summary>
+    private readonly SemaphoreSlim[] _emailLocks = [.. Enumerable.Range(0, 64).Select(_ => new SemaphoreSlim(1, 1))];
+
     private static readonly TimeSpan ContactCachedFor = TimeSpan.FromDays(1);
     private static readonly TimeSpan UncheckedCachedFor = TimeSpan.FromHours(1);
+
+    private static readonly string[] EmailProperty = ["email"];
     private readonly ExpiringCache<(long PortalId, string Utk), UtkResolution> _cache = new(200_000, time);
 
     /// <summary>Portals that answered 403 (no contacts scope), not asked again for an hour: one warning an hour, not one per utk.</summary>
@@ -76,6 +107,110 @@ public sealed class ContactResolver(
         return resolution;
     }
 
+    public async Task<EmailResolution> ResolveEmailAsync(long portalId, string email, CancellationToken cancellationToken, DateTimeOffset? answerBy = null)
+    {
+        if (hubSpotOptions.Value.DryRun || _withoutScope.TryGet(portalId, out _))
+            return new(UtkState.Unchecked);
+        var hash = HashOf(email);
+        if (_emails.TryGet((portalId, hash), out var cached))
+            return cached;
+
+        var stripe = _emailLocks[(hash[0] * 16 + hash[1]) % _emailLocks.Length];
+        await stripe.WaitAsync(cancellationToken);
+        try
+        {
+            if (_emails.TryGet((portalId, hash), out cached))
+                return cached;
+            var resolution = await FindByEmailAsync(portalId, email, answerBy, cancellationToken);
+            if (resolution.State == UtkState.NotContact && await CreatesContactsAsync(portalId, cancellationToken))
+                resolution = await CreateContactAsync(portalId, email, answerBy, cancellationToken);
+            var keepFor = resolution.State switch
+            {
+                UtkState.Contact => ContactCachedFor,
+                UtkState.NotContact => NotContactCachedFor,
+                UtkState.Unchecked => UncheckedCachedFor,
+                _ => TimeSpan.Zero,
+            };
+            if (keepFor > TimeSpan.Zero)
+                _emails.Set((portalId, hash), resolution, keepFor);
+            return resolution;
+        }
+        finally
+        {
+            stripe.Release();
+        }
+    }
+
+    /// <summary>The hex SHA-256 of a lower-cased email: what the relay keys an email by.</summary>
+    public static string HashOf(string email) =>
+        Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(email.ToLowerInvariant())));
+
+    private async Task<EmailResolution> FindByEmailAsync(long portalId, string email, DateTimeOffset? answerBy, CancellationToken cancellationToken)
+    {
+        var body = JsonSerializer.Serialize(new { idProperty = "email", properties = EmailProperty, inputs = new[] { new { id = email } } });
+        var answer = await hubSpot.SendAsync(portalId, HttpMethod.Post, BatchReadPath, body, cancellationToken, answerBy, CallPriority.LookUp);
+        return answer.Result switch
+        {
+            { Outcome: DeliveryOutcome.Delivered } => ContactIdIn(answer.Body, "results") is { } id ? new(UtkState.Contact, id) : new(UtkState.NotContact),
+            { Outcome: DeliveryOutcome.Rejected, Status: 404 } => new(UtkState.NotContact),
+            { Outcome: DeliveryOutcome.Rejected } rejected => new(Unchecked(portalId, rejected, "an email").State),
+            var unanswered => new(UtkState.AskLater, Unanswered: unanswered),
+        };
+    }
+
+    private async Task<EmailResolution> CreateContactAsync(long portalId, string email, DateTimeOffset? answerBy, CancellationToken cancellationToken)
+    {
+        var body = JsonSerializer.Serialize(new { properties = new { email }, associations = Array.Empty<object>() });
+        var answer = await hubSpot.SendAsync(portalId, HttpMethod.Post, CreatePath, body, cancellationToken, answerBy, CallPriority.LookUp);
+        switch (answer.Result)
+        {
+            case { Outcome: DeliveryOutcome.Delivered } when ContactIdIn(answer.Body, null) is { } id:
+                logger.LogInformation("Portal {PortalId}: a viewer's email was no HubSpot contact; contact {ContactId} was created for it (relay portal --create-contacts)", portalId, id);
+                return new(UtkState.Contact, id);
+            case { Outcome: DeliveryOutcome.Rejected, Status: 409 }:
+                // Made meanwhile by another instance (or a person): HubSpot keeps one contact per email.
+                return await FindByEmailAsync(portalId, email, answerBy, cancellationToken);
+            case { Outcome: DeliveryOutcome.Rejected } rejected:
+                logger.LogWarning(
+                    "Portal {PortalId}: HubSpot answered {Status} to the relay's creation of a contact for a viewer's email{Hint}; the session waits as for any viewer who is no contact",
+                    portalId,
+                    rejected.Status,
+                    rejected.Status == 403 ? $" (the portal has not granted the app's optional scope {WriteScope}: install the app again to grant it)" : "");
+                return new(UtkState.NotContact);
+            case var unanswered:
+                return new(UtkState.AskLater, Unanswered: unanswered);
+        }
+    }
+
+    private async Task<bool> CreatesContactsAsync(long portalId, CancellationToken cancellationToken)
+    {
+        if (_createsContacts.TryGet(portalId, out var creates))
+            return creates;
+        creates = (await portals.GetAccessAsync(portalId, cancellationToken))?.CreatesContacts == true;
+        _createsContacts.Set(portalId, creates, TimeSpan.FromMinutes(1));
+        return creates;
+    }
+
+    /// <summary>The contact id in a CRM answer: the first of <paramref name="list"/>'s objects, or the answer itself when null.</summary>
+    private static long? ContactIdIn(string? body, string? list)
+    {
+        try
+        {
+            using var answer = JsonDocument.Parse(body ?? "{}");
+            var root = answer.RootElement;
+            if (list is not null)
+                root = root.ValueKind == JsonValueKind.Object && root.TryGetProperty(list, out var items) && items.ValueKind == JsonValueKind.Array && items.GetArrayLength() > 0 ? items[0] : default;
+            return root.ValueKind == JsonValueKind.Object && root.TryGetProperty("id", out var id)
+                && long.TryParse(id.ValueKind == JsonValueKind.String ? id.GetString() : id.GetRawText(), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var parsed)
+                ? parsed
+                : null;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
     /// <summary>
     /// Whether the profile is a contact's (<c>"is-contact": true</c>) rather than a known visitor's. The events go on with
     /// the utk, which HubSpot converts into the contact's id itself.
@@ -95,16 +230,16 @@ public sealed class ContactResolver(
         }
     }
 
-    private UtkResolution Unchecked(long portalId, DeliveryResult rejected)
+    private UtkResolution Unchecked(long portalId, DeliveryResult rejected, string what = "a utk")
     {
         if (rejected.Status == 403)
             _withoutScope.Set(portalId, true, UncheckedCachedFor);
         logger.LogWarning(
-            "Portal {PortalId}: HubSpot answered {Status} to the relay's look-up of a utk{Hint}; sessions known only by {Which} are sent without the check for an hour",
+            "Portal {PortalId}: HubSpot answered {Status} to the relay's look-up of {What}{Hint}; for an hour, sessions known only by a utk are sent unchecked and those known by an email wait",
             portalId,
             rejected.Status,
-            rejected.Status == 403 ? $" (the portal has not granted the app's optional scope {Scope}: install the app again to grant it)" : "",
-            rejected.Status == 403 ? "a utk" : "this utk");
+            what,
+            rejected.Status == 403 ? $" (the portal has not granted the app's optional scope {Scope}: install the app again to grant it)" : "");
         return new(UtkState.Unchecked);
     }
 }

@@ -28,6 +28,8 @@ public sealed record PortalToken(long PortalId, string AccessToken, string Refre
 /// <remarks>
 /// <see cref="SigningSecret"/> is the portal's secret for signing contact ids (its backend's, never a page's); after a
 /// rotation the previous one still vouches until <see cref="PreviousSigningSecretUntil"/>. The text form leaves both out.
+/// <see cref="SecretKeys"/> are the hashes of its secret source keys (<see cref="SecretSourceKeys"/>);
+/// <see cref="CreatesContacts"/>: the portal opted in to a new contact for an email HubSpot does not know.
 /// </remarks>
 public sealed record PortalAccess(
     long PortalId,
@@ -37,8 +39,13 @@ public sealed record PortalAccess(
     IReadOnlyList<string> Origins,
     string? SigningSecret = null,
     string? PreviousSigningSecret = null,
-    DateTimeOffset? PreviousSigningSecretUntil = null)
+    DateTimeOffset? PreviousSigningSecretUntil = null,
+    IReadOnlyList<SecretKeyRecord>? SecretKeys = null,
+    bool CreatesContacts = false)
 {
+    /// <summary>Whether a backend's request shows one of the portal's secret source keys that still counts.</summary>
+    public bool AcceptsSecret(string key, DateTimeOffset now) => SecretSourceKeys.Accepts(SecretKeys ?? [], key, now);
+
     public override string ToString() => $"PortalAccess {{ PortalId = {PortalId}, Key = {Key}, Origins = {string.Join(",", Origins)} }}";
 
     /// <summary>A secret for signing contact ids: <c>ss_</c> and 32 random bytes, hex.</summary>
@@ -157,7 +164,7 @@ public sealed class PortalTokenStore(
         var response = await Table.GetEntityIfExistsAsync<TableEntity>(
             Partition,
             Key(portalId),
-            ["PublishableKey", "PreviousKey", "PreviousKeyUntil", "AllowedOrigins", "SigningSecret", "PreviousSigningSecret", "PreviousSigningSecretUntil"],
+            ["PublishableKey", "PreviousKey", "PreviousKeyUntil", "AllowedOrigins", "SigningSecret", "PreviousSigningSecret", "PreviousSigningSecretUntil", "SecretKeys", "CreateContacts"],
             cancellationToken);
         return response.HasValue && response.Value is { } entity && entity.GetString("PublishableKey") is { Length: > 0 } key
             ? new PortalAccess(
@@ -168,7 +175,9 @@ public sealed class PortalTokenStore(
                 (entity.GetString("AllowedOrigins") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
                 UnprotectOrNull(entity.GetString("SigningSecret")),
                 UnprotectOrNull(entity.GetString("PreviousSigningSecret")),
-                entity.GetDateTimeOffset("PreviousSigningSecretUntil"))
+                entity.GetDateTimeOffset("PreviousSigningSecretUntil"),
+                SecretSourceKeys.Deserialize(entity.GetString("SecretKeys")),
+                entity.GetBoolean("CreateContacts") == true)
             : null;
     }
 
@@ -189,6 +198,46 @@ public sealed class PortalTokenStore(
             ["PreviousKey"] = current.Key,
             ["PreviousKeyUntil"] = time.GetUtcNow() + grace,
         }, cancellationToken);
+
+    /// <summary>
+    /// Makes the portal a new secret source key and returns it, the one time it is ever shown; only its hash is kept. Null
+    /// for a portal that never installed the app.
+    /// </summary>
+    public async Task<(string Key, SecretKeyRecord Record)?> AddSecretKeyAsync(long portalId, CancellationToken cancellationToken)
+    {
+        var made = SecretSourceKeys.Make(portalId, time.GetUtcNow());
+        var access = await UpdateAccessAsync(portalId, current => new()
+        {
+            ["SecretKeys"] = SecretSourceKeys.Serialize([.. current.SecretKeys ?? [], made.Record]),
+        }, cancellationToken);
+        return access is null ? null : made;
+    }
+
+    /// <summary>
+    /// Ends a secret source key after <paramref name="grace"/> (zero: now), so that a rotation can replace it at the
+    /// sender meanwhile; false when the portal has no key of that id.
+    /// </summary>
+    public async Task<bool> RevokeSecretKeyAsync(long portalId, string id, TimeSpan grace, CancellationToken cancellationToken)
+    {
+        var found = false;
+        await UpdateAccessAsync(portalId, current =>
+        {
+            var until = time.GetUtcNow() + grace;
+            var keys = (current.SecretKeys ?? []).Select(key =>
+            {
+                if (key.Id != id)
+                    return key;
+                found = true;
+                return key with { ValidUntil = key.ValidUntil is { } earlier && earlier < until ? earlier : until };
+            }).ToList();
+            return new() { ["SecretKeys"] = SecretSourceKeys.Serialize(keys) };
+        }, cancellationToken);
+        return found;
+    }
+
+    /// <summary>Whether an email HubSpot does not know becomes a new contact of the portal (it needs the contacts write scope).</summary>
+    public Task<PortalAccess?> SetCreateContactsAsync(long portalId, bool create, CancellationToken cancellationToken) =>
+        UpdateAccessAsync(portalId, _ => new() { ["CreateContacts"] = create }, cancellationToken);
 
     /// <summary>Sets the origins whose pages may post the portal's beacons (<c>*</c>: any); none: the relay's own list.</summary>
     public Task<PortalAccess?> SetOriginsAsync(long portalId, IReadOnlyList<string> origins, CancellationToken cancellationToken) =>

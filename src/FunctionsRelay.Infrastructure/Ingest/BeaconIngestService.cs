@@ -12,6 +12,9 @@ public sealed record IngestResult(int Accepted, int Ignored, IReadOnlyList<strin
     /// <summary>For a 429: when the portal's players may send again.</summary>
     public TimeSpan RetryAfter { get; init; }
 
+    /// <summary>Of a source's event batches, those without a media event: accepted and ignored.</summary>
+    public int BatchesWithoutMedia { get; init; }
+
     public bool IsValid => Errors.Count == 0;
 }
 
@@ -31,9 +34,30 @@ public sealed class BeaconIngestService(
         IngestAsync(body, null, cancellationToken);
 
     /// <summary>Ingests a body whose portals must accept <paramref name="credentials"/>; null: trusted (not from the internet).</summary>
-    public async Task<IngestResult> IngestAsync(ReadOnlyMemory<byte> body, BeaconCredentials? credentials, CancellationToken cancellationToken)
+    public Task<IngestResult> IngestAsync(ReadOnlyMemory<byte> body, BeaconCredentials? credentials, CancellationToken cancellationToken) =>
+        AcceptAsync(parser.Parse(body, time.GetUtcNow()), credentials, cancellationToken);
+
+    /// <summary>
+    /// Ingests what mParticle's Webhook output posts: the secret source key names the portal (and vouches for the viewers
+    /// its batches name), so it is checked before the body is read.
+    /// </summary>
+    public async Task<IngestResult> IngestMParticleAsync(ReadOnlyMemory<byte> body, string? secretKey, CancellationToken cancellationToken)
     {
-        var batch = parser.Parse(body, time.GetUtcNow());
+        var (portalId, refusal) = await access.SourcePortalAsync(secretKey, cancellationToken);
+        if (refusal is not null)
+        {
+            RelayLog.BeaconsRejected(logger, 1, refusal.Error);
+            metrics.RequestRefused(refusal.Reason, refusal.InstalledPortalId);
+            return new IngestResult(0, 0, [refusal.Error], refusal.Status);
+        }
+
+        var batch = parser.ParseMParticleBatches(body, time.GetUtcNow(), portalId);
+        var result = await AcceptAsync(batch, new BeaconCredentials(null, null, SecretKey: secretKey), cancellationToken);
+        return result with { BatchesWithoutMedia = batch.BatchesWithoutMedia };
+    }
+
+    private async Task<IngestResult> AcceptAsync(BeaconBatch batch, BeaconCredentials? credentials, CancellationToken cancellationToken)
+    {
         if (!batch.IsValid)
         {
             RelayLog.BeaconsRejected(logger, batch.Errors.Count, batch.Errors[0].ToString());

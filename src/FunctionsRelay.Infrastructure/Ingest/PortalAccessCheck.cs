@@ -4,10 +4,16 @@ using Microsoft.Extensions.Options;
 
 namespace FunctionsRelay.Infrastructure.Ingest;
 
-/// <summary>What a beacon request shows of who sent it: the portal's publishable key, and the page's origin.</summary>
-public sealed record BeaconCredentials(string? Key, string? Origin, string? OwnOrigin = null)
+/// <summary>
+/// What a beacon request shows of who sent it: the portal's publishable key and the page's origin (a player), or one of
+/// its secret source keys (a backend: <see cref="SecretKey"/>, from the <c>Authorization</c> header).
+/// </summary>
+public sealed record BeaconCredentials(string? Key, string? Origin, string? OwnOrigin = null, string? SecretKey = null)
 {
     public static readonly BeaconCredentials None = new(null, null);
+
+    /// <summary>The text form leaves the secret key out.</summary>
+    public override string ToString() => $"BeaconCredentials {{ Key = {Key}, Origin = {Origin}, SecretKey = {(SecretKey is null ? "" : "(set)")} }}";
 }
 
 /// <summary>
@@ -38,7 +44,16 @@ public sealed class PortalAccessCheck(PortalTokenStore store, IOptions<RelayOpti
     {
         if (hubSpot.Value.DryRun)
             return null;
-        foreach (var portalId in beacons.Select(b => b.PortalId).Concat(summaries.Select(s => s.PortalId)).Distinct())
+        var portals = beacons.Select(b => b.PortalId).Concat(summaries.Select(s => s.PortalId)).Distinct();
+        if (credentials.SecretKey is { } secretKey)
+        {
+            // A secret key is its backend's: it vouches for the contacts the beacons name, of its own portal only.
+            var (keyPortal, refusal) = await SourcePortalAsync(secretKey, cancellationToken);
+            return refusal ?? portals.Where(portalId => portalId != keyPortal).Select(portalId => new AccessRefusal(
+                403, $"portalId: {portalId} is not the portal of the secret source key (portal {keyPortal}'s)", "foreign_portal", keyPortal)).FirstOrDefault();
+        }
+
+        foreach (var portalId in portals)
         {
             if (await AccessOfAsync(portalId, cancellationToken) is not { } access)
                 return new(403, $"portalId: {portalId} has not installed this relay's HubSpot app; install it first (/api/oauth/install)", "unknown_portal");
@@ -49,6 +64,8 @@ public sealed class PortalAccessCheck(PortalTokenStore store, IOptions<RelayOpti
                 return new(401, $"key: is not a publishable key of portal {portalId} (rotated more than the grace period ago, or another portal's)", "wrong_key", portalId);
             if (credentials.Origin is { Length: > 0 } origin && !OriginAllowed(access, origin, credentials.OwnOrigin))
                 return new(403, $"Origin: {origin} may not post beacons of portal {portalId}; allow it with relay portal --origins", "foreign_origin", portalId);
+            if (beacons.FirstOrDefault(b => b.PortalId == portalId && b.Contact?.Email is not null) is { } byEmail)
+                return new(400, $"contact.email: the {byEmail.Event.ToString().ToLowerInvariant()} beacon of session {byEmail.SessionId} names its viewer by email, which only a request with a secret source key may do (Authorization: Bearer sk_..., from a backend: docs/security.md); a page sends the hubspotutk cookie as contact.utk", "email_without_secret", portalId);
             foreach (var beacon in beacons.Where(b => b.PortalId == portalId && b.Contact?.ContactId is not null))
             {
                 // A signature the cached row does not vouch for may be by a secret rotated since: checked against the row read again.
@@ -59,6 +76,31 @@ public sealed class PortalAccessCheck(PortalTokenStore store, IOptions<RelayOpti
         }
 
         return null;
+    }
+
+    /// <summary>
+    /// The portal a secret source key belongs to, or why it is refused: 401 for text that is not one of a portal's keys
+    /// that still count (read again when the cached row refuses it: a key made a moment ago works at once), 403 for a
+    /// portal that never installed the app. In a dry run the key's portal is taken unchecked.
+    /// </summary>
+    public async Task<(long PortalId, AccessRefusal? Refusal)> SourcePortalAsync(string? secretKey, CancellationToken cancellationToken)
+    {
+        if (SecretSourceKeys.Parse(secretKey) is not { } named)
+        {
+            return (0, new(401, string.IsNullOrEmpty(secretKey)
+                ? "Authorization: is required: Bearer and one of the portal's secret source keys (made with relay portal <portalId> --new-secret-key)"
+                : "Authorization: is not a secret source key (Bearer sk_<portalId>_...)", string.IsNullOrEmpty(secretKey) ? "missing_key" : "wrong_key"));
+        }
+
+        if (hubSpot.Value.DryRun)
+            return (named.PortalId, null);
+        var now = time.GetUtcNow();
+        if (await AccessOfAsync(named.PortalId, cancellationToken) is not { } access)
+            return (named.PortalId, new(403, $"portalId: {named.PortalId} has not installed this relay's HubSpot app; install it first (/api/oauth/install)", "unknown_portal"));
+        if (!access.AcceptsSecret(secretKey!, now)
+            && (await AccessOfAsync(named.PortalId, cancellationToken, fresherThan: RereadAfter) is not { } reread || !reread.AcceptsSecret(secretKey!, now)))
+            return (named.PortalId, new(401, $"Authorization: is not a secret source key of portal {named.PortalId} that counts (revoked, rotated more than its grace period ago, or never made)", "wrong_key", named.PortalId));
+        return (named.PortalId, null);
     }
 
     /// <summary>

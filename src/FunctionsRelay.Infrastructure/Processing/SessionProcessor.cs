@@ -220,10 +220,33 @@ public sealed class SessionProcessor(
     /// been held (up to a day); after <c>Relay__HoldAnonymousFor</c> its events are dropped. A new hold beyond the portal's
     /// <c>Relay__MaxNewHeldSessionsPerPortalPerHour</c> is refused: the session's events are dropped. Null: send now.
     /// </summary>
+    /// <remarks>
+    /// A viewer named by email (a secret-keyed source) is sent as the contact HubSpot finds, or creates, for it: the
+    /// contact id is returned for the event's payload. An email HubSpot does not know is held as a utk is.
+    /// </remarks>
+    private async Task<(DeliveryResult? Hold, long? ContactId)> ContactHoldAsync(
+        ViewingSession session, PendingEvent pending, DateTimeOffset answerBy, CancellationToken cancellationToken)
+    {
+        if (session.ContactId is not null)
+            return (null, null);
+        if (session.Email is { } email)
+        {
+            var found = await contacts.ResolveEmailAsync(session.PortalId, email.Value, cancellationToken, answerBy);
+            return found.State switch
+            {
+                UtkState.Contact => (null, found.ContactId),
+                UtkState.AskLater => (found.Unanswered, null),
+                _ when hubSpotOptions.Value.DryRun => (null, null),
+                _ => (await HoldAsync(session, pending, "the viewer's email is not a HubSpot contact yet: the session is held", cancellationToken), null),
+            };
+        }
+
+        return (await AnonymousHoldAsync(session, pending, answerBy, cancellationToken), null);
+    }
+
     private async Task<DeliveryResult?> AnonymousHoldAsync(ViewingSession session, PendingEvent pending, DateTimeOffset answerBy, CancellationToken cancellationToken)
     {
-        var settings = relayOptions.Value;
-        if (session.ContactId is not null || session.Utk is not { } utk || settings.HoldAnonymousFor == TimeSpan.Zero)
+        if (session.Utk is not { } utk || relayOptions.Value.HoldAnonymousFor == TimeSpan.Zero)
             return null;
         if (session.AnonymousHoldRefused)
             return HoldRefused;
@@ -232,13 +255,22 @@ public sealed class SessionProcessor(
             return null;
         if (resolution.State == UtkState.AskLater)
             return resolution.Unanswered;
+        return await HoldAsync(session, pending, "the viewer's utk is not a HubSpot contact yet: the session is held", cancellationToken);
+    }
+
+    /// <summary>Holds a session whose viewer is no contact yet, within the portal's hourly bound of new holds; dropped once held long enough.</summary>
+    private async Task<DeliveryResult> HoldAsync(ViewingSession session, PendingEvent pending, string reason, CancellationToken cancellationToken)
+    {
+        var settings = relayOptions.Value;
+        if (session.AnonymousHoldRefused)
+            return HoldRefused;
         var heldFor = TimeSpan.FromMilliseconds(Now - HeldSince(session, pending));
         if (heldFor >= settings.HoldAnonymousFor)
             return DeliveryResult.Dropped;
         // A new hold counts against the portal's hourly bound: a page's key is public, and each hold asks HubSpot for a month.
         if (session.AnonymousHeldSince == 0 && !await quotas.TryTakeHeldAsync(session.PortalId, settings.MaxNewHeldSessionsPerPortalPerHour, cancellationToken))
             return HoldRefused;
-        return DeliveryResult.HeldFor(NextAnonymousCheck(heldFor), "the viewer's utk is not a HubSpot contact yet: the session is held");
+        return DeliveryResult.HeldFor(NextAnonymousCheck(heldFor), reason);
     }
 
     /// <summary>A new such session beyond the portal's hourly bound of holds: its events are dropped, not held.</summary>
@@ -412,8 +444,10 @@ public sealed class SessionProcessor(
             var pending = session.Outbox[0];
             // Every call of this send ends a tenth of a lease before the lease does: the next worker starts only after.
             var answerBy = DateTimeOffset.FromUnixTimeMilliseconds(session.DeliveryLeaseUntil - LeaseMilliseconds / 10);
-            var result = await AnonymousHoldAsync(session, pending, answerBy, cancellationToken)
-                ?? await sender.SendAsync(portalId, sessionId, pending, MediaObjectSpec.For(session, Options, oembed.FallbackFor), cancellationToken, answerBy);
+            var (hold, contactId) = await ContactHoldAsync(session, pending, answerBy, cancellationToken);
+            var toSend = contactId is { } id ? pending with { Payload = MediaEventPayload.WithContactId(pending.Payload, id) } : pending;
+            var result = hold
+                ?? await sender.SendAsync(portalId, sessionId, toSend, MediaObjectSpec.For(session, Options, oembed.FallbackFor), cancellationToken, answerBy);
             switch (result.Outcome)
             {
                 case DeliveryOutcome.Delivered:
