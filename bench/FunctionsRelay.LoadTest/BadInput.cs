@@ -8,8 +8,9 @@ namespace FunctionsRelay.LoadTest;
 public sealed record BadInputResult(int Requests, IReadOnlyDictionary<int, int> ByStatus, IReadOnlyDictionary<string, int> ByKind, IReadOnlyList<string> Failures, TimeSpan Elapsed);
 
 /// <summary>
-/// Malformed, oversized, wrongly typed and hostile requests against the ingest endpoint: each must get a 4xx whose body
-/// names the problem, never a 5xx; nothing may be enqueued, and the relay must keep serving.
+/// Malformed, oversized, wrongly typed and hostile requests against the ingest endpoints (<c>/api/beacons</c> and the
+/// mParticle source, <c>/api/sources/mparticle</c>): each must get a 4xx whose body names the problem, never a 5xx;
+/// nothing may be enqueued, and the relay must keep serving.
 /// </summary>
 public static class BadInput
 {
@@ -25,9 +26,54 @@ public static class BadInput
         ("seq", "-1"), ("seq", "1.5"), ("duration", "0"), ("duration", "\"long\""),
     ];
 
-    public static IReadOnlyList<(string Kind, string ContentType, byte[] Body)> Cases(int count, int seed)
+    /// <summary>Where a case is posted, with what <c>Authorization</c> (null: none).</summary>
+    public sealed record Target(string Path, string? Authorization);
+
+    public const string SourcePath = "/api/sources/mparticle";
+
+    /// <summary>An mParticle source batch of one Play event of <paramref name="portalId"/> (or of the key's portal), as the Webhook output sends it.</summary>
+    private static string SourceBatch(long now, string identities, string? portalId = null, string contentDuration = "60000")
     {
+        var portal = portalId is null ? "" : $",\"hubspot_portal_id\":\"{portalId}\"";
+        var attributes = $"{{\"media_session_id\":\"bad-source\",\"content_id\":\"c\",\"content_duration\":\"{contentDuration}\",\"playhead_position\":\"0\"{portal}}}";
+        return $"{{\"events\":[{{\"event_type\":\"custom_event\",\"data\":{{\"custom_event_type\":\"media\",\"event_name\":\"Play\",\"timestamp_unixtime_ms\":{now},\"custom_attributes\":{attributes}}}}}],\"user_identities\":{identities},\"mpid\":1}}";
+    }
+    /// <summary>
+    /// The cases, a third of them for the mParticle source with the portal's real secret key (bodies a source can never
+    /// have accepted) or with keys that are not its (missing, malformed, forged, another portal's).
+    /// </summary>
+    public static IReadOnlyList<(string Kind, string ContentType, byte[] Body, Target Target)> Cases(int count, int seed, string secretKey)
+    {
+        var beacons = new Target("/api/beacons", null);
+        var source = new Target(SourcePath, $"Bearer {secretKey}");
+        var sourceNow = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        var sourceGenerators = new (string Kind, Func<int, (string ContentType, byte[] Body, Target Target)> Make)[]
+        {
+            ("source: no or a wrong key", i => ("application/json", Encoding.UTF8.GetBytes(SourceBatch(sourceNow, "[]")),
+                new Target(SourcePath, Pick<string?>(i, null, "", "Bearer", "Bearer pk_abc", "Basic !!!", "Basic " + Convert.ToBase64String(Encoding.UTF8.GetBytes("user:pass")),
+                    $"Bearer sk_1000_00000000_{new string('x', 43)}", $"Bearer {secretKey}x", "Bearer sk_99999999999999999999_00000000_x", $"Bearer sk_1000_{new string('0', 200)}")))),
+            ("source: bad identities", i => ("application/json", Encoding.UTF8.GetBytes(SourceBatch(sourceNow, Pick(i,
+                "\"me@example.com\"", "5", "[7]", "{\"email\":\"not-an-email\"}", "[{\"identity_type\":\"email\",\"identity\":\"x@\"}]",
+                $"{{\"email\":\"{new string('a', 300)}@example.com\"}}", "[{\"identity_type\":\"email\",\"identity\":5}]"))), source)),
+            ("source: another portal", i => ("application/json", Encoding.UTF8.GetBytes(SourceBatch(sourceNow, "[]", Pick(i, "1001", "0", "-4", "abc"))), source)),
+            ("source: wrong shape", i => ("application/json", Encoding.UTF8.GetBytes(Pick(i, "42", "\"text\"", "null", "[]", "[7]", "{\"events\":5}", "{\"events\":[7]}", "[{\"events\":{}}]", "{\"events\":[{\"event_type\":\"custom_event\",\"data\":{\"custom_event_type\":\"media\",\"event_name\":\"Play\"}}]}")), source)),
+            ("source: bad media attributes", i => ("application/json", Encoding.UTF8.GetBytes(SourceBatch(sourceNow, "[]", contentDuration: Pick(i, "abc", "-5", "NaN", "1e400"))), source)),
+            ("source: too many events", _ => ("application/json", Encoding.UTF8.GetBytes("[" + string.Join(",", Enumerable.Repeat(SourceBatch(sourceNow, "[]"), 501)) + "]"), source)),
+        };
         var random = new Random(seed);
+        return Cases(count - (count / 3), random).Select(c => (c.Kind, c.ContentType, c.Body, beacons))
+            .Concat(Enumerable.Range(0, count / 3).Select(i =>
+            {
+                var (kind, make) = sourceGenerators[(i + random.Next(sourceGenerators.Length)) % sourceGenerators.Length];
+                var (contentType, body, target) = make(i);
+                return (kind, contentType, body, target);
+            }))
+            .OrderBy(_ => random.Next())
+            .ToList();
+    }
+
+    private static IReadOnlyList<(string Kind, string ContentType, byte[] Body)> Cases(int count, Random random)
+    {
         var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
         string Beacon(string field, string value) =>
             Valid.Replace("TS", now.ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal)
@@ -61,9 +107,9 @@ public static class BadInput
         }).ToList();
     }
 
-    public static async Task<BadInputResult> RunAsync(HttpClient http, Uri relay, int count, int seed, int concurrency)
+    public static async Task<BadInputResult> RunAsync(HttpClient http, Uri relay, int count, int seed, int concurrency, string secretKey)
     {
-        var cases = Cases(count, seed);
+        var cases = Cases(count, seed, secretKey);
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
         var byStatus = new Dictionary<int, int>();
         var byKind = new Dictionary<string, int>();
@@ -74,11 +120,15 @@ public static class BadInput
             await gate.WaitAsync();
             try
             {
-                using var content = new ByteArrayContent(c.Body);
-                content.Headers.ContentType = MediaTypeHeaderValue.Parse(c.ContentType);
-                using var answer = await http.PostAsync(new Uri(relay, "/api/beacons"), content);
+                using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(relay, c.Target.Path)) { Content = new ByteArrayContent(c.Body) };
+                request.Content.Headers.ContentType = MediaTypeHeaderValue.Parse(c.ContentType);
+                if (c.Target.Authorization is not null)
+                    request.Headers.TryAddWithoutValidation("Authorization", c.Target.Authorization);
+                using var answer = await http.SendAsync(request);
                 var text = await answer.Content.ReadAsStringAsync();
-                var problem = Problem(answer.StatusCode, text);
+                var problem = Problem(answer.StatusCode, text)
+                    ?? (text.Contains(secretKey, StringComparison.Ordinal) || text.Contains("@example.com", StringComparison.OrdinalIgnoreCase)
+                        ? $"{(int)answer.StatusCode} shows the secret key or an email it was sent" : null);
                 lock (byStatus)
                 {
                     byStatus[(int)answer.StatusCode] = byStatus.GetValueOrDefault((int)answer.StatusCode) + 1;

@@ -85,7 +85,9 @@ var failures = new List<string>();
 if (options.BadInput > 0)
 {
     var before = proxy.Snapshot();
-    var bad = await BadInput.RunAsync(http, relay.BaseUrl, options.BadInput, options.Seed, concurrency: 16);
+    // The mParticle source's cases show portal 1000's secret source key, made here as `relay portal --new-secret-key` makes it.
+    var secretKey = (await tokenStore.AddSecretKeyAsync(1000, CancellationToken.None))!.Value.Key;
+    var bad = await BadInput.RunAsync(http, relay.BaseUrl, options.BadInput, options.Seed, concurrency: 16, secretKey);
     var enqueued = proxy.Snapshot().GetValueOrDefault("queue put") - before.GetValueOrDefault("queue put");
     var serving = await BadInput.StillServingAsync(http, relay.BaseUrl, 1000, keys[1000]);
     report.Line();
