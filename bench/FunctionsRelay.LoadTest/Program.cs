@@ -81,12 +81,14 @@ foreach (var instance in relays)
 using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = options.Connections, UseProxy = false }) { Timeout = TimeSpan.FromSeconds(30) };
 var beaconUrls = relays.Select(instance => new Uri(instance.BaseUrl, "/api/beacons")).ToList();
 var failures = new List<string>();
+var sourceSecrets = new List<string>();
 
 if (options.BadInput > 0)
 {
     var before = proxy.Snapshot();
     // The mParticle source's cases show portal 1000's secret source key, made here as `relay portal --new-secret-key` makes it.
     var secretKey = (await tokenStore.AddSecretKeyAsync(1000, CancellationToken.None))!.Value.Key;
+    sourceSecrets.Add(secretKey);
     var bad = await BadInput.RunAsync(http, relay.BaseUrl, options.BadInput, options.Seed, concurrency: 16, secretKey);
     var enqueued = proxy.Snapshot().GetValueOrDefault("queue put") - before.GetValueOrDefault("queue put");
     var serving = await BadInput.StillServingAsync(http, relay.BaseUrl, 1000, keys[1000]);
@@ -167,7 +169,7 @@ var received = hubSpot.Received.ToList();
 var audit = Audit.Check(expected, received);
 var secretsLogged = false;
 foreach (var log in relayLogs)
-    secretsLogged |= await SecretsInLogAsync(log, hubSpot.IssuedSecrets);
+    secretsLogged |= await SecretsInLogAsync(log, hubSpot.IssuedSecrets.Concat(sourceSecrets));
 foreach (var instance in relays)
     await instance.DisposeAsync();
 
@@ -215,7 +217,7 @@ foreach (var (ticks, fault) in faultLog)
 
 report.Line();
 report.Line($"Audit: {audit.Sessions} sessions, {audit.ExpectedEvents} events expected (the core, from each session's beacons), {audit.ReceivedEvents} received");
-report.Line($"  missing {audit.Missing}, different {audit.Mismatched}, unexpected {audit.Unexpected}, sent twice {audit.Duplicates}; tokens or client secret in the relay's log: {(secretsLogged ? "YES" : "none")}");
+report.Line($"  missing {audit.Missing}, different {audit.Mismatched}, unexpected {audit.Unexpected}, sent twice {audit.Duplicates}; tokens, client secret or secret source key in the relay's log: {(secretsLogged ? "YES" : "none")}");
 foreach (var example in audit.Examples)
     report.Line($"  ! {example}");
 foreach (var (sessionId, key, first, _) in audit.DuplicateTimes.Take(10))
