@@ -14,6 +14,7 @@ public sealed class RelayFunctions(
     BeaconEndpoint beacons,
     OAuthEndpoints oauth,
     OEmbedEndpoint oembed,
+    OperatorViewEndpoint operatorView,
     SessionProcessor processor,
     PoisonHandler poison,
     TokenService tokens,
@@ -55,6 +56,19 @@ public sealed class RelayFunctions(
     /// The host resolves <c>%name%</c> through its configuration, where the app setting <c>Relay__BeaconQueue</c> is the key
     /// <c>Relay:BeaconQueue</c> (<c>%Relay__BeaconQueue%</c> resolves to nothing and the function is not indexed).
     /// </summary>
+    /// <summary>
+    /// The operator view shows every portal's state: only with the host's master key (<c>AuthorizationLevel.Admin</c>,
+    /// <c>?code=</c> or <c>x-functions-key</c>), which the host checks before the worker sees the request.
+    /// </summary>
+    [Function("OperatorView")]
+    public IResult OperatorPage(
+        [HttpTrigger(AuthorizationLevel.Admin, "get", Route = OperatorViewEndpoint.Route)] HttpRequest request) => operatorView.Page();
+
+    [Function("OperatorHealth")]
+    public Task<IResult> OperatorHealth(
+        [HttpTrigger(AuthorizationLevel.Admin, "get", Route = OperatorViewEndpoint.HealthRoute)] HttpRequest request, CancellationToken cancellationToken) =>
+        operatorView.HealthAsync(request, cancellationToken);
+
     [Function("ProcessBeacons")]
     public Task ProcessBeacons(
         [QueueTrigger("%Relay:BeaconQueue%", Connection = "AzureWebJobsStorage")] BinaryData message,

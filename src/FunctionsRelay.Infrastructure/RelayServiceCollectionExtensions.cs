@@ -67,6 +67,7 @@ public static class RelayServiceCollectionExtensions
         services.AddSingleton<BeaconEndpoint>();
         services.AddSingleton<OAuthEndpoints>();
         services.AddSingleton<OEmbedEndpoint>();
+        services.AddSingleton<OperatorViewEndpoint>();
 
         services.AddSingleton(provider => new HubSpotPacer(
             provider.GetRequiredService<IOptions<HubSpotOptions>>(),

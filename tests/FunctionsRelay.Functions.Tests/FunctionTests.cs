@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using FunctionsRelay.Infrastructure;
+using FunctionsRelay.Infrastructure.HubSpot;
 using FunctionsRelay.Infrastructure.Storage;
 using FunctionsRelay.Testing;
 using Microsoft.AspNetCore.Http;
@@ -96,6 +97,32 @@ public sealed class FunctionTests(Azurite azurite) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task The_operator_functions_serve_the_operator_page_and_every_portals_figures_from_storage()
+    {
+        var functions = _services.GetRequiredService<RelayFunctions>();
+        await _services.GetRequiredService<PortalTokenStore>().SaveAsync(
+            new PortalToken(7373, "access-operator-test", "refresh-operator-test", DateTimeOffset.UtcNow.AddHours(1), PortalStatus.Connected), overwrite: true, CancellationToken.None);
+
+        var page = new DefaultHttpContext();
+        var (pageStatus, html) = await ExecuteAsync(functions.OperatorPage(page.Request), page);
+        var health = new DefaultHttpContext();
+        health.Request.QueryString = new QueryString("?portal=7373&code=the-hosts-key");
+        var (healthStatus, figures) = await ExecuteAsync(await functions.OperatorHealth(health.Request, CancellationToken.None), health);
+        var wrong = new DefaultHttpContext();
+        wrong.Request.QueryString = new QueryString("?portal=all");
+        var (wrongStatus, wrongAnswer) = await ExecuteAsync(await functions.OperatorHealth(wrong.Request, CancellationToken.None), wrong);
+
+        Assert.Equal((200, "text/html; charset=utf-8"), (pageStatus, page.Response.ContentType));
+        // Relative, with the page's query: under the host's /api prefix and with the key the page was opened with.
+        Assert.Contains("fetch('operator/api/health' + location.search)", html, StringComparison.Ordinal);
+        Assert.Equal(200, healthStatus);
+        var portal = Assert.Single(JsonDocument.Parse(figures).RootElement.GetProperty("portals").EnumerateArray());
+        Assert.Equal(7373, portal.GetProperty("portalId").GetInt64());
+        Assert.DoesNotContain("access-operator-test", figures, StringComparison.Ordinal);
+        Assert.Equal((400, "portal: must be a HubSpot account id (digits), or left out for every portal"), (wrongStatus, JsonDocument.Parse(wrongAnswer).RootElement.GetProperty("errors")[0].GetString()));
+    }
+
+    [Fact]
     public void The_build_gives_the_host_its_queue_extension_under_azurefunctions()
     {
         // What the Functions host loads next to the worker: the host-side queue extension the triggers need.
@@ -128,7 +155,7 @@ public sealed class FunctionTests(Azurite azurite) : IAsyncLifetime
         var metadata = JsonDocument.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "functions.metadata"))).RootElement;
         var functions = metadata.EnumerateArray().ToDictionary(f => f.GetProperty("name").GetString()!, f => f.GetProperty("bindings")[0]);
 
-        Assert.Equal(["Beacons", "BeaconsPreflight", "DeleteExpired", "KeepPoisonedBeacons", "KeepPoisonedScheduled", "MParticleSource", "OAuthCallback", "OAuthInstall", "OEmbed", "ProcessBeacons", "ProcessScheduled", "RefreshTokens"], functions.Keys.Order());
+        Assert.Equal(["Beacons", "BeaconsPreflight", "DeleteExpired", "KeepPoisonedBeacons", "KeepPoisonedScheduled", "MParticleSource", "OAuthCallback", "OAuthInstall", "OEmbed", "OperatorHealth", "OperatorView", "ProcessBeacons", "ProcessScheduled", "RefreshTokens"], functions.Keys.Order());
         Assert.Equal("%Relay:BeaconQueue%-poison", functions["KeepPoisonedBeacons"].GetProperty("queueName").GetString());
         Assert.Equal("%Relay:ScheduleQueue%-poison", functions["KeepPoisonedScheduled"].GetProperty("queueName").GetString());
         Assert.Equal("%Relay:ScheduleQueue%", functions["ProcessScheduled"].GetProperty("queueName").GetString());
@@ -137,6 +164,12 @@ public sealed class FunctionTests(Azurite azurite) : IAsyncLifetime
         Assert.Equal("anonymous", functions["Beacons"].GetProperty("authLevel").GetString(), ignoreCase: true);
         // mParticle's Webhook output shows the portal's secret source key, which the relay checks itself.
         Assert.Equal(("sources/mparticle", "anonymous"), (functions["MParticleSource"].GetProperty("route").GetString(), functions["MParticleSource"].GetProperty("authLevel").GetString()!.ToLowerInvariant()));
+        // The operator view shows every portal's state: the host lets through only a request with its master key.
+        Assert.Equal(
+            [("OperatorHealth", "operator/api/health"), ("OperatorView", "operator")],
+            functions.Where(f => f.Value.TryGetProperty("authLevel", out var level) && !string.Equals(level.GetString(), "anonymous", StringComparison.OrdinalIgnoreCase))
+                .Select(f => (f.Key, f.Value.GetProperty("route").GetString()!)).Order());
+        Assert.All(["OperatorView", "OperatorHealth"], name => Assert.Equal("admin", functions[name].GetProperty("authLevel").GetString(), ignoreCase: true));
         Assert.Equal("%Relay:BeaconQueue%", functions["ProcessBeacons"].GetProperty("queueName").GetString());
         Assert.Equal("AzureWebJobsStorage", functions["ProcessBeacons"].GetProperty("connection").GetString());
         Assert.Equal("%TokenRefreshSchedule%", functions["RefreshTokens"].GetProperty("schedule").GetString());

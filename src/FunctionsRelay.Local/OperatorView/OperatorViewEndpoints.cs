@@ -1,23 +1,17 @@
-using FunctionsRelay.Infrastructure.Telemetry;
+using FunctionsRelay.Infrastructure.Http;
+using Microsoft.AspNetCore.Mvc;
 
 namespace FunctionsRelay.Local.OperatorView;
 
-/// <summary>
-/// The operator view at /operator: per portal, delivery health from the relay's exported counters and its storage, with
-/// plots of volume and latency. It shows every portal's state, so only a browser on this machine gets it; on Azure,
-/// <c>relay status</c> prints the same figures with the signed-in user's identity.
-/// </summary>
+/// <summary>The operator view at /operator (<see cref="OperatorViewEndpoint"/>): it shows every portal's state, so only a browser on this machine gets it.</summary>
 public static class OperatorViewEndpoints
 {
     public static IEndpointRouteBuilder MapOperatorView(this IEndpointRouteBuilder app)
     {
-        var view = app.MapGroup("/operator").OnlyFromThisMachine("The operator view answers only on this machine; elsewhere use relay status.");
-        view.MapGet("", () => Results.Text(EmbeddedFiles.Read("operator.html"), "text/html; charset=utf-8"));
-        view.MapGet("api/health", async (long? portal, PortalHealthReport report, CancellationToken cancellationToken) =>
-        {
-            var (at, portals) = await report.ReadAsync(portal, cancellationToken);
-            return Results.Json(new { at, latencyBuckets = RelayMetrics.LatencyBuckets, portals });
-        });
+        var view = app.MapGroup("/").OnlyFromThisMachine("The operator view answers only on this machine; on Azure open /api/operator with the function app's master key, or use relay status.");
+        view.MapGet(OperatorViewEndpoint.Route, ([FromServices] OperatorViewEndpoint endpoint) => endpoint.Page());
+        view.MapGet(OperatorViewEndpoint.HealthRoute, (HttpRequest request, [FromServices] OperatorViewEndpoint endpoint, CancellationToken cancellationToken) =>
+            endpoint.HealthAsync(request, cancellationToken));
         return app;
     }
 }
