@@ -60,6 +60,14 @@ param oembedHosts string = ''
 @description('Email address for the alert on poisoned queue messages; empty: the alert fires in the portal only.')
 param alertEmail string = ''
 
+@description('A portal whose events reach HubSpot this long after they were due (a d.hh:mm:ss time span) logs a warning, and the backlog alert fires on it.')
+param backlogAlertAfter string = '00:30:00'
+
+@description('The delivery failure alert fires when more than this percentage of a 15-minute window\'s decided events are dead-lettered instead of delivered.')
+@minValue(1)
+@maxValue(100)
+param deliveryFailureAlertPercent int = 5
+
 @description('Most instances the relay may scale out to (Flex Consumption takes 40 at the least).')
 @minValue(40)
 @maxValue(1000)
@@ -137,6 +145,7 @@ module monitoring 'core/monitor/monitoring.bicep' = {
     location: location
     tags: tags
     alertEmail: alertEmail
+    deliveryFailureAlertPercent: deliveryFailureAlertPercent
   }
 }
 
@@ -209,6 +218,7 @@ module relay 'app/relay.bicep' = {
       Relay__KeyRingKeyUri: keyRingKey.outputs.uri
       Relay__AllowedOrigins: join(allowedOrigins, ',')
       Relay__OEmbedHosts: oembedHosts
+      Relay__BacklogWarningAfter: backlogAlertAfter
       HubSpot__AllowedPortals: join(map(filter(split(allowedPortals, ','), portal => !empty(trim(portal))), portal => trim(portal)), ',')
     })
   }

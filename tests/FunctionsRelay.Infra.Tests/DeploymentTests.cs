@@ -258,7 +258,7 @@ public sealed class DeploymentTests
     {
         foreach (var (snapshot, mailed) in new[] { (_deployment.WithUser, true), (_deployment.WithoutUser, false) })
         {
-            var rule = Assert.Single(Resources("Microsoft.Insights/scheduledQueryRules", snapshot))["properties"]!;
+            var rule = Assert.Single(Resources("Microsoft.Insights/scheduledQueryRules", snapshot), r => Name(r).StartsWith("alert-poisoned-", StringComparison.Ordinal))["properties"]!;
             var criterion = Assert.Single(rule["criteria"]!["allOf"]!.AsArray())!;
             Assert.Contains("\"Poisoned message\"", criterion["query"]!.GetValue<string>(), StringComparison.Ordinal);
             Assert.Contains("\"relay.messages.poisoned\"", criterion["query"]!.GetValue<string>(), StringComparison.Ordinal);
@@ -269,6 +269,62 @@ public sealed class DeploymentTests
             Assert.Equal(mailed ? 1 : 0, rule["actions"]!["actionGroups"]!.AsArray().Count);
             if (mailed)
                 Assert.Equal(AlertEmail, groups[0]["properties"]!["emailReceivers"]![0]!["emailAddress"]!.GetValue<string>());
+        }
+    }
+
+    [Fact]
+    public void A_disconnected_portal_a_portal_behind_and_delivery_failures_page_the_operator_with_their_thresholds()
+    {
+        foreach (var (snapshot, mailed) in new[] { (_deployment.WithUser, true), (_deployment.WithoutUser, false) })
+        {
+            var rules = Resources("Microsoft.Insights/scheduledQueryRules", snapshot).ToDictionary(r => Name(r).Split('-')[1], r => r["properties"]!);
+            Assert.Equal(["backlog", "failures", "poisoned", "token"], rules.Keys.Order());
+            foreach (var rule in rules.Values)
+            {
+                Assert.Equal(mailed ? 1 : 0, rule["actions"]!["actionGroups"]!.AsArray().Count);
+                Assert.Contains("Microsoft.Insights/components", Assert.Single(rule["scopes"]!.AsArray())!.GetValue<string>(), StringComparison.Ordinal);
+            }
+
+            JsonNode Criterion(string key) => Assert.Single(rules[key]["criteria"]!["allOf"]!.AsArray())!;
+            string Query(string key) => Criterion(key)["query"]!.GetValue<string>();
+
+            // The log lines the relay writes, word for word as its templates begin (checked against the code below).
+            Assert.Contains("\"HubSpot refused the refresh token of portal\"", Query("token"), StringComparison.Ordinal);
+            Assert.Contains("\"is behind: an event reached HubSpot\"", Query("backlog"), StringComparison.Ordinal);
+            Assert.All(["token", "backlog"], key => Assert.Equal(("Count", "GreaterThan", 0), (Criterion(key)["timeAggregation"]!.GetValue<string>(), Criterion(key)["operator"]!.GetValue<string>(), Criterion(key)["threshold"]!.GetValue<int>())));
+            // The failure rate: dead-lettered of all settled events, above the parameter's percentage (5 by default).
+            Assert.Contains("\"relay.events.delivered\", \"relay.events.dead_lettered\"", Query("failures"), StringComparison.Ordinal);
+            Assert.Equal(("FailurePercent", "Maximum", "GreaterThan", 5), (Criterion("failures")["metricMeasureColumn"]!.GetValue<string>(), Criterion("failures")["timeAggregation"]!.GetValue<string>(), Criterion("failures")["operator"]!.GetValue<string>(), Criterion("failures")["threshold"]!.GetValue<int>()));
+        }
+
+        // The backlog alert fires on the relay's warning, whose threshold the deployment sets from its parameter.
+        Assert.Equal("00:30:00", AppSettings()["Relay__BacklogWarningAfter"]);
+    }
+
+    [Fact]
+    public void The_alerts_name_only_counters_the_relay_exports_and_log_lines_it_writes()
+    {
+        using var metrics = new System.Diagnostics.Metrics.MeterListener();
+        var exported = new HashSet<string>();
+        metrics.InstrumentPublished = (instrument, _) =>
+        {
+            if (instrument.Meter.Name == FunctionsRelay.Infrastructure.Telemetry.RelayMetrics.MeterName)
+                exported.Add(instrument.Name);
+        };
+        metrics.Start();
+        using var services = new ServiceCollection().AddMetrics().AddSingleton<FunctionsRelay.Infrastructure.Telemetry.RelayMetrics>().BuildServiceProvider();
+        _ = services.GetRequiredService<FunctionsRelay.Infrastructure.Telemetry.RelayMetrics>();
+
+        var queries = Resources("Microsoft.Insights/scheduledQueryRules").Select(r => r["properties"]!["criteria"]!["allOf"]![0]!["query"]!.GetValue<string>()).ToList();
+        var named = queries.SelectMany(q => System.Text.RegularExpressions.Regex.Matches(q, "\"(relay\\.[a-z_.]+)\"").Select(m => m.Groups[1].Value)).ToHashSet();
+        Assert.NotEmpty(named);
+        Assert.Subset(exported, named);
+
+        var sources = Directory.EnumerateFiles(Path.Combine(RepositoryPaths.Root, "src"), "*.cs", SearchOption.AllDirectories).Select(File.ReadAllText).ToList();
+        foreach (var line in new[] { "Poisoned message", "HubSpot refused the refresh token of portal", "is behind: an event reached HubSpot" })
+        {
+            Assert.Contains(queries, q => q.Contains($"\"{line}\"", StringComparison.Ordinal));
+            Assert.Contains(sources, source => source.Contains(line, StringComparison.Ordinal));
         }
     }
 
