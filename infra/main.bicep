@@ -149,6 +149,16 @@ module monitoring 'core/monitor/monitoring.bicep' = {
   }
 }
 
+module workbook 'core/monitor/workbook.bicep' = {
+  scope: resourceGroup
+  dependsOn: [monitoring]
+  params: {
+    applicationInsightsName: names.applicationInsights
+    location: location
+    tags: tags
+  }
+}
+
 module vault 'core/security/key-vault.bicep' = {
   scope: resourceGroup
   params: {
@@ -228,6 +238,7 @@ output AZURE_LOCATION string = location
 output AZURE_TENANT_ID string = tenant().tenantId
 output AZURE_RESOURCE_GROUP string = resourceGroup.name
 output AZURE_FUNCTION_APP_NAME string = relay.outputs.name
+output RELAY_WORKBOOK_URL string = workbook.outputs.url
 output RELAY_BEACON_URL string = '${relay.outputs.baseUrl}/api/beacons'
 output RELAY_OAUTH_CALLBACK_URL string = '${relay.outputs.baseUrl}/api/oauth/callback'
 output RELAY_INSTALL_URL string = '${relay.outputs.baseUrl}/api/oauth/install'

@@ -301,8 +301,8 @@ public sealed class DeploymentTests
         Assert.Equal("00:30:00", AppSettings()["Relay__BacklogWarningAfter"]);
     }
 
-    [Fact]
-    public void The_alerts_name_only_counters_the_relay_exports_and_log_lines_it_writes()
+    /// <summary>The names of the instruments the relay's meter publishes, as the exporter names them in customMetrics.</summary>
+    private static HashSet<string> ExportedInstruments()
     {
         using var metrics = new System.Diagnostics.Metrics.MeterListener();
         var exported = new HashSet<string>();
@@ -314,9 +314,38 @@ public sealed class DeploymentTests
         metrics.Start();
         using var services = new ServiceCollection().AddMetrics().AddSingleton<FunctionsRelay.Infrastructure.Telemetry.RelayMetrics>().BuildServiceProvider();
         _ = services.GetRequiredService<FunctionsRelay.Infrastructure.Telemetry.RelayMetrics>();
+        return exported;
+    }
 
+    private static HashSet<string> CountersNamedIn(IEnumerable<string> queries) =>
+        queries.SelectMany(q => System.Text.RegularExpressions.Regex.Matches(q, "\"(relay\\.[a-z_.]+)\"").Select(m => m.Groups[1].Value)).ToHashSet();
+
+    [Fact]
+    public void The_workbook_shows_every_counter_the_relay_exports_per_portal_and_azd_names_its_url()
+    {
+        var workbook = Single("Microsoft.Insights/workbooks");
+        var properties = workbook["properties"]!;
+        Assert.Equal(("shared", "FunctionsRelay delivery health"), (workbook["kind"]!.GetValue<string>(), properties["displayName"]!.GetValue<string>()));
+        Assert.Contains("Microsoft.Insights/components", properties["sourceId"]!.GetValue<string>(), StringComparison.Ordinal);
+        var content = JsonNode.Parse(properties["serializedData"]!.GetValue<string>())!;
+        Assert.Equal("Notebook/1.0", content["version"]!.GetValue<string>());
+        var queries = content["items"]!.AsArray().Where(item => item!["type"]!.GetValue<int>() == 3).Select(item => item!["content"]!["query"]!.GetValue<string>()).ToList();
+
+        // The two lists compared: every instrument the code exports is in the workbook, and the workbook names no other.
+        Assert.Equal(ExportedInstruments().Order(), CountersNamedIn(queries).Order());
+        Assert.All(queries, q => Assert.Contains("customDimensions[\"hubspot.portal_id\"]", q, StringComparison.Ordinal));
+        Assert.All(queries, q => Assert.Contains("by Portal", q, StringComparison.Ordinal));
+
+        var main = File.ReadAllText(Path.Combine(RepositoryPaths.Root, "infra", "main.bicep"));
+        Assert.Contains("output RELAY_WORKBOOK_URL string = workbook.outputs.url", main, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void The_alerts_name_only_counters_the_relay_exports_and_log_lines_it_writes()
+    {
+        var exported = ExportedInstruments();
         var queries = Resources("Microsoft.Insights/scheduledQueryRules").Select(r => r["properties"]!["criteria"]!["allOf"]![0]!["query"]!.GetValue<string>()).ToList();
-        var named = queries.SelectMany(q => System.Text.RegularExpressions.Regex.Matches(q, "\"(relay\\.[a-z_.]+)\"").Select(m => m.Groups[1].Value)).ToHashSet();
+        var named = CountersNamedIn(queries);
         Assert.NotEmpty(named);
         Assert.Subset(exported, named);
 
