@@ -4,6 +4,8 @@ using FunctionsRelay.Infrastructure;
 using FunctionsRelay.Infrastructure.HubSpot;
 using FunctionsRelay.Infrastructure.Storage;
 using FunctionsRelay.Testing;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -120,6 +122,43 @@ public sealed class FunctionTests(Azurite azurite) : IAsyncLifetime
         Assert.Equal(7373, portal.GetProperty("portalId").GetInt64());
         Assert.DoesNotContain("access-operator-test", figures, StringComparison.Ordinal);
         Assert.Equal((400, "portal: must be a HubSpot account id (digits), or left out for every portal"), (wrongStatus, JsonDocument.Parse(wrongAnswer).RootElement.GetProperty("errors")[0].GetString()));
+    }
+
+    /// <summary>
+    /// The same Chromium script as the local view's, against the Functions app's two operator functions served under the
+    /// host's <c>/api</c> prefix by a loopback server standing in for the host's routing (the host's key check is not
+    /// stood in for: the Functions host cannot run here). The page is opened with <c>?code=</c>, as an operator opens it.
+    /// </summary>
+    [Fact]
+    public async Task The_operator_view_of_the_functions_app_shows_a_portal_in_chromium_under_the_api_prefix_with_its_key()
+    {
+        var functions = _services.GetRequiredService<RelayFunctions>();
+        await _services.GetRequiredService<PortalTokenStore>().SaveAsync(
+            new PortalToken(7474, "access-browser-test", "refresh-browser-test", DateTimeOffset.UtcNow.AddHours(1), PortalStatus.Connected), overwrite: true, CancellationToken.None);
+        var healthQueries = new System.Collections.Concurrent.ConcurrentBag<string>();
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        await using var app = builder.Build();
+        app.MapGet("/api/" + Infrastructure.Http.OperatorViewEndpoint.Route, (HttpRequest request) => functions.OperatorPage(request));
+        app.MapGet("/api/" + Infrastructure.Http.OperatorViewEndpoint.HealthRoute, (HttpRequest request, CancellationToken cancellationToken) =>
+        {
+            healthQueries.Add(request.QueryString.Value ?? "");
+            return functions.OperatorHealth(request, cancellationToken);
+        });
+        await app.StartAsync();
+        var baseUrl = app.Urls.First() + "/api";
+        var artifacts = Path.Combine(BrowserScript.Artifacts, "functions");
+
+        var shown = await BrowserScript.RunAsync("operator-view.mjs", baseUrl, "7474", artifacts, "?code=the-master-key");
+
+        Assert.EndsWith("/api/operator?code=the-master-key", shown.GetProperty("url").GetString(), StringComparison.Ordinal);
+        Assert.Contains("?code=the-master-key", healthQueries);
+        var figures = shown.GetProperty("hour").GetProperty("figures");
+        // A portal installed a moment ago: its storage state, and no counters yet.
+        Assert.StartsWith("Token: connected (expires ", figures.GetProperty("token").GetString(), StringComparison.Ordinal);
+        Assert.Equal(("0", "0", "0"), (figures.GetProperty("open").GetString(), figures.GetProperty("outbox").GetString(), figures.GetProperty("dead-letters").GetString()));
+        Assert.False(figures.TryGetProperty("accepted", out _));
+        BrowserScript.AssertScreenshots(shown, artifacts);
     }
 
     [Fact]

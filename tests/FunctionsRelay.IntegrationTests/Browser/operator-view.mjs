@@ -2,12 +2,12 @@
 // would: reads what the page shows for one portal over the last hour, switches to the last day, and takes screenshots.
 // Prints what the page showed as JSON on stdout.
 //
-//   node operator-view.mjs <relay base URL> <portal id> <artifacts folder>
+//   node operator-view.mjs <relay base URL> <portal id> <artifacts folder> [<query, such as ?code=the-master-key>]
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { launchChromium } from './chromium.mjs';
 
-const [baseUrl, portalId, artifacts] = process.argv.slice(2);
+const [baseUrl, portalId, artifacts, query = ''] = process.argv.slice(2);
 if (!baseUrl || !portalId || !artifacts) {
   console.error('usage: node operator-view.mjs <relay base URL> <portal id> <artifacts folder>');
   process.exit(2);
@@ -46,7 +46,7 @@ try {
     return { figures, plots };
   }, portalId);
 
-  await page.goto(`${baseUrl}/operator`);
+  await page.goto(`${baseUrl}/operator${query}`);
   await page.waitForSelector(`[data-portal="${portalId}"]`, { timeout: 30000 });
   const hour = await read();
   await page.locator(`[data-portal="${portalId}"]`).screenshot({ path: join(artifacts, 'operator-view.png') });
@@ -55,7 +55,7 @@ try {
   await page.click('[data-range="day"]');
   const day = await read();
 
-  console.log(JSON.stringify({ hour, day, screenshots: ['operator-view.png', 'operator-view-page.png'] }));
+  console.log(JSON.stringify({ hour, day, screenshots: ['operator-view.png', 'operator-view-page.png'], url: page.url() }));
 } finally {
   await browser.close();
 }

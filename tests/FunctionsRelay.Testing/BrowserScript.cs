@@ -1,10 +1,10 @@
 using System.Diagnostics;
 using System.Text.Json;
 
-namespace FunctionsRelay.IntegrationTests;
+namespace FunctionsRelay.Testing;
 
 /// <summary>Runs one of the Browser/*.mjs scripts (Debian's chromium through playwright-core) and reads the JSON it prints.</summary>
-internal static class BrowserScript
+public static class BrowserScript
 {
     public static string Artifacts { get; } = Path.Combine(RepositoryPaths.Root, "artifacts", "browser");
 
@@ -38,9 +38,9 @@ internal static class BrowserScript
     }
 
     /// <summary>Every screenshot the script names was written, and is more than a blank page.</summary>
-    public static void AssertScreenshots(JsonElement result)
+    public static void AssertScreenshots(JsonElement result, string? folder = null)
     {
         foreach (var screenshot in result.GetProperty("screenshots").EnumerateArray())
-            Assert.True(new FileInfo(Path.Combine(Artifacts, screenshot.GetString()!)).Length > 10_000, $"screenshot {screenshot} is missing");
+            Assert.True(new FileInfo(Path.Combine(folder ?? Artifacts, screenshot.GetString()!)).Length > 10_000, $"screenshot {screenshot} is missing");
     }
 }
