@@ -166,7 +166,7 @@ public sealed class MParticleSourceTests(Azurite azurite) : WithFakeHubSpot
 
         var otherPortals = await PostAsync(host, MParticleBatches.Json(foreign), $"Bearer {otherKey}");
 
-        Assert.Equal((HttpStatusCode.Unauthorized, "Authorization: is required: Bearer and one of the portal's secret source keys (made with relay portal <portalId> --new-secret-key)"), (missing.Status, FirstError(missing.Body)));
+        Assert.Equal((HttpStatusCode.Unauthorized, "Authorization: is required: Bearer and one of the portal's secret source keys (made with relay portal --portal <portalId> --new-secret-key)"), (missing.Status, FirstError(missing.Body)));
         Assert.Equal((HttpStatusCode.Unauthorized, "Authorization: is not a secret source key (Bearer sk_<portalId>_...)"), (notAKey.Status, FirstError(notAKey.Body)));
         Assert.Equal((HttpStatusCode.Unauthorized, $"Authorization: is not a secret source key of portal {Portal} that counts (revoked, rotated more than its grace period ago, or never made)"), (forged.Status, FirstError(forged.Body)));
         Assert.Equal(HttpStatusCode.Unauthorized, aPublishableKey.Status);
@@ -208,6 +208,10 @@ public sealed class MParticleSourceTests(Azurite azurite) : WithFakeHubSpot
         Assert.StartsWith("contact.email: the start beacon of session backend-1 names its viewer by email, which only a request with a secret source key may do", FirstError(fromAPage.Body), StringComparison.Ordinal);
         Assert.DoesNotContain("backend.viewer@example.com", FirstError(fromAPage.Body), StringComparison.Ordinal);
         await AssertNothingQueuedAsync(host);
+
+        // A proxy's own credentials beside a publishable key are not taken for a secret key.
+        var behindAProxy = await SessionBeacons.Typical(Portal, "proxied-1").Content().ReadAsStringAsync();
+        Assert.Equal(HttpStatusCode.Accepted, (await PostAsync(host, behindAProxy, "Basic dXNlcjpwYXNzd29yZA==", "/api/beacons", publishableKey: publishable)).Status);
 
         var fromTheBackend = await PostAsync(host, json, $"Bearer {key}", "/api/beacons");
 

@@ -108,16 +108,18 @@ public sealed class BeaconEndpoint(
 
     /// <summary>
     /// A player's publishable key and page origin, or a backend's secret source key in <c>Authorization</c> (no browser
-    /// sends that header here: the preflight does not allow it).
+    /// sends that header here: the preflight does not allow it). With a publishable key, an <c>Authorization</c> that is
+    /// no secret key (a proxy's own credentials) is not taken for one.
     /// </summary>
     private static BeaconCredentials CredentialsOf(HttpRequest request)
     {
         var key = request.Headers[KeyHeader].ToString() is { Length: > 0 } header ? header : request.Query["key"].ToString();
+        var secret = SecretSourceKeys.FromAuthorization(request.Headers.Authorization);
         return new BeaconCredentials(
             key.Length > 0 ? key : null,
             request.Headers.Origin.ToString() is { Length: > 0 } origin ? origin : null,
             $"{request.Scheme}://{request.Host}",
-            SecretSourceKeys.FromAuthorization(request.Headers.Authorization) is { Length: > 0 } secret ? secret : null);
+            secret is { Length: > 0 } && (key.Length == 0 || secret.StartsWith(SecretSourceKeys.Prefix, StringComparison.Ordinal)) ? secret : null);
     }
 
     /// <summary>

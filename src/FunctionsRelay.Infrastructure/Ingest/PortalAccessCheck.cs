@@ -80,7 +80,7 @@ public sealed class PortalAccessCheck(PortalTokenStore store, IOptions<RelayOpti
 
     /// <summary>
     /// The portal a secret source key belongs to, or why it is refused: 401 for text that is not one of a portal's keys
-    /// that still count (read again when the cached row refuses it: a key made a moment ago works at once), 403 for a
+    /// that still count (read again when the cached row refuses it, at most every 5 s: a new key works within seconds), 403 for a
     /// portal that never installed the app. In a dry run the key's portal is taken unchecked.
     /// </summary>
     public async Task<(long PortalId, AccessRefusal? Refusal)> SourcePortalAsync(string? secretKey, CancellationToken cancellationToken)
@@ -88,7 +88,7 @@ public sealed class PortalAccessCheck(PortalTokenStore store, IOptions<RelayOpti
         if (SecretSourceKeys.Parse(secretKey) is not { } named)
         {
             return (0, new(401, string.IsNullOrEmpty(secretKey)
-                ? "Authorization: is required: Bearer and one of the portal's secret source keys (made with relay portal <portalId> --new-secret-key)"
+                ? "Authorization: is required: Bearer and one of the portal's secret source keys (made with relay portal --portal <portalId> --new-secret-key)"
                 : "Authorization: is not a secret source key (Bearer sk_<portalId>_...)", string.IsNullOrEmpty(secretKey) ? "missing_key" : "wrong_key"));
         }
 
