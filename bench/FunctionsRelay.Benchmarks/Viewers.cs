@@ -18,8 +18,9 @@ public static class Viewers
 
     /// <param name="beaconCount">Stops after this many beacons (the last is <c>end</c> when <paramref name="ends"/>).</param>
     public static List<Beacon> Session(long portalId, string sessionId, int beaconCount, double duration, Random random,
-        double heartbeatSeconds = 10, bool ends = true, long startTs = Epoch)
+        double heartbeatSeconds = 10, bool ends = true, long startTs = Epoch, MediaInfo? media = null)
     {
+        media ??= Media;
         var beacons = new List<Beacon>(beaconCount);
         var contact = new ContactInfo(null, "utk-" + sessionId);
         var wall = 0.0;
@@ -27,7 +28,7 @@ public static class Viewers
         void Add(BeaconEvent e, double? at, double? from = null) => beacons.Add(new Beacon(
             portalId, sessionId, e, startTs + (long)Math.Round(wall * 1000), beacons.Count, at is null ? null : Math.Round(at.Value, 3),
             from is null ? null : Math.Round(from.Value, 3), duration,
-            beacons.Count == 0 ? Media : null, beacons.Count == 0 ? contact : null, beacons.Count == 0 ? Page : null,
+            beacons.Count == 0 ? media : null, beacons.Count == 0 ? contact : null, beacons.Count == 0 ? Page : null,
             beacons.Count == 0 ? PlayContext.ExternalPage : null));
 
         Add(BeaconEvent.Start, null);

@@ -51,7 +51,11 @@ public sealed class Players(HttpClient http, IReadOnlyList<Uri> beaconUrls, IRea
             var ends = random.NextDouble() >= options.NeverEndShare;
             var count = random.Next(options.MinBeacons, options.MaxBeacons + 1);
             var duration = random.Next(60, 1800);
-            var beacons = Viewers.Session(portalId, sessionId, count, duration, random, ends: ends, startTs: now - random.Next(3_600_000, 7_200_000));
+            // With --new-media, each portal's sessions play that many media the relay has not met, in turn.
+            var media = options.NewMedia > 0
+                ? Viewers.Media with { ExternalId = $"bench-video-{i / options.Portals % options.NewMedia}", Url = $"https://cdn.example.com/bench-{i / options.Portals % options.NewMedia}.mp4" }
+                : null;
+            var beacons = Viewers.Session(portalId, sessionId, count, duration, random, ends: ends, startTs: now - random.Next(3_600_000, 7_200_000), media: media);
             sessions.Add(new PlannedSession(portalId, sessionId, beacons, ends));
         }
 

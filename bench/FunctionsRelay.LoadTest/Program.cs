@@ -61,6 +61,7 @@ await tokenStore.CreateIfNotExistsAsync(CancellationToken.None);
 for (var p = 0; p < options.Portals; p++)
 {
     await hubSpot.ConnectPortalAsync(tokenStore, 1000 + p, TimeSpan.FromHours(1));
+    hubSpot.ProviderCatalogue(1000 + p, options.ExistingObjects, "catalogue-");
 }
 
 // Each portal's publishable key, made when it was connected: its players show it.
@@ -111,6 +112,8 @@ var totalBeacons = sessions.Sum(s => s.Beacons.Count);
 var players = new Players(http, beaconUrls, keys, options);
 var storageBefore = proxy.Snapshot();
 var hubSpotCallsBefore = hubSpot.EventRequests;
+var objectCallsBefore = hubSpot.ObjectRequests;
+var objectsBefore = hubSpot.Objects.Count;
 var samples = new List<(long Ticks, long StorageOps, long Received)>();
 var faultLog = new List<(long Ticks, string Fault)>();
 using var stop = new CancellationTokenSource();
@@ -199,6 +202,10 @@ report.Line($"    {string.Join(", ", storage.OrderByDescending(s => s.Value).Sel
 var storageLatency = proxy.MeanMilliseconds();
 report.Line($"    Azurite's mean answer time: {string.Join(", ", storage.OrderByDescending(s => s.Value).Select(s => $"{s.Key} {storageLatency.GetValueOrDefault(s.Key):F0} ms"))}");
 report.Line($"  HubSpot: {hubSpotCalls} event requests = {(double)hubSpotCalls / sessions.Count:F2} per session ({audit.ExpectedEvents / (double)sessions.Count:F2} events per session); {hubSpot.Refreshes} token refreshes");
+var objectCalls = hubSpot.ObjectRequests - objectCallsBefore;
+var objectsMade = hubSpot.Objects.Count - objectsBefore;
+report.Line($"  HubSpot media object calls: {objectCalls} (listing pages and objects made) for {objectsMade} new media = {(objectsMade == 0 ? 0 : (double)objectCalls / objectsMade):F2} per new media; the portals held {options.ExistingObjects} objects each before");
+report.Set("mediaObjects", new { calls = objectCalls, made = objectsMade, existingPerPortal = options.ExistingObjects });
 foreach (var (queue, peak, mean) in queueLengths.Summary())
     report.Line($"  trigger queue {queue} as the scale controller sees it (approximate count, invisible messages included): peak {peak}, mean {mean:F0}");
 report.Line($"  relay peak memory (VmHWM, the largest instance): {peakBytes / (1024.0 * 1024):F0} MiB; {relays.Count} instance(s), started {relays.Sum(r => r.Starts)} time(s) in all");
@@ -395,6 +402,12 @@ namespace FunctionsRelay.LoadTest
         /// <summary><c>HubSpot__Budget</c>: Shared (one bucket per portal for every instance) or Instance (each alone).</summary>
         public string Budget { get; init; } = "Shared";
 
+        /// <summary>Media objects each portal already holds before the run (a provider's catalogue), none of them played.</summary>
+        public int ExistingObjects { get; init; }
+
+        /// <summary>Distinct media each portal's sessions play (none: one media for every session).</summary>
+        public int NewMedia { get; init; }
+
         /// <summary>SIGKILL one instance halfway and start it again.</summary>
         public bool KillOne { get; init; }
 
@@ -431,6 +444,8 @@ namespace FunctionsRelay.LoadTest
                     "--pace" => options with { Pace = Int() },
                     "--budget" => options with { Budget = Next() },
                     "--kill-one" => options with { KillOne = true },
+                    "--existing-objects" => options with { ExistingObjects = Int() },
+                    "--new-media" => options with { NewMedia = Int() },
                     _ => throw new ArgumentException($"unknown option {args[i]}; see docs/performance.md"),
                 };
             }
@@ -443,7 +458,8 @@ namespace FunctionsRelay.LoadTest
             $"--rate {Rate} --heartbeat-ms {HeartbeatInterval.TotalMilliseconds} (sessions start over {RampSeconds:0} s) --idle-timeout-s {IdleTimeout.TotalSeconds} --queue-batch {QueueBatch}" +
             (Faults ? " --faults" : "") + (KeepStorage ? " --keep-storage" : "") + (BadInput > 0 ? $" --bad-input {BadInput}" : "") + $" --seed {Seed}" +
             (Instances > 1 ? $" --instances {Instances}" : "") + (HubSpotLimit is { } limit ? $" --hubspot-limit {limit}" : "") +
-            (Pace is { } pace ? $" --pace {pace}" : "") + $" --budget {Budget}" + (KillOne ? " --kill-one" : "");
+            (Pace is { } pace ? $" --pace {pace}" : "") + $" --budget {Budget}" + (KillOne ? " --kill-one" : "") +
+            (ExistingObjects > 0 ? $" --existing-objects {ExistingObjects}" : "") + (NewMedia > 0 ? $" --new-media {NewMedia}" : "");
     }
 
     /// <summary>Prints each line as it comes and keeps the figures for the JSON results file.</summary>

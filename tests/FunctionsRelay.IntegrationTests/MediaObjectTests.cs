@@ -57,8 +57,9 @@ public sealed class MediaObjectTests(Azurite azurite) : WithFakeHubSpot
             Assert.All(events, e => Assert.False(e.Json.TryGetProperty("externalId", out _)));
         }
 
+        // The media's row, beside the row saying how far the portal's (empty) listing was read.
         var rows = host.Service<MediaObjectStore>().Table.Query<TableEntity>().ToList();
-        Assert.Equal(media.Id, Assert.Single(rows).GetInt64("ObjectId"));
+        Assert.Equal(media.Id, Assert.Single(rows, row => !row.RowKey.StartsWith("listing-", StringComparison.Ordinal)).GetInt64("ObjectId"));
         // And one object made from beacons counted against the portal's bound for today.
         var made = Assert.Single(host.Service<QuotaStore>().Table.Query<TableEntity>(), row => row.RowKey.StartsWith("media-made-", StringComparison.Ordinal));
         Assert.Equal(1, made.GetInt32("Count"));
@@ -176,6 +177,41 @@ public sealed class MediaObjectTests(Azurite azurite) : WithFakeHubSpot
         await host.EventuallyAsync(() => HubSpot.EventsOf("catalogue").Any(e => e.Key == "attention-span"), "the session is delivered");
         Assert.Equal(150, HubSpot.Objects.Count);
         Assert.All(HubSpot.EventsOf("catalogue"), e => Assert.Equal(existing, e.Json.GetProperty("mediaBridgeId").GetInt64()));
+    }
+
+    [Fact]
+    public async Task A_portals_listing_is_read_once_and_after_that_a_new_media_costs_one_page_and_its_object()
+    {
+        using var host = await StartAsync();
+        // Eleven pages, the last one half full: a page read again holds what was made since (until it fills, which costs
+        // one page more once in a hundred objects).
+        var catalogue = HubSpot.ProviderCatalogue(Portal, 1_050, "catalogue-");
+
+        async Task<int> ObjectCallsOfAsync(string sessionId, string externalId)
+        {
+            var before = HubSpot.ObjectRequests;
+            await host.Client.PostAsync("/api/beacons", SessionBeacons.Typical(Portal, sessionId, media: Media(externalId, externalId)).Content());
+            await host.EventuallyAsync(() => HubSpot.EventsOf(sessionId).Any(e => e.Key == "attention-span"), $"session {sessionId} is delivered");
+            return HubSpot.ObjectRequests - before;
+        }
+
+        long IdOf(string sessionId) => HubSpot.EventsOf(sessionId).Select(e => e.Json.GetProperty("mediaBridgeId").GetInt64()).Distinct().Single();
+
+        // The first new media reads the whole listing (11 pages of up to 100), then makes its object.
+        Assert.Equal(12, await ObjectCallsOfAsync("first-new", "new-1"));
+        // The provider adds a media after the relay read the listing.
+        var late = await MakeObjectAsync("""{"mediaType":"VIDEO","title":"late","externalId":"late-1","oembedUrl":"https://video.example.com/oembed?id=late"}""");
+        // The next new media reads the last page again (which now holds the provider's new media too) and makes its object.
+        Assert.Equal(2, await ObjectCallsOfAsync("second-new", "new-2"));
+        // The provider's late media and one of its catalogue were seen in those pages: found in the relay's table, no call.
+        Assert.Equal(0, await ObjectCallsOfAsync("late", "late-1"));
+        Assert.Equal(0, await ObjectCallsOfAsync("catalogue", "catalogue-500"));
+
+        Assert.Equal(late, IdOf("late"));
+        Assert.Equal(catalogue[500], IdOf("catalogue"));
+        Assert.Equal(1_053, HubSpot.Objects.Count);
+        Assert.Single(HubSpot.Objects.Values, o => o.ExternalId == "new-1");
+        Assert.Single(HubSpot.Objects.Values, o => o.ExternalId == "new-2");
     }
 
     [Fact]

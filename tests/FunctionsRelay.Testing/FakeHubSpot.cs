@@ -89,6 +89,25 @@ public sealed class FakeHubSpot : IAsyncDisposable
         return $$"""{"mediaBridgeId":{{objectId}},"type":"VIDEO"}""";
     }
 
+    /// <summary>
+    /// A provider's catalogue already in the portal: <paramref name="count"/> VIDEO objects with external ids
+    /// <c>{prefix}{i}</c>, made by its own integration before the relay met the portal. Their ids, in order.
+    /// </summary>
+    public IReadOnlyList<long> ProviderCatalogue(long portalId, int count, string prefix)
+    {
+        var ids = new List<long>(count);
+        for (var i = 0; i < count; i++)
+        {
+            var id = Interlocked.Increment(ref _nextObjectId);
+            var fields = JsonDocument.Parse(
+                $$"""{"mediaType":"VIDEO","title":"{{prefix}}{{i}}","externalId":"{{prefix}}{{i}}","oembedUrl":"https://video.example.com/oembed?id={{id}}"}""").RootElement.Clone();
+            Objects[id] = new MediaObject(id, portalId, "VIDEO", $"{prefix}{i}", $"{prefix}{i}", fields);
+            ids.Add(id);
+        }
+
+        return ids;
+    }
+
     /// <summary>Registers media types for the app, as its media bridge settings would (the setup command does it over HTTP).</summary>
     public FakeHubSpot RegisterMediaTypes(params string[] mediaTypes)
     {

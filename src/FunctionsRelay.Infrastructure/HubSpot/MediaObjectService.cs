@@ -47,8 +47,8 @@ public sealed class MediaObjectService(
     /// <summary>How soon a session whose media someone else is making looks again.</summary>
     private static readonly TimeSpan ClaimedElsewhereRetry = TimeSpan.FromSeconds(1);
 
-    /// <summary>At most this many pages (of 100) of a portal's objects are searched for one with the media's external id.</summary>
-    private const int MaxSearchPages = 50;
+    /// <summary>At most this many pages (of 100) of a portal's listing are read for one media; the next look reads on.</summary>
+    private const int MaxPagesPerLook = 50;
 
     /// <summary>Media objects known to exist, a day at a time: a miss costs one read of the media objects table.</summary>
     private static readonly TimeSpan KnownFor = TimeSpan.FromDays(1);
@@ -94,7 +94,7 @@ public sealed class MediaObjectService(
             return new(null, DeliveryResult.Later(ClaimedElsewhereRetry, "its media object is being made by another worker"));
 
         // The portal may hold the object already: made by the provider's own integration, or by a worker that stopped
-        // before recording it. HubSpot has no lookup by external id, so its objects of the type are paged through, once.
+        // before recording it.
         var (made, searchFailed) = await FindAsync(portalId, media, answerBy, cancellationToken);
         if (searchFailed is not null)
         {
@@ -160,32 +160,84 @@ public sealed class MediaObjectService(
     }
 
     /// <summary>
-    /// The portal's object with this provider id, if it has one, paging through its objects of the media type; or why
-    /// HubSpot could not be asked (then nothing is made, as it may exist).
+    /// The portal's object with this provider id, if it has one; or why HubSpot could not be asked (then nothing is made,
+    /// as it may exist). HubSpot has no look-up by external id, so the relay reads the portal's listing of the type once,
+    /// keeping every object it sees (<see cref="MediaObjectStore.RecordFoundAsync"/>) and how far it read; after that,
+    /// a new media costs one page: the last one read, again, which holds whatever was made since.
     /// </summary>
     private async Task<(long? Id, DeliveryResult? Failed)> FindAsync(long portalId, MediaObjectSpec media, DateTimeOffset? answerBy, CancellationToken cancellationToken)
     {
-        string? after = null;
-        for (var page = 0; page < MaxSearchPages; page++)
+        var listing = await store.GetListingAsync(portalId, media.MediaType, cancellationToken);
+        if (listing is not null && listing.ClaimedUntil > time.GetUtcNow())
+            return (null, ListedElsewhere);
+        var claimed = await store.TrySaveListingAsync(
+            portalId, media.MediaType, listing, listing?.After, listing?.Complete ?? false, time.GetUtcNow() + ClaimTime, cancellationToken);
+        if (claimed is null)
+            return (null, ListedElsewhere);
+
+        long? foundId = null;
+        DeliveryResult? failed = null;
+        var after = claimed.After;
+        var complete = claimed.Complete;
+        for (var page = 0; page < MaxPagesPerLook && foundId is null && failed is null; page++)
         {
             var path = $"{MediaObjectRoutes.Objects}/{media.MediaType}?limit=100" + (after is null ? "" : "&after=" + Uri.EscapeDataString(after));
-            var answer = await hubSpot.SendAsync(portalId, HttpMethod.Get, path, null, cancellationToken, answerBy);
+            var answer = await hubSpot.SendAsync(portalId, HttpMethod.Get, path, null, cancellationToken, answerBy, CallPriority.LookUp);
             if (!answer.Succeeded || answer.Body is null)
-                return (null, answer.Result);
-            using var json = JsonDocument.Parse(answer.Body);
-            foreach (var result in json.RootElement.GetProperty("results").EnumerateArray())
             {
-                if (result.TryGetProperty("externalId", out var externalId) && externalId.GetString() == media.ExternalId)
-                    return (IdOf(result), null);
+                failed = answer.Result;
+                break;
             }
 
-            if (!json.RootElement.TryGetProperty("paging", out var paging) || paging.ValueKind != JsonValueKind.Object)
-                return (null, null);
-            after = paging.GetProperty("next").GetProperty("after").GetString();
+            var (objects, next) = ReadPage(answer.Body);
+            await store.RecordFoundAsync(portalId, media.MediaType, objects, cancellationToken);
+            foreach (var (externalId, id) in objects)
+                _known.Set((portalId, media.MediaType, externalId), (id, ""), KnownFor);
+            foundId = objects.FirstOrDefault(o => o.ExternalId == media.ExternalId) is { ObjectId: > 0 } match ? match.ObjectId : null;
+            if (next is null)
+            {
+                complete = true;
+                break;
+            }
+
+            after = next;
+            // Progress is kept page by page, so that a worker that stops costs the next one no page already read.
+            claimed = await store.TrySaveListingAsync(portalId, media.MediaType, claimed, after, complete, time.GetUtcNow() + ClaimTime, cancellationToken);
+            if (claimed is null)
+                return (foundId, foundId is null ? ListedElsewhere : null);
         }
 
-        logger.LogWarning("Searched {Pages} pages of portal {PortalId}'s media objects for {ExternalId}; making a new one", MaxSearchPages, portalId, media.ExternalId);
+        await store.TrySaveListingAsync(portalId, media.MediaType, claimed, after, complete, DateTimeOffset.MinValue, cancellationToken);
+        if (failed is not null || foundId is not null)
+            return (foundId, failed);
+        if (!complete)
+        {
+            logger.LogInformation(
+                "Read {Pages} pages of portal {PortalId}'s {MediaType} objects without finding {ExternalId}; reading on", MaxPagesPerLook, portalId, media.MediaType, media.ExternalId);
+            return (null, DeliveryResult.Later(ClaimedElsewhereRetry, "the portal's media objects are still being read"));
+        }
+
         return (null, null);
+    }
+
+    private static readonly DeliveryResult ListedElsewhere = DeliveryResult.Later(ClaimedElsewhereRetry, "the portal's media objects are being read by another worker");
+
+    /// <summary>A page of the listing: each object's external id (those that have one) and id, and the next page's cursor.</summary>
+    private static (List<(string ExternalId, long ObjectId)> Objects, string? Next) ReadPage(string body)
+    {
+        using var json = JsonDocument.Parse(body);
+        var objects = new List<(string, long)>();
+        foreach (var result in json.RootElement.GetProperty("results").EnumerateArray())
+        {
+            if (result.TryGetProperty("externalId", out var externalId) && externalId.ValueKind == JsonValueKind.String && IdOf(result) is { } id)
+                objects.Add((externalId.GetString()!, id));
+        }
+
+        var next = json.RootElement.TryGetProperty("paging", out var paging) && paging.ValueKind == JsonValueKind.Object
+            && paging.TryGetProperty("next", out var nextPage) && nextPage.TryGetProperty("after", out var cursor)
+            ? cursor.GetString()
+            : null;
+        return (objects, next);
     }
 
     private static long? IdOf(string? body)
