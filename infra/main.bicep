@@ -90,6 +90,7 @@ var localOnlySettings = [
   'HubSpot__DryRunFile'
   'Relay__AllowedOrigins'
   'HubSpot__RefreshInterval' // the local host's; on Azure the TokenRefreshSchedule timer
+  'Relay__ScheduleSweepInterval' // the local host's; on Azure the ScheduleSweepSchedule timer
   'Relay__PublicBaseUrl' // the relay's own address, known only once deployed: the app takes it from HubSpot__RedirectUri
   'Relay__OEmbedHosts'
 ]
@@ -133,7 +134,7 @@ module storage 'core/storage/storage-account.bicep' = {
     containers: [names.deploymentContainer]
     // The Functions host moves a message to <queue>-poison after maxDequeueCount (host.json).
     queues: [beaconQueue, '${beaconQueue}-poison', scheduleQueue, '${scheduleQueue}-poison']
-    tables: [sampleSettings.Relay__SessionsTable, sampleSettings.Relay__TokensTable, sampleSettings.Relay__DeadLettersTable, sampleSettings.Relay__MediaObjectsTable, sampleSettings.Relay__PoisonedTable, sampleSettings.Relay__KeysTable, sampleSettings.Relay__MetricsTable, sampleSettings.Relay__QuotasTable]
+    tables: [sampleSettings.Relay__SessionsTable, sampleSettings.Relay__TokensTable, sampleSettings.Relay__DeadLettersTable, sampleSettings.Relay__MediaObjectsTable, sampleSettings.Relay__PoisonedTable, sampleSettings.Relay__KeysTable, sampleSettings.Relay__MetricsTable, sampleSettings.Relay__QuotasTable, sampleSettings.Relay__ScheduleTable]
   }
 }
 
@@ -201,7 +202,7 @@ module access 'app/access.bicep' = {
     userPrincipalType: principalType
     userQueues: [beaconQueue, '${beaconQueue}-poison', scheduleQueue, '${scheduleQueue}-poison']
     userContainer: names.deploymentContainer
-    userTables: [sampleSettings.Relay__SessionsTable, sampleSettings.Relay__TokensTable, sampleSettings.Relay__DeadLettersTable, sampleSettings.Relay__MediaObjectsTable, sampleSettings.Relay__PoisonedTable, sampleSettings.Relay__MetricsTable, sampleSettings.Relay__QuotasTable]
+    userTables: [sampleSettings.Relay__SessionsTable, sampleSettings.Relay__TokensTable, sampleSettings.Relay__DeadLettersTable, sampleSettings.Relay__MediaObjectsTable, sampleSettings.Relay__PoisonedTable, sampleSettings.Relay__MetricsTable, sampleSettings.Relay__QuotasTable, sampleSettings.Relay__ScheduleTable]
   }
 }
 

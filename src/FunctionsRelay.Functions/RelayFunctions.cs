@@ -17,6 +17,7 @@ public sealed class RelayFunctions(
     OperatorViewEndpoint operatorView,
     SessionProcessor processor,
     PoisonHandler poison,
+    ScheduleSweeper sweeper,
     TokenService tokens,
     RetentionService retention,
     ILogger<RelayFunctions> logger)
@@ -90,6 +91,11 @@ public sealed class RelayFunctions(
     public Task KeepPoisonedScheduled(
         [QueueTrigger("%Relay:ScheduleQueue%-poison", Connection = "AzureWebJobsStorage")] QueueMessage message,
         CancellationToken cancellationToken) => poison.HandleScheduledAsync(message.MessageId, message.Body, cancellationToken);
+
+    /// <summary>Checks that waited in the schedule table and are due now, onto the scheduled queue: every 5 s by default.</summary>
+    [Function("SweepScheduledChecks")]
+    public Task SweepScheduledChecks([TimerTrigger("%ScheduleSweepSchedule%")] TimerInfo timer, CancellationToken cancellationToken) =>
+        sweeper.SweepAsync(cancellationToken);
 
     [Function("RefreshTokens")]
     public async Task RefreshTokens([TimerTrigger("%TokenRefreshSchedule%")] TimerInfo timer, CancellationToken cancellationToken)

@@ -19,6 +19,18 @@ public sealed class RelayOptions
 
     public string SchedulePoisonQueue => ScheduleQueue + "-poison";
 
+    /// <summary>Checks due later than <see cref="ScheduledCheckTableAfter"/>, until they are due (<see cref="Storage.ScheduledCheckTable"/>).</summary>
+    public string ScheduleTable { get; set; } = "schedule";
+
+    /// <summary>
+    /// A check due later than this waits in <see cref="ScheduleTable"/> and is swept onto the scheduled queue when due
+    /// (at most a sweep late); a sooner one goes on the queue at once, invisible until due. Zero: every check on the queue.
+    /// </summary>
+    public TimeSpan ScheduledCheckTableAfter { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How often the local host sweeps the due checks onto the queue (the Functions app: <c>ScheduleSweepSchedule</c>, 5 s).</summary>
+    public TimeSpan ScheduleSweepInterval { get; set; } = TimeSpan.FromSeconds(5);
+
     public string SessionsTable { get; set; } = "sessions";
 
     public string TokensTable { get; set; } = "tokens";

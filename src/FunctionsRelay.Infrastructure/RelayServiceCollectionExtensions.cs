@@ -44,6 +44,7 @@ public static class RelayServiceCollectionExtensions
 
         services.AddSingleton(provider => new StorageClients(configuration, provider.GetRequiredService<IOptions<RelayOptions>>()));
         services.AddKeyRing(configuration);
+        services.AddSingleton<ScheduledCheckTable>();
         services.AddSingleton<BeaconQueue>();
         services.AddSingleton<SessionRepository>();
         services.AddSingleton<DeadLetterStore>();
@@ -62,6 +63,7 @@ public static class RelayServiceCollectionExtensions
         services.AddSingleton<BeaconIngestService>();
         services.AddSingleton<SessionProcessor>();
         services.AddSingleton<PoisonHandler>();
+        services.AddSingleton<ScheduleSweeper>();
         services.AddSingleton<DeadLetterReplay>();
         services.AddSingleton<SessionRederive>();
         services.AddSingleton<BeaconEndpoint>();
@@ -180,6 +182,7 @@ public static class RelayServiceCollectionExtensions
 /// <summary>Creates the queues and tables if they are missing, when the host starts.</summary>
 internal sealed class StorageInitializer(
     BeaconQueue queue,
+    ScheduledCheckTable waitingChecks,
     SessionRepository sessions,
     DeadLetterStore deadLetters,
     PortalTokenStore tokens,
@@ -192,6 +195,7 @@ internal sealed class StorageInitializer(
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         await queue.CreateIfNotExistsAsync(cancellationToken);
+        await waitingChecks.CreateIfNotExistsAsync(cancellationToken);
         await sessions.CreateIfNotExistsAsync(cancellationToken);
         await deadLetters.CreateIfNotExistsAsync(cancellationToken);
         await tokens.CreateIfNotExistsAsync(cancellationToken);

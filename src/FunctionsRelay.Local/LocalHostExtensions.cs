@@ -21,6 +21,7 @@ public static class LocalHostExtensions
         services.AddQueueTriggers();
         services.AddHostedService<TokenRefreshWorker>();
         services.AddHostedService<RetentionWorker>();
+        services.AddHostedService<ScheduleSweepWorker>();
         services.AddHostedService<StartupBanner>();
 
         // The demo page shows what was sent.

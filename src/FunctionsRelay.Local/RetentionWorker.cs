@@ -3,24 +3,10 @@ using FunctionsRelay.Infrastructure.Storage;
 namespace FunctionsRelay.Local;
 
 /// <summary>The retention timer on the local host: at start, then once a day (the Functions app: <c>RetentionSchedule</c>).</summary>
-internal sealed class RetentionWorker(RetentionService retention, TimeProvider time, ILogger<RetentionWorker> logger) : BackgroundService
+internal sealed class RetentionWorker(RetentionService retention, TimeProvider time, ILogger<RetentionWorker> logger)
+    : PeriodicWorker(TimeSpan.FromDays(1), atStart: true, time, logger)
 {
-    private static readonly TimeSpan Interval = TimeSpan.FromDays(1);
+    protected override string What => "Deleting expired sessions";
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        using var timer = new PeriodicTimer(Interval, time);
-        do
-        {
-            try
-            {
-                await retention.DeleteExpiredAsync(stoppingToken);
-            }
-            catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
-            {
-                logger.LogWarning(ex, "Deleting expired sessions failed; it runs again in {Interval}", Interval);
-            }
-        }
-        while (await timer.WaitForNextTickAsync(stoppingToken));
-    }
+    protected override Task RunOnceAsync(CancellationToken cancellationToken) => retention.DeleteExpiredAsync(cancellationToken);
 }

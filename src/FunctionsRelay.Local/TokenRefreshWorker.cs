@@ -5,26 +5,19 @@ using Microsoft.Extensions.Options;
 namespace FunctionsRelay.Local;
 
 /// <summary>The token refresh timer on the local host: refreshes every token expiring within the window, every interval.</summary>
-internal sealed class TokenRefreshWorker(TokenService tokens, IOptions<HubSpotOptions> options, TimeProvider time, ILogger<TokenRefreshWorker> logger) : BackgroundService
+internal sealed class TokenRefreshWorker(TokenService tokens, IOptions<HubSpotOptions> options, TimeProvider time, ILogger<TokenRefreshWorker> logger)
+    : PeriodicWorker(options.Value.RefreshInterval, atStart: true, time, logger)
 {
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    private readonly ILogger _logger = logger;
+
+    protected override string What => "The token refresh";
+
+    protected override bool Enabled => !options.Value.DryRun;
+
+    protected override async Task RunOnceAsync(CancellationToken cancellationToken)
     {
-        if (options.Value.DryRun)
-            return;
-        using var timer = new PeriodicTimer(options.Value.RefreshInterval, time);
-        do
-        {
-            try
-            {
-                var refreshed = await tokens.RefreshExpiringAsync(stoppingToken);
-                if (refreshed > 0)
-                    logger.LogInformation("Refreshed {Count} HubSpot tokens ahead of expiry", refreshed);
-            }
-            catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
-            {
-                logger.LogWarning(ex, "The token refresh failed; it runs again in {Interval}", options.Value.RefreshInterval);
-            }
-        }
-        while (await timer.WaitForNextTickAsync(stoppingToken));
+        var refreshed = await tokens.RefreshExpiringAsync(cancellationToken);
+        if (refreshed > 0)
+            _logger.LogInformation("Refreshed {Count} HubSpot tokens ahead of expiry", refreshed);
     }
 }

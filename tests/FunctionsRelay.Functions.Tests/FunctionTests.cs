@@ -194,7 +194,7 @@ public sealed class FunctionTests(Azurite azurite) : IAsyncLifetime
         var metadata = JsonDocument.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "functions.metadata"))).RootElement;
         var functions = metadata.EnumerateArray().ToDictionary(f => f.GetProperty("name").GetString()!, f => f.GetProperty("bindings")[0]);
 
-        Assert.Equal(["Beacons", "BeaconsPreflight", "DeleteExpired", "KeepPoisonedBeacons", "KeepPoisonedScheduled", "MParticleSource", "OAuthCallback", "OAuthInstall", "OEmbed", "OperatorHealth", "OperatorView", "ProcessBeacons", "ProcessScheduled", "RefreshTokens"], functions.Keys.Order());
+        Assert.Equal(["Beacons", "BeaconsPreflight", "DeleteExpired", "KeepPoisonedBeacons", "KeepPoisonedScheduled", "MParticleSource", "OAuthCallback", "OAuthInstall", "OEmbed", "OperatorHealth", "OperatorView", "ProcessBeacons", "ProcessScheduled", "RefreshTokens", "SweepScheduledChecks"], functions.Keys.Order());
         Assert.Equal("%Relay:BeaconQueue%-poison", functions["KeepPoisonedBeacons"].GetProperty("queueName").GetString());
         Assert.Equal("%Relay:ScheduleQueue%-poison", functions["KeepPoisonedScheduled"].GetProperty("queueName").GetString());
         Assert.Equal("%Relay:ScheduleQueue%", functions["ProcessScheduled"].GetProperty("queueName").GetString());
@@ -213,5 +213,6 @@ public sealed class FunctionTests(Azurite azurite) : IAsyncLifetime
         Assert.Equal("AzureWebJobsStorage", functions["ProcessBeacons"].GetProperty("connection").GetString());
         Assert.Equal("%TokenRefreshSchedule%", functions["RefreshTokens"].GetProperty("schedule").GetString());
         Assert.Equal("%RetentionSchedule%", functions["DeleteExpired"].GetProperty("schedule").GetString());
+        Assert.Equal("%ScheduleSweepSchedule%", functions["SweepScheduledChecks"].GetProperty("schedule").GetString());
     }
 }

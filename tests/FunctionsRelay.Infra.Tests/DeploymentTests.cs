@@ -109,7 +109,7 @@ public sealed class DeploymentTests
             new[] { relay.BeaconQueue, relay.PoisonQueue, relay.ScheduleQueue, relay.SchedulePoisonQueue }.Order(),
             Resources("Microsoft.Storage/storageAccounts/queueServices/queues").Select(Name).Order());
         Assert.Equal(
-            new[] { relay.SessionsTable, relay.TokensTable, relay.DeadLettersTable, relay.MediaObjectsTable, relay.PoisonedTable, relay.KeysTable, relay.MetricsTable, relay.QuotasTable }.Order(),
+            new[] { relay.SessionsTable, relay.TokensTable, relay.DeadLettersTable, relay.MediaObjectsTable, relay.PoisonedTable, relay.KeysTable, relay.MetricsTable, relay.QuotasTable, relay.ScheduleTable }.Order(),
             Resources("Microsoft.Storage/storageAccounts/tableServices/tables").Select(Name).Order());
         Assert.Equal((defaults.BeaconQueue, defaults.SessionsTable, defaults.TokensTable, defaults.DeadLettersTable),
             (relay.BeaconQueue, relay.SessionsTable, relay.TokensTable, relay.DeadLettersTable));
@@ -193,7 +193,7 @@ public sealed class DeploymentTests
             .Select(a => (ScopeType(a), RoleId(a)))
             .Order();
 
-        var tables = new[] { "deadletters", "mediaobjects", "metrics", "poisoned", "quotas", "sessions", "tokens" };
+        var tables = new[] { "deadletters", "mediaobjects", "metrics", "poisoned", "quotas", "schedule", "sessions", "tokens" };
         var queues = new[] { "beacons", "beacons-poison", "beacons-scheduled", "beacons-scheduled-poison" };
         // Nothing account-wide: the deployment container, each queue, each table but the key ring.
         Assert.Equal(
@@ -383,12 +383,13 @@ public sealed class DeploymentTests
         string[] notDeployed =
         [
             "AzureWebJobsStorage", "FUNCTIONS_WORKER_RUNTIME", "HubSpot__DryRunFile", "Relay__PublicBaseUrl",
-            "HubSpot__RefreshInterval", "HubSpot__AppId", "HubSpot__DeveloperApiKey",
+            "HubSpot__RefreshInterval", "HubSpot__AppId", "HubSpot__DeveloperApiKey", "Relay__ScheduleSweepInterval",
         ];
 
         Assert.All(sample.Select(s => s.Key).Except(notDeployed), key => Assert.True(settings.ContainsKey(key), $"{key} is not deployed"));
         Assert.All(notDeployed, key => Assert.False(settings.ContainsKey(key), $"{key} is deployed, but the Functions app never reads it"));
         Assert.Equal(sample["TokenRefreshSchedule"]!.GetValue<string>(), settings["TokenRefreshSchedule"]);
+        Assert.Equal("*/5 * * * * *", settings["ScheduleSweepSchedule"]);
         Assert.Equal(
             $"[format('https://{{0}}/api/{OAuthEndpoints.CallbackRoute}', {Reference(Single("Microsoft.Web/sites"), "defaultHostName")[1..^1]})]",
             settings["HubSpot__RedirectUri"]);

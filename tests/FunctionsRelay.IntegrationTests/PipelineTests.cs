@@ -81,6 +81,46 @@ public sealed class PipelineTests(Azurite azurite) : WithFakeHubSpot
     }
 
     [Fact]
+    public async Task Checks_due_later_than_the_table_threshold_wait_in_the_schedule_table_not_on_the_queue_and_close_their_sessions_when_swept()
+    {
+        using var host = new RelayHost(azurite, HubSpot, new()
+        {
+            ["Sessions:IdleTimeout"] = "00:00:15",
+            ["Relay:ScheduledCheckTableAfter"] = "00:00:02",
+            ["Relay:ScheduleSweepInterval"] = "00:00:00.500",
+            // Five sessions' events within a few seconds at most: the queue is empty long before they close.
+            ["HubSpot:RequestsPerTenSeconds"] = "110",
+        });
+        await ConnectPortalAsync(host);
+        var sessions = Enumerable.Range(1, 5).Select(i => SessionBeacons.Typical(Portal, $"waiting-{i}", withEnd: false)).ToList();
+
+        await Task.WhenAll(sessions.Select(s => host.Client.PostAsync("/api/beacons", s.Content())));
+        // Once the short waits are over (a media object being made by another session), the queue the scale controller sees is
+        // empty while every open session's close check waits in the table.
+        var scheduled = host.Service<BeaconQueue>().Scheduled;
+        await host.EventuallyAsync(
+            () => sessions.All(s => HubSpot.EventsOf(s.SessionId).Any(e => e.Key == "played")) && scheduled.GetProperties().Value.ApproximateMessagesCount == 0,
+            "every session is played and the scheduled queue is empty");
+        var open = sessions.Where(s => !HubSpot.EventsOf(s.SessionId).Any(e => e.Key == "attention-span")).Select(s => s.SessionId).ToList();
+        var waiting = host.Service<ScheduledCheckTable>().Table.Query<TableEntity>()
+            .Select(row => RelayMessage.Parse(BinaryData.FromString(row.GetString("Message"))))
+            .Where(check => check.Kind == RelayMessageKind.CloseCheck)
+            .Select(check => check.SessionId)
+            .ToHashSet();
+        Assert.NotEmpty(open);
+        Assert.All(open, sessionId => Assert.Contains(sessionId, waiting));
+
+        foreach (var session in sessions)
+            await host.EventuallyAsync(() => HubSpot.EventsOf(session.SessionId).Count == session.ExpectedEvents().Count, $"{session.SessionId} closes");
+        foreach (var session in sessions)
+            Assert.Equal(session.ExpectedEvents().Order(), Received(HubSpot, session.SessionId).Order());
+        // The close checks were swept (what is left are the delivery leases' checks, due when the leases would run out).
+        Assert.DoesNotContain(
+            host.Service<ScheduledCheckTable>().Table.Query<TableEntity>(),
+            row => RelayMessage.Parse(BinaryData.FromString(row.GetString("Message"))).Kind == RelayMessageKind.CloseCheck);
+    }
+
+    [Fact]
     public async Task A_beacon_after_the_close_is_dropped_with_a_warning_and_changes_no_event()
     {
         using var host = new RelayHost(azurite, HubSpot);

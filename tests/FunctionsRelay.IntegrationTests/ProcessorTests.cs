@@ -1,3 +1,4 @@
+using Azure.Data.Tables;
 using FunctionsRelay.Domain.HubSpot;
 using System.Text;
 using System.Text.Json;
@@ -140,7 +141,7 @@ public sealed class ProcessorTests(Azurite azurite) : WithFakeHubSpot
     }
 
     [Fact]
-    public async Task Close_and_delivery_checks_wait_on_the_scheduled_queue_and_the_beacon_queue_holds_beacons_only()
+    public async Task Close_and_delivery_checks_wait_in_the_schedule_table_and_neither_trigger_queue_counts_them()
     {
         await StartAsync();
         await IngestAsync(SessionBeacons.Typical(Portal, "scheduled-1", withEnd: false).Beacons);
@@ -149,11 +150,24 @@ public sealed class ProcessorTests(Azurite azurite) : WithFakeHubSpot
         foreach (var message in await TakeVisibleAsync())
             await HandleAsync(message);
 
-        // What Azure's scale controller counts: the beacon queue is empty, the checks wait invisible on their own queue
-        // (the session's close check, and the delivery check its delivery lease left).
+        // What Azure's scale controller counts: both trigger queues are empty. The session's close check (at its idle
+        // timeout) and the delivery check its delivery lease left (at the lease's end) wait in the table, due then.
         Assert.Equal(0, (await queue.Queue.GetPropertiesAsync()).Value.ApproximateMessagesCount);
-        Assert.Equal(2, (await queue.Scheduled.GetPropertiesAsync()).Value.ApproximateMessagesCount);
-        Assert.Empty((await queue.Scheduled.PeekMessagesAsync(32)).Value);
+        Assert.Equal(0, (await queue.Scheduled.GetPropertiesAsync()).Value.ApproximateMessagesCount);
+        var waiting = Service<ScheduledCheckTable>().Table.Query<TableEntity>()
+            .Select(row => (RelayMessage.Parse(BinaryData.FromString(row.GetString("Message"))).Kind, DueIn: row.GetInt64("DueAt")!.Value - _time.GetUtcNow().ToUnixTimeMilliseconds()))
+            .OrderBy(check => check.Kind)
+            .ToList();
+        Assert.Equal([RelayMessageKind.CloseCheck, RelayMessageKind.Deliver], waiting.Select(check => check.Kind));
+        Assert.Equal(TimeSpan.FromMinutes(30).TotalMilliseconds, waiting[0].DueIn, tolerance: 1_000);
+        Assert.Equal(TimeSpan.FromMinutes(2).TotalMilliseconds, waiting[1].DueIn, tolerance: 1_000);
+
+        // Swept when due (on the relay's clock): on the scheduled queue, the two checks in one message.
+        _time.Advance(TimeSpan.FromMinutes(31));
+        Assert.Equal(2, await Service<ScheduleSweeper>().SweepAsync(CancellationToken.None));
+        var swept = Assert.Single((await queue.Scheduled.PeekMessagesAsync(32)).Value);
+        Assert.Equal(RelayMessageKind.Checks, RelayMessage.Parse(swept.Body).Kind);
+        Assert.Empty(Service<ScheduledCheckTable>().Table.Query<TableEntity>());
     }
 
     [Fact]

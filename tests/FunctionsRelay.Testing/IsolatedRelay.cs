@@ -25,6 +25,7 @@ public static class IsolatedRelay
             ["Relay:KeysTable"] = "keys" + id,
             ["Relay:MetricsTable"] = "metrics" + id,
             ["Relay:QuotasTable"] = "quotas" + id,
+            ["Relay:ScheduleTable"] = "schedule" + id,
             ["Relay:PublicBaseUrl"] = "https://relay.test",
             ["Relay:OEmbedHosts"] = "cdn.example.com,127.0.0.1",
             ["HubSpot:DryRunFile"] = dryRunFile,

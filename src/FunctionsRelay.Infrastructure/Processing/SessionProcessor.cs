@@ -46,9 +46,24 @@ public sealed class SessionProcessor(
     private long Now => time.GetUtcNow().ToUnixTimeMilliseconds();
 
     /// <summary>Handles one queue message. Throws for a message it cannot read, so the queue retries it and then poisons it.</summary>
-    public async Task HandleAsync(BinaryData body, CancellationToken cancellationToken)
+    public Task HandleAsync(BinaryData body, CancellationToken cancellationToken)
     {
         var message = RelayMessage.Parse(body);
+        // Checks swept from the schedule table together: sessions side by side, a session's checks one after the other
+        // (they would only contend for its row); all of them again if one fails (a check done twice finds nothing to do).
+        return message.Kind == RelayMessageKind.Checks
+            ? Task.WhenAll(message.Checks!.GroupBy(check => (check.PortalId, check.SessionId)).Select(session => HandleInTurnAsync(session, cancellationToken)))
+            : HandleAsync(message, cancellationToken);
+    }
+
+    private async Task HandleInTurnAsync(IEnumerable<RelayMessage> checks, CancellationToken cancellationToken)
+    {
+        foreach (var check in checks)
+            await HandleAsync(check, cancellationToken);
+    }
+
+    private async Task HandleAsync(RelayMessage message, CancellationToken cancellationToken)
+    {
         // This handling's name on a delivery lease it takes.
         var worker = Guid.NewGuid().ToString("N");
         var claimed = message.Kind switch

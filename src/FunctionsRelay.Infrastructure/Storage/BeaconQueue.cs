@@ -8,8 +8,11 @@ namespace FunctionsRelay.Infrastructure.Storage;
 /// The <c>beacons</c> queue (one message per session group) and the <c>beacons-scheduled</c> queue (close and delivery
 /// checks, invisible until due), Base64-encoded as the Functions queue trigger expects.
 /// </summary>
-public sealed class BeaconQueue(StorageClients clients, IOptions<RelayOptions> options, TimeProvider time)
+public sealed class BeaconQueue(StorageClients clients, ScheduledCheckTable waiting, IOptions<RelayOptions> options, TimeProvider time)
 {
+    /// <summary>Due checks that were waiting in the schedule table go on the queue this many to a message.</summary>
+    public const int ChecksPerMessage = 32;
+
     /// <summary>Base64 turns 48,000 bytes into 64,000 characters, inside the 64 KiB a queue message may hold.</summary>
     internal const int MaxMessageBytes = 48_000;
 
@@ -71,15 +74,30 @@ public sealed class BeaconQueue(StorageClients clients, IOptions<RelayOptions> o
         }
     }
 
-    /// <summary>Queues a message on the scheduled queue that becomes visible at <paramref name="dueAt"/> (relay clock, ms).</summary>
+    /// <summary>
+    /// Schedules a check for <paramref name="dueAt"/> (relay clock, ms): on the scheduled queue, invisible until then, or,
+    /// due later than <c>Relay__ScheduledCheckTableAfter</c>, in the schedule table until a sweep finds it due.
+    /// </summary>
     public async Task ScheduleAsync(RelayMessage message, long dueAt, CancellationToken cancellationToken)
     {
         var delay = TimeSpan.FromMilliseconds(Math.Max(0, dueAt - time.GetUtcNow().ToUnixTimeMilliseconds()));
+        if (options.Value.ScheduledCheckTableAfter > TimeSpan.Zero && delay > options.Value.ScheduledCheckTableAfter)
+        {
+            await waiting.AddAsync(message, dueAt, cancellationToken);
+            return;
+        }
+
         await Scheduled.SendMessageAsync(
             new BinaryData((message with { DueAt = dueAt }).ToUtf8Json()),
             visibilityTimeout: delay < MaxDelay ? delay : MaxDelay,
             cancellationToken: cancellationToken);
     }
+
+    /// <summary>Puts checks that are due on the scheduled queue, <see cref="ChecksPerMessage"/> to a message, visible at once.</summary>
+    public Task EnqueueDueAsync(IReadOnlyList<RelayMessage> checks, CancellationToken cancellationToken) =>
+        Task.WhenAll(checks.Chunk(ChecksPerMessage).Select(chunk => Scheduled.SendMessageAsync(
+            new BinaryData(new RelayMessage(RelayMessageKind.Checks, chunk[0].PortalId, chunk[0].SessionId, Checks: chunk).ToUtf8Json()),
+            cancellationToken: cancellationToken)));
 
     /// <summary>
     /// How long the oldest beacons still waiting in the queue have waited (zero when none wait): a backlog the processor

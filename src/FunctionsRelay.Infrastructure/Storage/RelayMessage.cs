@@ -16,6 +16,12 @@ public enum RelayMessageKind
 
     /// <summary>Deliver the session's outbox again, after a 429, a HubSpot outage or a missing token.</summary>
     Deliver,
+
+    /// <summary>
+    /// Close and delivery checks of many sessions that waited in the schedule table and are due now, in one message
+    /// (<see cref="RelayMessage.Checks"/>; its portal and session are the first check's).
+    /// </summary>
+    Checks,
 }
 
 /// <summary>
@@ -31,7 +37,8 @@ public sealed record RelayMessage(
     long DueAt = 0,
     int Attempt = 0,
     PlaybackSummary? Reported = null,
-    long ReceivedAt = 0)
+    long ReceivedAt = 0,
+    IReadOnlyList<RelayMessage>? Checks = null)
 {
     private static readonly JsonTypeInfo<RelayMessage> TypeInfo = CompactJson.TypeInfo(RelayMessageJsonContext.Default.RelayMessage);
 
@@ -41,7 +48,9 @@ public sealed record RelayMessage(
     public static RelayMessage Parse(BinaryData body)
     {
         var message = JsonSerializer.Deserialize(body, TypeInfo);
-        if (message is null || message.PortalId <= 0 || string.IsNullOrEmpty(message.SessionId))
+        if (message is null || message.PortalId <= 0 || string.IsNullOrEmpty(message.SessionId)
+            || (message.Kind == RelayMessageKind.Checks) != (message.Checks is { Count: > 0 })
+            || message.Checks?.Any(check => check.Kind is not (RelayMessageKind.CloseCheck or RelayMessageKind.Deliver) || check.PortalId <= 0 || string.IsNullOrEmpty(check.SessionId)) == true)
             throw new InvalidDataException("the queue message is not a relay message");
         return message;
     }
