@@ -163,6 +163,10 @@ public sealed class StorageProxy : IAsyncDisposable
             }
 
             context.Response.StatusCode = (int)answer.StatusCode;
+            // Counted apart (and in the kind's count): a write refused for a changed ETag or an existing row is one more
+            // transaction spent on contention.
+            if ((int)answer.StatusCode is 409 or 412)
+                _counts.AddOrUpdate($"{kind} answered ({(int)answer.StatusCode})", 1, (_, n) => n + 1);
             foreach (var (name, values) in answer.Headers.Concat(answer.Content.Headers))
             {
                 if (name is "Transfer-Encoding" or "Connection")
