@@ -30,13 +30,15 @@ public sealed class ScheduledCheckTable(StorageClients clients, IOptions<RelayOp
             },
             cancellationToken);
 
-    /// <summary>Every check due by <paramref name="now"/>, oldest minute first.</summary>
-    public async Task<List<WaitingCheck>> DueAsync(long now, CancellationToken cancellationToken)
+    /// <summary>Checks due by <paramref name="now"/>, oldest minute first, at most <paramref name="max"/>.</summary>
+    public async Task<List<WaitingCheck>> DueAsync(long now, int max, CancellationToken cancellationToken)
     {
         var due = new List<WaitingCheck>();
         var filter = TableClient.CreateQueryFilter($"PartitionKey le {MinuteOf(now)} and DueAt le {now}");
         await foreach (var entity in Table.QueryAsync<TableEntity>(filter, cancellationToken: cancellationToken))
         {
+            if (due.Count >= max)
+                break;
             // A row that is no check (written by hand, or by a later build) is skipped, not swept for ever.
             if (entity.GetString("Message") is { } body && RelayMessage.TryParse(BinaryData.FromString(body)) is { } message)
                 due.Add(new WaitingCheck(entity.PartitionKey, entity.RowKey, entity.GetInt64("DueAt") ?? 0, message, entity.ETag));
