@@ -179,32 +179,51 @@ public sealed class MediaObjectService(
         DeliveryResult? failed = null;
         var after = claimed.After;
         var complete = claimed.Complete;
-        for (var page = 0; page < MaxPagesPerLook && foundId is null && failed is null; page++)
+        try
         {
-            var path = $"{MediaObjectRoutes.Objects}/{media.MediaType}?limit=100" + (after is null ? "" : "&after=" + Uri.EscapeDataString(after));
-            var answer = await hubSpot.SendAsync(portalId, HttpMethod.Get, path, null, cancellationToken, answerBy, CallPriority.LookUp);
-            if (!answer.Succeeded || answer.Body is null)
+            for (var page = 0; page < MaxPagesPerLook && foundId is null && failed is null; page++)
             {
-                failed = answer.Result;
-                break;
+                var path = $"{MediaObjectRoutes.Objects}/{media.MediaType}?limit=100" + (after is null ? "" : "&after=" + Uri.EscapeDataString(after));
+                var answer = await hubSpot.SendAsync(portalId, HttpMethod.Get, path, null, cancellationToken, answerBy, CallPriority.LookUp);
+                if (!answer.Succeeded || answer.Body is null)
+                {
+                    failed = answer.Result;
+                    break;
+                }
+
+                var (objects, next) = ReadPage(answer.Body);
+                await store.RecordFoundAsync(portalId, media.MediaType, objects, cancellationToken);
+                foreach (var (externalId, id) in objects)
+                    _known.Set((portalId, media.MediaType, externalId), (id, ""), KnownFor);
+                foundId = objects.FirstOrDefault(o => o.ExternalId == media.ExternalId) is { ObjectId: > 0 } match ? match.ObjectId : null;
+                if (next is null)
+                {
+                    complete = true;
+                    break;
+                }
+
+                after = next;
+                // Progress is kept page by page, so that a worker that stops costs the next one no page already read.
+                claimed = await store.TrySaveListingAsync(portalId, media.MediaType, claimed, after, complete, time.GetUtcNow() + ClaimTime, cancellationToken);
+                if (claimed is null)
+                    return (foundId, foundId is null ? ListedElsewhere : null);
+            }
+        }
+        catch (Exception) when (claimed is not null)
+        {
+            // A worker stopped mid-listing gives the claim back, its progress kept, so that the portal's next new media
+            // need not wait for the claim to run out.
+            using var giveBack = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+            try
+            {
+                await store.TrySaveListingAsync(portalId, media.MediaType, claimed, after, complete, DateTimeOffset.MinValue, giveBack.Token);
+            }
+            catch (Exception ex) when (ex is Azure.RequestFailedException or OperationCanceledException)
+            {
+                // Storage is what failed, or is slow: the claim runs out by itself.
             }
 
-            var (objects, next) = ReadPage(answer.Body);
-            await store.RecordFoundAsync(portalId, media.MediaType, objects, cancellationToken);
-            foreach (var (externalId, id) in objects)
-                _known.Set((portalId, media.MediaType, externalId), (id, ""), KnownFor);
-            foundId = objects.FirstOrDefault(o => o.ExternalId == media.ExternalId) is { ObjectId: > 0 } match ? match.ObjectId : null;
-            if (next is null)
-            {
-                complete = true;
-                break;
-            }
-
-            after = next;
-            // Progress is kept page by page, so that a worker that stops costs the next one no page already read.
-            claimed = await store.TrySaveListingAsync(portalId, media.MediaType, claimed, after, complete, time.GetUtcNow() + ClaimTime, cancellationToken);
-            if (claimed is null)
-                return (foundId, foundId is null ? ListedElsewhere : null);
+            throw;
         }
 
         await store.TrySaveListingAsync(portalId, media.MediaType, claimed, after, complete, DateTimeOffset.MinValue, cancellationToken);
