@@ -12,6 +12,8 @@
   'use strict';
 
   var VERSION = '1.0.0';
+  // An adapter's player moved its playhead further than this from where the time played puts it: a seek.
+  var SEEK_SECONDS = 1.5;
   var DEFAULT_HEARTBEAT_SECONDS = 10;
   var MAX_BEACONS_PER_REQUEST = 50; // the relay takes 500 and 256 KiB; sendBeacon itself caps near 64 KiB
   var MAX_UNSENT_BEACONS = 1000; // kept for sending again after a 429, a 503 or no answer; the oldest go first beyond it
@@ -378,5 +380,71 @@
     }
   }
 
-  root.FunctionsRelay = { track: track, version: VERSION };
+  /**
+   * For adapters of players that are no media element (YouTube, Vimeo): an object the tracker reads as one. reads
+   * gives currentTime(), duration() (NaN while unknown), and optionally playbackRate() and currentSrc(); the adapter
+   * sets paused and ended, calls dispatch('play' | 'pause' | 'ended' | 'emptied') and, each time it learns where the
+   * playhead is, observe(seconds, seeked).
+   */
+  function playerElement(reads) {
+    var listeners = {};
+    var last = null; // where the playhead was seen last, and when
+    var element = {
+      paused: true,
+      ended: false,
+      seeking: false,
+      tagName: 'VIDEO',
+      addEventListener: function (type, handler) { (listeners[type] = listeners[type] || []).push(handler); },
+      removeEventListener: function (type, handler) {
+        var list = listeners[type] || [];
+        var at = list.indexOf(handler);
+        if (at >= 0) list.splice(at, 1);
+      },
+      dispatch: function (type) {
+        var list = (listeners[type] || []).slice();
+        for (var i = 0; i < list.length; i++) list[i]();
+      },
+      // A seek when the player says so, or when the playhead is further from where the time played since the last
+      // look puts it than the looks' spacing explains (SEEK_SECONDS); else a time update.
+      observe: function (seconds, seeked) {
+        var expected = last ? last.seconds + (element.paused ? 0 : (now() - last.at) / 1000 * (element.playbackRate || 1)) : seconds;
+        var moved = last ? Math.abs(seconds - last.seconds) > 0.05 : false;
+        var jumped = Math.abs(seconds - expected) > SEEK_SECONDS;
+        last = { seconds: seconds, at: now() };
+        element.dispatch(jumped || (seeked && moved) ? 'seeking' : 'timeupdate');
+      }
+    };
+    Object.defineProperty(element, 'currentTime', { get: reads.currentTime });
+    Object.defineProperty(element, 'duration', { get: reads.duration });
+    Object.defineProperty(element, 'playbackRate', { get: reads.playbackRate || function () { return 1; } });
+    Object.defineProperty(element, 'currentSrc', { get: reads.currentSrc || function () { return ''; } });
+    return element;
+  }
+
+  /**
+   * For adapters: tracks their element with the page's options, the media filled in by completeMedia(media) (a copy of
+   * options.media the adapter may still fill in before the session starts); the handle's detach() also runs stop().
+   */
+  function follow(element, options, completeMedia, stop) {
+    var media = {};
+    var given = options.media || {};
+    for (var key in given) if (Object.prototype.hasOwnProperty.call(given, key)) media[key] = given[key];
+    completeMedia(media);
+    var tracked = {};
+    for (var option in options) if (Object.prototype.hasOwnProperty.call(options, option)) tracked[option] = options[option];
+    tracked.media = media;
+    var tracker = track(element, tracked);
+    var handle = {
+      end: function () { tracker.end(); },
+      flush: function () { tracker.flush(); },
+      detach: function () {
+        try { tracker.detach(); stop(); } catch (error) { warn('could not stop following the player', error); }
+      }
+    };
+    Object.defineProperty(handle, 'sessionId', { get: function () { return tracker.sessionId; } });
+    Object.defineProperty(handle, 'unsent', { get: function () { return tracker.unsent; } });
+    return handle;
+  }
+
+  root.FunctionsRelay = { track: track, version: VERSION, playerElement: playerElement, follow: follow };
 })(typeof globalThis !== 'undefined' ? globalThis : typeof self !== 'undefined' ? self : this);

@@ -99,33 +99,13 @@ public sealed class BrowserTests(Azurite azurite) : WithFakeHubSpot
     public async Task A_youtube_embed_followed_by_the_adapter_reaches_HubSpot_as_what_its_player_played()
     {
         await using var host = new RelayHost(azurite, HubSpot);
-        await HubSpot.ConnectPortalAsync(host.Service<PortalTokenStore>(), Portal, TimeSpan.FromMinutes(30));
-        var key = (await host.Service<PortalTokenStore>().GetAccessAsync(Portal, CancellationToken.None))!.Key;
-
         // Against the page-local stand-in of YouTube's IFrame Player API: played to 5 s, paused, sought back to 2 s, played
         // to the end (8 s); then the player destroyed, made again and played 2.5 s.
-        var result = await BrowserScript.RunAsync("play-youtube.mjs", host.Client.BaseAddress!.ToString().TrimEnd('/'), Portal.ToString(System.Globalization.CultureInfo.InvariantCulture), key);
-        Assert.Empty(result.GetProperty("errors").EnumerateArray());
-        var sessionId = result.GetProperty("sessionId").GetString()!;
-        var passes = result.GetProperty("passes").EnumerateArray().Select(p => (From: p[0].GetDouble(), To: p[1].GetDouble())).ToList();
+        var (result, sessionId, events) = await PlayEmbedAsync(host, "play-youtube.mjs");
 
-        await host.EventuallyAsync(() => HubSpot.EventsOf(sessionId).Any(e => e.Key == "attention-span"), "the attention span reaches HubSpot", seconds: 60);
-        var events = HubSpot.EventsOf(sessionId);
-        Assert.Equal(["attention-span", "played", "quartile-0", "quartile-100", "quartile-25", "quartile-50", "quartile-75"], events.Select(e => e.Key).Order());
         // The video's object, made from what the adapter knows of a YouTube video: its id, watch URL and YouTube's oEmbed.
-        var media = Assert.Single(HubSpot.Objects.Values, o => o.PortalId == Portal);
-        Assert.Equal(("VIDEO", "yt-e2e", "YouTube E2E"), (media.MediaType, media.ExternalId, media.Title));
-        Assert.Equal("https://www.youtube.com/oembed?format=json&url=https%3A%2F%2Fwww.youtube.com%2Fwatch%3Fv%3Dyt-e2e", media.Fields.GetProperty("oembedUrl").GetString());
-        Assert.All(events, e => Assert.Equal(media.Id, e.Json.GetProperty("mediaBridgeId").GetInt64()));
+        AssertMediaObject(events, "yt-e2e", "YouTube E2E", "https://www.youtube.com/oembed?format=json&url=https%3A%2F%2Fwww.youtube.com%2Fwatch%3Fv%3Dyt-e2e");
 
-        // The attention span is what the player played: 0-5 s and 2-8 s, so 2-5 s twice.
-        var span = Assert.Single(events, e => e.Key == "attention-span").Json;
-        var played = passes.Sum(p => p.To - p.From);
-        Assert.InRange(span.GetProperty("derivedValues").GetProperty("totalSecondsPlayed").GetDouble(), played - 1, played + 1);
-        Assert.Equal(1, span.GetProperty("derivedValues").GetProperty("totalPercentPlayed").GetDouble());
-        var counts = span.GetProperty("rawDataMap").EnumerateObject().ToDictionary(p => int.Parse(p.Name, System.Globalization.CultureInfo.InvariantCulture), p => p.Value.GetInt32());
-        Assert.Equal(2, counts[3]);
-        Assert.Equal(1, counts[6]);
         // The player destroyed and made again: a second session, its own events (2.5 s of 8 played: quartiles 0 and 25).
         var second = result.GetProperty("secondSessionId").GetString()!;
         Assert.NotEqual(sessionId, second);
@@ -134,6 +114,56 @@ public sealed class BrowserTests(Azurite azurite) : WithFakeHubSpot
 
         // And the tracker stopped with the player: no beacon of the session came after it ended.
         Assert.DoesNotContain(host.Logs, line => line.Contains(sessionId, StringComparison.Ordinal) && System.Text.RegularExpressions.Regex.IsMatch(line, @", [1-9][0-9]* dropped as they came after the session closed"));
+    }
+
+    [Fact]
+    public async Task A_vimeo_embed_followed_by_the_adapter_reaches_HubSpot_as_what_its_player_played()
+    {
+        await using var host = new RelayHost(azurite, HubSpot);
+        // Against the page-local stand-in of Vimeo's Player SDK: played to 5 s, sought back to 2 s while playing, played to the end (8 s).
+        var (_, _, events) = await PlayEmbedAsync(host, "play-vimeo.mjs");
+
+        AssertMediaObject(events, "76979871", "Vimeo E2E", "https://vimeo.com/api/oembed.json?url=https%3A%2F%2Fvimeo.com%2F76979871");
+    }
+
+    /// <summary>
+    /// Runs an embed's browser script against the host and waits for its session at the stand-in HubSpot: no page error,
+    /// the played event, five quartiles and the attention span of what the stand-in played (0-5 s and 2-8 s of 8).
+    /// </summary>
+    private async Task<(JsonElement Result, string SessionId, List<ReceivedEvent> Events)> PlayEmbedAsync(RelayHost host, string script)
+    {
+        await HubSpot.ConnectPortalAsync(host.Service<PortalTokenStore>(), Portal, TimeSpan.FromMinutes(30));
+        var key = (await host.Service<PortalTokenStore>().GetAccessAsync(Portal, CancellationToken.None))!.Key;
+        var result = await BrowserScript.RunAsync(script, host.Client.BaseAddress!.ToString().TrimEnd('/'), Portal.ToString(System.Globalization.CultureInfo.InvariantCulture), key);
+        Assert.Empty(result.GetProperty("errors").EnumerateArray());
+        var sessionId = result.GetProperty("sessionId").GetString()!;
+        var passes = result.GetProperty("passes").EnumerateArray().Select(p => (From: p[0].GetDouble(), To: p[1].GetDouble())).ToList();
+
+        await host.EventuallyAsync(() => HubSpot.EventsOf(sessionId).Any(e => e.Key == "attention-span"), "the attention span reaches HubSpot", seconds: 60);
+        var events = HubSpot.EventsOf(sessionId);
+        Assert.Equal(["attention-span", "played", "quartile-0", "quartile-100", "quartile-25", "quartile-50", "quartile-75"], events.Select(e => e.Key).Order());
+        AssertPlayedTwoToFiveTwice(Assert.Single(events, e => e.Key == "attention-span").Json, passes);
+        return (result, sessionId, events);
+    }
+
+    /// <summary>The portal's one media object, made from what the adapter knows of the video, and every event on it.</summary>
+    private void AssertMediaObject(List<ReceivedEvent> events, string externalId, string title, string oembedUrl)
+    {
+        var media = Assert.Single(HubSpot.Objects.Values, o => o.PortalId == Portal);
+        Assert.Equal(("VIDEO", externalId, title), (media.MediaType, media.ExternalId, media.Title));
+        Assert.Equal(oembedUrl, media.Fields.GetProperty("oembedUrl").GetString());
+        Assert.All(events, e => Assert.Equal(media.Id, e.Json.GetProperty("mediaBridgeId").GetInt64()));
+    }
+
+    /// <summary>The attention span is what the stand-in played: 0-5 s and 2-8 s of 8, so 2-5 s twice.</summary>
+    private static void AssertPlayedTwoToFiveTwice(JsonElement span, List<(double From, double To)> passes)
+    {
+        var played = passes.Sum(p => p.To - p.From);
+        Assert.InRange(played, 10, 12);
+        Assert.InRange(span.GetProperty("derivedValues").GetProperty("totalSecondsPlayed").GetDouble(), played - 1, played + 1);
+        Assert.Equal(1, span.GetProperty("derivedValues").GetProperty("totalPercentPlayed").GetDouble());
+        var counts = span.GetProperty("rawDataMap").EnumerateObject().ToDictionary(p => int.Parse(p.Name, System.Globalization.CultureInfo.InvariantCulture), p => p.Value.GetInt32());
+        Assert.Equal((1, 2, 2, 1), (counts[0], counts[3], counts[4], counts[6]));
     }
 
     private static Task<JsonElement> PlayDemoAsync(Uri relay, string key) =>

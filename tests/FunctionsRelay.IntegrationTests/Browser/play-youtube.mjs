@@ -1,15 +1,12 @@
-// A viewer of a YouTube embed, in headless Chromium: a page on the relay's own origin (served by this script through
-// Playwright's routing, so no network is needed) loads relay-beacon.js from the relay, the YouTube adapter from
-// player/relay-youtube.js and, in place of YouTube's iframe_api, the page-local stand-in youtube-standin.js. The
-// viewer plays, pauses, seeks back while paused and plays to the end; then the page destroys the player and makes a
+// A viewer of a YouTube embed, in headless Chromium: a page on the relay's own origin (embed-page.mjs) loads
+// relay-beacon.js from the relay, the YouTube adapter from player/relay-youtube.js and, in place of YouTube's
+// iframe_api, the page-local stand-in youtube-standin.js. The viewer plays, pauses, seeks back while paused and plays to the end; then the page destroys the player and makes a
 // new one, which plays 2.5 s and pauses, and the viewer leaves. Prints both session ids and what the stand-in played in
 // the first as JSON on stdout.
 //
 //   node play-youtube.mjs <relay base URL> <portal id> <the portal's publishable key>
-import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { launchChromium } from './chromium.mjs';
+import { leave, openEmbedPage, utkCookie } from './embed-page.mjs';
 
 const [baseUrl, portalId, key] = process.argv.slice(2);
 if (!baseUrl || !portalId || !key) {
@@ -17,20 +14,13 @@ if (!baseUrl || !portalId || !key) {
   process.exit(2);
 }
 
-const here = dirname(fileURLToPath(import.meta.url));
-const repository = join(here, '..', '..', '..');
-const files = {
-  '/standin/relay-youtube.js': readFileSync(join(repository, 'player', 'relay-youtube.js'), 'utf8'),
-  '/standin/youtube-standin.js': readFileSync(join(here, 'youtube-standin.js'), 'utf8'),
-};
-const page = `<!doctype html><html><head><title>YouTube embed</title></head><body>
+const html = `<!doctype html><html><head><title>YouTube embed</title></head><body>
 <div id="player"></div>
 <script src="/demo/relay-beacon.js"></script>
 <script src="/standin/relay-youtube.js"></script>
 <script src="/standin/youtube-standin.js"></script>
 <script>
-  // HubSpot's tracking code sets hubspotutk on a customer's page; this one makes one up, as the demo page does.
-  document.cookie = 'hubspotutk=' + Array.from(crypto.getRandomValues(new Uint8Array(16)), b => b.toString(16).padStart(2, '0')).join('') + '; path=/; SameSite=Lax';
+  ${utkCookie}
   window.ytPlayer = new YT.Player('player', {
     videoId: 'yt-e2e',
     standInDuration: 8,
@@ -48,19 +38,8 @@ const page = `<!doctype html><html><head><title>YouTube embed</title></head><bod
 
 const browser = await launchChromium({ autoplay: true });
 try {
-  const context = await browser.newContext();
-  await context.route(`${baseUrl}/standin/**`, route => {
-    const path = new URL(route.request().url()).pathname;
-    if (path === '/standin/youtube.html') return route.fulfill({ contentType: 'text/html', body: page });
-    if (files[path]) return route.fulfill({ contentType: 'text/javascript', body: files[path] });
-    return route.fulfill({ status: 404, body: 'not here' });
-  });
-  const tab = await context.newPage();
-  const errors = [];
-  tab.on('console', message => console.error(`[page] ${message.type()}: ${message.text()}`));
-  tab.on('pageerror', error => { errors.push(error.message); console.error(`[page] error: ${error.message}`); });
-
-  await tab.goto(`${baseUrl}/standin/youtube.html`);
+  const opened = await openEmbedPage(browser, baseUrl, html, { 'relay-youtube.js': 'player', 'youtube-standin.js': 'test' });
+  const { page: tab, errors } = opened;
   await tab.waitForFunction(() => window.relayTracker);
   const position = () => tab.evaluate(() => window.ytPlayer.getCurrentTime());
   const waitFor = at => tab.waitForFunction(at => window.ytPlayer.getCurrentTime() >= at, at, { polling: 20 });
@@ -94,11 +73,7 @@ try {
   await tab.evaluate(() => window.ytPlayer.pauseVideo());
   const secondSessionId = await tab.evaluate(() => window.secondTracker.sessionId);
 
-  // Leaving the page ends the session: the tracker sends `end` on pagehide.
-  await tab.goto('about:blank');
-  // sendBeacon hands the request to the browser, which sends it after the page is gone: give it the time.
-  await tab.waitForTimeout(1500);
-  await context.close();
+  await leave(opened);
   console.log(JSON.stringify({ ...played, finalPosition, secondSessionId, errors }));
 } finally {
   await browser.close();
