@@ -50,8 +50,9 @@
       var element = this.element;
       if (data.duration > 0) this._duration = data.duration;
       if (name === 'loaded') {
-        // Another video in the same player: the next play is a new session.
+        // Another video in the same player: the next play is a new session, of that video.
         element.dispatch('emptied');
+        if (this.onNewVideo && data.id) this.onNewVideo(data.id);
         return;
       }
       if (typeof data.seconds === 'number') {
@@ -93,14 +94,19 @@
         return inert;
       }
       var follower = new VimeoFollower(relay, player);
+      var given = (options && options.media) || {};
       return relay.follow(follower.element, options || {}, function (media) {
         media.type = 'VIDEO';
-        // The tracker reads the media when a session starts: the id fills it in before then.
+        // What the page did not say of the media comes from the video, again for each video the player loads. The
+        // tracker reads the media when a session starts: the id (a promise) fills it in before then.
+        var describe = function (id) {
+          if (!given.externalId && !given.mediaBridgeId) media.externalId = String(id);
+          if (!given.url) media.url = 'https://vimeo.com/' + encodeURIComponent(String(id));
+          if (!given.oembedUrl) media.oembedUrl = 'https://vimeo.com/api/oembed.json?url=' + encodeURIComponent(media.url);
+        };
+        follower.onNewVideo = describe;
         Promise.resolve(player.getVideoId()).then(function (id) {
-          if (!id) return;
-          if (!media.externalId && !media.mediaBridgeId) media.externalId = String(id);
-          if (!media.url) media.url = 'https://vimeo.com/' + encodeURIComponent(String(id));
-          if (!media.oembedUrl) media.oembedUrl = 'https://vimeo.com/api/oembed.json?url=' + encodeURIComponent(media.url);
+          if (id) describe(id);
         }).then(null, function (error) { warn('could not read the Vimeo video id', error); });
       }, function () { follower.stop(); });
     } catch (error) {

@@ -103,6 +103,7 @@
           this._videoUrl = url;
           this._stopPolling();
           element.dispatch('emptied');
+          if (this.onNewVideo) this.onNewVideo(url);
         }
       }
     },
@@ -157,12 +158,17 @@
         return inert;
       }
       var follower = new YouTubeFollower(relay, player);
-      var url = follower.element.currentSrc;
+      var given = (options && options.media) || {};
       return relay.follow(follower.element, options || {}, function (media) {
-        var id = videoId(url);
-        if (!media.externalId && !media.mediaBridgeId && id) media.externalId = id;
-        if (!media.url && /^https:\/\//.test(url)) media.url = url;
-        if (!media.oembedUrl && media.url) media.oembedUrl = 'https://www.youtube.com/oembed?format=json&url=' + encodeURIComponent(media.url);
+        // What the page did not say of the media comes from the video, again for each video the player loads.
+        var describe = function (url) {
+          var id = videoId(url);
+          if (!given.externalId && !given.mediaBridgeId) media.externalId = id || undefined;
+          if (!given.url) media.url = /^https:\/\//.test(url) ? url : undefined;
+          if (!given.oembedUrl) media.oembedUrl = media.url ? 'https://www.youtube.com/oembed?format=json&url=' + encodeURIComponent(media.url) : undefined;
+        };
+        describe(follower.element.currentSrc);
+        follower.onNewVideo = describe;
         media.type = 'VIDEO';
       }, function () { follower.stop(); });
     } catch (error) {

@@ -111,6 +111,12 @@ public sealed class BrowserTests(Azurite azurite) : WithFakeHubSpot
         Assert.NotEqual(sessionId, second);
         await host.EventuallyAsync(() => HubSpot.EventsOf(second).Any(e => e.Key == "attention-span"), "the second session's attention span reaches HubSpot", seconds: 60);
         Assert.Equal(["attention-span", "played", "quartile-0", "quartile-25"], HubSpot.EventsOf(second).Select(e => e.Key).Order());
+        // Another video loaded in that player: a third session, on that video's own object (1.2 s of 8: one span, quartile 0).
+        var third = result.GetProperty("thirdSessionId").GetString()!;
+        Assert.NotEqual(second, third);
+        await host.EventuallyAsync(() => HubSpot.EventsOf(third).Any(e => e.Key == "attention-span"), "the third session's attention span reaches HubSpot", seconds: 60);
+        Assert.Equal(["attention-span", "played", "quartile-0"], HubSpot.EventsOf(third).Select(e => e.Key).Order());
+        AssertMediaObject(HubSpot.EventsOf(third), "yt-e2e-2", "YouTube E2E", "https://www.youtube.com/oembed?format=json&url=https%3A%2F%2Fwww.youtube.com%2Fwatch%3Fv%3Dyt-e2e-2");
 
         // And the tracker stopped with the player: no beacon of the session came after it ended.
         Assert.DoesNotContain(host.Logs, line => line.Contains(sessionId, StringComparison.Ordinal) && System.Text.RegularExpressions.Regex.IsMatch(line, @", [1-9][0-9]* dropped as they came after the session closed"));
@@ -146,11 +152,11 @@ public sealed class BrowserTests(Azurite azurite) : WithFakeHubSpot
         return (result, sessionId, events);
     }
 
-    /// <summary>The portal's one media object, made from what the adapter knows of the video, and every event on it.</summary>
+    /// <summary>The portal's one media object of the video, made from what the adapter knows of it, and every event on it.</summary>
     private void AssertMediaObject(List<ReceivedEvent> events, string externalId, string title, string oembedUrl)
     {
-        var media = Assert.Single(HubSpot.Objects.Values, o => o.PortalId == Portal);
-        Assert.Equal(("VIDEO", externalId, title), (media.MediaType, media.ExternalId, media.Title));
+        var media = Assert.Single(HubSpot.Objects.Values, o => o.PortalId == Portal && o.ExternalId == externalId);
+        Assert.Equal(("VIDEO", title), (media.MediaType, media.Title));
         Assert.Equal(oembedUrl, media.Fields.GetProperty("oembedUrl").GetString());
         Assert.All(events, e => Assert.Equal(media.Id, e.Json.GetProperty("mediaBridgeId").GetInt64()));
     }

@@ -1,7 +1,7 @@
 // A viewer of a YouTube embed, in headless Chromium: a page on the relay's own origin (embed-page.mjs) loads
 // relay-beacon.js from the relay, the YouTube adapter from player/relay-youtube.js and, in place of YouTube's
 // iframe_api, the page-local stand-in youtube-standin.js. The viewer plays, pauses, seeks back while paused and plays to the end; then the page destroys the player and makes a
-// new one, which plays 2.5 s and pauses, and the viewer leaves. Prints both session ids and what the stand-in played in
+// new one, which plays 2.5 s and pauses, then loads another video, which plays 1.2 s, and the viewer leaves. Prints both session ids and what the stand-in played in
 // the first as JSON on stdout.
 //
 //   node play-youtube.mjs <relay base URL> <portal id> <the portal's publishable key>
@@ -72,9 +72,14 @@ try {
   await tab.waitForFunction(() => window.secondTracker && window.ytPlayer.getCurrentTime() >= 2.5, null, { polling: 20 });
   await tab.evaluate(() => window.ytPlayer.pauseVideo());
   const secondSessionId = await tab.evaluate(() => window.secondTracker.sessionId);
+  // Another video loaded in the same player: a third session, of that video.
+  await tab.evaluate(() => window.ytPlayer.loadVideoById('yt-e2e-2'));
+  await tab.waitForFunction(() => window.ytPlayer.getVideoUrl().endsWith('yt-e2e-2') && window.ytPlayer.getCurrentTime() >= 1.2, null, { polling: 20 });
+  await tab.evaluate(() => window.ytPlayer.pauseVideo());
+  const thirdSessionId = await tab.evaluate(() => window.secondTracker.sessionId);
 
   await leave(opened);
-  console.log(JSON.stringify({ ...played, finalPosition, secondSessionId, errors }));
+  console.log(JSON.stringify({ ...played, finalPosition, secondSessionId, thirdSessionId, errors }));
 } finally {
   await browser.close();
 }

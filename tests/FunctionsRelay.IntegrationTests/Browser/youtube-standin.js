@@ -1,7 +1,8 @@
 // A page-local stand-in of the YouTube IFrame Player API (YouTube cannot be reached here), as its reference
 // (developers.google.com/youtube/iframe_api_reference) documents it: new YT.Player(id, { videoId, events }),
 // onReady, then onStateChange with YT.PlayerState codes (-1 unstarted, 0 ended, 1 playing, 2 paused, 3 buffering,
-// 5 cued) and event.data the state; playVideo() buffers then plays; seekTo() buffers; getDuration() is 0 until the
+// 5 cued) and event.data the state; playVideo() buffers then plays; seekTo() buffers; loadVideoById() loads and plays
+// another video; getDuration() is 0 until the
 // video's metadata is loaded (after playback starts); getCurrentTime() in seconds; no time update events; destroy().
 // The playhead follows the wall clock while playing. window.standInPlayed lists the [from, to] stretches it played.
 (function () {
@@ -68,6 +69,16 @@
         var self = this;
         setTimeout(function () { self._state = PlayerState.PAUSED; self.playVideo(); }, 0);
       }
+    },
+    loadVideoById: function (videoId) {
+      // Loads another video and plays it: unstarted (-1), then buffering and playing.
+      this._alive();
+      this._hold();
+      this._videoId = videoId;
+      this._position = 0;
+      this._metadata = false;
+      this._setState(PlayerState.UNSTARTED);
+      this.playVideo();
     },
     getCurrentTime: function () {
       this._alive();
