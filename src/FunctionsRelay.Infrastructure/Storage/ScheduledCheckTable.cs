@@ -5,8 +5,8 @@ using Microsoft.Extensions.Options;
 
 namespace FunctionsRelay.Infrastructure.Storage;
 
-/// <summary>A check waiting in table <c>schedule</c> for its time (relay clock, ms).</summary>
-public sealed record WaitingCheck(string PartitionKey, string RowKey, long DueAt, RelayMessage Message, ETag ETag);
+/// <summary>A check waiting in table <c>schedule</c>, by its row (its message carries its due time).</summary>
+public sealed record WaitingCheck(string PartitionKey, string RowKey, RelayMessage Message);
 
 /// <summary>
 /// Checks due later than <c>Relay__ScheduledCheckTableAfter</c> (a session's close check at its idle timeout, a delivery
@@ -41,7 +41,7 @@ public sealed class ScheduledCheckTable(StorageClients clients, IOptions<RelayOp
                 break;
             // A row that is no check (written by hand, or by a later build) is skipped, not swept for ever.
             if (entity.GetString("Message") is { } body && RelayMessage.TryParse(BinaryData.FromString(body)) is { } message)
-                due.Add(new WaitingCheck(entity.PartitionKey, entity.RowKey, entity.GetInt64("DueAt") ?? 0, message, entity.ETag));
+                due.Add(new WaitingCheck(entity.PartitionKey, entity.RowKey, message));
         }
 
         return due;
