@@ -19,6 +19,7 @@ public sealed class StorageProxy : IAsyncDisposable
     private volatile bool _disconnected;
 
     private readonly ConcurrentDictionary<string, long> _counts = new();
+    private readonly ConcurrentDictionary<string, long> _countsByResource = new();
     private readonly ConcurrentDictionary<string, long> _upstreamTicks = new();
     private readonly Dictionary<int, int> _upstreamPorts;
     private readonly List<(Func<string, bool> Matches, int Status, bool AfterForwarding)> _failures = [];
@@ -92,6 +93,9 @@ public sealed class StorageProxy : IAsyncDisposable
     /// <summary>Counts so far, by kind ("queue put", "table read", ...).</summary>
     public IReadOnlyDictionary<string, long> Snapshot() => new Dictionary<string, long>(_counts);
 
+    /// <summary>Counts so far by kind and queue or table ("table upsert sessions", "queue put beacons", ...): where the transactions go.</summary>
+    public IReadOnlyDictionary<string, long> SnapshotByResource() => new Dictionary<string, long>(_countsByResource);
+
     /// <summary>Mean time Azurite took to answer, by kind, in ms.</summary>
     public IReadOnlyDictionary<string, double> MeanMilliseconds() =>
         _upstreamTicks.ToDictionary(t => t.Key, t => t.Value * 1000.0 / System.Diagnostics.Stopwatch.Frequency / Math.Max(1, _counts.GetValueOrDefault(t.Key)));
@@ -120,6 +124,7 @@ public sealed class StorageProxy : IAsyncDisposable
         }
 
         _counts.AddOrUpdate(kind, 1, (_, n) => n + 1);
+        _countsByResource.AddOrUpdate($"{kind} {Resource(request.Path.Value)}", 1, (_, n) => n + 1);
 
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
 
@@ -166,7 +171,11 @@ public sealed class StorageProxy : IAsyncDisposable
             // Counted apart (and in the kind's count): a write refused for a changed ETag or an existing row is one more
             // transaction spent on contention.
             if ((int)answer.StatusCode is 409 or 412)
+            {
                 _counts.AddOrUpdate($"{kind} answered ({(int)answer.StatusCode})", 1, (_, n) => n + 1);
+                _countsByResource.AddOrUpdate($"{kind} answered ({(int)answer.StatusCode}) {Resource(request.Path.Value)}", 1, (_, n) => n + 1);
+            }
+
             foreach (var (name, values) in answer.Headers.Concat(answer.Content.Headers))
             {
                 if (name is "Transfer-Encoding" or "Connection")
@@ -218,6 +227,14 @@ public sealed class StorageProxy : IAsyncDisposable
             _failures.RemoveAt(index);
             return (status, afterForwarding);
         }
+    }
+
+    /// <summary>The queue or table a request is for: the path's second segment (after the account), up to its key.</summary>
+    private static string Resource(string? path)
+    {
+        var segment = (path ?? "").Split('/', StringSplitOptions.RemoveEmptyEntries).Skip(1).FirstOrDefault() ?? "";
+        var key = segment.IndexOf('(');
+        return key >= 0 ? segment[..key] : segment;
     }
 
     private static string Kind(string service, HttpRequest request)
