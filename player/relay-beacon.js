@@ -223,6 +223,8 @@
       for (var key in given) if (Object.prototype.hasOwnProperty.call(given, key)) media[key] = given[key];
       // Only a web address: a stream's blob: or data: source names nothing HubSpot could show.
       if (!media.url && /^https?:\/\//i.test(element.currentSrc || '')) media.url = element.currentSrc;
+      // A live stream has no duration (the relay sends it a played event only), whatever the element says of its window.
+      this._live = media.live === true;
       var type = String(media.type || (element.tagName === 'AUDIO' ? 'AUDIO' : 'VIDEO')).toUpperCase();
       media.type = MEDIA_TYPES.indexOf(type) >= 0 ? type : 'OTHER';
 
@@ -241,7 +243,7 @@
       for (var key in fields) if (Object.prototype.hasOwnProperty.call(fields, key)) beacon[key] = fields[key];
       if (typeof beacon.position === 'number') beacon.position = seconds(beacon.position);
       if (typeof beacon.from === 'number') beacon.from = seconds(beacon.from);
-      if (isFinite(element.duration) && element.duration > 0) beacon.duration = seconds(element.duration);
+      if (!this._live && isFinite(element.duration) && element.duration > 0) beacon.duration = seconds(element.duration);
       this._pending.push(beacon);
       if (typeof beacon.position === 'number') {
         this._lastPosition = beacon.position;
@@ -356,7 +358,8 @@
    * Tracks one media element. Options: endpoint (the relay's /api/beacons URL) and portalId (the HubSpot account id),
    * both required; key (the portal's publishable key: the relay refuses a portal's beacons without it); media ({ externalId | mediaBridgeId, name, url, type }), page ({ id } or { name, url }; default the
    * current page), contact ({ contactId } or { utk }; default the hubspotutk cookie), context ('EXTERNAL_PAGE' or
-   * 'EMAIL'), heartbeatSeconds (10). Returns { sessionId, end(), flush(), detach() }.
+   * 'EMAIL'), heartbeatSeconds (10). media.live: true for a live stream (its beacons carry no duration). Returns
+   * { sessionId, end(), flush(), detach() }.
    */
   function track(element, options) {
     try {

@@ -132,15 +132,86 @@ public sealed class BrowserTests(Azurite azurite) : WithFakeHubSpot
         AssertMediaObject(events, "76979871", "Vimeo E2E", "https://vimeo.com/api/oembed.json?url=https%3A%2F%2Fvimeo.com%2F76979871");
     }
 
+    [Fact]
+    public async Task A_videojs_player_followed_by_the_plugin_reaches_HubSpot_as_what_it_played()
+    {
+        await using var host = new RelayHost(azurite, HubSpot);
+        // The demo page's video.js (from npm) plays the 8 s tone: to 5 s, paused, sought back to 2 s, to the end; then
+        // the player is disposed and made again, and plays 2.5 s.
+        var (result, _, events) = await PlayEmbedAsync(host, "play-library.mjs", "videojs");
+
+        AssertAudioObject(events, "videojs-e2e", "videojs E2E");
+        await AssertSeekBackAsync(host, result);
+        await AssertSecondSessionAsync(host, result);
+    }
+
+    [Fact]
+    public async Task An_hls_stream_followed_by_the_helper_reaches_HubSpot_as_what_it_played_and_a_live_one_as_played_only()
+    {
+        await using var host = new RelayHost(azurite, HubSpot);
+        // hls.js (from npm) plays the local host's 8 s HLS stream as video.js played the tone, is destroyed and made
+        // again; then the live stream: 4 s played, 3 s back in its DVR window, 2 s more, the page left.
+        var (result, _, events) = await PlayEmbedAsync(host, "play-library.mjs", "hls");
+
+        AssertAudioObject(events, "hls-e2e", "hls E2E");
+        await AssertSeekBackAsync(host, result);
+        await AssertSecondSessionAsync(host, result);
+
+        var live = result.GetProperty("live");
+        var liveId = live.GetProperty("sessionId").GetString()!;
+        Assert.Equal(0, live.GetProperty("unsent").GetInt32());
+        var session = await ClosedSessionAsync(host, liveId);
+        // Live, without a duration, and the seek back in the window as the player made it.
+        Assert.True(session.IsLive);
+        var seek = Assert.Single(session.LogEntries.ToArray(), e => e.Event == Domain.Beacons.BeaconEvent.Seek);
+        Assert.Equal(live.GetProperty("seek").GetProperty("to").GetDouble(), seek.Position!.Value, tolerance: 0.2);
+        Assert.InRange(seek.From!.Value - seek.Position!.Value, 2.5, 3.5);
+        await Task.Delay(TimeSpan.FromSeconds(2));
+        Assert.Equal(["played"], HubSpot.EventsOf(liveId).Select(e => e.Key));
+        AssertAudioObject(HubSpot.EventsOf(liveId), "live-e2e", "Live E2E");
+    }
+
+    private static async Task<Domain.Sessions.ViewingSession> ClosedSessionAsync(RelayHost host, string sessionId)
+    {
+        var sessions = host.Service<FunctionsRelay.Infrastructure.Storage.SessionRepository>();
+        await host.EventuallyAsync(() => sessions.GetAsync(Portal, sessionId, CancellationToken.None).GetAwaiter().GetResult()?.Session.IsClosed == true, "the session closes", seconds: 60);
+        return (await sessions.GetAsync(Portal, sessionId, CancellationToken.None))!.Session;
+    }
+
+    /// <summary>The adapter told the seek back (5 s to 2 s, while paused) as a seek beacon, from where the player stopped.</summary>
+    private static async Task AssertSeekBackAsync(RelayHost host, JsonElement result)
+    {
+        var session = await ClosedSessionAsync(host, result.GetProperty("sessionId").GetString()!);
+        var seek = Assert.Single(session.LogEntries.ToArray(), e => e.Event == Domain.Beacons.BeaconEvent.Seek);
+        Assert.Equal(2, seek.Position!.Value, tolerance: 0.1);
+        Assert.Equal(result.GetProperty("passes")[0][1].GetDouble(), seek.From!.Value, tolerance: 0.1);
+    }
+
+    /// <summary>The player destroyed and made again: a second session, with its own events (2.5 s of 8 played: quartiles 0 and 25).</summary>
+    private async Task AssertSecondSessionAsync(RelayHost host, JsonElement result)
+    {
+        var (first, second) = (result.GetProperty("sessionId").GetString()!, result.GetProperty("secondSessionId").GetString()!);
+        Assert.NotEqual(first, second);
+        await host.EventuallyAsync(() => HubSpot.EventsOf(second).Any(e => e.Key == "attention-span"), "the second session's attention span reaches HubSpot", seconds: 60);
+        Assert.Equal(["attention-span", "played", "quartile-0", "quartile-25"], HubSpot.EventsOf(second).Select(e => e.Key).Order());
+    }
+
+    private void AssertAudioObject(List<ReceivedEvent> events, string externalId, string title)
+    {
+        var media = Assert.Single(HubSpot.Objects.Values, o => o.PortalId == Portal && o.ExternalId == externalId);
+        Assert.Equal(("AUDIO", title), (media.MediaType, media.Title));
+        Assert.All(events, e => Assert.Equal(media.Id, e.Json.GetProperty("mediaBridgeId").GetInt64()));
+    }
+
     /// <summary>
     /// Runs an embed's browser script against the host and waits for its session at the stand-in HubSpot: no page error,
     /// the played event, five quartiles and the attention span of what the stand-in played (0-5 s and 2-8 s of 8).
     /// </summary>
-    private async Task<(JsonElement Result, string SessionId, List<ReceivedEvent> Events)> PlayEmbedAsync(RelayHost host, string script)
+    private async Task<(JsonElement Result, string SessionId, List<ReceivedEvent> Events)> PlayEmbedAsync(RelayHost host, string script, params string[] arguments)
     {
         await HubSpot.ConnectPortalAsync(host.Service<PortalTokenStore>(), Portal, TimeSpan.FromMinutes(30));
         var key = (await host.Service<PortalTokenStore>().GetAccessAsync(Portal, CancellationToken.None))!.Key;
-        var result = await BrowserScript.RunAsync(script, host.Client.BaseAddress!.ToString().TrimEnd('/'), Portal.ToString(System.Globalization.CultureInfo.InvariantCulture), key);
+        var result = await BrowserScript.RunAsync(script, [host.Client.BaseAddress!.ToString().TrimEnd('/'), Portal.ToString(System.Globalization.CultureInfo.InvariantCulture), key, .. arguments]);
         Assert.Empty(result.GetProperty("errors").EnumerateArray());
         var sessionId = result.GetProperty("sessionId").GetString()!;
         var passes = result.GetProperty("passes").EnumerateArray().Select(p => (From: p[0].GetDouble(), To: p[1].GetDouble())).ToList();

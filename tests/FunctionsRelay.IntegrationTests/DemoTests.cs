@@ -70,4 +70,31 @@ public sealed class DemoTests
         Assert.Equal(whole.AsSpan(44, 8000).ToArray(), whole.AsSpan(44 + 599 * 8000, 8000).ToArray());
         Assert.True(allocatedForTone < 10_000, $"making a 600 s tone allocated {allocatedForTone} bytes");
     }
+
+    [Fact]
+    public async Task The_demos_streams_are_playlists_of_timestamped_segments_and_its_players_come_from_npm_or_say_how_to_get_them()
+    {
+        await using var app = await StartAsync("203.0.113.7");
+        var client = app.GetTestClient();
+
+        var vod = await client.GetStringAsync(new Uri("/demo/hls/vod.m3u8?seconds=8", UriKind.Relative));
+        var live = await client.GetStringAsync(new Uri("/demo/hls/live.m3u8", UriKind.Relative));
+        var segment = await client.GetByteArrayAsync(new Uri("/demo/hls/segment-3.aac", UriKind.Relative));
+        using var library = await client.GetAsync(new Uri("/demo/lib/hls.min.js", UriKind.Relative));
+        using var unknown = await client.GetAsync(new Uri("/demo/lib/jquery.js", UriKind.Relative));
+
+        Assert.Equal(["segment-0.aac", "segment-1.aac", "segment-2.aac", "segment-3.aac"], vod.Split('\n').Where(line => line.EndsWith(".aac", StringComparison.Ordinal)));
+        Assert.EndsWith("#EXT-X-ENDLIST\n", vod, StringComparison.Ordinal);
+        // Live: a full window, never ended.
+        Assert.Equal(DemoStream.LiveWindowSegments, live.Split('\n').Count(line => line.EndsWith(".aac", StringComparison.Ordinal)));
+        Assert.DoesNotContain("ENDLIST", live, StringComparison.Ordinal);
+        // Packed audio: the ID3 tag's PRIV frame holds where the segment starts (3 x 2 s at 90 kHz), then ADTS frames.
+        Assert.Equal("ID3", System.Text.Encoding.ASCII.GetString(segment, 0, 3));
+        Assert.Equal(3 * 2 * 90_000L, System.Buffers.Binary.BinaryPrimitives.ReadInt64BigEndian(segment.AsSpan(20 + 45, 8)));
+        Assert.Equal((0xFF, 0xF1), (segment[73], segment[74]));
+        Assert.Equal(73 + (125 * 13), segment.Length);
+        Assert.Equal(HttpStatusCode.OK, library.StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
+        Assert.Contains("hls.min.js", await unknown.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
 }

@@ -10,12 +10,22 @@ namespace FunctionsRelay.Local.Demo;
 /// </summary>
 public static class DemoEndpoints
 {
+    private const string HlsPlaylist = "application/vnd.apple.mpegurl";
+
     public static IEndpointRouteBuilder MapDemo(this IEndpointRouteBuilder app)
     {
         var demo = app.MapGroup("/demo");
         demo.MapGet("", () => Results.Text(EmbeddedFiles.Read("demo.html"), "text/html; charset=utf-8"));
         demo.MapGet("relay-beacon.js", () => Results.Text(EmbeddedFiles.Read("relay-beacon.js"), "text/javascript; charset=utf-8"));
+        demo.MapGet("relay-videojs.js", () => Results.Text(EmbeddedFiles.Read("relay-videojs.js"), "text/javascript; charset=utf-8"));
+        demo.MapGet("relay-hls.js", () => Results.Text(EmbeddedFiles.Read("relay-hls.js"), "text/javascript; charset=utf-8"));
         demo.MapGet("tone.wav", (int? seconds) => Results.File(DemoMedia.Tone(seconds ?? 60), "audio/wav", enableRangeProcessing: true));
+        demo.MapGet("hls/vod.m3u8", (int? seconds) => Results.Text(DemoStream.VodPlaylist(seconds ?? 60), HlsPlaylist));
+        demo.MapGet("hls/live.m3u8", (TimeProvider time) => Results.Text(DemoStream.LivePlaylist(time.GetUtcNow()), HlsPlaylist));
+        demo.MapGet("hls/segment-{sequence:long}.aac", (long sequence) => sequence < 0
+            ? Results.NotFound()
+            : Results.Bytes(DemoStream.Segment(sequence), "audio/aac"));
+        demo.MapGet("lib/{name}", (string name) => PlayerLibraries.Serve(name));
         demo.MapGroup("/api").OnlyFromThisMachine("The demo's sessions (contact ids and utks) answer only on this machine.")
             .MapGet("sessions", (SentEventLog log, IOptions<HubSpotOptions> hubSpot) => Results.Json(new
             {
