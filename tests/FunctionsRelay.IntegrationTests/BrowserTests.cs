@@ -127,9 +127,16 @@ public sealed class BrowserTests(Azurite azurite) : WithFakeHubSpot
     {
         await using var host = new RelayHost(azurite, HubSpot);
         // Against the page-local stand-in of Vimeo's Player SDK: played to 5 s, sought back to 2 s while playing, played to the end (8 s).
-        var (_, _, events) = await PlayEmbedAsync(host, "play-vimeo.mjs");
+        var (result, sessionId, events) = await PlayEmbedAsync(host, "play-vimeo.mjs");
 
         AssertMediaObject(events, "76979871", "Vimeo E2E", "https://vimeo.com/api/oembed.json?url=https%3A%2F%2Fvimeo.com%2F76979871");
+        // Then another video loaded in the player (loadVideo, the SDK's loaded event): a second session, on that video's
+        // own object (1.2 s of 8: one span, quartile 0).
+        var second = result.GetProperty("secondSessionId").GetString()!;
+        Assert.NotEqual(sessionId, second);
+        await host.EventuallyAsync(() => HubSpot.EventsOf(second).Any(e => e.Key == "attention-span"), "the second video's attention span reaches HubSpot", seconds: 60);
+        Assert.Equal(["attention-span", "played", "quartile-0"], HubSpot.EventsOf(second).Select(e => e.Key).Order());
+        AssertMediaObject(HubSpot.EventsOf(second), "22439234", "Vimeo E2E", "https://vimeo.com/api/oembed.json?url=https%3A%2F%2Fvimeo.com%2F22439234");
     }
 
     [Fact]

@@ -46,8 +46,13 @@ try {
   await page.waitForFunction(() => window.ended, null, { timeout: 30000, polling: 50 });
   const played = await page.evaluate(() => ({ sessionId: window.relayTracker.sessionId, passes: window.standInPlayed.slice() }));
 
+  // Another video loaded in the same player: a new session, of that video, played 1.2 s.
+  await page.evaluate(() => window.vimeoPlayer.loadVideo(22439234).then(() => window.vimeoPlayer.play()));
+  await waitFor(1.2);
+  const secondSessionId = await page.evaluate(() => window.relayTracker.sessionId);
+
   await leave(opened);
-  console.log(JSON.stringify({ ...played, errors }));
+  console.log(JSON.stringify({ ...played, secondSessionId, errors }));
 } finally {
   await browser.close();
 }

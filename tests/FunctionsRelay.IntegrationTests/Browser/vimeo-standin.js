@@ -1,7 +1,7 @@
 // A page-local stand-in of the Vimeo Player SDK (Vimeo cannot be reached here), as its README
 // (github.com/vimeo/player.js) documents it: new Vimeo.Player(element, { id }); on(event, callback) and off(); events
 // play, pause, ended, timeupdate (about every 250 ms while playing), seeked and loaded, each with { seconds, duration,
-// percent } (loaded: { id }); play(), pause(), setCurrentTime(seconds), getVideoId(), getCurrentTime() and destroy()
+// percent } (loaded: { id }); play(), pause(), setCurrentTime(seconds), loadVideo(id), getVideoId(), getCurrentTime() and destroy()
 // answer with promises. The playhead follows the wall clock while playing; at the end it pauses and sends ended (the
 // order here: timeupdate, pause, ended, our reading). window.standInPlayed lists the [from, to] stretches it played.
 (function () {
@@ -57,6 +57,15 @@
       this._fire('seeked');
       return Promise.resolve(this._position);
     },
+    // Another video in the same embed: stopped at its start, then loaded with its id (the SDK's loadVideo and loaded).
+    loadVideo: function (id) {
+      if (this._destroyed) return Promise.reject(new Error('the player was destroyed'));
+      this._hold();
+      this._id = id;
+      this._position = 0;
+      this._fire('loaded', { id: id });
+      return Promise.resolve(id);
+    },
     getVideoId: function () { return this._destroyed ? Promise.reject(new Error('the player was destroyed')) : Promise.resolve(this._id); },
     getCurrentTime: function () { return this._destroyed ? Promise.reject(new Error('the player was destroyed')) : Promise.resolve(this._now()); },
     destroy: function () {
@@ -92,9 +101,9 @@
         self._tick();
       }, 250);
     },
-    _fire: function (name) {
+    _fire: function (name, given) {
       var seconds = Math.round(this._now() * 1000) / 1000;
-      var data = { seconds: seconds, duration: this._duration, percent: Math.round(seconds / this._duration * 1000) / 1000 };
+      var data = given || { seconds: seconds, duration: this._duration, percent: Math.round(seconds / this._duration * 1000) / 1000 };
       var list = (this._listeners[name] || []).slice();
       for (var i = 0; i < list.length; i++) list[i](data);
     }
