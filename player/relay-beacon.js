@@ -64,6 +64,7 @@
     this._sessionId = null;
     this._seq = 0;
     this._playing = false;
+    this._live = false; // the session's media is a live stream: its beacons carry no duration
     this._heartbeat = null;
     this._lastPosition = 0;
     this._lastPositionAt = 0;
