@@ -63,8 +63,10 @@ public sealed class PipelineTests(Azurite azurite) : WithFakeHubSpot
         }
 
         await Task.Delay(1000);
+        // Events decided together go out by value (played, attention span, quartiles): shuffled beacons may settle a
+        // session's quartiles and its end at once, so only what was sent is compared, not its order.
         foreach (var session in sessions)
-            Assert.Equal(session.ExpectedEvents(), Received(HubSpot, session.SessionId));
+            Assert.Equal(session.ExpectedEvents().Order(), Received(HubSpot, session.SessionId).Order());
     }
 
     [Fact]
