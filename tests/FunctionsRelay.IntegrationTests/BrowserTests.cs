@@ -108,14 +108,10 @@ public sealed class BrowserTests(Azurite azurite) : WithFakeHubSpot
 
         // The player destroyed and made again: a second session, its own events (2.5 s of 8 played: quartiles 0 and 25).
         var second = result.GetProperty("secondSessionId").GetString()!;
-        Assert.NotEqual(sessionId, second);
-        await host.EventuallyAsync(() => HubSpot.EventsOf(second).Any(e => e.Key == "attention-span"), "the second session's attention span reaches HubSpot", seconds: 60);
-        Assert.Equal(["attention-span", "played", "quartile-0", "quartile-25"], HubSpot.EventsOf(second).Select(e => e.Key).Order());
+        await AssertNewSessionAsync(host, sessionId, second, ["attention-span", "played", "quartile-0", "quartile-25"]);
         // Another video loaded in that player: a third session, on that video's own object (1.2 s of 8: one span, quartile 0).
         var third = result.GetProperty("thirdSessionId").GetString()!;
-        Assert.NotEqual(second, third);
-        await host.EventuallyAsync(() => HubSpot.EventsOf(third).Any(e => e.Key == "attention-span"), "the third session's attention span reaches HubSpot", seconds: 60);
-        Assert.Equal(["attention-span", "played", "quartile-0"], HubSpot.EventsOf(third).Select(e => e.Key).Order());
+        await AssertNewSessionAsync(host, second, third, ["attention-span", "played", "quartile-0"]);
         AssertMediaObject(HubSpot.EventsOf(third), "yt-e2e-2", "YouTube E2E", "https://www.youtube.com/oembed?format=json&url=https%3A%2F%2Fwww.youtube.com%2Fwatch%3Fv%3Dyt-e2e-2");
 
         // And the tracker stopped with the player: no beacon of the session came after it ended.
@@ -133,9 +129,7 @@ public sealed class BrowserTests(Azurite azurite) : WithFakeHubSpot
         // Then another video loaded in the player (loadVideo, the SDK's loaded event): a second session, on that video's
         // own object (1.2 s of 8: one span, quartile 0).
         var second = result.GetProperty("secondSessionId").GetString()!;
-        Assert.NotEqual(sessionId, second);
-        await host.EventuallyAsync(() => HubSpot.EventsOf(second).Any(e => e.Key == "attention-span"), "the second video's attention span reaches HubSpot", seconds: 60);
-        Assert.Equal(["attention-span", "played", "quartile-0"], HubSpot.EventsOf(second).Select(e => e.Key).Order());
+        await AssertNewSessionAsync(host, sessionId, second, ["attention-span", "played", "quartile-0"]);
         AssertMediaObject(HubSpot.EventsOf(second), "22439234", "Vimeo E2E", "https://vimeo.com/api/oembed.json?url=https%3A%2F%2Fvimeo.com%2F22439234");
     }
 
@@ -195,19 +189,16 @@ public sealed class BrowserTests(Azurite azurite) : WithFakeHubSpot
     }
 
     /// <summary>The player destroyed and made again: a second session, with its own events (2.5 s of 8 played: quartiles 0 and 25).</summary>
-    private async Task AssertSecondSessionAsync(RelayHost host, JsonElement result)
-    {
-        var (first, second) = (result.GetProperty("sessionId").GetString()!, result.GetProperty("secondSessionId").GetString()!);
-        Assert.NotEqual(first, second);
-        await host.EventuallyAsync(() => HubSpot.EventsOf(second).Any(e => e.Key == "attention-span"), "the second session's attention span reaches HubSpot", seconds: 60);
-        Assert.Equal(["attention-span", "played", "quartile-0", "quartile-25"], HubSpot.EventsOf(second).Select(e => e.Key).Order());
-    }
+    private Task AssertSecondSessionAsync(RelayHost host, JsonElement result) =>
+        AssertNewSessionAsync(host, result.GetProperty("sessionId").GetString()!, result.GetProperty("secondSessionId").GetString()!,
+            ["attention-span", "played", "quartile-0", "quartile-25"]);
 
-    private void AssertAudioObject(List<ReceivedEvent> events, string externalId, string title)
+    /// <summary>A session after <paramref name="previous"/>, of its own, that reaches HubSpot with exactly these events.</summary>
+    private async Task AssertNewSessionAsync(RelayHost host, string previous, string next, string[] keys)
     {
-        var media = Assert.Single(HubSpot.Objects.Values, o => o.PortalId == Portal && o.ExternalId == externalId);
-        Assert.Equal(("AUDIO", title), (media.MediaType, media.Title));
-        Assert.All(events, e => Assert.Equal(media.Id, e.Json.GetProperty("mediaBridgeId").GetInt64()));
+        Assert.NotEqual(previous, next);
+        await host.EventuallyAsync(() => HubSpot.EventsOf(next).Any(e => e.Key == "attention-span"), $"session {next}'s attention span reaches HubSpot", seconds: 60);
+        Assert.Equal(keys, HubSpot.EventsOf(next).Select(e => e.Key).Order());
     }
 
     /// <summary>
@@ -233,10 +224,19 @@ public sealed class BrowserTests(Azurite azurite) : WithFakeHubSpot
     /// <summary>The portal's one media object of the video, made from what the adapter knows of it, and every event on it.</summary>
     private void AssertMediaObject(List<ReceivedEvent> events, string externalId, string title, string oembedUrl)
     {
-        var media = Assert.Single(HubSpot.Objects.Values, o => o.PortalId == Portal && o.ExternalId == externalId);
-        Assert.Equal(("VIDEO", title), (media.MediaType, media.Title));
+        var media = AssertObject(events, externalId, "VIDEO", title);
         Assert.Equal(oembedUrl, media.Fields.GetProperty("oembedUrl").GetString());
+    }
+
+    /// <summary>The portal's one media object of the sound the demo page played (named by the page), and every event on it.</summary>
+    private void AssertAudioObject(List<ReceivedEvent> events, string externalId, string title) => AssertObject(events, externalId, "AUDIO", title);
+
+    private MediaObject AssertObject(List<ReceivedEvent> events, string externalId, string mediaType, string title)
+    {
+        var media = Assert.Single(HubSpot.Objects.Values, o => o.PortalId == Portal && o.ExternalId == externalId);
+        Assert.Equal((mediaType, title), (media.MediaType, media.Title));
         Assert.All(events, e => Assert.Equal(media.Id, e.Json.GetProperty("mediaBridgeId").GetInt64()));
+        return media;
     }
 
     /// <summary>The attention span is what the stand-in played: 0-5 s and 2-8 s of 8, so 2-5 s twice.</summary>

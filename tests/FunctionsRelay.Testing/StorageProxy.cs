@@ -130,7 +130,7 @@ public sealed class StorageProxy : IAsyncDisposable
 
         using var forward = new HttpRequestMessage(new HttpMethod(request.Method),
             $"http://127.0.0.1:{_upstreamPorts[localPort]}{request.Path}{request.QueryString}");
-        var queueName = (request.Path.Value ?? "").Split('/', StringSplitOptions.RemoveEmptyEntries).Skip(1).FirstOrDefault() ?? "";
+        var queueName = Resource(request.Path.Value);
         if (kind == "queue put" && CapturePutsTo is { } prefix && queueName.StartsWith(prefix, StringComparison.Ordinal))
         {
             using var sent = new MemoryStream();
