@@ -34,6 +34,7 @@ public static class LocalHostExtensions
     private static IServiceCollection AddQueueTriggers(this IServiceCollection services)
     {
         services.AddWebJobs(_ => { }).AddAzureStorageQueues();
+        services.AddSingleton<Microsoft.Azure.WebJobs.Host.Timers.IWebJobsExceptionHandler, ListenerFailureHandler>();
         services.AddSingleton<ITypeLocator>(new TriggerTypes(typeof(QueueTriggers)));
         services.AddSingleton<QueueTriggers>();
         services.AddHostedService<JobHostRunner>();

@@ -1,5 +1,6 @@
 using System.Net;
 using FunctionsRelay.Infrastructure.HubSpot;
+using Microsoft.Extensions.Hosting;
 
 namespace FunctionsRelay.IntegrationTests;
 
@@ -130,6 +131,7 @@ public sealed class StorageTroubleTests(Azurite azurite) : IAsyncLifetime
         using var host = new RelayHost(azurite, _hubSpot, new() { ["AzureWebJobsStorage"] = closing.ConnectionString, ["Relay:StorageRetryDelay"] = "00:00:00.050" });
         await _hubSpot.ConnectPortalAsync(host.Service<PortalTokenStore>(), Portal, TimeSpan.FromMinutes(30));
         var key = (await host.Service<PortalTokenStore>().GetAccessAsync(Portal, CancellationToken.None))!.Key;
+        var stopping = host.Service<IHostApplicationLifetime>().ApplicationStopping;
         await closing.DisposeAsync();
         using var request = new HttpRequestMessage(HttpMethod.Post, "/api/beacons") { Content = SessionBeacons.Typical(Portal, "unreachable").Content() };
         request.Headers.Add(FunctionsRelay.Infrastructure.Http.BeaconEndpoint.KeyHeader, key);
@@ -139,5 +141,12 @@ public sealed class StorageTroubleTests(Azurite azurite) : IAsyncLifetime
         Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.StatusCode);
         Assert.Equal("5", refused.Headers.RetryAfter?.Delta?.TotalSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture));
         Assert.Contains("send the beacons again", await refused.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+
+        // The queue listener's polls fail past the SDK's retries: the relay says so and stops, as the Functions host
+        // does, rather than ending the process from a background thread (which would end this test run too).
+        await host.EventuallyAsync(
+            () => host.Logs.Any(line => line.Contains("The queue listener failed", StringComparison.Ordinal) && line.Contains("the relay stops, as the Functions host does", StringComparison.Ordinal)),
+            "the listener's failure is logged", seconds: 90);
+        Assert.True(stopping.IsCancellationRequested);
     }
 }
