@@ -450,5 +450,49 @@
     return handle;
   }
 
-  root.FunctionsRelay = { track: track, version: VERSION, playerElement: playerElement, follow: follow };
+  /**
+   * For adapters of libraries that play into a media element they attach to and detach from (hls.js, Shaka Player):
+   * one tracker at a time, on the element played into now. known() says what only the library knows: { url, live }.
+   * The media takes them at its session's start and at refresh(), unless the page gave them; a url must be https.
+   * The handle's detach() also runs stop().
+   */
+  function followAttached(options, known, stop) {
+    var given = options.media || {};
+    var tracker = inert;
+    var element = null;
+    var media = null;
+    var refresh = function () {
+      if (!media) return;
+      var now = known();
+      if (!given.url) media.url = /^https:\/\//.test(now.url || '') ? now.url : undefined;
+      if (given.live === undefined) media.live = now.live || undefined;
+    };
+    var release = function () {
+      tracker.detach();
+      tracker = inert;
+      element = null;
+    };
+    var handle = {
+      end: function () { tracker.end(); },
+      flush: function () { tracker.flush(); },
+      detach: function () {
+        try { release(); stop(); } catch (error) { warn('could not stop following the player', error); }
+      }
+    };
+    Object.defineProperty(handle, 'sessionId', { get: function () { return tracker.sessionId; } });
+    Object.defineProperty(handle, 'unsent', { get: function () { return tracker.unsent || 0; } });
+    return {
+      handle: handle,
+      refresh: refresh,
+      release: release,
+      attach: function (next) {
+        if (!next || next === element) return;
+        tracker.detach();
+        element = next;
+        tracker = follow(next, options, function (filled) { media = filled; refresh(); }, function () {});
+      }
+    };
+  }
+
+  root.FunctionsRelay = { track: track, version: VERSION, playerElement: playerElement, follow: follow, followAttached: followAttached };
 })(typeof globalThis !== 'undefined' ? globalThis : typeof self !== 'undefined' ? self : this);

@@ -42,7 +42,7 @@
   function trackHls(hls, options) {
     try {
       var relay = root.FunctionsRelay;
-      if (!relay || typeof relay.follow !== 'function') {
+      if (!relay || typeof relay.followAttached !== 'function') {
         warn('trackHls() needs relay-beacon.js loaded first');
         return inert;
       }
@@ -50,27 +50,16 @@
         warn('trackHls() needs an Hls instance');
         return inert;
       }
-      options = options || {};
-      var given = options.media || {};
       var names = events(hls);
-      var media = null; // the media the current tracker sends, filled in as hls.js learns of the stream
-      var tracker = inert;
       var handlers = [];
       var url = hls.url || null;
       var live;
-
-      var describe = function () {
-        if (!media) return;
-        if (!given.url) media.url = /^https:\/\//.test(url || '') ? url : undefined;
-        if (given.live === undefined) media.live = live || undefined;
-      };
-      var followed = null;
-      var attach = function (element) {
-        if (element === followed) return;
-        tracker.detach();
-        followed = element;
-        tracker = relay.follow(element, options, function (filled) { media = filled; describe(); }, function () {});
-      };
+      var followed = relay.followAttached(options || {}, function () { return { url: url, live: live }; }, function () {
+        for (var i = 0; i < handlers.length; i++) {
+          try { hls.off(handlers[i].name, handlers[i].handler); } catch (ignored) { /* destroyed */ }
+        }
+        handlers = [];
+      });
       var on = function (name, handler) {
         var guarded = function (event, data) {
           try { handler(data || {}); } catch (error) { warn('could not follow hls.js (' + name + ')', error); }
@@ -78,42 +67,23 @@
         hls.on(name, guarded);
         handlers.push({ name: name, handler: guarded });
       };
-      var stop = function () {
-        tracker.detach();
-        tracker = inert;
-        followed = null;
-        for (var i = 0; i < handlers.length; i++) {
-          try { hls.off(handlers[i].name, handlers[i].handler); } catch (ignored) { /* destroyed */ }
-        }
-        handlers = [];
-      };
 
       on(names.levelLoaded, function (data) {
         live = !!(data.details && data.details.live);
-        describe();
+        followed.refresh();
       });
       on(names.manifestLoading, function (data) {
         // Another stream into the same element: the next play is a new session.
-        if (data.url && data.url !== url) tracker.end();
+        if (data.url && data.url !== url) followed.handle.end();
         url = data.url || url;
         live = undefined;
-        describe();
+        followed.refresh();
       });
-      on(names.attached, function (data) { if (data.media) attach(data.media); });
-      on(names.detaching, function () { tracker.detach(); tracker = inert; followed = null; });
-      on(names.destroying, stop);
-      if (hls.media) attach(hls.media);
-
-      var handle = {
-        end: function () { tracker.end(); },
-        flush: function () { tracker.flush(); },
-        detach: function () {
-          try { stop(); } catch (error) { warn('could not stop following hls.js', error); }
-        }
-      };
-      Object.defineProperty(handle, 'sessionId', { get: function () { return tracker.sessionId; } });
-      Object.defineProperty(handle, 'unsent', { get: function () { return tracker.unsent || 0; } });
-      return handle;
+      on(names.attached, function (data) { followed.attach(data.media); });
+      on(names.detaching, followed.release);
+      on(names.destroying, followed.handle.detach);
+      followed.attach(hls.media);
+      return followed.handle;
     } catch (error) {
       warn('could not track this hls.js player', error);
       return inert;

@@ -157,12 +157,30 @@ public sealed class BrowserTests(Azurite azurite) : WithFakeHubSpot
         AssertAudioObject(events, "hls-e2e", "hls E2E");
         await AssertSeekBackAsync(host, result);
         await AssertSecondSessionAsync(host, result);
+        await AssertLiveAsync(host, result);
+    }
 
+    [Fact]
+    public async Task A_shaka_player_followed_by_the_helper_reaches_HubSpot_as_what_it_played_and_a_live_one_as_played_only()
+    {
+        await using var host = new RelayHost(azurite, HubSpot);
+        // Shaka Player (from npm) plays the same HLS stream through its own transmuxer, as hls.js did: the same scenario,
+        // destroyed and made again, then the live stream.
+        var (result, _, events) = await PlayEmbedAsync(host, "play-library.mjs", "shaka");
+
+        AssertAudioObject(events, "shaka-e2e", "shaka E2E");
+        await AssertSeekBackAsync(host, result);
+        await AssertSecondSessionAsync(host, result);
+        await AssertLiveAsync(host, result);
+    }
+
+    /// <summary>The live part: a session live and without a duration, with the seek back in the window as the player made it, and a played event only.</summary>
+    private async Task AssertLiveAsync(RelayHost host, JsonElement result)
+    {
         var live = result.GetProperty("live");
         var liveId = live.GetProperty("sessionId").GetString()!;
         Assert.Equal(0, live.GetProperty("unsent").GetInt32());
         var session = await ClosedSessionAsync(host, liveId);
-        // Live, without a duration, and the seek back in the window as the player made it.
         Assert.True(session.IsLive);
         var seek = Assert.Single(session.LogEntries.ToArray(), e => e.Event == Domain.Beacons.BeaconEvent.Seek);
         Assert.Equal(live.GetProperty("seek").GetProperty("to").GetDouble(), seek.Position!.Value, tolerance: 0.2);

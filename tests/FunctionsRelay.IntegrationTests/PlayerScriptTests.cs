@@ -14,6 +14,7 @@ public sealed class PlayerScriptTests
     [InlineData("relay-vimeo.js", 3 * 1024)]
     [InlineData("relay-videojs.js", 3 * 1024)]
     [InlineData("relay-hls.js", 3 * 1024)]
+    [InlineData("relay-shaka.js", 3 * 1024)]
     public void A_player_script_stays_small_compressed(string script, int budget)
     {
         var bytes = File.ReadAllBytes(Path.Combine(RepositoryPaths.Root, "player", script));

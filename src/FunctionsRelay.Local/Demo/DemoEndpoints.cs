@@ -16,7 +16,7 @@ public static class DemoEndpoints
     {
         var demo = app.MapGroup("/demo");
         demo.MapGet("", () => Results.Text(EmbeddedFiles.Read("demo.html"), "text/html; charset=utf-8"));
-        foreach (var script in (string[])["relay-beacon.js", "relay-videojs.js", "relay-hls.js"])
+        foreach (var script in (string[])["relay-beacon.js", "relay-videojs.js", "relay-hls.js", "relay-shaka.js"])
             demo.MapGet(script, () => Results.Text(EmbeddedFiles.Read(script), "text/javascript; charset=utf-8"));
         demo.MapGet("tone.wav", (int? seconds) => Results.File(DemoMedia.Tone(seconds ?? 60), "audio/wav", enableRangeProcessing: true));
         demo.MapGet("hls/vod.m3u8", (int? seconds) => Results.Text(DemoStream.VodPlaylist(seconds ?? 60), HlsPlaylist));

@@ -1,7 +1,7 @@
 namespace FunctionsRelay.Local.Demo;
 
 /// <summary>
-/// The players the demo page can switch to, as npm installed them in the repository (package.json: video.js, hls.js):
+/// The players the demo page can switch to, as npm installed them in the repository (package.json: video.js, hls.js, shaka-player):
 /// served from its node_modules, so the demo runs offline. A machine without them gets a 404 that says what to run.
 /// </summary>
 public static class PlayerLibraries
@@ -11,6 +11,7 @@ public static class PlayerLibraries
         ["video.min.js"] = ("video.js/dist/video.min.js", "text/javascript; charset=utf-8"),
         ["video-js.min.css"] = ("video.js/dist/video-js.min.css", "text/css; charset=utf-8"),
         ["hls.min.js"] = ("hls.js/dist/hls.min.js", "text/javascript; charset=utf-8"),
+        ["shaka-player.compiled.js"] = ("shaka-player/dist/shaka-player.compiled.js", "text/javascript; charset=utf-8"),
     };
 
     private static readonly Lazy<string?> NodeModules = new(FindNodeModules);

@@ -1,19 +1,31 @@
-// Drives the relay's demo page with one of the players it serves from npm (video.js, hls.js) in headless Chromium:
-// plays 0-5 s of an 8 s media, pauses, seeks back to 2 s while paused, plays to the end, then the player is destroyed
-// and made again (a second session, played 2.5 s) and the page left; between the two, the adapter is handed nothing and a
-// broken player, which must not throw into the page. For hls.js it then opens the live stream, plays
-// 4 s, seeks 3 s back in its DVR window, plays 2 s more and leaves. Prints what the browser played as JSON on stdout.
+// Drives the relay's demo page with one of the players it serves from npm (video.js, hls.js, Shaka Player) in headless
+// Chromium: plays 0-5 s of an 8 s media, pauses, seeks back to 2 s while paused, plays to the end, then the player is
+// destroyed and made again (a second session, played 2.5 s) and the page left; between the two, the adapter is handed
+// nothing and a broken player, which must not throw into the page. For hls.js and Shaka it then opens the live stream,
+// plays 4 s, seeks 3 s back in its DVR window, plays 2 s more and leaves. Prints what the browser played as JSON.
 //
-//   node play-library.mjs <relay base URL> <portal id> <the portal's publishable key> <videojs | hls>
+//   node play-library.mjs <relay base URL> <portal id> <the portal's publishable key> <videojs | hls | shaka>
 import { launchChromium } from './chromium.mjs';
 
 const [baseUrl, portalId, key, library] = process.argv.slice(2);
-if (!baseUrl || !portalId || !key || !['videojs', 'hls'].includes(library)) {
-  console.error('usage: node play-library.mjs <relay base URL> <portal id> <the portal\'s publishable key> <videojs | hls>');
+if (!baseUrl || !portalId || !key || !['videojs', 'hls', 'shaka'].includes(library)) {
+  console.error('usage: node play-library.mjs <relay base URL> <portal id> <the portal\'s publishable key> <videojs | hls | shaka>');
   process.exit(2);
 }
 
-// The same reads and moves whatever the player: video.js's API, or the element hls.js plays into.
+// The element hls.js and Shaka play into, read and moved as a page would.
+const elementControls = {
+  ready: () => document.querySelector('video').readyState >= 3 && document.querySelector('video').duration > 0,
+  time: () => document.querySelector('video').currentTime,
+  play: () => document.querySelector('video').play(),
+  pause: () => document.querySelector('video').pause(),
+  seek: to => { document.querySelector('video').currentTime = to; },
+  reached: at => document.querySelector('video').currentTime >= at,
+  ended: () => document.querySelector('video').ended,
+  duration: () => document.querySelector('video').duration,
+};
+
+// The same reads and moves whatever the player, and how a page makes the player again; where the live stream is.
 const controls = {
   videojs: {
     ready: () => window.relayPlayer && window.relayPlayer.readyState() >= 4,
@@ -35,14 +47,7 @@ const controls = {
     },
   },
   hls: {
-    ready: () => document.querySelector('video').readyState >= 3 && document.querySelector('video').duration > 0,
-    time: () => document.querySelector('video').currentTime,
-    play: () => document.querySelector('video').play(),
-    pause: () => document.querySelector('video').pause(),
-    seek: to => { document.querySelector('video').currentTime = to; },
-    reached: at => document.querySelector('video').currentTime >= at,
-    ended: () => document.querySelector('video').ended,
-    duration: () => document.querySelector('video').duration,
+    ...elementControls,
     // hls.js destroyed (its element detached), a new instance on the same element: the page's helper call again.
     remake: options => {
       window.relayPlayer.destroy();
@@ -52,6 +57,20 @@ const controls = {
       window.relayPlayer = hls;
       window.relayTracker = FunctionsRelay.trackHls(hls, options);
     },
+    live: 'player=hls-live',
+  },
+  shaka: {
+    ...elementControls,
+    // The Shaka player destroyed (it detaches), a new one attached to the same element: the page's helper call again.
+    remake: async options => {
+      await window.relayPlayer.destroy();
+      const player = new shaka.Player();
+      window.relayPlayer = player;
+      window.relayTracker = FunctionsRelay.trackShaka(player, options);
+      await player.attach(document.querySelector('video'));
+      await player.load('/demo/hls/vod.m3u8?seconds=8');
+    },
+    live: 'player=shaka&src=%2Fdemo%2Fhls%2Flive.m3u8',
   },
 }[library];
 
@@ -96,12 +115,10 @@ try {
   misusing = true;
   await page.evaluate(() => {
     const broken = () => { throw new Error('broken'); };
-    if (FunctionsRelay.trackVideoJs) {
-      FunctionsRelay.trackVideoJs(null);
-      FunctionsRelay.trackVideoJs({ on: broken, off: broken, currentTime: broken });
-    } else {
-      FunctionsRelay.trackHls(null);
-      FunctionsRelay.trackHls({ on: broken, off: broken, media: null });
+    const player = { on: broken, off: broken, currentTime: broken, media: null, addEventListener: broken, removeEventListener: broken, getMediaElement: broken };
+    for (const track of [FunctionsRelay.trackVideoJs, FunctionsRelay.trackHls, FunctionsRelay.trackShaka].filter(Boolean)) {
+      track(null);
+      track(player);
     }
   });
   misusing = false;
@@ -114,8 +131,8 @@ try {
   await page.waitForTimeout(1500);
 
   let live = null;
-  if (library === 'hls') {
-    await page.goto(`${baseUrl}/demo?player=hls-live&${query}&mediaId=live-e2e&mediaName=Live%20E2E`);
+  if (controls.live) {
+    await page.goto(`${baseUrl}/demo?${controls.live}&${query}&mediaId=live-e2e&mediaName=Live%20E2E`);
     await page.waitForFunction(() => window.relayTracker);
     await page.waitForFunction(() => document.querySelector('video').readyState >= 3, null, { timeout: 30000 });
     await page.evaluate(() => document.querySelector('video').play());
