@@ -209,8 +209,11 @@ var objectCalls = hubSpot.ObjectRequests - objectCallsBefore;
 var objectsMade = hubSpot.Objects.Count - objectsBefore;
 report.Line($"  HubSpot media object calls: {objectCalls} (listing pages and objects made) for {objectsMade} new media = {(objectsMade == 0 ? 0 : (double)objectCalls / objectsMade):F2} per new media; the portals held {options.ExistingObjects} objects each before");
 report.Set("mediaObjects", new { calls = objectCalls, made = objectsMade, existingPerPortal = options.ExistingObjects });
-foreach (var (queue, peak, mean) in queueLengths.Summary())
+foreach (var (queue, peak, mean, peakPerTen) in queueLengths.Summary())
+{
     report.Line($"  trigger queue {queue} as the scale controller sees it (approximate count, invisible messages included): peak {peak}, mean {mean:F0}");
+    report.Line($"    its peak per 10 s from the start: {string.Join(' ', peakPerTen)}");
+}
 report.Line($"  relay peak memory (VmHWM, the largest instance): {peakBytes / (1024.0 * 1024):F0} MiB; {relays.Count} instance(s), started {relays.Sum(r => r.Starts)} time(s) in all");
 if (options.HubSpotLimit is { } accountLimit)
 {

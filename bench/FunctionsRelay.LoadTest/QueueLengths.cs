@@ -31,9 +31,14 @@ public sealed class QueueLengths(string connectionString, IReadOnlyList<string> 
         }
     }
 
-    public IReadOnlyList<(string Queue, int Peak, double Mean)> Summary()
+    /// <summary>Each queue's peak and mean, and its peak in each ten samples (10 s at the load test's 1 s), to say when the peak came.</summary>
+    public IReadOnlyList<(string Queue, int Peak, double Mean, IReadOnlyList<int> PeakPerTen)> Summary()
     {
         lock (_samples)
-            return _samples.Where(s => s.Value.Count > 0).Select(s => (s.Key, s.Value.Max(), s.Value.Average())).ToList();
+        {
+            return _samples.Where(s => s.Value.Count > 0)
+                .Select(s => (s.Key, s.Value.Max(), s.Value.Average(), (IReadOnlyList<int>)s.Value.Chunk(10).Select(ten => ten.Max()).ToList()))
+                .ToList();
+        }
     }
 }

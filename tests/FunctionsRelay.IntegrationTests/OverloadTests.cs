@@ -1,3 +1,6 @@
+using Azure.Data.Tables;
+using FunctionsRelay.Infrastructure.Storage;
+
 namespace FunctionsRelay.IntegrationTests;
 
 /// <summary>
@@ -16,7 +19,18 @@ public sealed class OverloadTests(Azurite azurite) : WithFakeHubSpot
         var (relay, sessions) = await OfferAsync(portal, coalesceAfter: null);
         using var _ = relay;
 
-        await relay.EventuallyAsync(() => sessions.All(s => HubSpot.EventsOf(s.SessionId).Count == s.ExpectedEvents().Count), "every event reaches HubSpot", seconds: 120);
+        // While the backlog lasts, the sessions waiting for the budget wait in the schedule table, not on the queue the
+        // scale controller counts: more instances would not make the budget larger.
+        var waitingInTable = 0;
+        var schedule = relay.Service<ScheduledCheckTable>().Table;
+        await relay.EventuallyAsync(() =>
+        {
+            // A retry (attempt 1 on), not the check every lease leaves for its end.
+            var deliveries = schedule.Query<TableEntity>().Count(row => RelayMessage.Parse(BinaryData.FromString(row.GetString("Message"))) is { Kind: RelayMessageKind.Deliver, Attempt: > 0 });
+            waitingInTable = Math.Max(waitingInTable, deliveries);
+            return sessions.All(s => HubSpot.EventsOf(s.SessionId).Count == s.ExpectedEvents().Count);
+        }, "every event reaches HubSpot", seconds: 120);
+        Assert.True(waitingInTable >= Sessions / 4, $"at most {waitingInTable} sessions' delivery retries waited in the schedule table at once");
         var keys = HubSpot.Received.Where(e => e.PortalId == portal).Select(e => e.Key).ToList();
         var lastPlayed = keys.LastIndexOf("played");
         var quartilesBeforeIt = keys.Take(lastPlayed).Count(key => key.StartsWith("quartile-", StringComparison.Ordinal));

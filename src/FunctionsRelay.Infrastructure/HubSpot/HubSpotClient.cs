@@ -75,7 +75,8 @@ public sealed class HubSpotClient(
 
         var refreshed = false;
         // Waits for the pace, together: short ones (the shared bucket's fill) are waited out here up to
-        // HubSpot__MaxInlineRetryAfter, and past that the call goes back to the queue.
+        // HubSpot__MaxInlineRetryAfter, and past that the call goes back to the queue for as long as it has waited here
+        // and its next wait: a budget that many calls contend for, which asking again sooner only asks again.
         var waited = TimeSpan.Zero;
         for (var attempt = 0; ; )
         {
@@ -84,7 +85,7 @@ public sealed class HubSpotClient(
             var wait = await pacer.ReserveAsync(portalId, priority, cancellationToken);
             if (waited + wait > settings.MaxInlineRetryAfter
                 || (wait > TimeSpan.Zero && answerBy is { } deadline && time.GetUtcNow() + wait + settings.RequestTimeout > deadline))
-                return new(DeliveryResult.Later(wait, "pacing below HubSpot's rate limit"));
+                return new(DeliveryResult.Later(waited + wait, "pacing below HubSpot's rate limit"));
             if (wait > TimeSpan.Zero)
             {
                 waited += wait;

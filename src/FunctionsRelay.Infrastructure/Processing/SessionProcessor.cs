@@ -537,7 +537,7 @@ public sealed class SessionProcessor(
                     // The lease is held until the retry, so that other messages of the session do not try meanwhile.
                     var dueAt = Now + (long)delay.TotalMilliseconds;
                     // A hold is no failed attempt: the attempts count the waits for a token, which give up after a week.
-                    await queue.ScheduleAsync(new RelayMessage(RelayMessageKind.Deliver, portalId, sessionId, Attempt: holding ? attempt : attempt + 1), dueAt, cancellationToken);
+                    await queue.ScheduleRetryAsync(new RelayMessage(RelayMessageKind.Deliver, portalId, sessionId, Attempt: holding ? attempt : attempt + 1), dueAt, cancellationToken);
                     var heldNow = false;
                     await sessions.UpdateAsync(portalId, sessionId, createIfMissing: false, (session, _) =>
                     {

@@ -78,10 +78,22 @@ public sealed class BeaconQueue(StorageClients clients, ScheduledCheckTable wait
     /// Schedules a check for <paramref name="dueAt"/> (relay clock, ms): on the scheduled queue, invisible until then, or,
     /// due later than <c>Relay__ScheduledCheckTableAfter</c>, in the schedule table until a sweep finds it due.
     /// </summary>
-    public async Task ScheduleAsync(RelayMessage message, long dueAt, CancellationToken cancellationToken)
+    public Task ScheduleAsync(RelayMessage message, long dueAt, CancellationToken cancellationToken) =>
+        ScheduleAsync(message, dueAt, options.Value.ScheduledCheckTableAfter, cancellationToken);
+
+    /// <summary>
+    /// Schedules a delivery that waits for HubSpot (the portal's budget, a 429, an outage): in the schedule table once
+    /// its wait is longer than a sweep (<c>Relay__ScheduleSweepInterval</c>). Such a wait is no work that more instances
+    /// would do sooner, so it must not count on the scheduled queue, whose length the scale controller scales by; under
+    /// a portal's backlog most open sessions have one. It is at most a sweep late, as checks of the table are.
+    /// </summary>
+    public Task ScheduleRetryAsync(RelayMessage message, long dueAt, CancellationToken cancellationToken) =>
+        ScheduleAsync(message, dueAt, TimeSpan.FromTicks(Math.Min(options.Value.ScheduledCheckTableAfter.Ticks, options.Value.ScheduleSweepInterval.Ticks)), cancellationToken);
+
+    private async Task ScheduleAsync(RelayMessage message, long dueAt, TimeSpan tableAfter, CancellationToken cancellationToken)
     {
         var delay = TimeSpan.FromMilliseconds(Math.Max(0, dueAt - time.GetUtcNow().ToUnixTimeMilliseconds()));
-        if (options.Value.ScheduledCheckTableAfter > TimeSpan.Zero && delay > options.Value.ScheduledCheckTableAfter)
+        if (tableAfter > TimeSpan.Zero && delay > tableAfter)
         {
             await waiting.AddAsync(message, dueAt, cancellationToken);
             return;
