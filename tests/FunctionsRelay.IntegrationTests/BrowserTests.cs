@@ -164,7 +164,7 @@ public sealed class BrowserTests(Azurite azurite) : WithFakeHubSpot
     public async Task A_shaka_player_followed_by_the_helper_reaches_HubSpot_as_what_it_played_and_a_live_one_as_played_only()
     {
         await using var host = new RelayHost(azurite, HubSpot);
-        // Shaka Player (from npm) plays the same HLS stream through its own transmuxer, as hls.js did: the same scenario,
+        // Shaka Player (from npm) plays the same HLS stream through Media Source Extensions, as hls.js did: the same scenario,
         // destroyed and made again, then the live stream.
         var (result, _, events) = await PlayEmbedAsync(host, "play-library.mjs", "shaka");
 
