@@ -214,6 +214,9 @@ foreach (var (queue, peak, mean, peakPerTen) in queueLengths.Summary())
     report.Line($"  trigger queue {queue} as the scale controller sees it (approximate count, invisible messages included): peak {peak}, mean {mean:F0}");
     report.Line($"    its peak per 10 s from the start: {string.Join(' ', peakPerTen)}");
 }
+
+foreach (var spike in queueLengths.Spikes)
+    report.Line($"    a spike: {spike}");
 report.Line($"  relay peak memory (VmHWM, the largest instance): {peakBytes / (1024.0 * 1024):F0} MiB; {relays.Count} instance(s), started {relays.Sum(r => r.Starts)} time(s) in all");
 if (options.HubSpotLimit is { } accountLimit)
 {

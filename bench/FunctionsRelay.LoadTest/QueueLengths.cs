@@ -1,5 +1,6 @@
 using Azure;
 using Azure.Storage.Queues;
+using FunctionsRelay.Infrastructure.Storage;
 
 namespace FunctionsRelay.LoadTest;
 
@@ -18,8 +19,11 @@ public sealed class QueueLengths(string connectionString, IReadOnlyList<string> 
                 try
                 {
                     var properties = await client.GetPropertiesAsync(CancellationToken.None);
+                    var count = properties.Value.ApproximateMessagesCount;
                     lock (_samples)
-                        _samples[client.Name].Add(properties.Value.ApproximateMessagesCount);
+                        _samples[client.Name].Add(count);
+                    if (count >= SpikeAtLeast && count > 3 * _samples[client.Name].Average())
+                        await NoteSpikeAsync(client, count);
                 }
                 catch (RequestFailedException)
                 {
@@ -29,6 +33,31 @@ public sealed class QueueLengths(string connectionString, IReadOnlyList<string> 
 
             await Task.Delay(interval, CancellationToken.None);
         }
+    }
+
+    private const int SpikeAtLeast = 50;
+
+    private readonly List<string> _spikes = [];
+
+    /// <summary>What a sample far over the queue's mean held: how many of its messages were visible, and their kinds.</summary>
+    public IReadOnlyList<string> Spikes
+    {
+        get
+        {
+            lock (_samples)
+                return _spikes.ToList();
+        }
+    }
+
+    private async Task NoteSpikeAsync(QueueClient client, int count)
+    {
+        var peeked = (await client.PeekMessagesAsync(32, CancellationToken.None)).Value;
+        var kinds = peeked
+            .Select(message => RelayMessage.TryParse(message.Body) is { } relay ? relay.Kind.ToString() + (relay.Checks is { } checks ? $"({checks.Count})" : "") : "unreadable")
+            .GroupBy(kind => kind)
+            .Select(group => $"{group.Count()} {group.Key}");
+        lock (_samples)
+            _spikes.Add($"{client.Name} at sample {_samples[client.Name].Count}: {count} messages, {peeked.Length} of the first 32 visible ({string.Join(", ", kinds)})");
     }
 
     /// <summary>Each queue's peak and mean, and its peak in each ten samples (10 s at the load test's 1 s), to say when the peak came.</summary>
