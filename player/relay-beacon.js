@@ -454,13 +454,15 @@
    * For adapters of libraries that play into a media element they attach to and detach from (hls.js, Shaka Player):
    * one tracker at a time, on the element played into now. known() says what only the library knows: { url, live }.
    * The media takes them at its session's start and at refresh(), unless the page gave them; a url must be https.
-   * The handle's detach() also runs stop().
+   * library is { name, on(type, listener), off(type, listener) }: on(type, handler) listens to it, a handler that
+   * throws is warned of, and the handle's detach() ends the session and stops listening.
    */
-  function followAttached(options, known, stop) {
+  function followAttached(options, known, library) {
     var given = options.media || {};
     var tracker = inert;
     var element = null;
     var media = null;
+    var listening = [];
     var refresh = function () {
       if (!media) return;
       var now = known();
@@ -476,7 +478,15 @@
       end: function () { tracker.end(); },
       flush: function () { tracker.flush(); },
       detach: function () {
-        try { release(); stop(); } catch (error) { warn('could not stop following the player', error); }
+        try {
+          release();
+          for (var i = 0; i < listening.length; i++) {
+            try { library.off(listening[i].type, listening[i].listener); } catch (ignored) { /* destroyed */ }
+          }
+          listening = [];
+        } catch (error) {
+          warn('could not stop following the player', error);
+        }
       }
     };
     Object.defineProperty(handle, 'sessionId', { get: function () { return tracker.sessionId; } });
@@ -490,6 +500,13 @@
         tracker.detach();
         element = next;
         tracker = follow(next, options, function (filled) { media = filled; refresh(); }, function () {});
+      },
+      on: function (type, handler) {
+        var listener = function () {
+          try { handler.apply(null, arguments); } catch (error) { warn('could not follow ' + library.name + ' (' + type + ')', error); }
+        };
+        library.on(type, listener);
+        listening.push({ type: type, listener: listener });
       }
     };
   }

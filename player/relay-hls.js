@@ -51,22 +51,15 @@
         return inert;
       }
       var names = events(hls);
-      var handlers = [];
       var url = hls.url || null;
       var live;
-      var followed = relay.followAttached(options || {}, function () { return { url: url, live: live }; }, function () {
-        for (var i = 0; i < handlers.length; i++) {
-          try { hls.off(handlers[i].name, handlers[i].handler); } catch (ignored) { /* destroyed */ }
-        }
-        handlers = [];
+      var followed = relay.followAttached(options || {}, function () { return { url: url, live: live }; }, {
+        name: 'hls.js',
+        on: function (name, listener) { hls.on(name, listener); },
+        off: function (name, listener) { hls.off(name, listener); }
       });
-      var on = function (name, handler) {
-        var guarded = function (event, data) {
-          try { handler(data || {}); } catch (error) { warn('could not follow hls.js (' + name + ')', error); }
-        };
-        hls.on(name, guarded);
-        handlers.push({ name: name, handler: guarded });
-      };
+      // hls.js calls its listeners with the event's name and its data.
+      var on = function (name, handler) { followed.on(name, function (event, data) { handler(data || {}); }); };
 
       on(names.levelLoaded, function (data) {
         live = !!(data.details && data.details.live);

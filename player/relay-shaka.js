@@ -39,7 +39,6 @@
         warn('trackShaka() needs a shaka.Player');
         return inert;
       }
-      var handlers = [];
       var read = function (name) {
         try { return typeof player[name] === 'function' ? player[name]() : null; } catch (ignored) { return null; }
       };
@@ -47,20 +46,13 @@
         try { return uri ? new URL(uri, root.location && root.location.href).href : null; } catch (ignored) { return uri; }
       };
       var url = absolute(read('getAssetUri'));
-      var live = read('getAssetUri') ? !!read('isLive') : undefined;
-      var followed = relay.followAttached(options || {}, function () { return { url: url, live: live }; }, function () {
-        for (var i = 0; i < handlers.length; i++) {
-          try { player.removeEventListener(handlers[i].type, handlers[i].handler); } catch (ignored) { /* destroyed */ }
-        }
-        handlers = [];
+      var live = url ? !!read('isLive') : undefined;
+      var followed = relay.followAttached(options || {}, function () { return { url: url, live: live }; }, {
+        name: 'the Shaka player',
+        on: function (type, listener) { player.addEventListener(type, listener); },
+        off: function (type, listener) { player.removeEventListener(type, listener); }
       });
-      var on = function (type, handler) {
-        var guarded = function (event) {
-          try { handler(event || {}); } catch (error) { warn('could not follow the Shaka player (' + type + ')', error); }
-        };
-        player.addEventListener(type, guarded);
-        handlers.push({ type: type, handler: guarded });
-      };
+      var on = function (type, handler) { followed.on(type, function (event) { handler(event || {}); }); };
 
       var attach = function () { followed.attach(read('getMediaElement')); };
       on('onstatechange', function (event) {
