@@ -20,9 +20,14 @@ public sealed class QueueLengths(string connectionString, IReadOnlyList<string> 
                 {
                     var properties = await client.GetPropertiesAsync(CancellationToken.None);
                     var count = properties.Value.ApproximateMessagesCount;
+                    bool spike;
                     lock (_samples)
+                    {
                         _samples[client.Name].Add(count);
-                    if (count >= SpikeAtLeast && count > 3 * _samples[client.Name].Average())
+                        spike = count >= SpikeAtLeast && count > 3 * _samples[client.Name].Average();
+                    }
+
+                    if (spike)
                         await NoteSpikeAsync(client, count);
                 }
                 catch (RequestFailedException)

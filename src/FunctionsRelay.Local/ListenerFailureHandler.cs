@@ -11,16 +11,16 @@ namespace FunctionsRelay.Local;
 internal sealed class ListenerFailureHandler(IHostApplicationLifetime lifetime, ILogger<ListenerFailureHandler> logger) : IWebJobsExceptionHandler
 {
     public Task OnTimeoutExceptionAsync(ExceptionDispatchInfo exceptionInfo, TimeSpan timeoutGracePeriod) =>
-        StopAsync("A queue-triggered function ran past its timeout", exceptionInfo.SourceException);
+        StopAsync("A queue-triggered function ran past its timeout", "Start it again: the message it was handling is handled again then", exceptionInfo.SourceException);
 
     public Task OnUnhandledExceptionAsync(ExceptionDispatchInfo exceptionInfo) =>
-        StopAsync("The queue listener failed", exceptionInfo.SourceException);
+        StopAsync("The queue listener failed", "Start it again once storage can be reached: messages left on the queue are handled then", exceptionInfo.SourceException);
 
-    private Task StopAsync(string what, Exception exception)
+    private Task StopAsync(string what, string then, Exception exception)
     {
         logger.LogError(
-            "{What} ({Error}: {Message}); the relay stops, as the Functions host does (on Azure the platform starts it again). Start it again once storage can be reached: messages left on the queue are handled then",
-            what, exception.GetType().Name, exception.Message);
+            "{What} ({Error}: {Message}); the relay stops, as the Functions host does (on Azure the platform starts it again). {Then}",
+            what, exception.GetType().Name, exception.Message, then);
         lifetime.StopApplication();
         return Task.CompletedTask;
     }
