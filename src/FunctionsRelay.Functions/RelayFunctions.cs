@@ -20,6 +20,7 @@ public sealed class RelayFunctions(
     ScheduleSweeper sweeper,
     TokenService tokens,
     RetentionService retention,
+    MissingStorage missing,
     ILogger<RelayFunctions> logger)
 {
     /// <summary>Players are public clients: anonymous, guarded by validation and CORS.</summary>
@@ -92,20 +93,25 @@ public sealed class RelayFunctions(
         [QueueTrigger("%Relay:ScheduleQueue%-poison", Connection = "AzureWebJobsStorage")] QueueMessage message,
         CancellationToken cancellationToken) => poison.HandleScheduledAsync(message.MessageId, message.Body, cancellationToken);
 
-    /// <summary>Checks that waited in the schedule table and are due now, onto the scheduled queue: every 5 s by default.</summary>
+    /// <summary>
+    /// Checks that waited in the schedule table and are due now, onto the scheduled queue: every 5 s by default. A timer
+    /// whose table is missing says so once (<see cref="MissingStorage"/>), not as a failure every tick.
+    /// </summary>
     [Function("SweepScheduledChecks")]
     public Task SweepScheduledChecks([TimerTrigger("%ScheduleSweepSchedule%")] TimerInfo timer, CancellationToken cancellationToken) =>
-        sweeper.SweepAsync(cancellationToken);
+        missing.RunAsync(sweeper.SweepAsync, cancellationToken);
 
     [Function("RefreshTokens")]
-    public async Task RefreshTokens([TimerTrigger("%TokenRefreshSchedule%")] TimerInfo timer, CancellationToken cancellationToken)
-    {
-        var refreshed = await tokens.RefreshExpiringAsync(cancellationToken);
-        logger.LogInformation("Refreshed {Count} HubSpot tokens ahead of expiry", refreshed);
-    }
+    public Task RefreshTokens([TimerTrigger("%TokenRefreshSchedule%")] TimerInfo timer, CancellationToken cancellationToken) =>
+        missing.RunAsync(async cancellation =>
+        {
+            var refreshed = await tokens.RefreshExpiringAsync(cancellation);
+            if (refreshed > 0)
+                logger.LogInformation("Refreshed {Count} HubSpot tokens ahead of expiry", refreshed);
+        }, cancellationToken);
 
     /// <summary>Deletes closed sessions, dead letters and poisoned messages past <c>Relay__RetentionDays</c>: once a day by default.</summary>
     [Function("DeleteExpired")]
     public Task DeleteExpired([TimerTrigger("%RetentionSchedule%")] TimerInfo timer, CancellationToken cancellationToken) =>
-        retention.DeleteExpiredAsync(cancellationToken);
+        missing.RunAsync(retention.DeleteExpiredAsync, cancellationToken);
 }

@@ -44,6 +44,8 @@ public static class RelayServiceCollectionExtensions
 
         services.AddSingleton(provider => new StorageClients(configuration, provider.GetRequiredService<IOptions<RelayOptions>>()));
         services.AddKeyRing(configuration);
+        services.AddSingleton<RelayStorage>();
+        services.AddSingleton<MissingStorage>();
         services.AddSingleton<ScheduledCheckTable>();
         services.AddSingleton<BeaconQueue>();
         services.AddSingleton<SessionRepository>();
@@ -109,6 +111,12 @@ public static class RelayServiceCollectionExtensions
             services.AddSingleton(provider => new KeyVaultKeyWrap(
                 provider.GetRequiredService<IHttpClientFactory>().CreateClient(nameof(KeyVaultKeyWrap)), provider.GetRequiredService<KeyVaultAccess>(), key));
         }
+        else
+        {
+            // Data Protection warns "No XML encryptor configured" for each key it makes: unwrapped is this setting's
+            // meaning (KeyRingCheck says so once), not a fault to warn of at every start on a fresh Azurite.
+            services.Configure<LoggerFilterOptions>(options => options.AddFilter(typeof(XmlKeyManager).FullName, LogLevel.Error));
+        }
 
         services.AddHostedService<KeyRingCheck>();
         services.AddSingleton<IConfigureOptions<KeyManagementOptions>>(provider => new ConfigureOptions<KeyManagementOptions>(options =>
@@ -123,10 +131,13 @@ public static class RelayServiceCollectionExtensions
     }
 
     /// <summary>
-    /// Creates the queues and tables at start where they may be missing: the local host and tests. Not on Azure, where the
-    /// deployment creates them (Bicep) and Flex Consumption gives an app 30 s to start.
+    /// Makes the queues and tables that are missing when the host starts: before its triggers run (the local host and
+    /// tests), or <paramref name="inBackground"/> (the Functions app, whose worker must be ready within seconds; on Azure
+    /// the deployment has made them, and the check costs two listings).
     /// </summary>
-    public static IServiceCollection AddStorageCreation(this IServiceCollection services) => services.AddHostedService<StorageInitializer>();
+    public static IServiceCollection AddStorageCreation(this IServiceCollection services, bool inBackground = false) =>
+        services.AddHostedService(provider => new StorageInitializer(
+            provider.GetRequiredService<RelayStorage>(), inBackground, provider.GetRequiredService<ILogger<StorageInitializer>>()));
 
     private static void ConfigureHubSpotClient(IServiceProvider provider, HttpClient client)
     {
@@ -179,42 +190,64 @@ public static class RelayServiceCollectionExtensions
     }
 }
 
-/// <summary>Creates the queues and tables if they are missing, when the host starts.</summary>
-internal sealed class StorageInitializer(
-    BeaconQueue queue,
-    ScheduledCheckTable waitingChecks,
-    SessionRepository sessions,
-    DeadLetterStore deadLetters,
-    PortalTokenStore tokens,
-    MediaObjectStore mediaObjects,
-    QuotaStore quotas,
-    PoisonedMessageStore poisoned,
-    DeliveryFigures figures,
-    ILogger<StorageInitializer> logger) : Microsoft.Extensions.Hosting.IHostedService
+/// <summary>
+/// Makes the queues and tables that are missing when a host starts. <paramref name="inBackground"/>: without holding the
+/// start up (the Functions app: its worker must answer the host within seconds, and on Azure the deployment has made them
+/// already); otherwise before the host's triggers start (the local host and tests).
+/// </summary>
+internal sealed class StorageInitializer(RelayStorage storage, bool inBackground, ILogger<StorageInitializer> logger) : Microsoft.Extensions.Hosting.IHostedService, IDisposable
 {
-    public async Task StartAsync(CancellationToken cancellationToken)
+    private readonly CancellationTokenSource _stopping = new();
+
+    public Task StartAsync(CancellationToken cancellationToken)
     {
-        await queue.CreateIfNotExistsAsync(cancellationToken);
-        await waitingChecks.CreateIfNotExistsAsync(cancellationToken);
-        await sessions.CreateIfNotExistsAsync(cancellationToken);
-        await deadLetters.CreateIfNotExistsAsync(cancellationToken);
-        await tokens.CreateIfNotExistsAsync(cancellationToken);
-        await mediaObjects.CreateIfNotExistsAsync(cancellationToken);
-        await quotas.CreateIfNotExistsAsync(cancellationToken);
-        await poisoned.CreateIfNotExistsAsync(cancellationToken);
-        await figures.CreateIfNotExistsAsync(cancellationToken);
-        logger.LogInformation("Storage ready: queues {Queue} and {Poison}; tables", queue.Queue.Name, queue.PoisonQueue.Name);
+        if (!inBackground)
+            return CreateAsync(throwOnFailure: true, cancellationToken);
+        _ = Task.Run(() => CreateAsync(throwOnFailure: false, _stopping.Token), CancellationToken.None);
+        return Task.CompletedTask;
     }
 
-    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    private async Task CreateAsync(bool throwOnFailure, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var made = await storage.CreateMissingAsync(cancellationToken);
+            logger.LogInformation(
+                "Storage ready: {Storage}{Made}", storage.Describe(), made.Count == 0 ? "" : $" (made {string.Join(", ", made)})");
+        }
+        catch (Exception ex) when (!throwOnFailure && !cancellationToken.IsCancellationRequested)
+        {
+            // An identity that may not list or make them (the deployment made them), or storage out of reach: said once.
+            logger.LogWarning(
+                "The relay could not check or make its queues and tables ({Reason}); it goes on with what storage has: {Storage}",
+                (ex as Azure.RequestFailedException)?.ErrorCode ?? ex.GetType().Name,
+                storage.Describe());
+        }
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken)
+    {
+        _stopping.Cancel();
+        return Task.CompletedTask;
+    }
+
+    public void Dispose() => _stopping.Dispose();
 }
 
 /// <summary>Reads the key ring when a host starts: one that this relay's settings cannot use stops it there (<see cref="KeyRingMisconfiguredException"/>).</summary>
-internal sealed class KeyRingCheck(IKeyManager keys) : Microsoft.Extensions.Hosting.IHostedService
+internal sealed class KeyRingCheck(IKeyManager keys, IServiceProvider services, IOptions<RelayOptions> options, ILogger<KeyRingCheck> logger)
+    : Microsoft.Extensions.Hosting.IHostedService
 {
     public Task StartAsync(CancellationToken cancellationToken)
     {
         _ = keys.GetAllKeys();
+        if (services.GetService<KeyVaultKeyWrap>() is null)
+        {
+            logger.LogInformation(
+                "The token key ring (table {KeysTable}) is stored unwrapped: no Relay__KeyRingKeyUri (the deployment sets one; docs/security.md)",
+                options.Value.KeysTable);
+        }
+
         return Task.CompletedTask;
     }
 

@@ -1,10 +1,13 @@
+using FunctionsRelay.Infrastructure.Storage;
+
 namespace FunctionsRelay.Local;
 
 /// <summary>
 /// A timer of the Functions app, as the local host runs it: <see cref="RunOnceAsync"/> every interval (and at start when
-/// <paramref name="atStart"/>), a failure logged and tried again at the next tick rather than stopping the host.
+/// <paramref name="atStart"/>), a failure logged and tried again at the next tick rather than stopping the host; a missing
+/// queue or table logged once by name, as the Functions app's timers do.
 /// </summary>
-internal abstract class PeriodicWorker(TimeSpan interval, bool atStart, TimeProvider time, ILogger logger) : BackgroundService
+internal abstract class PeriodicWorker(TimeSpan interval, bool atStart, TimeProvider time, ILogger logger, MissingStorage missing) : BackgroundService
 {
     /// <summary>What the run does, said in the warning when it fails ("The token refresh").</summary>
     protected abstract string What { get; }
@@ -28,7 +31,7 @@ internal abstract class PeriodicWorker(TimeSpan interval, bool atStart, TimeProv
     {
         try
         {
-            await RunOnceAsync(stoppingToken);
+            await missing.RunAsync(RunOnceAsync, stoppingToken);
         }
         catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
         {

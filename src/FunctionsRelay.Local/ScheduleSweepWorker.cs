@@ -1,3 +1,4 @@
+using FunctionsRelay.Infrastructure.Storage;
 using FunctionsRelay.Infrastructure;
 using FunctionsRelay.Infrastructure.Processing;
 using Microsoft.Extensions.Options;
@@ -5,8 +6,8 @@ using Microsoft.Extensions.Options;
 namespace FunctionsRelay.Local;
 
 /// <summary>The schedule sweep on the local host, every <c>Relay__ScheduleSweepInterval</c> (the Functions app: <c>ScheduleSweepSchedule</c>).</summary>
-internal sealed class ScheduleSweepWorker(ScheduleSweeper sweeper, IOptions<RelayOptions> options, TimeProvider time, ILogger<ScheduleSweepWorker> logger)
-    : PeriodicWorker(options.Value.ScheduleSweepInterval, atStart: false, time, logger)
+internal sealed class ScheduleSweepWorker(ScheduleSweeper sweeper, IOptions<RelayOptions> options, TimeProvider time, ILogger<ScheduleSweepWorker> logger, MissingStorage missing)
+    : PeriodicWorker(options.Value.ScheduleSweepInterval, atStart: false, time, logger, missing)
 {
     protected override string What => "Sweeping the due checks onto the queue";
 

@@ -1,3 +1,4 @@
+using FunctionsRelay.Infrastructure.Storage;
 using FunctionsRelay.Infrastructure;
 using FunctionsRelay.Infrastructure.HubSpot;
 using Microsoft.Extensions.Options;
@@ -5,8 +6,8 @@ using Microsoft.Extensions.Options;
 namespace FunctionsRelay.Local;
 
 /// <summary>The token refresh timer on the local host: refreshes every token expiring within the window, every interval.</summary>
-internal sealed class TokenRefreshWorker(TokenService tokens, IOptions<HubSpotOptions> options, TimeProvider time, ILogger<TokenRefreshWorker> logger)
-    : PeriodicWorker(options.Value.RefreshInterval, atStart: true, time, logger)
+internal sealed class TokenRefreshWorker(TokenService tokens, IOptions<HubSpotOptions> options, TimeProvider time, ILogger<TokenRefreshWorker> logger, MissingStorage missing)
+    : PeriodicWorker(options.Value.RefreshInterval, atStart: true, time, logger, missing)
 {
     private readonly ILogger _logger = logger;
 

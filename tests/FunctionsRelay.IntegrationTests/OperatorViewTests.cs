@@ -98,7 +98,7 @@ public sealed class OperatorViewTests(Azurite azurite) : WithFakeHubSpot
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseTestServer();
         // This test asks only for the page, which never reads the report.
-        builder.Services.AddSingleton(_ => new FunctionsRelay.Infrastructure.Http.OperatorViewEndpoint(report: null!));
+        builder.Services.AddSingleton(_ => new FunctionsRelay.Infrastructure.Http.OperatorViewEndpoint(report: null!, missing: null!, Microsoft.Extensions.Logging.Abstractions.NullLogger<FunctionsRelay.Infrastructure.Http.OperatorViewEndpoint>.Instance));
         await using var app = builder.Build();
         // As the connection would say: the address the request came from.
         app.Use((context, next) =>

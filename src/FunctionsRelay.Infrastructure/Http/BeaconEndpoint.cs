@@ -23,6 +23,7 @@ public sealed class BeaconEndpoint(
     IOptions<BeaconLimits> limits,
     IOptions<RelayOptions> relay,
     RelayMetrics metrics,
+    MissingStorage missing,
     ILogger<BeaconEndpoint> logger)
 {
     public const string Route = "beacons";
@@ -93,6 +94,12 @@ public sealed class BeaconEndpoint(
             return result.IsValid
                 ? Results.Json(accepted, statusCode: StatusCodes.Status202Accepted)
                 : Results.Json(new { errors = result.Errors }, statusCode: result.Status);
+        }
+        catch (Exception ex) when (MissingStorage.IsMissing(ex) && !cancellationToken.IsCancellationRequested)
+        {
+            metrics.RequestRefused("storage_missing");
+            request.HttpContext.Response.Headers.RetryAfter = "30";
+            return Errors(StatusCodes.Status503ServiceUnavailable, $"storage: {await missing.DescribeAsync(cancellationToken)} in the relay's storage; send the beacons again later");
         }
         catch (Exception ex) when (StorageClients.IsUnavailable(ex) && !cancellationToken.IsCancellationRequested)
         {

@@ -1,6 +1,8 @@
 using System.Reflection;
+using FunctionsRelay.Infrastructure.Storage;
 using FunctionsRelay.Infrastructure.Telemetry;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
 
 namespace FunctionsRelay.Infrastructure.Http;
 
@@ -11,7 +13,7 @@ namespace FunctionsRelay.Infrastructure.Http;
 /// The page reads its figures at <see cref="HealthRoute"/> relative to itself, so it works under either host's prefix
 /// (<c>/operator</c> locally, <c>/api/operator</c> on Azure) and carries its query (the key) along.
 /// </summary>
-public sealed class OperatorViewEndpoint(PortalHealthReport report)
+public sealed class OperatorViewEndpoint(PortalHealthReport report, MissingStorage missing, ILogger<OperatorViewEndpoint> logger)
 {
     public const string Route = "operator";
 
@@ -40,7 +42,22 @@ public sealed class OperatorViewEndpoint(PortalHealthReport report)
             portal = id;
         }
 
-        var (at, portals) = await report.ReadAsync(portal, cancellationToken);
-        return Results.Json(new { at, latencyBuckets = RelayMetrics.LatencyBuckets, portals });
+        try
+        {
+            var (at, portals) = await report.ReadAsync(portal, cancellationToken);
+            return Results.Json(new { at, latencyBuckets = RelayMetrics.LatencyBuckets, portals });
+        }
+        catch (Exception ex) when (MissingStorage.IsMissing(ex) && !cancellationToken.IsCancellationRequested)
+        {
+            return Unavailable($"storage: {await missing.DescribeAsync(cancellationToken)} in the relay's storage");
+        }
+        catch (Exception ex) when (StorageClients.IsUnavailable(ex) && !cancellationToken.IsCancellationRequested)
+        {
+            logger.LogWarning(ex, "The operator view could not read the relay's storage");
+            return Unavailable("storage: the relay's storage is unavailable; try again shortly");
+        }
     }
+
+    private static IResult Unavailable(string error) =>
+        Results.Json(new { errors = new[] { error } }, statusCode: StatusCodes.Status503ServiceUnavailable);
 }

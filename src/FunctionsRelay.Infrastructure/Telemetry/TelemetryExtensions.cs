@@ -5,6 +5,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using OpenTelemetry.Logs;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Trace;
 
@@ -13,12 +14,19 @@ namespace FunctionsRelay.Infrastructure.Telemetry;
 public static class TelemetryExtensions
 {
     /// <summary>
-    /// Exports the relay's counters to the metrics table (<see cref="MetricsTableExporter"/>), and them and the HubSpot and
-    /// storage calls (traces) with OpenTelemetry: to Application Insights
+    /// Exports the relay's counters to the metrics table (<see cref="MetricsTableExporter"/>), and them, the HubSpot and
+    /// storage calls (traces) and the relay's log lines with OpenTelemetry: to Application Insights
     /// when <c>APPLICATIONINSIGHTS_CONNECTION_STRING</c> is set (as the app's managed identity when
     /// <c>APPLICATIONINSIGHTS_AUTHENTICATION_STRING</c> names one: local auth is off), else to an OTLP endpoint when
-    /// <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> is set, else to the console when <c>Telemetry__Console</c> is true, else nowhere.
+    /// <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> is set, else counters and traces to the console when <c>Telemetry__Console</c>
+    /// is true, else nowhere (log lines then go to the host's own console: <see cref="ExportsLogs"/>).
     /// </summary>
+    /// <remarks>
+    /// The log lines are the relay's to export: the Functions app declares that its worker sends its own telemetry
+    /// (<c>UseFunctionsWorkerDefaults</c>, capability <c>WorkerOpenTelemetryEnabled</c>), and then neither the worker
+    /// passes its log lines to the Functions host nor the host forwards them. The alerts of the deployment read them in
+    /// Application Insights' <c>traces</c>, each line's formatted message as <c>message</c>.
+    /// </remarks>
     public static IServiceCollection AddRelayTelemetry(this IServiceCollection services, IConfiguration configuration)
     {
         var applicationInsights = configuration["APPLICATIONINSIGHTS_CONNECTION_STRING"];
@@ -26,6 +34,15 @@ public static class TelemetryExtensions
         var otlp = !string.IsNullOrWhiteSpace(configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]);
         var console = configuration.GetValue<bool>("Telemetry:Console");
         services.AddOpenTelemetry()
+            .WithLogging(
+                logging =>
+                {
+                    if (!string.IsNullOrWhiteSpace(applicationInsights))
+                        logging.AddAzureMonitorLogExporter(o => (o.ConnectionString, o.Credential) = (applicationInsights, credential));
+                    else if (otlp)
+                        logging.AddOtlpExporter();
+                },
+                options => options.IncludeFormattedMessage = true)
             .WithMetrics(metrics =>
             {
                 metrics.AddMeter(RelayMetrics.MeterName).AddHttpClientInstrumentation();
@@ -59,6 +76,14 @@ public static class TelemetryExtensions
             });
         return services;
     }
+
+    /// <summary>
+    /// Whether the relay's log lines leave the process by OpenTelemetry (Application Insights or OTLP): where they do not,
+    /// a host writes them to its console (the Functions app's worker to its standard output, which <c>func start</c> and
+    /// the Functions host show).
+    /// </summary>
+    public static bool ExportsLogs(IConfiguration configuration) =>
+        !string.IsNullOrWhiteSpace(configuration["APPLICATIONINSIGHTS_CONNECTION_STRING"]) || !string.IsNullOrWhiteSpace(configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]);
 
     /// <summary>
     /// <c>ClientId=&lt;id&gt;;Authorization=AAD</c> (what the deployment sets): that user-assigned identity; <c>Authorization=AAD</c>

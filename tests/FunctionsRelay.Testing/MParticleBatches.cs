@@ -4,7 +4,7 @@ using FunctionsRelay.Domain.Beacons;
 using FunctionsRelay.Domain.HubSpot;
 using FunctionsRelay.Domain.Sessions;
 
-namespace FunctionsRelay.IntegrationTests;
+namespace FunctionsRelay.Testing;
 
 /// <summary>
 /// Event batches as mParticle's Webhook output forwards them (mParticle's JSON reference, "Differences between incoming
@@ -13,7 +13,7 @@ namespace FunctionsRelay.IntegrationTests;
 /// string, as the Roku SDK sends only string attributes (<c>mParticleCore.brs</c>, <c>sendMediaMessage</c>); its Seek
 /// Start and Seek End lose <c>seek_position</c> for that reason.
 /// </summary>
-internal static class MParticleBatches
+public static class MParticleBatches
 {
     public const string ContentId = "episode-7";
 
