@@ -11,7 +11,8 @@ public sealed class QueueLengths(string connectionString, IReadOnlyList<string> 
 
     public async Task SampleAsync(TimeSpan interval, CancellationToken cancellationToken)
     {
-        var clients = queues.Select(q => new QueueClient(connectionString, q)).ToList();
+        // Base64, as the relay writes its messages (and the Functions queue trigger reads them): peeked bodies decode as relay messages.
+        var clients = queues.Select(q => new QueueClient(connectionString, q, new QueueClientOptions { MessageEncoding = QueueMessageEncoding.Base64 })).ToList();
         while (!cancellationToken.IsCancellationRequested)
         {
             foreach (var client in clients)

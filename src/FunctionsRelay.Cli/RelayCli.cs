@@ -112,7 +112,26 @@ public static class RelayCli
             await output.WriteLineAsync($"relay: {problem.Message}");
             return Usage;
         }
+        catch (Exception ex) when (MissingStorage.IsMissing(ex))
+        {
+            await output.WriteLineAsync($"relay: the relay's storage has no such queue or table ({(ex as Azure.RequestFailedException)?.ErrorCode}): start the relay once (it makes them), or check AzureWebJobsStorage and the Relay__*Table and Relay__*Queue settings");
+            return Failed;
+        }
+        catch (Exception ex) when (StorageClients.IsUnavailable(ex) && !cancellationToken.IsCancellationRequested)
+        {
+            await output.WriteLineAsync($"relay: the relay's storage could not be reached or refused the request ({StorageProblem(ex)}): check AzureWebJobsStorage (for Azurite: UseDevelopmentStorage=true, with Azurite running)");
+            return Failed;
+        }
     }
+
+    /// <summary>What storage said, without the request: its error code and status, or why there was no answer.</summary>
+    private static string StorageProblem(Exception ex) => ex switch
+    {
+        Azure.RequestFailedException { Status: 0, InnerException: { } cause } => StorageProblem(cause),
+        Azure.RequestFailedException failed => $"{failed.Status} {failed.ErrorCode}".Trim(),
+        AggregateException aggregate when aggregate.InnerExceptions.Count > 0 => StorageProblem(aggregate.InnerExceptions[0]),
+        _ => ex.GetType().Name + (ex.InnerException is { } inner ? ": " + inner.Message : ": " + ex.Message),
+    };
 
     /// <summary>A setting the command cannot run with, however deep Data Protection wrapped it.</summary>
     private static Exception? SettingsProblem(Exception? ex) => ex switch
@@ -318,14 +337,13 @@ public static class RelayCli
     {
         static string ByName(IReadOnlyDictionary<string, long> counts) =>
             counts.Count == 0 ? "" : " (" + string.Join(", ", counts.Select(count => $"{count.Key} {count.Value}")) + ")";
-        static string Seconds(double? seconds) => seconds is { } value ? value.ToString("0.##", CultureInfo.InvariantCulture) + " s" : "-";
         return string.Create(
             CultureInfo.InvariantCulture,
             $"beacons {figures["beacons.accepted"]} accepted, {figures.Total("requests.refused")} requests refused{ByName(figures.By("requests.refused"))}; " +
             $"sessions {figures["sessions.opened"]} opened, {figures.Total("sessions.closed")} closed; " +
             $"events {figures["events.decided"]} decided, {figures.Delivered} delivered, {figures["events.dead_lettered"]} dead-lettered; " +
             $"anonymous viewers: {figures["sessions.held"]} sessions held, {figures.Total("events.dropped")} events dropped; " +
-            $"latency p50 {Seconds(figures.P50)}, p95 {Seconds(figures.P95)}; HubSpot answers{(figures.By("hubspot.answers") is { Count: > 0 } answers ? ByName(answers) : " none")}; " +
+            $"latency p50 {figures.P50Shown}, p95 {figures.P95Shown}; HubSpot answers{(figures.By("hubspot.answers") is { Count: > 0 } answers ? ByName(answers) : " none")}; " +
             $"poisoned {figures["messages.poisoned"]}");
     }
 

@@ -68,7 +68,8 @@ public sealed class OperatorViewTests(Azurite azurite) : WithFakeHubSpot
             Assert.Equal("wrong_key: 1", Figure("refused-by-reason"));
             Assert.Equal("2xx: 10, 429: 1", Figure("answers"));
             Assert.Equal("0 / 0", Figure("held"));
-            Assert.Matches(@"^[\d.]+ s / [\d.]+ s$", Figure("latency"));
+            // The page shows the latencies as relay status does: one rounding (FigureTotals.ShownSeconds).
+            Assert.Equal($"{hour.P50Shown} / {hour.P95Shown}", Figure("latency"));
             Assert.Equal(("Token: " + health.State.Token, "1", "0", "0"), (Figure("token"), Figure("closed"), Figure("outbox"), Figure("dead-letters")));
             var plots = shown.GetProperty(range).GetProperty("plots");
             Assert.True(Marks(plots, "volume", "beaconsAccepted") >= 1 && Marks(plots, "volume", "eventsDelivered") == 1, plots.ToString());
@@ -80,7 +81,7 @@ public sealed class OperatorViewTests(Azurite azurite) : WithFakeHubSpot
         var (exit, output) = await Cli.RunAsync(host.Services, "status", "--portal", Portal.ToString(CultureInfo.InvariantCulture));
         Assert.Equal(RelayCli.Done, exit);
         Assert.Contains(
-            "last hour: beacons 10 accepted, 1 requests refused (wrong_key 1); sessions 1 opened, 1 closed; events 7 decided, 7 delivered, 0 dead-lettered; anonymous viewers: 0 sessions held, 0 events dropped; latency p50 ",
+            $"last hour: beacons 10 accepted, 1 requests refused (wrong_key 1); sessions 1 opened, 1 closed; events 7 decided, 7 delivered, 0 dead-lettered; anonymous viewers: 0 sessions held, 0 events dropped; latency p50 {hour.P50Shown}, p95 {hour.P95Shown}; ",
             output,
             StringComparison.Ordinal);
         Assert.Contains("HubSpot answers (2xx 10, 429 1); poisoned 0", output, StringComparison.Ordinal);
@@ -98,7 +99,7 @@ public sealed class OperatorViewTests(Azurite azurite) : WithFakeHubSpot
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseTestServer();
         // This test asks only for the page, which never reads the report.
-        builder.Services.AddSingleton(_ => new FunctionsRelay.Infrastructure.Http.OperatorViewEndpoint(report: null!, missing: null!, Microsoft.Extensions.Logging.Abstractions.NullLogger<FunctionsRelay.Infrastructure.Http.OperatorViewEndpoint>.Instance));
+        builder.Services.AddSingleton(_ => new FunctionsRelay.Infrastructure.Http.OperatorViewEndpoint(report: null!, missing: null!, hubSpot: null!, Microsoft.Extensions.Logging.Abstractions.NullLogger<FunctionsRelay.Infrastructure.Http.OperatorViewEndpoint>.Instance));
         await using var app = builder.Build();
         // As the connection would say: the address the request came from.
         app.Use((context, next) =>
@@ -139,5 +140,32 @@ public sealed class OperatorViewTests(Azurite azurite) : WithFakeHubSpot
 
         buckets[^1] = 3;
         Assert.Equal(RelayMetrics.LatencyBuckets[^1], FigureTotals.LatencyPercentile(buckets, 0.95));
+    }
+
+    [Theory]
+    [InlineData(0.975, "0.98 s")] // the binary 0.97499... is 975 ms: half a hundredth, rounded up as relay status always did
+    [InlineData(0.004, "0.00 s")]
+    [InlineData(9.995, "10 s")]
+    [InlineData(61.5, "62 s")]
+    [InlineData(150.0, "2.5 min")]
+    [InlineData(null, "-")]
+    public void A_latency_is_shown_one_way_rounded_half_up_from_whole_milliseconds(double? seconds, string shown) =>
+        Assert.Equal(shown, FigureTotals.ShownSeconds(seconds));
+
+    [Fact]
+    public async Task A_dry_runs_portal_without_a_token_is_not_shown_as_a_fault()
+    {
+        using var host = new RelayHost(azurite, hubSpot: null);
+        Assert.Equal(HttpStatusCode.Accepted, (await host.Client.PostAsync("/api/beacons", SessionBeacons.Typical(Portal + 1, "dry-shown").Content())).StatusCode);
+        await host.EventuallyAsync(
+            () => host.Service<PortalHealthReport>().ReadAsync(Portal + 1, CancellationToken.None).GetAwaiter().GetResult().Portals is [{ State.ClosedSessions: 1 }],
+            "the dry run's session closed");
+
+        var shown = await BrowserScript.RunAsync(
+            "operator-view.mjs", host.Client.BaseAddress!.ToString().TrimEnd('/'), (Portal + 1).ToString(CultureInfo.InvariantCulture), BrowserScript.Artifacts);
+
+        var hour = shown.GetProperty("hour");
+        Assert.Equal("Token: not installed", hour.GetProperty("figures").GetProperty("token").GetString());
+        Assert.DoesNotContain("disconnected", hour.GetProperty("tokenClass").GetString(), StringComparison.Ordinal);
     }
 }

@@ -3,6 +3,7 @@ using FunctionsRelay.Infrastructure.Storage;
 using FunctionsRelay.Infrastructure.Telemetry;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace FunctionsRelay.Infrastructure.Http;
 
@@ -13,7 +14,7 @@ namespace FunctionsRelay.Infrastructure.Http;
 /// The page reads its figures at <see cref="HealthRoute"/> relative to itself, so it works under either host's prefix
 /// (<c>/operator</c> locally, <c>/api/operator</c> on Azure) and carries its query (the key) along.
 /// </summary>
-public sealed class OperatorViewEndpoint(PortalHealthReport report, MissingStorage missing, ILogger<OperatorViewEndpoint> logger)
+public sealed class OperatorViewEndpoint(PortalHealthReport report, MissingStorage missing, IOptions<HubSpotOptions> hubSpot, ILogger<OperatorViewEndpoint> logger)
 {
     public const string Route = "operator";
 
@@ -45,7 +46,7 @@ public sealed class OperatorViewEndpoint(PortalHealthReport report, MissingStora
         try
         {
             var (at, portals) = await report.ReadAsync(portal, cancellationToken);
-            return Results.Json(new { at, latencyBuckets = RelayMetrics.LatencyBuckets, portals });
+            return Results.Json(new { at, dryRun = hubSpot.Value.DryRun, latencyBuckets = RelayMetrics.LatencyBuckets, portals });
         }
         catch (Exception ex) when (MissingStorage.IsMissing(ex) && !cancellationToken.IsCancellationRequested)
         {

@@ -28,6 +28,29 @@ public sealed record FigureTotals(IReadOnlyDictionary<string, long> Counts, IRea
 
     public double? P95 => LatencyPercentile(Latency, 0.95);
 
+    /// <summary>The latencies as the operator view and <c>relay status</c> both show them (<see cref="ShownSeconds"/>).</summary>
+    public string P50Shown => ShownSeconds(P50);
+
+    public string P95Shown => ShownSeconds(P95);
+
+    /// <summary>
+    /// A latency for people: to the hundredth of a second under 10 s, whole seconds under 2 minutes, else minutes to a
+    /// tenth; rounded half away from zero from whole milliseconds, so that 0.975 s is 0.98 s wherever it is shown.
+    /// </summary>
+    public static string ShownSeconds(double? seconds)
+    {
+        if (seconds is not { } value)
+            return "-";
+        var ms = Math.Round(value * 1000, MidpointRounding.AwayFromZero);
+        var hundredths = Math.Round(ms / 10, MidpointRounding.AwayFromZero);
+        if (hundredths < 1000)
+            return (hundredths / 100).ToString("0.00", CultureInfo.InvariantCulture) + " s";
+        var whole = Math.Round(ms / 1000, MidpointRounding.AwayFromZero);
+        return whole < 120
+            ? whole.ToString("0", CultureInfo.InvariantCulture) + " s"
+            : (Math.Round(ms / 6000, MidpointRounding.AwayFromZero) / 10).ToString("0.0", CultureInfo.InvariantCulture) + " min";
+    }
+
     public FigureTotals Plus(FigureTotals other)
     {
         var counts = new Dictionary<string, long>(Counts);

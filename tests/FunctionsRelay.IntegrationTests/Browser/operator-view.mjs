@@ -43,7 +43,8 @@ try {
       });
       plots[plot.getAttribute('data-plot')] = marks;
     });
-    return { figures, plots };
+    const token = card.querySelector('[data-figure="token"]');
+    return { figures, plots, tokenClass: token ? token.className : null };
   }, portalId);
 
   await page.goto(`${baseUrl}/operator${query}`);
