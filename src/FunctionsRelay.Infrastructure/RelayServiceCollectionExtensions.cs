@@ -195,15 +195,20 @@ public static class RelayServiceCollectionExtensions
 /// start up (the Functions app: its worker must answer the host within seconds, and on Azure the deployment has made them
 /// already); otherwise before the host's triggers start (the local host and tests).
 /// </summary>
-internal sealed class StorageInitializer(RelayStorage storage, bool inBackground, ILogger<StorageInitializer> logger) : Microsoft.Extensions.Hosting.IHostedService, IDisposable
+internal sealed class StorageInitializer(RelayStorage storage, bool inBackground, ILogger<StorageInitializer> logger) : Microsoft.Extensions.Hosting.IHostedService
 {
-    private readonly CancellationTokenSource _stopping = new();
+    /// <summary>Long enough for storage's retries; a check that outlasts it says why and leaves the rest to the deployment.</summary>
+    private static readonly TimeSpan BackgroundLimit = TimeSpan.FromMinutes(2);
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
         if (!inBackground)
             return CreateAsync(throwOnFailure: true, cancellationToken);
-        _ = Task.Run(() => CreateAsync(throwOnFailure: false, _stopping.Token), CancellationToken.None);
+        _ = Task.Run(async () =>
+        {
+            using var limit = new CancellationTokenSource(BackgroundLimit);
+            await CreateAsync(throwOnFailure: false, limit.Token);
+        }, CancellationToken.None);
         return Task.CompletedTask;
     }
 
@@ -215,7 +220,7 @@ internal sealed class StorageInitializer(RelayStorage storage, bool inBackground
             logger.LogInformation(
                 "Storage ready: {Storage}{Made}", storage.Describe(), made.Count == 0 ? "" : $" (made {string.Join(", ", made)})");
         }
-        catch (Exception ex) when (!throwOnFailure && !cancellationToken.IsCancellationRequested)
+        catch (Exception ex) when (!throwOnFailure)
         {
             // An identity that may not list or make them (the deployment made them), or storage out of reach: said once.
             logger.LogWarning(
@@ -225,13 +230,7 @@ internal sealed class StorageInitializer(RelayStorage storage, bool inBackground
         }
     }
 
-    public Task StopAsync(CancellationToken cancellationToken)
-    {
-        _stopping.Cancel();
-        return Task.CompletedTask;
-    }
-
-    public void Dispose() => _stopping.Dispose();
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }
 
 /// <summary>Reads the key ring when a host starts: one that this relay's settings cannot use stops it there (<see cref="KeyRingMisconfiguredException"/>).</summary>

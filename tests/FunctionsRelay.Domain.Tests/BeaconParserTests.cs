@@ -137,6 +137,43 @@ public class BeaconParserTests
     }
 
     [Fact]
+    public void Player_summaries_count_as_the_sessions_they_name()
+    {
+        // A summary alone makes a session (and a queue message) of its own: 500 of them were 500 sessions past the limit.
+        var summaries = Enumerable.Range(0, 21).Select(i => SummaryOf($"summary-only-{i}")).ToList();
+        var twenty = $$"""{"events":[{{string.Join(",", summaries.Take(20))}}]}""";
+        var many = $$"""{"events":[{{string.Join(",", summaries)}}]}""";
+
+        Assert.Equal(20, Parse(twenty).Summaries.Count);
+        Assert.Equal("beacons: name 21 sessions; at most 20 are accepted in one request (a page's players send one session each)", OnlyError(many));
+    }
+
+    [Fact]
+    public void A_backends_request_is_bounded_by_its_bytes_not_by_a_pages_counts()
+    {
+        var beacons = Enumerable.Range(0, 600).Select(i => With("sessionId", $"\"backend-{i}\"")).ToList();
+        var body = Encoding.UTF8.GetBytes("[" + string.Join(",", beacons) + "]");
+        var limits = new BeaconLimits { MaxSourceBodyBytes = body.Length };
+
+        var trusted = new BeaconParser(limits).Parse(body, Now, trusted: true);
+        var page = new BeaconParser(limits).Parse(body, Now);
+        var tooLarge = new BeaconParser(new BeaconLimits { MaxSourceBodyBytes = body.Length - 1, MaxBodyBytes = 1000 }).Parse(body, Now, trusted: true);
+
+        Assert.True(trusted.IsValid, string.Join("; ", trusted.Errors));
+        Assert.Equal(600, trusted.Beacons.Select(b => b.SessionId).Distinct().Count());
+        Assert.False(page.IsValid);
+        Assert.Equal($"body: is {body.Length} bytes; at most {body.Length - 1} are accepted", Assert.Single(tooLarge.Errors).ToString());
+    }
+
+    /// <summary>An mParticle "Media Session Summary" of its own session.</summary>
+    private static string SummaryOf(string sessionId) => SummaryEvent.Replace("SESSION", sessionId, StringComparison.Ordinal);
+
+    private const string SummaryEvent = """
+        {"event_type":"custom_event","data":{"custom_event_type":"media","event_name":"Media Session Summary","timestamp_unixtime_ms":"1760000000000",
+         "custom_attributes":{"media_session_id":"SESSION","hubspot_portal_id":"4242","media_content_time_spent":"31300","media_content_complete":"false"}}}
+        """;
+
+    [Fact]
     public void Strings_longer_than_the_limit_are_rejected()
     {
         var error = OnlyError(With("media", $$"""{"externalId":"v","name":"{{new string('x', 2049)}}"}"""));

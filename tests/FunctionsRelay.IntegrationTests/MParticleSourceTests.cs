@@ -141,6 +141,45 @@ public sealed class MParticleSourceTests(Azurite azurite) : WithFakeHubSpot
     }
 
     [Fact]
+    public async Task A_send_as_batch_of_forty_viewers_is_taken_whole_past_a_pages_counts_and_body_size()
+    {
+        // mParticle's Webhook output sends many viewers' batches at once and does not send a refused request again: a
+        // page's bounds (20 sessions, 500 events, 256 KiB) would lose them all.
+        var (relay, key) = await StartAsync();
+        using var host = relay;
+        var viewers = Enumerable.Range(1, 40).Select(i => (Session: $"batch40-{i}", Email: $"batch{i}@example.com")).ToList();
+        foreach (var viewer in viewers)
+            HubSpot.AddContactWithEmail(Portal, viewer.Email);
+        var json = MParticleBatches.Json(viewers.Select(v => MParticleBatches.RokuSession(v.Session, StartMs, email: v.Email)).ToList());
+        Assert.True(Encoding.UTF8.GetByteCount(json) > 256 * 1024, "the batches are over a page's 256 KiB");
+
+        var (status, body) = await PostAsync(host, json, $"Bearer {key}");
+
+        Assert.Equal(HttpStatusCode.Accepted, status);
+        Assert.Equal(40 * 16, body.GetProperty("accepted").GetInt32());
+        // Every viewer's session is kept with its events decided (they then reach HubSpot at the portal's pace).
+        var sessions = host.Service<SessionRepository>();
+        await host.EventuallyAsync(
+            () => viewers.All(v => sessions.GetAsync(Portal, v.Session, CancellationToken.None).GetAwaiter().GetResult()?.Session is { IsClosed: true, Decided: not FunctionsRelay.Domain.Sessions.DecidedEvents.None }),
+            "all forty sessions merged, closed and their events decided");
+        await host.EventuallyAsync(() => HubSpot.EventsOf(viewers[0].Session).Any(e => e.Key == "played"), "the first viewer's played event at HubSpot");
+    }
+
+    [Fact]
+    public async Task A_source_request_without_a_key_that_counts_is_refused_before_its_body_is_read()
+    {
+        var (relay, _) = await StartAsync();
+        using var host = relay;
+        // Larger than any body the relay takes: read first, it would be answered 413.
+        var huge = "[" + new string(' ', 6 * 1024 * 1024) + "]";
+
+        var (status, body) = await PostAsync(host, huge, authorization: null);
+
+        Assert.Equal(HttpStatusCode.Unauthorized, status);
+        Assert.StartsWith("Authorization: is required", FirstError(body), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_missing_a_wrong_another_portals_or_a_revoked_key_gets_401_or_403_and_queues_nothing()
     {
         var (relay, key) = await StartAsync();

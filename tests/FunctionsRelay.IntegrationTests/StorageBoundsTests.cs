@@ -86,6 +86,121 @@ public sealed class StorageBoundsTests(Azurite azurite) : WithFakeHubSpot
         Assert.Equal(events.Select(e => e.Payload), read.Outbox.Select(e => e.Payload));
     }
 
+    [Fact]
+    public async Task Due_checks_of_sessions_with_the_longest_ids_are_swept_in_messages_a_queue_takes()
+    {
+        await using var relay = await IsolatedRelay.StartServicesAsync(IsolatedRelay.Settings(azurite, Path.GetTempFileName()));
+        var waiting = relay.GetRequiredService<ScheduledCheckTable>();
+        var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        // 64 sessions of 128-character astral ids, each with a delivery check due now that carries a player's summary (a
+        // check is its session and due time, nothing more) and a close check.
+        var sessions = Enumerable.Range(0, 64).Select(i => i.ToString("D3", System.Globalization.CultureInfo.InvariantCulture) + string.Concat(Enumerable.Repeat(Emoji, 62)) + "x").ToList();
+        foreach (var session in sessions)
+        {
+            await waiting.AddAsync(new RelayMessage(RelayMessageKind.Deliver, Portal, session, Reported: new PlaybackSummary(Portal, session, 10, true)), now - 2000, CancellationToken.None);
+            await waiting.AddAsync(new RelayMessage(RelayMessageKind.CloseCheck, Portal, session), now - 1000, CancellationToken.None);
+        }
+
+        var swept = await relay.GetRequiredService<FunctionsRelay.Infrastructure.Processing.ScheduleSweeper>().SweepAsync(CancellationToken.None);
+
+        Assert.Equal(128, swept);
+        var queue = relay.GetRequiredService<BeaconQueue>().Scheduled;
+        var checks = new List<RelayMessage>();
+        while ((await queue.ReceiveMessagesAsync(32)).Value is { Length: > 0 } messages)
+        {
+            foreach (var message in messages)
+            {
+                // What the queue holds of it: the Base64 of its bytes, within the 64 KiB a message may be.
+                Assert.InRange((message.Body.ToArray().Length + 2) / 3 * 4, 1, 64 * 1024);
+                checks.AddRange(RelayMessage.Parse(message.Body).Checks!);
+            }
+        }
+
+        Assert.Equal(sessions.SelectMany(session => new[] { (session, RelayMessageKind.CloseCheck), (session, RelayMessageKind.Deliver) }).Order(), checks.Select(c => (c.SessionId, c.Kind)).Order());
+        Assert.All(checks, check => Assert.Null(check.Reported));
+        Assert.Empty(await waiting.DueAsync(now + 60_000, 1000, CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task A_session_near_a_table_entitys_limit_takes_no_more_beacons_but_still_closes_with_every_event()
+    {
+        // A log limit an operator raised past what one entity holds (Sessions__MaxLogEntries is bounded below only), a
+        // HubSpot app but no token for the portal: every decided event stays in the outbox, as big as the session gets.
+        var settings = IsolatedRelay.Settings(azurite, Path.GetTempFileName());
+        foreach (var (key, value) in HubSpot.RelaySettings)
+            settings[key] = value;
+        settings["Sessions:MaxLogEntries"] = "100000";
+        settings["Sessions:EndGracePeriod"] = "00:00:01";
+        await using var relay = await IsolatedRelay.StartServicesAsync(settings);
+        var sessionId = string.Concat(Enumerable.Repeat(Emoji, 64));
+        // Three beacons, each as large as a queue message takes, each bringing other strings at their longest (the media's,
+        // the page's, the viewer's), over a week's media played from its start to its end: every event is decided.
+        var start = DateTimeOffset.UtcNow.AddDays(-8).ToUnixTimeMilliseconds();
+        var media = Largest(n => MaxedFields(sessionId, 0, "play", start, 0, media: n));
+        var page = Largest(n => MaxedFields(sessionId, 1, "heartbeat", start + (Week / 2), Week / 2000, page: n));
+        var viewer = Largest(n => MaxedFields(sessionId, 2, "heartbeat", start + Week, Week / 1000, utk: n));
+        var processor = relay.GetRequiredService<FunctionsRelay.Infrastructure.Processing.SessionProcessor>();
+        await processor.HandleAsync(Message(sessionId, [media, page, viewer]), CancellationToken.None);
+
+        // Then seeks across the week (the log entries that take the most bytes), 2,000 to a message, 80,000 in all.
+        var (seq, ts) = (3L, start + Week + 1);
+        for (var message = 0; message < 40; message++)
+        {
+            await processor.HandleAsync(
+                Message(sessionId, [.. Enumerable.Range(0, 2000).Select(_ => new Beacon(Portal, sessionId, BeaconEvent.Seek, ts += 997, seq, (seq * 7_919_113 % Week) / 1000.0, (seq++ * 104_729_311 % Week) / 1000.0))]),
+                CancellationToken.None);
+        }
+
+        // The end still closes it, however full: it adds a few bytes, in the room kept for what closing decides. The seeks
+        // refused leave its seq numbers a gap, so it closes after the end's grace period, at its close check.
+        await processor.HandleAsync(Message(sessionId, [new Beacon(Portal, sessionId, BeaconEvent.End, ts + 1000, seq, Week / 1000)]), CancellationToken.None);
+        var repository = relay.GetRequiredService<SessionRepository>();
+        var ending = (await repository.GetAsync(Portal, sessionId, CancellationToken.None))!.Session;
+        await Task.Delay(TimeSpan.FromMilliseconds(Math.Max(0, ending.CloseCheckAt - DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()) + 100));
+        await processor.HandleAsync(new BinaryData(new RelayMessage(RelayMessageKind.CloseCheck, Portal, sessionId, DueAt: ending.CloseCheckAt).ToUtf8Json()), CancellationToken.None);
+
+        var entity = (await repository.Table.GetEntityAsync<TableEntity>(SessionRepository.PartitionKey(Portal), SessionRepository.RowKey(sessionId))).Value;
+        var size = EntitySize(entity);
+        var stored = (await repository.GetAsync(Portal, sessionId, CancellationToken.None))!.Session;
+        Assert.True(size <= 1024 * 1024, $"the session's entity is {size} bytes ({stored.Log.Count} log entries): more than the 1 MiB Table Storage holds");
+        // Refused once it neared the limit (counted in the merge's warning; a message that only refuses saves nothing).
+        Assert.InRange(stored.Log.Count, 3, 80_000);
+        Assert.True(stored.IsClosed);
+        Assert.Equal(EveryEvent, stored.Outbox.Select(pending => pending.Key).Order(StringComparer.Ordinal));
+    }
+
+    private static readonly string[] EveryEvent =
+        [.. new[] { "played", "quartile-0", "quartile-25", "quartile-50", "quartile-75", "quartile-100", "attention-span" }.Order(StringComparer.Ordinal)];
+
+    private static BinaryData Message(string sessionId, IReadOnlyList<Beacon> beacons) =>
+        new(new RelayMessage(RelayMessageKind.Beacons, Portal, sessionId, beacons).ToUtf8Json());
+
+    /// <summary>A week, in milliseconds: the longest media validation takes (<c>Beacons__MaxSeconds</c>).</summary>
+    private const long Week = 7 * 24 * 3600 * 1000L;
+
+    /// <summary>The largest beacon <paramref name="make"/> makes that still fits a queue message of its own.</summary>
+    private static Beacon Largest(Func<int, string> make) =>
+        Parse(make(Enumerable.Range(1, 1024).Last(n => Valid(make(n)) is { } beacon && !BeaconQueue.Oversized([beacon]).Any())));
+
+    private static Beacon? Valid(string beacon)
+    {
+        var batch = new BeaconParser(new BeaconLimits()).Parse(Encoding.UTF8.GetBytes($"[{beacon}]"), DateTimeOffset.UtcNow);
+        return batch.IsValid ? batch.Beacons[0] : null;
+    }
+
+    /// <summary>A beacon of an hour's media whose media, page or viewer strings are each <c>n</c> emoji (the characters that grow most encoded).</summary>
+    private static string MaxedFields(string sessionId, long seq, string beaconEvent, long ts, double position, int media = 1, int page = 1, int utk = 1)
+    {
+        string Text(int n) => string.Concat(Enumerable.Repeat(Emoji, n));
+        return JsonSerializer.Serialize(new
+        {
+            portalId = Portal, sessionId, seq, @event = beaconEvent, ts, position, duration = Week / 1000,
+            media = new { externalId = Text(media), name = Text(media), url = "https://cdn.example.com/" + Text(Math.Max(0, media - 12)), type = "VIDEO" },
+            contact = new { utk = Text(utk) },
+            page = new { name = Text(page), url = "https://www.example.com/" + Text(Math.Max(0, page - 12)) },
+        });
+    }
+
     /// <summary>A play beacon with every string validation takes made of <paramref name="count"/> times <paramref name="character"/>.</summary>
     private static string MaxedBeacon(string sessionId, int count, string character)
     {

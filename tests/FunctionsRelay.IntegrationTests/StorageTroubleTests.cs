@@ -47,6 +47,23 @@ public sealed class StorageTroubleTests(Azurite azurite) : IAsyncLifetime
 
     private long FailedOnPurpose(string kind) => _storage.Snapshot().GetValueOrDefault($"{kind} failed on purpose (503)");
 
+    [Theory]
+    [InlineData(413, 413)]
+    [InlineData(400, 400)]
+    public async Task Storage_refusing_the_beacons_themselves_is_answered_as_the_requests_fault_not_as_send_again(int storageAnswers, int playerGets)
+    {
+        using var host = await StartRelayAsync();
+        // More failures than ingest's short retries take: what storage answers is the answer.
+        _storage.FailNext(kind => kind == "queue put", 10, storageAnswers);
+
+        var answer = await host.Client.PostAsync("/api/beacons", SessionBeacons.Typical(Portal, $"refused-{storageAnswers}").Content());
+
+        Assert.Equal(playerGets, (int)answer.StatusCode);
+        var error = await answer.Content.ReadAsStringAsync();
+        Assert.Contains("sending them again would be refused again", error, StringComparison.Ordinal);
+        Assert.Null(answer.Headers.RetryAfter);
+    }
+
     [Fact]
     public async Task An_event_HubSpot_accepted_is_recorded_through_storage_trouble_and_not_sent_again()
     {

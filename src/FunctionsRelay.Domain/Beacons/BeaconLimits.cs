@@ -7,6 +7,15 @@ public sealed class BeaconLimits
 
     public int MaxBodyBytes { get; set; } = 256 * 1024;
 
+    /// <summary>
+    /// The largest body a backend may post with a secret source key (mParticle's Webhook output sends many viewers'
+    /// batches at once, and does not send a refused request again): it is not held to a page's counts of beacons and
+    /// sessions, only to this and its portal's HubSpot budget.
+    /// </summary>
+    public int MaxSourceBodyBytes { get; set; } = 4 * 1024 * 1024;
+
+    public int MaxBodyBytesFor(bool trusted) => trusted ? Math.Max(MaxSourceBodyBytes, MaxBodyBytes) : MaxBodyBytes;
+
     public int MaxBeaconsPerRequest { get; set; } = 500;
 
     /// <summary>

@@ -26,14 +26,18 @@ public sealed class BeaconParser(BeaconLimits limits)
             && !text.Any(c => char.IsWhiteSpace(c) || char.IsControl(c) || c is '<' or '>' or ',' or ';' or '"' or '(' or ')' or '[' or ']' or '\\' or '/');
     }
 
-    public BeaconBatch Parse(ReadOnlyMemory<byte> body, DateTimeOffset now)
+    /// <param name="trusted">
+    /// A backend's request (it shows a secret source key, checked after parsing): bounded by
+    /// <see cref="BeaconLimits.MaxSourceBodyBytes"/> alone, not by what one page's players send.
+    /// </param>
+    public BeaconBatch Parse(ReadOnlyMemory<byte> body, DateTimeOffset now, bool trusted = false)
     {
-        if (Open(body, "send a beacon, an array of beacons or {\"beacons\":[...]}", out var rejected) is not { } document)
+        if (Open(body, "send a beacon, an array of beacons or {\"beacons\":[...]}", trusted, out var rejected) is not { } document)
             return rejected!;
 
         using (document)
         {
-            var context = new ParseContext(limits, now.ToUnixTimeMilliseconds() + (long)limits.MaxFutureSkew.TotalMilliseconds);
+            var context = new ParseContext(limits, now.ToUnixTimeMilliseconds() + (long)limits.MaxFutureSkew.TotalMilliseconds, trusted: trusted);
             var root = document.RootElement;
             switch (root.ValueKind)
             {
@@ -66,24 +70,25 @@ public sealed class BeaconParser(BeaconLimits limits)
     /// </summary>
     public BeaconBatch ParseMParticleBatches(ReadOnlyMemory<byte> body, DateTimeOffset now, long portalId)
     {
-        if (Open(body, "send an mParticle event batch {\"events\":[...]} or an array of batches", out var rejected) is not { } document)
+        if (Open(body, "send an mParticle event batch {\"events\":[...]} or an array of batches", trusted: true, out var rejected) is not { } document)
             return rejected!;
 
         using (document)
         {
-            var context = new ParseContext(limits, now.ToUnixTimeMilliseconds() + (long)limits.MaxFutureSkew.TotalMilliseconds, portalId);
+            var context = new ParseContext(limits, now.ToUnixTimeMilliseconds() + (long)limits.MaxFutureSkew.TotalMilliseconds, portalId, trusted: true);
             context.ReadSourceBatches(document.RootElement);
             return context.ToBatch();
         }
     }
 
-    private JsonDocument? Open(ReadOnlyMemory<byte> body, string whatToSend, out BeaconBatch? rejected)
+    private JsonDocument? Open(ReadOnlyMemory<byte> body, string whatToSend, bool trusted, out BeaconBatch? rejected)
     {
         rejected = null;
+        var maxBytes = limits.MaxBodyBytesFor(trusted);
         if (body.Length == 0)
             rejected = BeaconBatch.Rejected(new BeaconError("body", $"is empty; {whatToSend}"));
-        else if (body.Length > limits.MaxBodyBytes)
-            rejected = BeaconBatch.Rejected(new BeaconError("body", $"is {body.Length} bytes; at most {limits.MaxBodyBytes} are accepted"));
+        else if (body.Length > maxBytes)
+            rejected = BeaconBatch.Rejected(new BeaconError("body", $"is {body.Length} bytes; at most {maxBytes} are accepted"));
         else if (!Utf8.IsValid(body.Span))
             rejected = BeaconBatch.Rejected(new BeaconError("body", "is not valid UTF-8"));
         if (rejected is not null)
@@ -112,7 +117,8 @@ public sealed class BeaconParser(BeaconLimits limits)
     }
 
     /// <param name="sourcePortalId">For a source's batches: the portal of its secret key, which every event belongs to.</param>
-    private sealed class ParseContext(BeaconLimits limits, long latestTs, long? sourcePortalId = null)
+    /// <param name="trusted">A backend's request: not held to a page's counts of beacons and sessions.</param>
+    private sealed class ParseContext(BeaconLimits limits, long latestTs, long? sourcePortalId = null, bool trusted = false)
     {
         private readonly List<Beacon> _beacons = [];
         private readonly List<PlaybackSummary> _summaries = [];
@@ -125,7 +131,7 @@ public sealed class BeaconParser(BeaconLimits limits)
 
         public BeaconBatch ToBatch()
         {
-            if (_errors.Count == 0 && SessionCount() is var sessions && sessions > limits.MaxSessionsPerRequest)
+            if (_errors.Count == 0 && !trusted && SessionCount() is var sessions && sessions > limits.MaxSessionsPerRequest)
                 Error("beacons", $"name {sessions} sessions; at most {limits.MaxSessionsPerRequest} are accepted in one request (a page's players send one session each)");
             return _errors.Count > 0
                 ? new BeaconBatch([], 0, _errors)
@@ -171,7 +177,7 @@ public sealed class BeaconParser(BeaconLimits limits)
                 {
                     Error(eventsPath, $"must be an array (got {Describe(events)})");
                 }
-                else if (_ignored + _beacons.Count + _summaries.Count + events.GetArrayLength() > limits.MaxBeaconsPerRequest)
+                else if (!trusted && _ignored + _beacons.Count + _summaries.Count + events.GetArrayLength() > limits.MaxBeaconsPerRequest)
                 {
                     Error(eventsPath, $"brings the request to more than {limits.MaxBeaconsPerRequest} events; at most {limits.MaxBeaconsPerRequest} are accepted per request");
                 }
@@ -257,13 +263,16 @@ public sealed class BeaconParser(BeaconLimits limits)
             return contactId is null && email is null && utk is null ? null : new ContactInfo(contactId, utk, null, email);
         }
 
+        /// <summary>The sessions the request names: those of its beacons and those of its players' summaries (each would be a session and a queue message of its own).</summary>
         private int SessionCount()
         {
-            if (_beacons.Count <= limits.MaxSessionsPerRequest)
-                return _beacons.Count;
+            if (_beacons.Count + _summaries.Count <= limits.MaxSessionsPerRequest)
+                return _beacons.Count + _summaries.Count;
             var sessions = new HashSet<(long, string)>();
             foreach (var beacon in _beacons)
                 sessions.Add((beacon.PortalId, beacon.SessionId));
+            foreach (var summary in _summaries)
+                sessions.Add((summary.PortalId, summary.SessionId));
             return sessions.Count;
         }
 
@@ -288,7 +297,7 @@ public sealed class BeaconParser(BeaconLimits limits)
                 return;
             }
 
-            if (count > limits.MaxBeaconsPerRequest)
+            if (!trusted && count > limits.MaxBeaconsPerRequest)
             {
                 Error(name, $"holds {count} items; at most {limits.MaxBeaconsPerRequest} are accepted per request");
                 return;

@@ -6,7 +6,11 @@ using FunctionsRelay.Domain.Beacons;
 namespace FunctionsRelay.Domain.Sessions;
 
 /// <summary>A session as storage keeps it: a small JSON header and the log packed into bytes (about 6 bytes a beacon).</summary>
-public sealed record SessionSnapshot(string Header, byte[] Log);
+public sealed record SessionSnapshot(string Header, byte[] Log)
+{
+    /// <summary>What storage keeps of it: the header's UTF-8 and the packed log.</summary>
+    public int Bytes => System.Text.Encoding.UTF8.GetByteCount(Header) + Log.Length;
+}
 
 /// <summary>
 /// Packs a session compactly: a 2-hour session with a heartbeat every 10 s (720 beacons) takes about 5 KiB of log,
@@ -63,6 +67,7 @@ public static class SessionCodec
             ?? throw new InvalidDataException($"session {portalId}/{sessionId}: empty header");
         var session = new ViewingSession(portalId, sessionId)
         {
+            StoredBytes = snapshot.Bytes,
             Media = header.Media,
             ContactId = header.ContactId,
             Utk = header.Utk,

@@ -148,6 +148,9 @@ public sealed class ViewingSession(long portalId, string sessionId)
 
     public int DroppedLogFull { get; set; }
 
+    /// <summary>How many bytes the session took in storage when it was last read or saved (0: never stored): a session near its store's limit takes no more beacons.</summary>
+    public int StoredBytes { get; set; }
+
     public bool IsClosed => ClosedAt is not null;
 
     /// <summary>A live stream (its media says so): played events only, as it has no duration for quartiles or spans.</summary>

@@ -35,9 +35,10 @@ public sealed class BeaconEndpoint(
     {
         if (await AllowOriginAsync(request, cancellationToken))
             request.HttpContext.Response.Headers.AccessControlExposeHeaders = "Retry-After";
-        return await HandleAsync(request, async body =>
+        var credentials = CredentialsOf(request);
+        return await HandleAsync(request, trusted: credentials.SecretKey is not null, beforeBody: null, async body =>
         {
-            var result = await ingest.IngestAsync(body, CredentialsOf(request), cancellationToken);
+            var result = await ingest.IngestAsync(body, credentials, cancellationToken);
             return (result, new { accepted = result.Accepted, ignored = result.Ignored });
         }, cancellationToken);
     }
@@ -47,15 +48,34 @@ public sealed class BeaconEndpoint(
     /// header one of the portal's secret source keys. The answers are an output's: 202 taken; 400, 401, 403, 413 and 415
     /// for a request that can never be taken (an output does not retry them); 429 and 503 for one to send again.
     /// </summary>
-    public Task<IResult> PostMParticleAsync(HttpRequest request, CancellationToken cancellationToken) =>
-        HandleAsync(request, async body =>
-        {
-            var result = await ingest.IngestMParticleAsync(body, SecretSourceKeys.FromAuthorization(request.Headers.Authorization), cancellationToken);
-            return (result, new { accepted = result.Accepted, ignored = result.Ignored, batchesWithoutMedia = result.BatchesWithoutMedia });
-        }, cancellationToken);
+    public Task<IResult> PostMParticleAsync(HttpRequest request, CancellationToken cancellationToken)
+    {
+        var secretKey = SecretSourceKeys.FromAuthorization(request.Headers.Authorization);
+        long portalId = 0;
+        return HandleAsync(
+            request,
+            trusted: true,
+            beforeBody: async () =>
+            {
+                (portalId, var refused) = await ingest.SourceAsync(secretKey, cancellationToken);
+                return refused;
+            },
+            async body =>
+            {
+                var result = await ingest.IngestMParticleAsync(body, portalId, secretKey!, cancellationToken);
+                return (result, new { accepted = result.Accepted, ignored = result.Ignored, batchesWithoutMedia = result.BatchesWithoutMedia });
+            },
+            cancellationToken);
+    }
 
+    /// <param name="trusted">A backend's request (a secret source key): its body may be up to <c>Beacons__MaxSourceBodyBytes</c>.</param>
+    /// <param name="beforeBody">What refuses the request before its body is read (a source's key), if anything does.</param>
     private async Task<IResult> HandleAsync<TAnswer>(
-        HttpRequest request, Func<ReadOnlyMemory<byte>, Task<(IngestResult Result, TAnswer Accepted)>> ingestBody, CancellationToken cancellationToken)
+        HttpRequest request,
+        bool trusted,
+        Func<Task<IngestResult?>>? beforeBody,
+        Func<ReadOnlyMemory<byte>, Task<(IngestResult Result, TAnswer Accepted)>> ingestBody,
+        CancellationToken cancellationToken)
     {
         var address = ClientAddress(request);
         if (rates.AddressMustWait(address) is { } wait)
@@ -72,34 +92,42 @@ public sealed class BeaconEndpoint(
                 $"Content-Type: must be application/json or text/plain (got {(string.IsNullOrEmpty(request.ContentType) ? "none" : request.ContentType)})");
         }
 
-        var maxBytes = limits.Value.MaxBodyBytes;
-        if (request.ContentLength > maxBytes)
-        {
-            metrics.RequestRefused("too_large");
-            return TooLarge(request.ContentLength.Value, maxBytes);
-        }
-
-        var body = await ReadUpToAsync(request.Body, maxBytes + 1, cancellationToken);
-        if (body.Length > maxBytes)
-        {
-            metrics.RequestRefused("too_large");
-            return TooLarge(body.Length, maxBytes, orMore: true);
-        }
-
         try
         {
+            if (beforeBody is not null && await beforeBody() is { } refused)
+                return Answer(request, refused, accepted: (object?)null);
+
+            var maxBytes = limits.Value.MaxBodyBytesFor(trusted);
+            if (request.ContentLength > maxBytes)
+            {
+                metrics.RequestRefused("too_large");
+                return TooLarge(request.ContentLength.Value, maxBytes);
+            }
+
+            var body = await ReadUpToAsync(request.Body, maxBytes + 1, cancellationToken);
+            if (body.Length > maxBytes)
+            {
+                metrics.RequestRefused("too_large");
+                return TooLarge(body.Length, maxBytes, orMore: true);
+            }
+
             var (result, accepted) = await ingestBody(body);
-            if (result.Status == StatusCodes.Status429TooManyRequests)
-                return TooMany(request, result.RetryAfter, result.Errors[0]);
-            return result.IsValid
-                ? Results.Json(accepted, statusCode: StatusCodes.Status202Accepted)
-                : Results.Json(new { errors = result.Errors }, statusCode: result.Status);
+            return Answer(request, result, accepted);
         }
         catch (Exception ex) when (MissingStorage.IsMissing(ex) && !cancellationToken.IsCancellationRequested)
         {
             metrics.RequestRefused("storage_missing");
             request.HttpContext.Response.Headers.RetryAfter = "30";
             return Errors(StatusCodes.Status503ServiceUnavailable, $"storage: {await missing.DescribeAsync(cancellationToken)} in the relay's storage; send the beacons again later");
+        }
+        catch (Exception ex) when (StorageClients.RefusesContent(ex) && !cancellationToken.IsCancellationRequested)
+        {
+            var refusal = ex as RequestFailedException ?? (RequestFailedException)((AggregateException)ex).InnerExceptions[0];
+            logger.LogWarning("Storage refused to queue a request's beacons ({Status} {ErrorCode}); the request is refused, not to be sent again", refusal.Status, refusal.ErrorCode);
+            metrics.RequestRefused("storage_refused");
+            return Errors(
+                refusal.Status == StatusCodes.Status413PayloadTooLarge ? StatusCodes.Status413PayloadTooLarge : StatusCodes.Status400BadRequest,
+                $"storage: refused to keep these beacons ({refusal.ErrorCode ?? refusal.Status.ToString(System.Globalization.CultureInfo.InvariantCulture)}); sending them again would be refused again");
         }
         catch (Exception ex) when (StorageClients.IsUnavailable(ex) && !cancellationToken.IsCancellationRequested)
         {
@@ -108,6 +136,15 @@ public sealed class BeaconEndpoint(
             request.HttpContext.Response.Headers.RetryAfter = "5";
             return Errors(StatusCodes.Status503ServiceUnavailable, "storage: the relay's storage is unavailable; send the beacons again shortly");
         }
+    }
+
+    private static IResult Answer<TAnswer>(HttpRequest request, IngestResult result, TAnswer accepted)
+    {
+        if (result.Status == StatusCodes.Status429TooManyRequests)
+            return TooMany(request, result.RetryAfter, result.Errors[0]);
+        return result.IsValid
+            ? Results.Json(accepted, statusCode: StatusCodes.Status202Accepted)
+            : Results.Json(new { errors = result.Errors }, statusCode: result.Status);
     }
 
     /// <summary>The portal's key as the <c>X-Relay-Key</c> header, or as <c>?key=</c> (what <c>sendBeacon</c>, which sets no headers, can carry).</summary>

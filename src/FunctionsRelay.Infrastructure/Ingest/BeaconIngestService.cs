@@ -33,24 +33,33 @@ public sealed class BeaconIngestService(
     public Task<IngestResult> IngestAsync(ReadOnlyMemory<byte> body, CancellationToken cancellationToken) =>
         IngestAsync(body, null, cancellationToken);
 
-    /// <summary>Ingests a body whose portals must accept <paramref name="credentials"/>; null: trusted (not from the internet).</summary>
+    /// <summary>
+    /// Ingests a body whose portals must accept <paramref name="credentials"/>; null: trusted (not from the internet). A
+    /// request with a secret source key is a backend's: not held to a page's counts of beacons and sessions.
+    /// </summary>
     public Task<IngestResult> IngestAsync(ReadOnlyMemory<byte> body, BeaconCredentials? credentials, CancellationToken cancellationToken) =>
-        AcceptAsync(parser.Parse(body, time.GetUtcNow()), credentials, cancellationToken);
+        AcceptAsync(parser.Parse(body, time.GetUtcNow(), trusted: credentials?.SecretKey is not null), credentials, cancellationToken);
 
     /// <summary>
-    /// Ingests what mParticle's Webhook output posts: the secret source key names the portal (and vouches for the viewers
-    /// its batches name), so it is checked before the body is read.
+    /// The portal a source's secret key names, or why its request is refused (401, 403): checked before its body is read,
+    /// so that a request without a key that counts costs no read of a body of up to <c>Beacons__MaxSourceBodyBytes</c>.
     /// </summary>
-    public async Task<IngestResult> IngestMParticleAsync(ReadOnlyMemory<byte> body, string? secretKey, CancellationToken cancellationToken)
+    public async Task<(long PortalId, IngestResult? Refused)> SourceAsync(string? secretKey, CancellationToken cancellationToken)
     {
         var (portalId, refusal) = await access.SourcePortalAsync(secretKey, cancellationToken);
-        if (refusal is not null)
-        {
-            RelayLog.BeaconsRejected(logger, 1, refusal.Error);
-            metrics.RequestRefused(refusal.Reason, refusal.InstalledPortalId);
-            return new IngestResult(0, 0, [refusal.Error], refusal.Status);
-        }
+        if (refusal is null)
+            return (portalId, null);
+        RelayLog.BeaconsRejected(logger, 1, refusal.Error);
+        metrics.RequestRefused(refusal.Reason, refusal.InstalledPortalId);
+        return (portalId, new IngestResult(0, 0, [refusal.Error], refusal.Status));
+    }
 
+    /// <summary>
+    /// Ingests what mParticle's Webhook output posts for the portal its secret source key names (<see cref="SourceAsync"/>),
+    /// which vouches for the viewers its batches name.
+    /// </summary>
+    public async Task<IngestResult> IngestMParticleAsync(ReadOnlyMemory<byte> body, long portalId, string secretKey, CancellationToken cancellationToken)
+    {
         var batch = parser.ParseMParticleBatches(body, time.GetUtcNow(), portalId);
         var result = await AcceptAsync(batch, new BeaconCredentials(null, null, SecretKey: secretKey), cancellationToken);
         return result with { BatchesWithoutMedia = batch.BatchesWithoutMedia };

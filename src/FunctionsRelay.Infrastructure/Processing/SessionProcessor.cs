@@ -99,9 +99,11 @@ public sealed class SessionProcessor(
                 await queue.ScheduleAsync(new RelayMessage(RelayMessageKind.CloseCheck, session.PortalId, session.SessionId), session.CloseCheckAt, cancellationToken);
             }
 
+            // A session near an entity's 1 MiB takes no more beacons but its end: what its decisions add must still fit.
+            var full = session.StoredBytes > SessionRepository.TakesNoBeaconsFromBytes;
             foreach (var beacon in beacons)
             {
-                var outcome = session.Merge(beacon, now, Options.MaxLogEntries);
+                var outcome = session.Merge(beacon, now, full && beacon.Event != BeaconEvent.End ? 0 : Options.MaxLogEntries);
                 counts[outcome] = counts.GetValueOrDefault(outcome) + 1;
             }
 
@@ -113,7 +115,7 @@ public sealed class SessionProcessor(
             var decidedAny = changes.Decided.Count > 0;
             await ScheduleEarlierCheckAsync(session, now, cancellationToken);
             claimed = await TryClaimDeliveryAsync(session, worker, now, cancellationToken);
-            var checkScheduled = !claimed && await EnsureDeliverCheckAsync(session, message with { Kind = RelayMessageKind.Deliver, Beacons = null }, cancellationToken);
+            var checkScheduled = !claimed && await EnsureDeliverCheckAsync(session, message.Attempt, cancellationToken);
             return isNew || counts.ContainsKey(MergeOutcome.Added) || waitChanged || closed || decidedAny || claimed || checkScheduled;
         }, cancellationToken);
 
@@ -194,7 +196,7 @@ public sealed class SessionProcessor(
                 changes.Decided = Decide(session, now);
                 claimed = await TryClaimDeliveryAsync(session, worker, now, cancellationToken);
                 if (!claimed)
-                    await EnsureDeliverCheckAsync(session, message with { Kind = RelayMessageKind.Deliver }, cancellationToken);
+                    await EnsureDeliverCheckAsync(session, message.Attempt, cancellationToken);
                 return true;
             }
 
@@ -202,7 +204,7 @@ public sealed class SessionProcessor(
             changes.Decided = Decide(session, now);
             claimed = await TryClaimDeliveryAsync(session, worker, now, cancellationToken);
             if (!claimed)
-                await EnsureDeliverCheckAsync(session, message with { Kind = RelayMessageKind.Deliver }, cancellationToken);
+                await EnsureDeliverCheckAsync(session, message.Attempt, cancellationToken);
             session.CloseCheckAt = EventPlanner.NextCloseCheckAt(session, Options);
             await queue.ScheduleAsync(message, session.CloseCheckAt, cancellationToken);
             return true;
@@ -222,7 +224,7 @@ public sealed class SessionProcessor(
             // A lease held until this message's due time is the wait this very message ends (a visible message may run a little early).
             claimed = await TryClaimDeliveryAsync(session, worker, Math.Max(Now, message.DueAt), cancellationToken);
             // Someone else is delivering right now: look again when their lease runs out, so that nothing is left behind.
-            return claimed || await EnsureDeliverCheckAsync(session, message with { Attempt = message.Attempt + 1 }, cancellationToken);
+            return claimed || await EnsureDeliverCheckAsync(session, message.Attempt + 1, cancellationToken);
         }, cancellationToken);
 
         return stored is null ? null : AfterChange(stored, claimed);
@@ -357,12 +359,12 @@ public sealed class SessionProcessor(
     /// sure a delivery check comes when the lease runs out. One per lease is enough, so the session remembers it; the check
     /// is queued before the session that records it is saved, so a saved promise is always kept. True if it changed the session.
     /// </summary>
-    private async Task<bool> EnsureDeliverCheckAsync(ViewingSession session, RelayMessage check, CancellationToken cancellationToken)
+    private async Task<bool> EnsureDeliverCheckAsync(ViewingSession session, int attempt, CancellationToken cancellationToken)
     {
         if (session.Outbox.Count == 0 || session.DeliverCheckAt >= session.DeliveryLeaseUntil)
             return false;
         session.DeliverCheckAt = session.DeliveryLeaseUntil;
-        await queue.ScheduleAsync(check, session.DeliveryLeaseUntil, cancellationToken);
+        await queue.ScheduleAsync(new RelayMessage(RelayMessageKind.Deliver, session.PortalId, session.SessionId, Attempt: attempt), session.DeliveryLeaseUntil, cancellationToken);
         return true;
     }
 

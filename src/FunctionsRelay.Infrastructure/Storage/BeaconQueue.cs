@@ -105,11 +105,42 @@ public sealed class BeaconQueue(StorageClients clients, ScheduledCheckTable wait
             cancellationToken: cancellationToken);
     }
 
-    /// <summary>Puts checks that are due on the scheduled queue, <see cref="ChecksPerMessage"/> to a message, visible at once.</summary>
+    /// <summary>
+    /// Puts checks that are due on the scheduled queue, visible at once: up to <see cref="ChecksPerMessage"/> to a message,
+    /// and fewer where long session ids would take a message past what a queue message holds.
+    /// </summary>
     public Task EnqueueDueAsync(IReadOnlyList<RelayMessage> checks, CancellationToken cancellationToken) =>
-        Task.WhenAll(checks.Chunk(ChecksPerMessage).Select(chunk => Scheduled.SendMessageAsync(
-            new BinaryData(new RelayMessage(RelayMessageKind.Checks, chunk[0].PortalId, chunk[0].SessionId, Checks: chunk).ToUtf8Json()),
-            cancellationToken: cancellationToken)));
+        Task.WhenAll(ChecksMessages(checks).Select(message => Scheduled.SendMessageAsync(new BinaryData(message), cancellationToken: cancellationToken)));
+
+    /// <summary>The checks as messages of at most <see cref="ChecksPerMessage"/> checks and <see cref="MaxMessageBytes"/> bytes each.</summary>
+    internal static IEnumerable<byte[]> ChecksMessages(IReadOnlyList<RelayMessage> checks)
+    {
+        var chunk = new List<RelayMessage>();
+        var bytes = 0;
+        foreach (var check in checks)
+        {
+            // A check is its kind, portal, session and due time: anything else a message carried (a player's summary) stays out.
+            var bare = new RelayMessage(check.Kind, check.PortalId, check.SessionId, DueAt: check.DueAt, Attempt: check.Attempt);
+            var size = bare.ToUtf8Json().Length + 1;
+            if (chunk.Count > 0 && (chunk.Count == ChecksPerMessage || bytes + size + MessageOverhead > MaxMessageBytes))
+            {
+                yield return Checks(chunk);
+                (chunk, bytes) = ([], 0);
+            }
+
+            chunk.Add(bare);
+            bytes += size;
+        }
+
+        if (chunk.Count > 0)
+            yield return Checks(chunk);
+
+        static byte[] Checks(List<RelayMessage> chunk) =>
+            new RelayMessage(RelayMessageKind.Checks, chunk[0].PortalId, chunk[0].SessionId, Checks: chunk).ToUtf8Json();
+    }
+
+    /// <summary>What a Checks message adds around its checks: its own kind, portal and first session id (escaped, at most 128 characters).</summary>
+    private const int MessageOverhead = 2_000;
 
     /// <summary>
     /// How long the oldest beacons still waiting in the queue have waited (zero when none wait): a backlog the processor

@@ -11,6 +11,9 @@ public sealed record StoredSession(ViewingSession Session, ETag? ETag);
 /// <summary>Someone else saved the session first: load it again and redo the change.</summary>
 public sealed class SessionConflictException(string message, Exception inner) : Exception(message, inner);
 
+/// <summary>A session that would take more than a Table Storage entity holds (1 MiB): not saved, as storage would refuse it.</summary>
+public sealed class SessionTooLargeException(string message) : Exception(message);
+
 /// <summary>
 /// Sessions in Table Storage, one entity each: partition = portal id, row = session id (escaped). The header and the
 /// packed log are stored as binary properties of at most 64 KiB each (<c>H0</c>, <c>H1</c>, ... and <c>L0</c>, ...).
@@ -97,7 +100,20 @@ public sealed class SessionRepository(StorageClients clients, IOptions<RelayOpti
             _currentShare = (_currentShare * 0.99) + (current ? 0.01 : 0);
     }
 
+    /// <summary>What a Table Storage entity holds at most (1 MiB), less room for the service's own properties.</summary>
+    public const int MaxEntityBytes = 1024 * 1024 - 4096;
+
+    /// <summary>
+    /// A session stored this large (its header and log) takes no more beacons but an end (they count as over the log's
+    /// limit): what its events may still add when they are decided (an attention span and the last quartiles, each with
+    /// the media's, page's and viewer's texts, some 40 KiB apiece at most) must fit under <see cref="MaxEntityBytes"/> with
+    /// its binary values in base64, as they travel. Only a log limit raised past the default with tens of thousands of seeks
+    /// comes near it; a 2-hour session takes about 10 KiB.
+    /// </summary>
+    public const int TakesNoBeaconsFromBytes = 576 * 1024;
+
     /// <summary>Saves the session if nobody else did since it was loaded (<paramref name="etag"/> null: if it is new).</summary>
+    /// <exception cref="SessionTooLargeException">The session would not fit one entity: nothing is written.</exception>
     public async Task<ETag> SaveAsync(ViewingSession session, ETag? etag, CancellationToken cancellationToken)
     {
         var snapshot = SessionCodec.Encode(session);
@@ -112,6 +128,9 @@ public sealed class SessionRepository(StorageClients clients, IOptions<RelayOpti
         };
         EntityChunks.Split(entity, "H", System.Text.Encoding.UTF8.GetBytes(snapshot.Header));
         EntityChunks.Split(entity, "L", snapshot.Log);
+        if (EntityChunks.SizeOf(entity) is var size && size > MaxEntityBytes)
+            throw new SessionTooLargeException($"session {session.PortalId}/{session.SessionId} would take {size} bytes: more than the {MaxEntityBytes} a table entity holds");
+        session.StoredBytes = snapshot.Bytes;
         var key = (session.PortalId, session.SessionId);
         try
         {

@@ -79,14 +79,28 @@ public sealed class StorageClients
     public QueueServiceClient IngestQueues { get; }
 
     /// <summary>
-    /// Whether a storage call failed because storage could not be had: an error answer, or none at all (the connection
-    /// refused or reset, a timeout), which the SDK throws as the transport's exception or, once its retries are spent, as
-    /// an <see cref="AggregateException"/> of them.
+    /// Whether a storage call failed because storage could not be had, for now: no answer at all (the connection refused
+    /// or reset, a timeout), which the SDK throws as the transport's exception or, once its retries are spent, as an
+    /// <see cref="AggregateException"/> of them; or an answer that says to try again (408, 429, 5xx), or that the relay
+    /// may not (401, 403: its identity's roles, which an operator fixes). Not a refusal of the request itself
+    /// (<see cref="RefusesContent"/>), which sending it again would only repeat.
     /// </summary>
     public static bool IsUnavailable(Exception exception) => exception switch
     {
-        RequestFailedException or HttpRequestException or IOException or TimeoutException => true,
+        RequestFailedException failed => failed.Status is 0 or 401 or 403 or 408 or 429 or >= 500,
+        HttpRequestException or IOException or TimeoutException => true,
         AggregateException aggregate => aggregate.InnerExceptions.Count > 0 && aggregate.InnerExceptions.All(IsUnavailable),
+        _ => false,
+    };
+
+    /// <summary>
+    /// Whether storage refused what a call sent (400, 413: too large, or a value it does not take): sending it again is
+    /// refused again, so it is answered as the request's fault, never retried.
+    /// </summary>
+    public static bool RefusesContent(Exception exception) => exception switch
+    {
+        RequestFailedException failed => failed.Status is 400 or 413,
+        AggregateException aggregate => aggregate.InnerExceptions.Count > 0 && aggregate.InnerExceptions.All(RefusesContent),
         _ => false,
     };
 
