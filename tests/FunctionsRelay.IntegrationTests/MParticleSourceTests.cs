@@ -180,6 +180,44 @@ public sealed class MParticleSourceTests(Azurite azurite) : WithFakeHubSpot
     }
 
     [Fact]
+    public async Task A_key_revoked_on_one_instance_stops_counting_on_another_within_seconds()
+    {
+        var (relay, key) = await StartAsync();
+        using var host = relay;
+        // A second instance of the same deployment: same storage, its own cache of the portal.
+        using var second = new RelayHost(azurite, HubSpot, host.Settings.ToDictionary());
+        var json = MParticleBatches.Json(MParticleBatches.RokuSession("revoked-elsewhere", StartMs, email: "someone@example.com"));
+        Assert.Equal(HttpStatusCode.Accepted, (await PostAsync(second, json, $"Bearer {key}")).Status);
+        var id = (await host.Service<PortalTokenStore>().GetAccessAsync(Portal, CancellationToken.None))!.SecretKeys!.Single().Id;
+
+        var (exit, _) = await Cli.RunAsync(host.Services, "portal", "--portal", $"{Portal}", "--revoke-secret-key", id);
+
+        Assert.Equal(RelayCli.Done, exit);
+        // Within the 5 s the relay reads a secret key's row again, not the minute it keeps a portal.
+        Assert.True(await EventuallyAnsweredAsync(second, json, key, HttpStatusCode.Unauthorized, TimeSpan.FromSeconds(7)), "the revoked key still counts on the other instance");
+    }
+
+    [Fact]
+    public async Task Keys_made_and_revoked_at_once_from_several_places_lose_neither_change()
+    {
+        var (relay, first) = await StartAsync();
+        using var host = relay;
+        var store = host.Service<PortalTokenStore>();
+        var firstId = (await store.GetAccessAsync(Portal, CancellationToken.None))!.SecretKeys!.Single().Id;
+
+        // Ten keys made while the first is revoked, all at once (a second operator, or another machine of the command).
+        var made = Task.WhenAll(Enumerable.Range(0, 10).Select(_ => store.AddSecretKeyAsync(Portal, CancellationToken.None)));
+        var revoked = store.RevokeSecretKeyAsync(Portal, firstId, TimeSpan.Zero, CancellationToken.None);
+        var keys = await made;
+        Assert.True(await revoked);
+
+        var access = (await store.GetAccessAsync(Portal, CancellationToken.None))!;
+        Assert.Equal(11, access.SecretKeys!.Count);
+        Assert.False(access.AcceptsSecret(first, DateTimeOffset.UtcNow));
+        Assert.All(keys, key => Assert.True(access.AcceptsSecret(key!.Value.Key, DateTimeOffset.UtcNow)));
+    }
+
+    [Fact]
     public async Task A_missing_a_wrong_another_portals_or_a_revoked_key_gets_401_or_403_and_queues_nothing()
     {
         var (relay, key) = await StartAsync();

@@ -3,6 +3,9 @@ using System.Text.Json;
 using FunctionsRelay.Cli;
 using FunctionsRelay.Infrastructure.HubSpot;
 using FunctionsRelay.Infrastructure.Http;
+using FunctionsRelay.Infrastructure.Ingest;
+using Microsoft.AspNetCore.DataProtection;
+using Microsoft.Extensions.DependencyInjection;
 using FunctionsRelay.Infrastructure.Storage;
 
 namespace FunctionsRelay.IntegrationTests;
@@ -104,6 +107,35 @@ public sealed class PortalAccessTests(Azurite azurite) : WithFakeHubSpot
         // Within the grace period the old key still works.
         Assert.Equal(RelayCli.Done, (await Cli.RunAsync(host.Services, "portal", "--portal", $"{Portal}", "--rotate", "--grace", "01:00:00")).Exit);
         Assert.Equal(HttpStatusCode.Accepted, (await PostAsync(host, Portal, newKey, session: "previous-key-in-grace")).Status);
+    }
+
+    [Fact]
+    public async Task A_signing_secret_this_relay_cannot_decrypt_refuses_signed_contacts_by_name_and_nothing_else()
+    {
+        var (host, key) = await StartAsync();
+        using var _ = host;
+        // The row's signing secret as another deployment's key ring wrote it.
+        var foreign = new Microsoft.Extensions.DependencyInjection.ServiceCollection().AddDataProtection().SetApplicationName("FunctionsRelay").UseEphemeralDataProtectionProvider().Services
+            .BuildServiceProvider().GetRequiredService<Microsoft.AspNetCore.DataProtection.IDataProtectionProvider>().CreateProtector("FunctionsRelay.PortalTokens");
+        await host.Service<PortalTokenStore>().Table.UpdateEntityAsync(
+            new Azure.Data.Tables.TableEntity("portal", $"{Portal}") { ["SigningSecret"] = "dp1:" + foreign.Protect("ss_x") }, Azure.ETag.All, Azure.Data.Tables.TableUpdateMode.Merge);
+        host.Service<PortalAccessCheck>().Forget(Portal);
+        var expires = DateTimeOffset.UtcNow.AddMinutes(10).ToUnixTimeSeconds();
+        var signed = SessionBeacons.Typical(Portal, "unreadable-secret").Beacons
+            .Select(b => b.Replace("\"contact\":{\"utk\":\"utk-unreadable-secret\"}", $"\"contact\":{{\"contactId\":77,\"expires\":{expires},\"signature\":\"{new string('a', 64)}\"}}", StringComparison.Ordinal))
+            .ToList();
+
+        var byUtk = await host.Client.PostAsync("/api/beacons", SessionBeacons.Typical(Portal, "utk-still-works").Content());
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/beacons") { Content = new StringContent(SessionBeacons.Json(signed), System.Text.Encoding.UTF8, "text/plain") };
+        request.Headers.Add(BeaconEndpoint.KeyHeader, key);
+        var bySignature = await host.RawClient.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.Accepted, byUtk.StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, bySignature.StatusCode);
+        Assert.StartsWith(
+            $"contact.signature: portal {Portal}'s signing secret cannot be read by this relay's key ring",
+            JsonDocument.Parse(await bySignature.Content.ReadAsStringAsync()).RootElement.GetProperty("errors")[0].GetString(),
+            StringComparison.Ordinal);
     }
 
     [Fact]

@@ -43,6 +43,12 @@ public sealed record PortalAccess(
     IReadOnlyList<SecretKeyRecord>? SecretKeys = null,
     bool CreatesContacts = false)
 {
+    /// <summary>
+    /// The row's signing secrets are encrypted with a key this relay's key ring does not hold (another deployment's, a
+    /// lost key): nothing is vouched for until the secret is rotated; everything else of the portal works.
+    /// </summary>
+    public bool SigningSecretUnreadable { get; init; }
+
     /// <summary>Whether a backend's request shows one of the portal's secret source keys that still counts.</summary>
     public bool AcceptsSecret(string key, DateTimeOffset now) => SecretSourceKeys.Accepts(SecretKeys ?? [], key, now);
 
@@ -159,26 +165,43 @@ public sealed class PortalTokenStore(
     }
 
     /// <summary>The portal's key and origins; null for a portal that never installed the app.</summary>
-    public async Task<PortalAccess?> GetAccessAsync(long portalId, CancellationToken cancellationToken)
+    public async Task<PortalAccess?> GetAccessAsync(long portalId, CancellationToken cancellationToken) =>
+        (await ReadAccessAsync(portalId, cancellationToken))?.Access;
+
+    private static readonly string[] AccessProperties =
+        ["PublishableKey", "PreviousKey", "PreviousKeyUntil", "AllowedOrigins", "SigningSecret", "PreviousSigningSecret", "PreviousSigningSecretUntil", "SecretKeys", "CreateContacts"];
+
+    /// <summary>The portal's access as stored, with the row's version, which a change of it is written over.</summary>
+    private async Task<(PortalAccess Access, ETag ETag)?> ReadAccessAsync(long portalId, CancellationToken cancellationToken)
     {
-        var response = await Table.GetEntityIfExistsAsync<TableEntity>(
-            Partition,
-            Key(portalId),
-            ["PublishableKey", "PreviousKey", "PreviousKeyUntil", "AllowedOrigins", "SigningSecret", "PreviousSigningSecret", "PreviousSigningSecretUntil", "SecretKeys", "CreateContacts"],
-            cancellationToken);
-        return response.HasValue && response.Value is { } entity && entity.GetString("PublishableKey") is { Length: > 0 } key
-            ? new PortalAccess(
-                portalId,
-                key,
-                entity.GetString("PreviousKey"),
-                entity.GetDateTimeOffset("PreviousKeyUntil"),
-                (entity.GetString("AllowedOrigins") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
-                UnprotectOrNull(entity.GetString("SigningSecret")),
-                UnprotectOrNull(entity.GetString("PreviousSigningSecret")),
-                entity.GetDateTimeOffset("PreviousSigningSecretUntil"),
-                SecretSourceKeys.Deserialize(entity.GetString("SecretKeys")),
-                entity.GetBoolean("CreateContacts") == true)
-            : null;
+        var response = await Table.GetEntityIfExistsAsync<TableEntity>(Partition, Key(portalId), AccessProperties, cancellationToken);
+        if (!response.HasValue || response.Value is not { } entity || entity.GetString("PublishableKey") is not { Length: > 0 } key)
+            return null;
+        var (secret, previousSecret, unreadable) = (default(string), default(string), false);
+        try
+        {
+            (secret, previousSecret) = (UnprotectOrNull(entity.GetString("SigningSecret")), UnprotectOrNull(entity.GetString("PreviousSigningSecret")));
+        }
+        catch (CryptographicException)
+        {
+            unreadable = true;
+        }
+
+        var access = new PortalAccess(
+            portalId,
+            key,
+            entity.GetString("PreviousKey"),
+            entity.GetDateTimeOffset("PreviousKeyUntil"),
+            (entity.GetString("AllowedOrigins") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
+            secret,
+            previousSecret,
+            entity.GetDateTimeOffset("PreviousSigningSecretUntil"),
+            SecretSourceKeys.Deserialize(entity.GetString("SecretKeys")),
+            entity.GetBoolean("CreateContacts") == true)
+        {
+            SigningSecretUnreadable = unreadable,
+        };
+        return (access, entity.ETag);
     }
 
     /// <summary>Gives the portal a new signing secret; signatures made with the one it had count for <paramref name="grace"/>.</summary>
@@ -243,16 +266,32 @@ public sealed class PortalTokenStore(
     public Task<PortalAccess?> SetOriginsAsync(long portalId, IReadOnlyList<string> origins, CancellationToken cancellationToken) =>
         UpdateAccessAsync(portalId, _ => new() { ["AllowedOrigins"] = string.Join(',', origins) }, cancellationToken);
 
-    /// <summary>Merges the properties made from the portal's current access into its row; null for a portal that never installed the app.</summary>
+    /// <summary>
+    /// Merges the properties made from the portal's current access into its row, over the version read (a concurrent
+    /// change, such as a key made on another machine while one is revoked here, is read again and the change made anew,
+    /// so that neither is lost); null for a portal that never installed the app.
+    /// </summary>
     private async Task<PortalAccess?> UpdateAccessAsync(long portalId, Func<PortalAccess, TableEntity> change, CancellationToken cancellationToken)
     {
-        if (await GetAccessAsync(portalId, cancellationToken) is not { } current)
-            return null;
-        var properties = change(current);
-        (properties.PartitionKey, properties.RowKey) = (Partition, Key(portalId));
-        await Table.UpdateEntityAsync(properties, ETag.All, TableUpdateMode.Merge, cancellationToken);
-        return await GetAccessAsync(portalId, cancellationToken);
+        for (var attempt = 1; ; attempt++)
+        {
+            if (await ReadAccessAsync(portalId, cancellationToken) is not { } current)
+                return null;
+            var properties = change(current.Access);
+            (properties.PartitionKey, properties.RowKey) = (Partition, Key(portalId));
+            try
+            {
+                await Table.UpdateEntityAsync(properties, current.ETag, TableUpdateMode.Merge, cancellationToken);
+                return await GetAccessAsync(portalId, cancellationToken);
+            }
+            catch (RequestFailedException ex) when (ex.Status == 412 && attempt < MaxAccessWriteAttempts)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(Random.Shared.Next(10, 50 * attempt)), time, cancellationToken);
+            }
+        }
     }
+
+    private const int MaxAccessWriteAttempts = 20;
 
     private static string Key(long portalId) => portalId.ToString(System.Globalization.CultureInfo.InvariantCulture);
 

@@ -95,10 +95,11 @@ public sealed class PortalAccessCheck(PortalTokenStore store, IOptions<RelayOpti
         if (hubSpot.Value.DryRun)
             return (named.PortalId, null);
         var now = time.GetUtcNow();
-        if (await AccessOfAsync(named.PortalId, cancellationToken) is not { } access)
+        // A secret key is read afresh at most every 5 s, whether the row kept accepts it or not: a key revoked (a leak)
+        // stops counting on every instance within seconds, as a new one starts to.
+        if (await AccessOfAsync(named.PortalId, cancellationToken, fresherThan: RereadAfter) is not { } access)
             return (named.PortalId, new(403, $"portalId: {named.PortalId} has not installed this relay's HubSpot app; install it first (/api/oauth/install)", "unknown_portal"));
-        if (!access.AcceptsSecret(secretKey!, now)
-            && (await AccessOfAsync(named.PortalId, cancellationToken, fresherThan: RereadAfter) is not { } reread || !reread.AcceptsSecret(secretKey!, now)))
+        if (!access.AcceptsSecret(secretKey!, now))
             return (named.PortalId, new(401, $"Authorization: is not a secret source key of portal {named.PortalId} that counts (revoked, rotated more than its grace period ago, or never made)", "wrong_key", named.PortalId));
         return (named.PortalId, null);
     }
@@ -113,6 +114,8 @@ public sealed class PortalAccessCheck(PortalTokenStore store, IOptions<RelayOpti
         var which = $"the {beacon.Event.ToString().ToLowerInvariant()} beacon{(beacon.Seq is { } seq ? $" (seq {seq})" : "")} of session {beacon.SessionId}";
         if (signature is null)
             return $"contact.contactId: {which} names contact {contactId} without contact.expires and contact.signature (HMAC-SHA256 of \"portalId:contactId:expires\" with the portal's signing secret); send the hubspotutk cookie as contact.utk instead, or sign the id";
+        if (access.SigningSecretUnreadable)
+            return $"contact.signature: portal {access.PortalId}'s signing secret cannot be read by this relay's key ring, so no signature can be checked; its operator must make a new one (relay portal --portal {access.PortalId} --rotate-signing-secret)";
         if (signature.Expires <= time.GetUtcNow().ToUnixTimeSeconds())
             return $"contact.expires: the signature of contact {contactId} in {which} has expired";
         return access.Vouches(contactId, signature, time.GetUtcNow())
