@@ -5,8 +5,9 @@ namespace FunctionsRelay.Infrastructure;
 /// <summary>
 /// Values kept in memory until they expire, and never more than <c>capacity</c> of them: where keys come from outside
 /// (portal ids in requests, viewers' utks) an unbounded dictionary would grow until the process runs out of memory. At
-/// capacity the expired entries go, and if that leaves it more than three quarters full, all of them: a miss costs one
-/// look-up, an entry too many could cost the instance.
+/// capacity the expired entries go, and if that leaves it more than three quarters full, those that would expire
+/// soonest, down to three quarters: a flood of made-up keys (which the caches keep briefly: an unknown portal, a utk
+/// that is no contact) pushes out its own kind first, not every portal's long-lived entries (a contact, a known portal).
 /// </summary>
 public sealed class ExpiringCache<TKey, TValue>(int capacity, TimeProvider time)
     where TKey : notnull
@@ -45,7 +46,10 @@ public sealed class ExpiringCache<TKey, TValue>(int capacity, TimeProvider time)
                 _entries.TryRemove(key, out _);
         }
 
-        if (_entries.Count > capacity * 3 / 4)
-            _entries.Clear();
+        var excess = _entries.Count - (capacity * 3 / 4);
+        if (excess <= 0)
+            return;
+        foreach (var (key, _) in _entries.OrderBy(entry => entry.Value.Until).Take(excess).ToList())
+            _entries.TryRemove(key, out _);
     }
 }

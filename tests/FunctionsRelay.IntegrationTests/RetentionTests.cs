@@ -38,7 +38,7 @@ public sealed class RetentionTests(Azurite azurite)
         await deadLetters.AddAsync(Portal, "old-refused", new PendingEvent("played", MediaEventKind.Played, "{}"), 400, "refused", CancellationToken.None);
         await poisoned.KeepAsync("beacons", "old-message", BinaryData.FromString("not a relay message"), CancellationToken.None);
         var quotas = relay.GetRequiredService<QuotaStore>();
-        Assert.True(await quotas.TryTakeHeldAsync(Portal, 10, CancellationToken.None));
+        Assert.Equal(QuotaTake.Taken, await quotas.TakeHeldAsync(Portal, 10, CancellationToken.None));
         // 20 days later: the same again, younger than the retention when it runs.
         time.Advance(TimeSpan.FromDays(20));
         await sessions.SaveAsync(Session("young-delivered", closed: true), null, CancellationToken.None);
@@ -50,7 +50,7 @@ public sealed class RetentionTests(Azurite azurite)
         var figures = relay.GetRequiredService<FunctionsRelay.Infrastructure.Telemetry.DeliveryFigures>().Table;
         await figures.AddEntityAsync(new TableEntity(Portal.ToString(System.Globalization.CultureInfo.InvariantCulture), "3-days") { ["Minute"] = time.GetUtcNow().AddDays(-3) });
         await figures.AddEntityAsync(new TableEntity(Portal.ToString(System.Globalization.CultureInfo.InvariantCulture), "1-day") { ["Minute"] = time.GetUtcNow().AddDays(-1) });
-        Assert.True(await quotas.TryTakeMediaMadeAsync(Portal, 10, CancellationToken.None));
+        Assert.Equal(QuotaTake.Taken, await quotas.TakeMediaMadeAsync(Portal, 10, CancellationToken.None));
         var result = await relay.GetRequiredService<RetentionService>().DeleteExpiredAsync(CancellationToken.None);
 
         Assert.Equal(["1-day"], figures.Query<TableEntity>().Select(e => e.RowKey));
@@ -83,5 +83,29 @@ public sealed class RetentionTests(Azurite azurite)
                 session.Close(CloseReason.Idle, now);
             return session;
         }
+    }
+
+    [Fact]
+    public async Task A_session_whose_id_is_kept_hashed_stays_while_a_dead_letter_of_it_is_kept()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow.AddDays(-40));
+        var settings = IsolatedRelay.Settings(azurite, Path.GetTempFileName());
+        await using var relay = await IsolatedRelay.StartServicesAsync(settings, services => services.AddSingleton<TimeProvider>(time));
+        var sessions = relay.GetRequiredService<SessionRepository>();
+        // 128 characters that escape past what a row key holds: the row key is the id's hash (%%...), the id a property.
+        var id = new string('視', 128);
+        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        var session = new ViewingSession(Portal, id);
+        session.Merge(new Beacon(Portal, id, BeaconEvent.Play, now, Seq: 0, Position: 0), now, 100);
+        session.Close(CloseReason.Idle, now);
+        await sessions.SaveAsync(session, null, CancellationToken.None);
+        Assert.StartsWith("%%", SessionRepository.RowKey(id), StringComparison.Ordinal);
+        await relay.GetRequiredService<DeadLetterStore>().AddAsync(Portal, id, new PendingEvent("played", MediaEventKind.Played, "{}"), 400, "refused", CancellationToken.None);
+
+        time.Advance(TimeSpan.FromDays(40));
+        var result = await relay.GetRequiredService<RetentionService>().DeleteExpiredAsync(CancellationToken.None);
+
+        Assert.Equal(0, result.Sessions);
+        Assert.NotNull(await sessions.GetAsync(Portal, id, CancellationToken.None));
     }
 }

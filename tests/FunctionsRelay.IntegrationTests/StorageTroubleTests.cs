@@ -1,5 +1,7 @@
 using System.Net;
 using FunctionsRelay.Infrastructure.HubSpot;
+using FunctionsRelay.Infrastructure.Storage;
+using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Hosting;
 
 namespace FunctionsRelay.IntegrationTests;
@@ -62,6 +64,33 @@ public sealed class StorageTroubleTests(Azurite azurite) : IAsyncLifetime
         var error = await answer.Content.ReadAsStringAsync();
         Assert.Contains("sending them again would be refused again", error, StringComparison.Ordinal);
         Assert.Null(answer.Headers.RetryAfter);
+    }
+
+    [Fact]
+    public async Task A_quota_count_other_instances_keep_busy_asks_again_and_drops_nothing()
+    {
+        using var host = await StartRelayAsync();
+        var session = SessionBeacons.Typical(Portal, "contended-hold");
+        _hubSpot.AnonymousUtks["utk-contended-hold"] = true;
+        // As the look-up of the viewer answers "no contact", every write of a count is refused as another instance's
+        // would make it (409 for the first row, 412 after), more times than the count tries.
+        var armed = 0;
+        _hubSpot.Interceptor = (call, answered) =>
+        {
+            if (answered && call.Contains("/contact/utk/", StringComparison.Ordinal) && Interlocked.Exchange(ref armed, 1) == 0)
+                _storage.FailNext(kind => kind is "table insert" or "table upsert", 25, StatusCodes.Status409Conflict);
+            return Task.FromResult(false);
+        };
+
+        Assert.Equal(HttpStatusCode.Accepted, (await host.Client.PostAsync("/api/beacons", session.Content())).StatusCode);
+
+        var sessions = host.Service<SessionRepository>();
+        await host.EventuallyAsync(
+            () => sessions.GetAsync(Portal, session.SessionId, CancellationToken.None).GetAwaiter().GetResult()?.Session is { AnonymousHeldSince: > 0 } or { AnonymousHoldRefused: true },
+            "the session held (or refused a hold)");
+        var stored = (await sessions.GetAsync(Portal, session.SessionId, CancellationToken.None))!.Session;
+        Assert.False(stored.AnonymousHoldRefused, "a count too busy to settle dropped the session's events");
+        Assert.True(stored.AnonymousHeldSince > 0);
     }
 
     [Fact]

@@ -66,8 +66,12 @@ public sealed class ContactResolver(
     /// <summary>Whether a portal creates contacts for unknown emails, as its row said a minute ago at most.</summary>
     private readonly ExpiringCache<long, bool> _createsContacts = new(10_000, time);
 
-    /// <summary>Look-ups of one email wait for each other (striped by its hash): concurrent sessions of a new viewer create one contact.</summary>
-    private readonly SemaphoreSlim[] _emailLocks = [.. Enumerable.Range(0, 64).Select(_ => new SemaphoreSlim(1, 1))];
+    /// <summary>
+    /// Look-ups of one email in one portal wait for each other, so that concurrent sessions of a new viewer create one
+    /// contact; those of other emails, or of the same email in another portal, never wait for them (a look-up holds its
+    /// turn through the portal's pacing).
+    /// </summary>
+    private readonly KeyedLocks<(long PortalId, string EmailHash)> _emailLocks = new();
 
     private static readonly TimeSpan ContactCachedFor = TimeSpan.FromDays(1);
     private static readonly TimeSpan UncheckedCachedFor = TimeSpan.FromHours(1);
@@ -115,9 +119,7 @@ public sealed class ContactResolver(
         if (_emails.TryGet((portalId, hash), out var cached))
             return cached;
 
-        var stripe = _emailLocks[(hash[0] * 16 + hash[1]) % _emailLocks.Length];
-        await stripe.WaitAsync(cancellationToken);
-        try
+        using (await _emailLocks.LockAsync((portalId, hash), cancellationToken))
         {
             if (_emails.TryGet((portalId, hash), out cached))
                 return cached;
@@ -134,10 +136,6 @@ public sealed class ContactResolver(
             if (keepFor > TimeSpan.Zero)
                 _emails.Set((portalId, hash), resolution, keepFor);
             return resolution;
-        }
-        finally
-        {
-            stripe.Release();
         }
     }
 

@@ -105,7 +105,14 @@ public sealed class MediaObjectService(
         var madeNow = made is null;
         if (made is null)
         {
-            if (!fromCatalog && !await quotas.TryTakeMediaMadeAsync(portalId, options.Value.NewMediaPerPortalPerDay, cancellationToken))
+            var take = fromCatalog ? QuotaTake.Taken : await quotas.TakeMediaMadeAsync(portalId, options.Value.NewMediaPerPortalPerDay, cancellationToken);
+            if (take == QuotaTake.Contended)
+            {
+                await store.ReleaseAsync(portalId, media, held, cancellationToken);
+                return new(null, DeliveryResult.Later(ClaimedElsewhereRetry, "the portal's count of media objects made today was too busy to settle"));
+            }
+
+            if (take == QuotaTake.Full)
             {
                 await store.ReleaseAsync(portalId, media, held, cancellationToken);
                 // Looked at again within the hour: an object made meanwhile by relay media is used at once.

@@ -285,10 +285,22 @@ public sealed class SessionProcessor(
         if (heldFor >= settings.HoldAnonymousFor)
             return DeliveryResult.Dropped;
         // A new hold counts against the portal's hourly bound: a page's key is public, and each hold asks HubSpot for a month.
-        if (session.AnonymousHeldSince == 0 && !await quotas.TryTakeHeldAsync(session.PortalId, settings.MaxNewHeldSessionsPerPortalPerHour, cancellationToken))
-            return HoldRefused;
+        if (session.AnonymousHeldSince == 0)
+        {
+            switch (await quotas.TakeHeldAsync(session.PortalId, settings.MaxNewHeldSessionsPerPortalPerHour, cancellationToken))
+            {
+                case QuotaTake.Full:
+                    return HoldRefused;
+                case QuotaTake.Contended:
+                    return QuotaContended;
+            }
+        }
+
         return DeliveryResult.HeldFor(NextAnonymousCheck(heldFor), reason);
     }
+
+    /// <summary>A count of the portal's quotas that other instances kept too busy to settle: asked again shortly, nothing dropped.</summary>
+    private static readonly DeliveryResult QuotaContended = DeliveryResult.Later(TimeSpan.FromSeconds(2), "the portal's count of new holds was too busy to settle");
 
     /// <summary>A new such session beyond the portal's hourly bound of holds: its events are dropped, not held.</summary>
     private static readonly DeliveryResult HoldRefused = DeliveryResult.Dropped with { Answer = "hold refused" };

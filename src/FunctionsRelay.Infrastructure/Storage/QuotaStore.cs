@@ -18,12 +18,16 @@ public sealed class QuotaStore(StorageClients clients, IOptions<RelayOptions> op
     public Task CreateIfNotExistsAsync(CancellationToken cancellationToken) => Table.CreateIfNotExistsAsync(cancellationToken);
 
     /// <summary>Media objects beacons made in the portal today (UTC), one more taken unless <paramref name="limit"/> are.</summary>
-    public Task<bool> TryTakeMediaMadeAsync(long portalId, int limit, CancellationToken cancellationToken) =>
-        TryTakeAsync(portalId, "media-made-" + time.GetUtcNow().ToString("yyyyMMdd", CultureInfo.InvariantCulture), limit, cancellationToken);
+    public Task<QuotaTake> TakeMediaMadeAsync(long portalId, int limit, CancellationToken cancellationToken) =>
+        TakeAsync(portalId, "media-made-" + Day, limit, cancellationToken);
 
     /// <summary>Sessions held for a viewer who is not a contact, begun in the portal this hour (UTC); one more taken unless <paramref name="limit"/> are.</summary>
-    public Task<bool> TryTakeHeldAsync(long portalId, int limit, CancellationToken cancellationToken) =>
-        TryTakeAsync(portalId, "held-" + time.GetUtcNow().ToString("yyyyMMddHH", CultureInfo.InvariantCulture), limit, cancellationToken);
+    public Task<QuotaTake> TakeHeldAsync(long portalId, int limit, CancellationToken cancellationToken) =>
+        TakeAsync(portalId, "held-" + Hour, limit, cancellationToken);
+
+    private string Day => time.GetUtcNow().ToString("yyyyMMdd", CultureInfo.InvariantCulture);
+
+    private string Hour => time.GetUtcNow().ToString("yyyyMMddHH", CultureInfo.InvariantCulture);
 
     /// <summary>The portal's shared HubSpot budget as last written (null: none yet), with its ETag.</summary>
     public async Task<BudgetRow?> GetBudgetAsync(long portalId, CancellationToken cancellationToken)
@@ -53,8 +57,12 @@ public sealed class QuotaStore(StorageClients clients, IOptions<RelayOptions> op
 
     private const string BudgetRowKey = "hubspot-budget";
 
-    /// <summary>Counts one more in the row, unless <paramref name="limit"/> are counted already: false then.</summary>
-    private async Task<bool> TryTakeAsync(long portalId, string rowKey, int limit, CancellationToken cancellationToken)
+    /// <summary>
+    /// Counts one more in the row, unless <paramref name="limit"/> are counted already (<see cref="QuotaTake.Full"/>);
+    /// <see cref="QuotaTake.Contended"/> when other instances kept counting in it too long to tell: neither taken nor
+    /// refused, to be asked again shortly (what the count guards is never dropped for it).
+    /// </summary>
+    private async Task<QuotaTake> TakeAsync(long portalId, string rowKey, int limit, CancellationToken cancellationToken)
     {
         var partition = portalId.ToString(CultureInfo.InvariantCulture);
         for (var attempt = 0; attempt < 20; attempt++)
@@ -62,7 +70,7 @@ public sealed class QuotaStore(StorageClients clients, IOptions<RelayOptions> op
             var current = await Table.GetEntityIfExistsAsync<TableEntity>(partition, rowKey, cancellationToken: cancellationToken);
             var count = current.HasValue ? current.Value!.GetInt32("Count") ?? 0 : 0;
             if (count >= limit)
-                return false;
+                return QuotaTake.Full;
             var next = new TableEntity(partition, rowKey) { ["Count"] = count + 1, ["CountedAt"] = time.GetUtcNow() };
             try
             {
@@ -70,17 +78,29 @@ public sealed class QuotaStore(StorageClients clients, IOptions<RelayOptions> op
                     await Table.UpdateEntityAsync(next, current.Value!.ETag, TableUpdateMode.Replace, cancellationToken);
                 else
                     await Table.AddEntityAsync(next, cancellationToken);
-                return true;
+                return QuotaTake.Taken;
             }
             catch (RequestFailedException ex) when (ex.Status is 409 or 412)
             {
-                // Another instance counted meanwhile: read again.
-                await Task.Delay(TimeSpan.FromMilliseconds(Random.Shared.Next(5, 50)), time, cancellationToken);
+                // Another instance counted meanwhile: read again, after a pause that grows with the contention.
+                await Task.Delay(TimeSpan.FromMilliseconds(Random.Shared.Next(5, 25 * (attempt + 2))), time, cancellationToken);
             }
         }
 
-        return false;
+        return QuotaTake.Contended;
     }
+}
+
+/// <summary>What counting one more against a quota came to.</summary>
+public enum QuotaTake
+{
+    Taken,
+
+    /// <summary>The window's bound is reached: refused.</summary>
+    Full,
+
+    /// <summary>Other instances counted in the row too often to get a write in: ask again shortly.</summary>
+    Contended,
 }
 
 /// <summary>A portal's shared HubSpot budget: the tokens left at <see cref="At"/>, and the row's version.</summary>

@@ -47,7 +47,8 @@ public sealed class RetentionService(
                 sessions.Table,
                 TableClient.CreateQueryFilter($"Closed eq true and Pending eq 0 and ClosedAt lt {cutoff}"),
                 cancellationToken,
-                keep: entity => replayable.Contains((entity.PartitionKey, Uri.UnescapeDataString(entity.RowKey)))),
+                keep: entity => replayable.Contains((entity.PartitionKey, entity.GetString("SessionId") ?? Uri.UnescapeDataString(entity.RowKey))),
+                alsoRead: "SessionId"),
             deadLettersDeleted,
             poisonedDeleted,
             await DeleteAsync(figures.Table, TableClient.CreateQueryFilter($"Minute lt {now - MetricsKeptFor}"), cancellationToken),
@@ -76,10 +77,12 @@ public sealed class RetentionService(
     }
 
     /// <summary>Deletes the matching entities, each only if unchanged since it was read (a session saved meanwhile stays).</summary>
-    private static async Task<int> DeleteAsync(TableClient table, string filter, CancellationToken cancellationToken, Func<TableEntity, bool>? keep = null)
+    /// <param name="alsoRead">A property <paramref name="keep"/> reads (a session's id: its row key may be a hash of it).</param>
+    private static async Task<int> DeleteAsync(TableClient table, string filter, CancellationToken cancellationToken, Func<TableEntity, bool>? keep = null, string? alsoRead = null)
     {
         var deleted = 0;
-        await foreach (var entity in table.QueryAsync<TableEntity>(filter, select: ["PartitionKey", "RowKey"], cancellationToken: cancellationToken))
+        string[] select = alsoRead is null ? ["PartitionKey", "RowKey"] : ["PartitionKey", "RowKey", alsoRead];
+        await foreach (var entity in table.QueryAsync<TableEntity>(filter, select: select, cancellationToken: cancellationToken))
         {
             if (keep?.Invoke(entity) == true)
                 continue;

@@ -3,7 +3,7 @@ using FunctionsRelay.Infrastructure.HubSpot;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
 
-namespace FunctionsRelay.IntegrationTests;
+namespace FunctionsRelay.UnitTests;
 
 /// <summary>The pace the relay keeps per portal: look-ups never take the half of the window that events keep.</summary>
 public sealed class PacerTests

@@ -1,7 +1,7 @@
 using FunctionsRelay.Infrastructure;
 using Microsoft.Extensions.Time.Testing;
 
-namespace FunctionsRelay.IntegrationTests;
+namespace FunctionsRelay.UnitTests;
 
 /// <summary>
 /// The caches keyed by what requests bring (portal ids, utks, media) stay bounded: a flood of made-up keys cannot grow
@@ -25,6 +25,20 @@ public sealed class ExpiringCacheTests
 
         Assert.Equal(1000, most);
         Assert.True(cache.TryGet(50_000, out var newest) && newest == "unknown", "the newest entry is kept");
+    }
+
+    [Fact]
+    public void A_flood_of_short_lived_keys_pushes_out_its_own_kind_not_the_long_lived_entries_of_others()
+    {
+        var cache = new ExpiringCache<(long Portal, string Utk), bool>(1000, _time);
+        // Contacts of portal 1, kept a day; then a stranger's made-up utks of portal 2, each kept half an hour as no contact.
+        for (var i = 0; i < 100; i++)
+            cache.Set((1, $"contact-{i}"), true, TimeSpan.FromDays(1));
+        for (var i = 0; i < 20_000; i++)
+            cache.Set((2, $"made-up-{i}"), false, TimeSpan.FromMinutes(30));
+
+        Assert.All(Enumerable.Range(0, 100), i => Assert.True(cache.TryGet((1, $"contact-{i}"), out _), $"contact-{i} was pushed out"));
+        Assert.InRange(cache.Count, 750, 1000);
     }
 
     [Fact]
