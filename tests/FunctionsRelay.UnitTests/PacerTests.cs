@@ -27,4 +27,20 @@ public sealed class PacerTests
         // Another portal's window is its own.
         Assert.Equal(TimeSpan.Zero, pacer.Reserve(43, CallPriority.LookUp));
     }
+
+    [Fact]
+    public async Task Calls_refused_together_are_told_to_come_back_apart_never_before_a_slot_frees()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var pacer = new HubSpotPacer(Options.Create(new HubSpotOptions { RequestsPerTenSeconds = 10 }), time);
+        for (var i = 0; i < 10; i++)
+            Assert.Equal(TimeSpan.Zero, await pacer.ReserveAsync(7, CallPriority.Played, CancellationToken.None));
+
+        var waits = new List<TimeSpan>();
+        for (var i = 0; i < 50; i++)
+            waits.Add(await pacer.ReserveAsync(7, CallPriority.Played, CancellationToken.None));
+
+        Assert.All(waits, wait => Assert.InRange(wait, TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(12)));
+        Assert.True(waits.Distinct().Count() > 25, "refused calls all come back at the same moment");
+    }
 }

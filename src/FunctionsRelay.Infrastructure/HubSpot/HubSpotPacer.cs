@@ -35,38 +35,70 @@ public enum BudgetMode
 /// Keeps each portal below HubSpot's limit for OAuth apps (100-110 requests per 10 s per account, one budget for every
 /// caller). Each instance keeps a sliding window of <see cref="HubSpotOptions.RequestsPerTenSeconds"/> and is paused
 /// when HubSpot answers 429 or says the window is (nearly) spent. With <see cref="BudgetMode.Shared"/> every call also
-/// takes a token from the portal's bucket in table <c>quotas</c>: it fills at a tenth of the pace per second up to a
-/// tenth of the pace (so no 10 s, sliding or fixed, holds more than 1.1 times the pace), and an instance takes a few
-/// tokens at a time (<see cref="HubSpotOptions.BudgetSlice"/>) for a quarter of a second, so that one table write
-/// serves several calls. A 429 or an exhausted window puts the bucket in debt for its wait, so every instance waits it out.
-/// Look-ups (<see cref="CallPriority.LookUp"/>) take at most half of the window. Below played events each priority takes
-/// from the bucket only while it holds more than a floor (<see cref="FloorShare"/>): while played events keep it drained,
-/// attention spans, look-ups and quartiles wait, and as soon as they do not, the others take every token that comes.
+/// takes a token from the portal's bucket in table <c>quotas</c> (<see cref="SharedBucket"/>): it fills at a tenth of
+/// the pace per second up to a tenth of the pace (so no 10 s, sliding or fixed, holds more than 1.1 times the pace), and
+/// an instance takes a few tokens at a time (<see cref="HubSpotOptions.BudgetSlice"/>) for a quarter of a second, so that
+/// one table write serves several calls. A 429 or an exhausted window puts the bucket in debt for its wait, so every
+/// instance waits it out.
+/// <para>
+/// Look-ups (<see cref="CallPriority.LookUp"/>) take at most half of the pace, over every instance: each also takes a
+/// token from the portal's look-up bucket (<c>hubspot-lookups</c>), which holds one token and fills at half the pace
+/// less one per 10 s, so that no 10 s window, however the instances' calls fall, holds more look-ups than half the
+/// pace. Below played events each priority takes from the budget only while it holds more than a floor
+/// (<see cref="FloorShare"/>): while played events keep it drained, attention spans, look-ups and quartiles wait, and as
+/// soon as they do not, the others take every token that comes. A refused call's wait is spread by up to a fifth, so
+/// that waits that began together do not all come back at once; with storage out of reach no call goes unpaced.
+/// </para>
 /// </summary>
-public sealed class HubSpotPacer(IOptions<HubSpotOptions> options, TimeProvider time, QuotaStore? shared = null, ILogger<HubSpotPacer>? logger = null)
+public sealed class HubSpotPacer
 {
     private static readonly TimeSpan Window = TimeSpan.FromSeconds(10);
+
     /// <summary>
     /// How long tokens taken from the bucket may wait to be used: a slice used later than its tokens were counted moves
     /// calls into the next window, so it is kept short (n instances may each carry a slice over).
     /// </summary>
     private static readonly TimeSpan SliceLife = TimeSpan.FromMilliseconds(250);
+
     private static readonly TimeSpan StorageTroubleWarningEvery = TimeSpan.FromMinutes(1);
+
+    /// <summary>
+    /// How long a call waits when the shared budget cannot be read or written: no instance knows what the others send
+    /// then, and each sending at the whole pace alone would be n times HubSpot's limit; the session's own saves need the
+    /// same storage, so waiting costs nothing that sending would have gained.
+    /// </summary>
+    private static readonly TimeSpan StorageTroubleWait = TimeSpan.FromSeconds(2);
+
+    private readonly IOptions<HubSpotOptions> _options;
+    private readonly TimeProvider _time;
+    private readonly SharedBucket? _budget;
+    private readonly SharedBucket? _lookUps;
     private readonly ConcurrentDictionary<long, PortalWindow> _portals = new();
-    private readonly ILogger _logger = logger ?? NullLogger<HubSpotPacer>.Instance;
+    private readonly ILogger _logger;
     private DateTimeOffset _lastStorageWarning;
+
+    public HubSpotPacer(IOptions<HubSpotOptions> options, TimeProvider time, QuotaStore? shared = null, ILogger<HubSpotPacer>? logger = null)
+    {
+        (_options, _time) = (options, time);
+        _logger = logger ?? NullLogger<HubSpotPacer>.Instance;
+        if (shared is not null)
+        {
+            _budget = new SharedBucket(shared, "hubspot-budget", () => Rate, () => Capacity, time);
+            _lookUps = new SharedBucket(shared, "hubspot-lookups", () => LookUpRate, () => 1, time);
+        }
+    }
 
     /// <summary>Reserves a call for the portal: zero to go now, else how long to wait before asking again.</summary>
     public async ValueTask<TimeSpan> ReserveAsync(long portalId, CallPriority priority, CancellationToken cancellationToken)
     {
         var window = _portals.GetOrAdd(portalId, _ => new PortalWindow());
         var local = ReserveLocal(window, priority);
-        if (local > TimeSpan.Zero || shared is null)
-            return local;
+        if (local > TimeSpan.Zero || _budget is null)
+            return Spread(local);
         var wait = await TakeSharedAsync(portalId, window, priority, cancellationToken);
         if (wait > TimeSpan.Zero)
             Unreserve(window);
-        return wait;
+        return Spread(wait);
     }
 
     /// <summary>The instance's own window, as <see cref="ReserveAsync"/> but without the shared budget (tests, and the instance mode).</summary>
@@ -77,7 +109,7 @@ public sealed class HubSpotPacer(IOptions<HubSpotOptions> options, TimeProvider 
     public async ValueTask PauseAsync(long portalId, TimeSpan duration, CancellationToken cancellationToken)
     {
         var window = _portals.GetOrAdd(portalId, _ => new PortalWindow());
-        var until = time.GetUtcNow() + duration;
+        var until = _time.GetUtcNow() + duration;
         lock (window)
         {
             if (until > window.PausedUntil)
@@ -85,13 +117,21 @@ public sealed class HubSpotPacer(IOptions<HubSpotOptions> options, TimeProvider 
             window.Slice = 0;
         }
 
-        if (shared is not null)
-            await IndebtAsync(portalId, window, duration, cancellationToken);
+        if (_budget is null)
+            return;
+        try
+        {
+            await _budget.IndebtAsync(portalId, duration, cancellationToken);
+        }
+        catch (Exception ex) when (StorageClients.IsUnavailable(ex) && !cancellationToken.IsCancellationRequested)
+        {
+            WarnStorageTrouble(portalId, ex);
+        }
     }
 
     private TimeSpan ReserveLocal(PortalWindow window, CallPriority priority)
     {
-        var now = time.GetUtcNow();
+        var now = _time.GetUtcNow();
         lock (window)
         {
             if (window.PausedUntil > now)
@@ -99,8 +139,8 @@ public sealed class HubSpotPacer(IOptions<HubSpotOptions> options, TimeProvider 
             while (window.Sent.Count > 0 && now - window.Sent.Peek() >= Window)
                 window.Sent.Dequeue();
             var limit = priority == CallPriority.LookUp
-                ? Math.Max(1, options.Value.RequestsPerTenSeconds / 2)
-                : options.Value.RequestsPerTenSeconds - (int)Math.Ceiling(Floor(priority));
+                ? Math.Max(1, _options.Value.RequestsPerTenSeconds / 2)
+                : _options.Value.RequestsPerTenSeconds - (int)Math.Ceiling(Floor(priority));
             if (window.Sent.Count >= limit)
                 return Refused(window, priority, now, window.Sent.ElementAt(window.Sent.Count - limit) + Window - now);
             window.Sent.Enqueue(now);
@@ -123,9 +163,12 @@ public sealed class HubSpotPacer(IOptions<HubSpotOptions> options, TimeProvider 
         }
     }
 
-    private double Rate => options.Value.RequestsPerTenSeconds / Window.TotalSeconds;
+    private double Rate => _options.Value.RequestsPerTenSeconds / Window.TotalSeconds;
 
-    private double Capacity => Math.Max(1, options.Value.RequestsPerTenSeconds / 10.0);
+    private double Capacity => Math.Max(1, _options.Value.RequestsPerTenSeconds / 10.0);
+
+    /// <summary>Half the pace less one per 10 s, with one token held: at most half the pace in any 10 s.</summary>
+    private double LookUpRate => Math.Max(1, (_options.Value.RequestsPerTenSeconds / 2) - 1) / Window.TotalSeconds;
 
     /// <summary>The share of the bucket above which a call of this priority may take from it (of all but one token).</summary>
     private static double FloorShare(CallPriority priority) => priority switch
@@ -160,53 +203,39 @@ public sealed class HubSpotPacer(IOptions<HubSpotOptions> options, TimeProvider 
         return untilToken < OutrankedWait && now - window.PlayedWaitedAt < OutrankedWait ? OutrankedWait : untilToken;
     }
 
+    /// <summary>A refused call's wait, made up to a fifth longer at random: waits that began together come back apart.</summary>
+    private static TimeSpan Spread(TimeSpan wait) =>
+        wait <= TimeSpan.Zero ? wait : wait + (wait * (Random.Shared.NextDouble() * 0.2));
+
     private async ValueTask<TimeSpan> TakeSharedAsync(long portalId, PortalWindow window, CallPriority priority, CancellationToken cancellationToken)
     {
         // A slice is a quarter of a second's tokens already taken: any event call of this instance may use it.
         if (priority != CallPriority.LookUp && TakeFromSlice(window))
             return TimeSpan.Zero;
-        await window.Turn.WaitAsync(cancellationToken);
         try
         {
+            if (priority == CallPriority.LookUp)
+            {
+                var (lookUp, untilLookUp, _) = await _lookUps!.TakeAsync(portalId, 1, floor: 0, cancellationToken);
+                if (lookUp == 0)
+                    return untilLookUp;
+            }
+
             // Another call of this instance may have taken a slice while this one waited its turn.
             if (priority != CallPriority.LookUp && TakeFromSlice(window))
                 return TimeSpan.Zero;
-            for (var attempt = 0; attempt < 10; attempt++)
-            {
-                var now = time.GetUtcNow();
-                var read = window.Known ??= await shared!.GetBudgetAsync(portalId, cancellationToken);
-                var level = read is null ? Capacity : Math.Min(Capacity, read.Tokens + Math.Max(0, (now - read.At).TotalSeconds) * Rate);
-                var floor = Floor(priority);
-                if (level - floor < 1)
-                {
-                    return Refused(window, priority, now, TimeSpan.FromSeconds(Math.Max(0.05, (1 + floor - level) / Rate)));
-                }
-
-                var take = priority == CallPriority.LookUp ? 1 : (int)Math.Min(options.Value.BudgetSlice, Math.Floor(level - floor));
-                if (await shared!.TryWriteBudgetAsync(portalId, level - take, now, read, cancellationToken) is { } etag)
-                {
-                    window.Known = new BudgetRow(level - take, now, etag);
-                    lock (window)
-                        (window.Slice, window.SliceUntil) = (take - 1, now + SliceLife);
-                    return TimeSpan.Zero;
-                }
-
-                // Another instance took from the bucket since it was read: read it again.
-                window.Known = null;
-            }
-
-            return TimeSpan.FromMilliseconds(100);
+            var want = priority == CallPriority.LookUp ? 1 : _options.Value.BudgetSlice;
+            var (taken, wait, contended) = await _budget!.TakeAsync(portalId, want, Floor(priority), cancellationToken);
+            if (taken == 0)
+                return contended ? wait : Refused(window, priority, _time.GetUtcNow(), wait);
+            lock (window)
+                (window.Slice, window.SliceUntil) = (taken - 1, _time.GetUtcNow() + SliceLife);
+            return TimeSpan.Zero;
         }
         catch (Exception ex) when (StorageClients.IsUnavailable(ex) && !cancellationToken.IsCancellationRequested)
         {
-            // Storage out of reach: pace by this instance's window alone rather than stop sending.
             WarnStorageTrouble(portalId, ex);
-            window.Known = null;
-            return TimeSpan.Zero;
-        }
-        finally
-        {
-            window.Turn.Release();
+            return StorageTroubleWait;
         }
     }
 
@@ -214,54 +243,20 @@ public sealed class HubSpotPacer(IOptions<HubSpotOptions> options, TimeProvider 
     {
         lock (window)
         {
-            if (window.Slice <= 0 || window.SliceUntil <= time.GetUtcNow())
+            if (window.Slice <= 0 || window.SliceUntil <= _time.GetUtcNow())
                 return false;
             window.Slice--;
             return true;
         }
     }
 
-    /// <summary>Puts the bucket <paramref name="duration"/>'s worth of tokens in debt, unless it is deeper already.</summary>
-    private async ValueTask IndebtAsync(long portalId, PortalWindow window, TimeSpan duration, CancellationToken cancellationToken)
-    {
-        await window.Turn.WaitAsync(cancellationToken);
-        try
-        {
-            for (var attempt = 0; attempt < 5; attempt++)
-            {
-                var now = time.GetUtcNow();
-                var read = window.Known ??= await shared!.GetBudgetAsync(portalId, cancellationToken);
-                var level = read is null ? Capacity : Math.Min(Capacity, read.Tokens + Math.Max(0, (now - read.At).TotalSeconds) * Rate);
-                var debt = -duration.TotalSeconds * Rate;
-                if (level <= debt)
-                    return;
-                if (await shared!.TryWriteBudgetAsync(portalId, debt, now, read, cancellationToken) is { } etag)
-                {
-                    window.Known = new BudgetRow(debt, now, etag);
-                    return;
-                }
-
-                window.Known = null;
-            }
-        }
-        catch (Exception ex) when (StorageClients.IsUnavailable(ex) && !cancellationToken.IsCancellationRequested)
-        {
-            WarnStorageTrouble(portalId, ex);
-            window.Known = null;
-        }
-        finally
-        {
-            window.Turn.Release();
-        }
-    }
-
     private void WarnStorageTrouble(long portalId, Exception ex)
     {
-        var now = time.GetUtcNow();
+        var now = _time.GetUtcNow();
         if (now - _lastStorageWarning < StorageTroubleWarningEvery)
             return;
         _lastStorageWarning = now;
-        _logger.LogWarning(ex, "The shared HubSpot budget of portal {PortalId} could not be read or written; this instance paces itself alone meanwhile", portalId);
+        _logger.LogWarning(ex, "The shared HubSpot budget of portal {PortalId} could not be read or written; HubSpot calls wait for it meanwhile", portalId);
     }
 
     private sealed class PortalWindow
@@ -277,11 +272,5 @@ public sealed class HubSpotPacer(IOptions<HubSpotOptions> options, TimeProvider 
         public int Slice { get; set; }
 
         public DateTimeOffset SliceUntil { get; set; }
-
-        /// <summary>The bucket as this instance last read or wrote it: written over without a read while nobody else wrote it.</summary>
-        public BudgetRow? Known { get; set; }
-
-        /// <summary>One table call per portal at a time in this instance; the others wait and take from its slice.</summary>
-        public SemaphoreSlim Turn { get; } = new(1, 1);
     }
 }

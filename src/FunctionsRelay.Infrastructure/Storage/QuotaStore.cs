@@ -8,8 +8,8 @@ namespace FunctionsRelay.Infrastructure.Storage;
 /// <summary>
 /// Per-portal counts of what a window allows, shared by every instance (table <c>quotas</c>): partition = portal id, row =
 /// the quota and its window (<c>media-made-20261202</c>, <c>held-2026120214</c>), its count ETag-guarded; and the
-/// portal's HubSpot budget (<c>hubspot-budget</c>: a token bucket, see <see cref="HubSpot.HubSpotPacer"/>). Rows live a
-/// day past their window (<see cref="RetentionService"/> deletes them after).
+/// portal's HubSpot budget and its look-ups' share of it (<c>hubspot-budget</c>, <c>hubspot-lookups</c>: token buckets,
+/// see <see cref="HubSpot.HubSpotPacer"/>). Rows live a day past their window (<see cref="RetentionService"/> deletes them after).
 /// </summary>
 public sealed class QuotaStore(StorageClients clients, IOptions<RelayOptions> options, TimeProvider time)
 {
@@ -29,19 +29,19 @@ public sealed class QuotaStore(StorageClients clients, IOptions<RelayOptions> op
 
     private string Hour => time.GetUtcNow().ToString("yyyyMMddHH", CultureInfo.InvariantCulture);
 
-    /// <summary>The portal's shared HubSpot budget as last written (null: none yet), with its ETag.</summary>
-    public async Task<BudgetRow?> GetBudgetAsync(long portalId, CancellationToken cancellationToken)
+    /// <summary>One of the portal's shared token buckets as last written (null: none yet), with its ETag.</summary>
+    public async Task<BudgetRow?> GetBudgetAsync(long portalId, string bucket, CancellationToken cancellationToken)
     {
-        var row = await Table.GetEntityIfExistsAsync<TableEntity>(portalId.ToString(CultureInfo.InvariantCulture), BudgetRowKey, cancellationToken: cancellationToken);
+        var row = await Table.GetEntityIfExistsAsync<TableEntity>(portalId.ToString(CultureInfo.InvariantCulture), bucket, cancellationToken: cancellationToken);
         return row.HasValue && row.Value is { } entity
             ? new BudgetRow(entity.GetDouble("Tokens") ?? 0, entity.GetDateTimeOffset("At") ?? DateTimeOffset.MinValue, entity.ETag)
             : null;
     }
 
-    /// <summary>Writes the budget over the version read (<paramref name="read"/> null: only if there is none yet); its new ETag, or null if someone wrote it since.</summary>
-    public async Task<ETag?> TryWriteBudgetAsync(long portalId, double tokens, DateTimeOffset at, BudgetRow? read, CancellationToken cancellationToken)
+    /// <summary>Writes a bucket over the version read (<paramref name="read"/> null: only if there is none yet); its new ETag, or null if someone wrote it since.</summary>
+    public async Task<ETag?> TryWriteBudgetAsync(long portalId, string bucket, double tokens, DateTimeOffset at, BudgetRow? read, CancellationToken cancellationToken)
     {
-        var entity = new TableEntity(portalId.ToString(CultureInfo.InvariantCulture), BudgetRowKey) { ["Tokens"] = tokens, ["At"] = at, ["CountedAt"] = at };
+        var entity = new TableEntity(portalId.ToString(CultureInfo.InvariantCulture), bucket) { ["Tokens"] = tokens, ["At"] = at, ["CountedAt"] = at };
         try
         {
             var response = read is { } known
@@ -54,8 +54,6 @@ public sealed class QuotaStore(StorageClients clients, IOptions<RelayOptions> op
             return null;
         }
     }
-
-    private const string BudgetRowKey = "hubspot-budget";
 
     /// <summary>
     /// Counts one more in the row, unless <paramref name="limit"/> are counted already (<see cref="QuotaTake.Full"/>);

@@ -1,0 +1,85 @@
+using FunctionsRelay.Infrastructure;
+using FunctionsRelay.Infrastructure.HubSpot;
+using FunctionsRelay.Infrastructure.Storage;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
+
+namespace FunctionsRelay.IntegrationTests;
+
+/// <summary>Pacers of several instances sharing one portal's budget in table quotas, on Azurite, in simulated time.</summary>
+[Collection(AzuriteCollection.Name)]
+public sealed class SharedPacerTests(Azurite azurite)
+{
+    private const long Portal = 6464;
+
+    private QuotaStore Quotas(TimeProvider time, string table)
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection([new("AzureWebJobsStorage", azurite.ConnectionString)]).Build();
+        var options = Options.Create(new RelayOptions { QuotasTable = table });
+        var store = new QuotaStore(new StorageClients(configuration, options), options, time);
+        store.CreateIfNotExistsAsync(CancellationToken.None).GetAwaiter().GetResult();
+        return store;
+    }
+
+    [Theory]
+    [InlineData(2)]
+    [InlineData(4)]
+    public async Task Look_ups_take_at_most_half_the_pace_over_every_instance_and_quartiles_keep_the_rest(int instances)
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var table = "quotas" + Guid.NewGuid().ToString("N")[..8];
+        var options = Options.Create(new HubSpotOptions { RequestsPerTenSeconds = 90 });
+        var pacers = Enumerable.Range(0, instances).Select(_ => new HubSpotPacer(options, time, Quotas(time, table))).ToList();
+        var lookUps = new List<DateTimeOffset>();
+        var quartiles = new List<DateTimeOffset>();
+
+        // Every instance asks for as many look-ups (random utks) and quartiles as it is given, every 100 ms for 40 s.
+        for (var step = 0; step < 400; step++)
+        {
+            foreach (var pacer in pacers)
+            {
+                while (await pacer.ReserveAsync(Portal, CallPriority.LookUp, CancellationToken.None) == TimeSpan.Zero)
+                    lookUps.Add(time.GetUtcNow());
+                while (await pacer.ReserveAsync(Portal, CallPriority.Quartile, CancellationToken.None) == TimeSpan.Zero)
+                    quartiles.Add(time.GetUtcNow());
+            }
+
+            time.Advance(TimeSpan.FromMilliseconds(100));
+        }
+
+        var mostLookUps = MostInAnyTenSeconds(lookUps);
+        Assert.True(mostLookUps <= 45, $"{instances} instances made {mostLookUps} look-ups in a rolling 10 s: more than half the pace (45)");
+        // The rest of the pace is the quartiles' (after the first 10 s, each 10 s holds about 90 calls in all).
+        var quartilesPerTen = quartiles.Count(at => at >= lookUps.Min().AddSeconds(10)) / 3.0;
+        Assert.True(quartilesPerTen >= 35, $"quartiles got {quartilesPerTen:F1} per 10 s beside the look-ups");
+        Assert.True(MostInAnyTenSeconds([.. lookUps, .. quartiles]) <= 99, "together past 1.1 times the pace");
+    }
+
+    [Fact]
+    public async Task With_the_shared_budget_out_of_reach_no_call_goes_unpaced()
+    {
+        var closed = AzuriteProcess.ConnectionStringFor(Ports.Free(), Ports.Free());
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection([new("AzureWebJobsStorage", closed)]).Build();
+        var relay = Options.Create(new RelayOptions { StorageRetries = 0 });
+        var pacer = new HubSpotPacer(Options.Create(new HubSpotOptions { RequestsPerTenSeconds = 90 }), TimeProvider.System, new QuotaStore(new StorageClients(configuration, relay), relay, TimeProvider.System));
+
+        var wait = await pacer.ReserveAsync(Portal, CallPriority.Played, CancellationToken.None);
+
+        Assert.True(wait >= TimeSpan.FromSeconds(2), $"a call went ahead (wait {wait}) though no instance could know what the others send");
+    }
+
+    private static int MostInAnyTenSeconds(List<DateTimeOffset> calls)
+    {
+        var sorted = calls.Order().ToList();
+        var most = 0;
+        for (int start = 0, end = 0; end < sorted.Count; end++)
+        {
+            while (sorted[end] - sorted[start] >= TimeSpan.FromSeconds(10))
+                start++;
+            most = Math.Max(most, end - start + 1);
+        }
+
+        return most;
+    }
+}
