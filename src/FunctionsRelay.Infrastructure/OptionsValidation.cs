@@ -63,6 +63,11 @@ internal sealed class RelayOptionsValidation : IValidateOptions<RelayOptions>
         OptionsValidation.Positive(options.DeliveryLease, "Relay__DeliveryLease"),
         options.BacklogWarningAfter >= TimeSpan.Zero ? null : $"Relay__BacklogWarningAfter must be zero (no warning) or more (got {options.BacklogWarningAfter})",
         OptionsValidation.AtLeast(options.NewMediaPerPortalPerDay, 0, "Relay__NewMediaPerPortalPerDay"),
+        OptionsValidation.AtLeast(options.NewMediaPerPortalPerHour, 0, "Relay__NewMediaPerPortalPerHour"),
+        OptionsValidation.Positive(options.MediaObjectWaitLimit, "Relay__MediaObjectWaitLimit"),
+        OptionsValidation.AtLeast(options.MaxSessionsPerViewerPerHour, 1, "Relay__MaxSessionsPerViewerPerHour"),
+        OptionsValidation.AtLeast(options.MaxUnknownViewersPerSourcePerHour, 0, "Relay__MaxUnknownViewersPerSourcePerHour"),
+        OptionsValidation.AtLeast(options.MaxContactsCreatedPerPortalPerDay, 0, "Relay__MaxContactsCreatedPerPortalPerDay"),
         options.HoldAnonymousFor >= TimeSpan.Zero ? null : $"Relay__HoldAnonymousFor must be zero (no hold) or more (got {options.HoldAnonymousFor})",
         options.AnonymousCheckInterval > TimeSpan.Zero && options.AnonymousCheckInterval <= TimeSpan.FromHours(1)
             ? null

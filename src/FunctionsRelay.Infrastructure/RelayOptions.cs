@@ -104,6 +104,41 @@ public sealed class RelayOptions
     public int NewMediaPerPortalPerDay { get; set; } = 1_000;
 
     /// <summary>
+    /// How many of them may be made in one hour: a stranger who names new media as fast as the ingest limits let him
+    /// would otherwise take the day's bound in minutes, two HubSpot calls each at a played event's rank.
+    /// </summary>
+    public int NewMediaPerPortalPerHour { get; set; } = 100;
+
+    /// <summary>
+    /// How long a session's events wait for a media object the portal may not make now (its bounds of new media, or a
+    /// portal whose objects come from its catalog alone) before they are dropped: looked at hourly meanwhile (no HubSpot
+    /// call, a table read), so that an object <c>relay media</c> makes is used at once; never retried a day later.
+    /// </summary>
+    public TimeSpan MediaObjectWaitLimit { get; set; } = TimeSpan.FromHours(12);
+
+    /// <summary>
+    /// How many sessions one viewer (one utk, contact id or email) may begin in a portal per hour, for every instance
+    /// together (table <c>quotas</c>); beyond, a session's events are dropped. A viewer watching a new clip every minute
+    /// stays within it; a stranger replaying one known utk for hundreds of made-up sessions an hour does not.
+    /// </summary>
+    public int MaxSessionsPerViewerPerHour { get; set; } = 60;
+
+    /// <summary>
+    /// How many viewers who are no HubSpot contact one client address may bring to a portal per hour before its sessions
+    /// are looked up last (below every event and every other look-up) and, found no contact, dropped rather than held:
+    /// a page's visitors come from many addresses; a stranger making up utks comes from few.
+    /// </summary>
+    public int MaxUnknownViewersPerSourcePerHour { get; set; } = 50;
+
+    /// <summary>
+    /// How many contacts the relay may create in a portal per UTC day for emails HubSpot does not know (portals that opted
+    /// in with <c>relay portal --create-contacts</c>), for every instance together: a leaked secret source key would
+    /// otherwise create them as fast as the look-ups' half of the pace allows. Beyond, such a viewer waits as one who is
+    /// no contact.
+    /// </summary>
+    public int MaxContactsCreatedPerPortalPerDay { get; set; } = 1_000;
+
+    /// <summary>
     /// An event that reaches HubSpot this long after it became due means its portal is behind (over its HubSpot budget,
     /// or its token gone for a while): a warning names the portal and how far behind it is, at most once a minute per
     /// instance. Zero: no warning.

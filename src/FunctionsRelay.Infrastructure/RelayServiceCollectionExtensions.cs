@@ -45,6 +45,7 @@ public static class RelayServiceCollectionExtensions
         services.AddSingleton(provider => new StorageClients(configuration, provider.GetRequiredService<IOptions<RelayOptions>>()));
         services.AddKeyRing(configuration);
         services.AddSingleton<RelayStorage>();
+        services.AddSingleton<Pseudonyms>();
         services.AddSingleton<MissingStorage>();
         services.AddSingleton<ScheduledCheckTable>();
         services.AddSingleton<BeaconQueue>();
@@ -63,6 +64,7 @@ public static class RelayServiceCollectionExtensions
         services.AddSingleton<PortalAccessCheck>();
         services.AddSingleton<IngestRateLimits>();
         services.AddSingleton<BeaconIngestService>();
+        services.AddSingleton<ViewerGate>();
         services.AddSingleton<SessionProcessor>();
         services.AddSingleton<PoisonHandler>();
         services.AddSingleton<ScheduleSweeper>();
@@ -83,6 +85,7 @@ public static class RelayServiceCollectionExtensions
         // No request logging of its own: the contact look-up's path holds the viewer's utk.
         services.AddHttpClient<HubSpotClient>(ConfigureHubSpotClient).RemoveAllLoggers().AddResilienceHandler("hubspot-api", AddTransientRetries);
         services.AddSingleton<MediaObjectService>();
+        services.AddSingleton<PortalSettings>();
         services.AddSingleton<ContactResolver>();
         services.AddSingleton<MediaBridgeCheck>();
         services.AddHttpClient<MediaBridgeAppSettings>(ConfigureHubSpotClient).AddResilienceHandler("hubspot-app-settings", AddTransientRetries);

@@ -60,9 +60,10 @@ public sealed class MediaObjectTests(Azurite azurite) : WithFakeHubSpot
         // The media's row, beside the row saying how far the portal's (empty) listing was read.
         var rows = host.Service<MediaObjectStore>().Table.Query<TableEntity>().ToList();
         Assert.Equal(media.Id, Assert.Single(rows, row => !row.RowKey.StartsWith("listing-", StringComparison.Ordinal)).GetInt64("ObjectId"));
-        // And one object made from beacons counted against the portal's bound for today.
-        var made = Assert.Single(host.Service<QuotaStore>().Table.Query<TableEntity>(), row => row.RowKey.StartsWith("media-made-", StringComparison.Ordinal));
-        Assert.Equal(1, made.GetInt32("Count"));
+        // And one object made from beacons counted against the portal's bounds for today and for this hour.
+        var made = host.Service<QuotaStore>().Table.Query<TableEntity>().Where(row => row.RowKey.StartsWith("media-made-", StringComparison.Ordinal)).ToList();
+        Assert.Equal(2, made.Count);
+        Assert.All(made, row => Assert.Equal(1, row.GetInt32("Count")));
     }
 
     [Fact]
@@ -125,12 +126,17 @@ public sealed class MediaObjectTests(Azurite azurite) : WithFakeHubSpot
 
         await host.Client.PostAsync("/api/beacons", SessionBeacons.Typical(Portal, "new-1", media: Media("bound-1")).Content());
         await host.EventuallyAsync(() => HubSpot.EventsOf("new-1").Any(e => e.Key == "attention-span"), "the first new media is made and delivered");
+        var objectCalls = HubSpot.ObjectRequests;
         await host.Client.PostAsync("/api/beacons", SessionBeacons.Typical(Portal, "new-2", media: Media("bound-2")).Content());
+        var sessions = host.Service<SessionRepository>();
         await host.EventuallyAsync(
-            () => host.Logs.Any(line => line.Contains("media objects made from beacons today", StringComparison.Ordinal)), "the second waits for the bound");
+            () => sessions.GetAsync(Portal, "new-2", CancellationToken.None).GetAwaiter().GetResult()?.Session.MediaAwaitedSince > 0, "the second waits for the bound");
 
         Assert.Single(HubSpot.Objects.Values);
         Assert.Empty(HubSpot.EventsOf("new-2"));
+        // Past the bound a new media costs HubSpot nothing: its listing is not read, as nothing could be made of it.
+        Assert.Equal(objectCalls, HubSpot.ObjectRequests);
+        Assert.Single(host.Logs, line => line.Contains("has had as many media objects made from beacons as it may", StringComparison.Ordinal));
         // Made from the catalog, it is there for the waiting session's next look.
         var catalog = Path.GetTempFileName();
         await File.WriteAllTextAsync(catalog, """[{"externalId":"bound-2","title":"Second","oembedUrl":"https://video.example.com/o?id=2"}]""");

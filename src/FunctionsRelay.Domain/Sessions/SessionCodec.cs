@@ -49,7 +49,10 @@ public static class SessionCodec
             DeliverCheckAt = session.DeliverCheckAt,
             LastActivityAt = session.LastActivityAt,
             AnonymousHeldSince = session.AnonymousHeldSince,
-            AnonymousHoldRefused = session.AnonymousHoldRefused,
+            Refused = session.Refused,
+            ViewerCounted = session.ViewerCounted,
+            Source = session.Source,
+            MediaAwaitedSince = session.MediaAwaitedSince,
             CloseCheckAt = session.CloseCheckAt,
             ClosedAt = session.ClosedAt,
             CloseReason = session.CloseReason,
@@ -83,7 +86,11 @@ public static class SessionCodec
             DeliverCheckAt = header.DeliverCheckAt,
             LastActivityAt = header.LastActivityAt,
             AnonymousHeldSince = header.AnonymousHeldSince,
-            AnonymousHoldRefused = header.AnonymousHoldRefused,
+            // A row written before the refusals had reasons holds only that a hold was refused.
+            Refused = header.Refused != SessionRefusal.None ? header.Refused : header.AnonymousHoldRefused ? SessionRefusal.HoldBound : SessionRefusal.None,
+            ViewerCounted = header.ViewerCounted,
+            Source = header.Source,
+            MediaAwaitedSince = header.MediaAwaitedSince,
             CloseCheckAt = header.CloseCheckAt,
             ClosedAt = header.ClosedAt,
             CloseReason = header.CloseReason,
@@ -224,7 +231,16 @@ internal sealed record SessionHeader
 
     public long AnonymousHeldSince { get; init; }
 
+    /// <summary>Read from rows written before <see cref="Refused"/>; no longer written.</summary>
     public bool AnonymousHoldRefused { get; init; }
+
+    public SessionRefusal Refused { get; init; }
+
+    public bool ViewerCounted { get; init; }
+
+    public string? Source { get; init; }
+
+    public long MediaAwaitedSince { get; init; }
 
     public long CloseCheckAt { get; init; }
 

@@ -27,6 +27,30 @@ public enum SkipReason
     NeverPlayed,
 }
 
+/// <summary>
+/// Why a session's events are dropped rather than sent: each is a bound on what a portal's public key lets a stranger
+/// spend of its HubSpot budget and its storage.
+/// </summary>
+public enum SessionRefusal
+{
+    None,
+
+    /// <summary>Its viewer is no contact and its portal had begun as many holds as it may this hour.</summary>
+    HoldBound,
+
+    /// <summary>Its viewer had begun as many sessions as a viewer may this hour.</summary>
+    ViewerBound,
+
+    /// <summary>
+    /// Its viewer is no contact and the client address it came from had brought as many viewers who are none as one
+    /// address may this hour: not held.
+    /// </summary>
+    SourceBound,
+
+    /// <summary>Its media's object could not be made (the portal's bounds, or its catalog alone makes them) for as long as a session waits for one.</summary>
+    MediaBound,
+}
+
 /// <summary>A value known in a session, and the log entry it came from: the latest entry's value wins, whatever the arrival order.</summary>
 public readonly record struct Stamped<T>(T Value, LogEntry Stamp);
 
@@ -127,11 +151,20 @@ public sealed class ViewingSession(long portalId, string sessionId)
     /// <summary>Since when (relay clock, ms) the session's events have been held for a viewer who is not a HubSpot contact yet; 0: never held.</summary>
     public long AnonymousHeldSince { get; set; }
 
+    /// <summary>Why the session's events are dropped rather than sent; <see cref="SessionRefusal.None"/>: they are not.</summary>
+    public SessionRefusal Refused { get; set; }
+
+    /// <summary>Whether the session was counted against its viewer's sessions of the hour (once, before its first event goes).</summary>
+    public bool ViewerCounted { get; set; }
+
     /// <summary>
-    /// The session's viewer is no HubSpot contact and its portal had held as many such sessions as it may this hour:
-    /// its events are dropped rather than held.
+    /// Who brought the session: a keyed hash of the client address of its first request (never the address), or
+    /// <c>trusted</c> for a backend's secret-keyed request; null for a session of a build before it was noted.
     /// </summary>
-    public bool AnonymousHoldRefused { get; set; }
+    public string? Source { get; set; }
+
+    /// <summary>Since when (relay clock, ms) its events have waited for a media object the portal may not make now; 0: they have not.</summary>
+    public long MediaAwaitedSince { get; set; }
 
     /// <summary>When the one close check that counts is due; checks due at other times are stale and dropped.</summary>
     public long CloseCheckAt { get; set; }

@@ -35,7 +35,7 @@ public sealed class BeaconEndpoint(
     {
         if (await AllowOriginAsync(request, cancellationToken))
             request.HttpContext.Response.Headers.AccessControlExposeHeaders = "Retry-After";
-        var credentials = CredentialsOf(request);
+        var credentials = CredentialsOf(request) with { Address = ClientAddress(request) };
         return await HandleAsync(request, trusted: credentials.SecretKey is not null, beforeBody: null, async body =>
         {
             var result = await ingest.IngestAsync(body, credentials, cancellationToken);

@@ -47,7 +47,8 @@ public sealed record EmailResolution(UtkState State, long? ContactId = null, Del
 /// </remarks>
 public sealed class ContactResolver(
     HubSpotClient hubSpot,
-    PortalTokenStore portals,
+    PortalSettings portals,
+    Storage.QuotaStore quotas,
     IOptions<HubSpotOptions> hubSpotOptions,
     IOptions<RelayOptions> relayOptions,
     TimeProvider time,
@@ -63,8 +64,8 @@ public sealed class ContactResolver(
 
     private readonly ExpiringCache<(long PortalId, string EmailHash), EmailResolution> _emails = new(200_000, time);
 
-    /// <summary>Whether a portal creates contacts for unknown emails, as its row said a minute ago at most.</summary>
-    private readonly ExpiringCache<long, bool> _createsContacts = new(10_000, time);
+    /// <summary>Portals warned this hour that they reached their bound of contacts created.</summary>
+    private readonly ExpiringCache<long, bool> _warnedContactsBound = new(10_000, time);
 
     /// <summary>
     /// Look-ups of one email in one portal wait for each other, so that concurrent sessions of a new viewer create one
@@ -87,7 +88,8 @@ public sealed class ContactResolver(
 
     public static string PathOf(string utk) => $"/contacts/v1/contact/utk/{Uri.EscapeDataString(utk)}/profile";
 
-    public async Task<UtkResolution> ResolveAsync(long portalId, string utk, CancellationToken cancellationToken, DateTimeOffset? answerBy = null)
+    /// <param name="priority">The look-up's rank in the portal's budget: <see cref="CallPriority.SuspectLookUp"/> for a session of a client address that brought too many viewers who are no contact.</param>
+    public async Task<UtkResolution> ResolveAsync(long portalId, string utk, CancellationToken cancellationToken, DateTimeOffset? answerBy = null, CallPriority priority = CallPriority.LookUp)
     {
         if (hubSpotOptions.Value.DryRun)
             return new(UtkState.Unchecked);
@@ -96,7 +98,7 @@ public sealed class ContactResolver(
         if (_cache.TryGet((portalId, utk), out var cached))
             return cached;
 
-        var answer = await hubSpot.SendAsync(portalId, HttpMethod.Get, PathOf(utk), null, cancellationToken, answerBy, CallPriority.LookUp);
+        var answer = await hubSpot.SendAsync(portalId, HttpMethod.Get, PathOf(utk), null, cancellationToken, answerBy, priority);
         var (resolution, keepFor) = answer.Result switch
         {
             { Outcome: DeliveryOutcome.Delivered } => IsContact(answer.Body)
@@ -111,7 +113,7 @@ public sealed class ContactResolver(
         return resolution;
     }
 
-    public async Task<EmailResolution> ResolveEmailAsync(long portalId, string email, CancellationToken cancellationToken, DateTimeOffset? answerBy = null)
+    public async Task<EmailResolution> ResolveEmailAsync(long portalId, string email, CancellationToken cancellationToken, DateTimeOffset? answerBy = null, CallPriority priority = CallPriority.LookUp)
     {
         if (hubSpotOptions.Value.DryRun || _withoutScope.TryGet(portalId, out _))
             return new(UtkState.Unchecked);
@@ -123,9 +125,9 @@ public sealed class ContactResolver(
         {
             if (_emails.TryGet((portalId, hash), out cached))
                 return cached;
-            var resolution = await FindByEmailAsync(portalId, email, answerBy, cancellationToken);
+            var resolution = await FindByEmailAsync(portalId, email, answerBy, priority, cancellationToken);
             if (resolution.State == UtkState.NotContact && await CreatesContactsAsync(portalId, cancellationToken))
-                resolution = await CreateContactAsync(portalId, email, answerBy, cancellationToken);
+                resolution = await CreateContactAsync(portalId, email, answerBy, priority, cancellationToken);
             var keepFor = resolution.State switch
             {
                 UtkState.Contact => ContactCachedFor,
@@ -143,10 +145,10 @@ public sealed class ContactResolver(
     public static string HashOf(string email) =>
         Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(email.ToLowerInvariant())));
 
-    private async Task<EmailResolution> FindByEmailAsync(long portalId, string email, DateTimeOffset? answerBy, CancellationToken cancellationToken)
+    private async Task<EmailResolution> FindByEmailAsync(long portalId, string email, DateTimeOffset? answerBy, CallPriority priority, CancellationToken cancellationToken)
     {
         var body = JsonSerializer.Serialize(new { idProperty = "email", properties = EmailProperty, inputs = new[] { new { id = email } } });
-        var answer = await hubSpot.SendAsync(portalId, HttpMethod.Post, BatchReadPath, body, cancellationToken, answerBy, CallPriority.LookUp);
+        var answer = await hubSpot.SendAsync(portalId, HttpMethod.Post, BatchReadPath, body, cancellationToken, answerBy, priority);
         return answer.Result switch
         {
             { Outcome: DeliveryOutcome.Delivered } => ContactIdIn(answer.Body, "results") is { } id ? new(UtkState.Contact, id) : new(UtkState.NotContact),
@@ -156,10 +158,32 @@ public sealed class ContactResolver(
         };
     }
 
-    private async Task<EmailResolution> CreateContactAsync(long portalId, string email, DateTimeOffset? answerBy, CancellationToken cancellationToken)
+    /// <summary>
+    /// Creates the contact, within the portal's daily bound (<c>Relay__MaxContactsCreatedPerPortalPerDay</c>, for every
+    /// instance together): past it the email waits as any viewer who is no contact, with a warning once an hour.
+    /// </summary>
+    private async Task<EmailResolution> CreateContactAsync(long portalId, string email, DateTimeOffset? answerBy, CallPriority priority, CancellationToken cancellationToken)
     {
+        var limit = relayOptions.Value.MaxContactsCreatedPerPortalPerDay;
+        switch (await quotas.TakeContactMadeAsync(portalId, limit, cancellationToken))
+        {
+            case Storage.QuotaTake.Contended:
+                return new(UtkState.AskLater, Unanswered: DeliveryResult.Later(TimeSpan.FromSeconds(2), "the portal's count of contacts made today was too busy to settle"));
+            case Storage.QuotaTake.Full:
+                if (!_warnedContactsBound.TryGet(portalId, out _))
+                {
+                    _warnedContactsBound.Set(portalId, true, TimeSpan.FromHours(1));
+                    logger.LogWarning(
+                        "Portal {PortalId} has had {Limit} contacts created today for emails HubSpot did not know (Relay__MaxContactsCreatedPerPortalPerDay): such viewers wait as viewers who are no contact",
+                        portalId,
+                        limit);
+                }
+
+                return new(UtkState.NotContact);
+        }
+
         var body = JsonSerializer.Serialize(new { properties = new { email }, associations = Array.Empty<object>() });
-        var answer = await hubSpot.SendAsync(portalId, HttpMethod.Post, CreatePath, body, cancellationToken, answerBy, CallPriority.LookUp);
+        var answer = await hubSpot.SendAsync(portalId, HttpMethod.Post, CreatePath, body, cancellationToken, answerBy, priority);
         switch (answer.Result)
         {
             case { Outcome: DeliveryOutcome.Delivered } when ContactIdIn(answer.Body, null) is { } id:
@@ -167,7 +191,7 @@ public sealed class ContactResolver(
                 return new(UtkState.Contact, id);
             case { Outcome: DeliveryOutcome.Rejected, Status: 409 }:
                 // Made meanwhile by another instance (or a person): HubSpot keeps one contact per email.
-                return await FindByEmailAsync(portalId, email, answerBy, cancellationToken);
+                return await FindByEmailAsync(portalId, email, answerBy, priority, cancellationToken);
             case { Outcome: DeliveryOutcome.Rejected } rejected:
                 logger.LogWarning(
                     "Portal {PortalId}: HubSpot answered {Status} to the relay's creation of a contact for a viewer's email{Hint}; the session waits as for any viewer who is no contact",
@@ -180,14 +204,8 @@ public sealed class ContactResolver(
         }
     }
 
-    private async Task<bool> CreatesContactsAsync(long portalId, CancellationToken cancellationToken)
-    {
-        if (_createsContacts.TryGet(portalId, out var creates))
-            return creates;
-        creates = (await portals.GetAccessAsync(portalId, cancellationToken))?.CreatesContacts == true;
-        _createsContacts.Set(portalId, creates, TimeSpan.FromMinutes(1));
-        return creates;
-    }
+    private async Task<bool> CreatesContactsAsync(long portalId, CancellationToken cancellationToken) =>
+        (await portals.GetAsync(portalId, cancellationToken))?.CreatesContacts == true;
 
     /// <summary>The contact id in a CRM answer: the first of <paramref name="list"/>'s objects, or the answer itself when null.</summary>
     private static long? ContactIdIn(string? body, string? list)

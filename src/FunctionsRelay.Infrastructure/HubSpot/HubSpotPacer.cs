@@ -8,7 +8,9 @@ namespace FunctionsRelay.Infrastructure.HubSpot;
 
 /// <summary>
 /// What a call to HubSpot is for, most valuable first: a played event (and the media objects events need), an attention
-/// span, a quartile, a look-up. When a portal's calls outrun its budget the more valuable ones take it.
+/// span, a quartile, a look-up, and last a look-up for a client address that brought more viewers who are no contact
+/// than an address may (<see cref="RelayOptions.MaxUnknownViewersPerSourcePerHour"/>). When a portal's calls outrun its
+/// budget the more valuable ones take it.
 /// </summary>
 public enum CallPriority
 {
@@ -16,6 +18,7 @@ public enum CallPriority
     AttentionSpan,
     Quartile,
     LookUp,
+    SuspectLookUp,
 }
 
 /// <summary>How the relay's instances share a portal's HubSpot budget (<c>HubSpot__Budget</c>).</summary>
@@ -138,7 +141,7 @@ public sealed class HubSpotPacer
                 return window.PausedUntil - now;
             while (window.Sent.Count > 0 && now - window.Sent.Peek() >= Window)
                 window.Sent.Dequeue();
-            var limit = priority == CallPriority.LookUp
+            var limit = IsLookUp(priority)
                 ? Math.Max(1, _options.Value.RequestsPerTenSeconds / 2)
                 : _options.Value.RequestsPerTenSeconds - (int)Math.Ceiling(Floor(priority));
             if (window.Sent.Count >= limit)
@@ -176,8 +179,11 @@ public sealed class HubSpotPacer
         CallPriority.Played => 0,
         CallPriority.AttentionSpan => 0.3,
         CallPriority.LookUp => 0.5,
+        CallPriority.SuspectLookUp => 0.9,
         _ => 0.6,
     };
+
+    private static bool IsLookUp(CallPriority priority) => priority is CallPriority.LookUp or CallPriority.SuspectLookUp;
 
     private double Floor(CallPriority priority) => FloorShare(priority) * (Capacity - 1);
 
@@ -190,7 +196,8 @@ public sealed class HubSpotPacer
 
     /// <summary>
     /// The wait of a call refused for now: until a token comes, or <see cref="OutrankedWait"/> for a call below played
-    /// events while this instance's played events wait too. A played event's refusal is noted for the others.
+    /// events while this instance's played events wait too (and for a suspect look-up while its other look-ups do). A
+    /// played event's or a look-up's refusal is noted for those below it.
     /// </summary>
     private static TimeSpan Refused(PortalWindow window, CallPriority priority, DateTimeOffset now, TimeSpan untilToken)
     {
@@ -200,8 +207,13 @@ public sealed class HubSpotPacer
             return untilToken;
         }
 
-        return untilToken < OutrankedWait && now - window.PlayedWaitedAt < OutrankedWait ? OutrankedWait : untilToken;
+        if (priority == CallPriority.LookUp)
+            window.LookUpWaitedAt = now;
+        return untilToken < OutrankedWait && Outranked(window, priority, now) ? OutrankedWait : untilToken;
     }
+
+    private static bool Outranked(PortalWindow window, CallPriority priority, DateTimeOffset now) =>
+        now - window.PlayedWaitedAt < OutrankedWait || (priority == CallPriority.SuspectLookUp && now - window.LookUpWaitedAt < OutrankedWait);
 
     /// <summary>A refused call's wait, made up to a fifth longer at random: waits that began together come back apart.</summary>
     private static TimeSpan Spread(TimeSpan wait) =>
@@ -210,21 +222,31 @@ public sealed class HubSpotPacer
     private async ValueTask<TimeSpan> TakeSharedAsync(long portalId, PortalWindow window, CallPriority priority, CancellationToken cancellationToken)
     {
         // A slice is a quarter of a second's tokens already taken: any event call of this instance may use it.
-        if (priority != CallPriority.LookUp && TakeFromSlice(window))
+        if (!IsLookUp(priority) && TakeFromSlice(window))
             return TimeSpan.Zero;
         try
         {
-            if (priority == CallPriority.LookUp)
+            if (IsLookUp(priority))
             {
+                // A suspect look-up takes the look-ups' token only when the budget would have one for it too: a token it
+                // took and could not use would be one a real viewer's look-up waited for.
+                if (priority == CallPriority.SuspectLookUp)
+                {
+                    if (Outranked(window, priority, _time.GetUtcNow()))
+                        return OutrankedWait;
+                    if (_budget!.LikelyRefused(portalId, Floor(priority)) is { } untilBudget)
+                        return untilBudget;
+                }
+
                 var (lookUp, untilLookUp, _) = await _lookUps!.TakeAsync(portalId, 1, floor: 0, cancellationToken);
                 if (lookUp == 0)
                     return untilLookUp;
             }
 
             // Another call of this instance may have taken a slice while this one waited its turn.
-            if (priority != CallPriority.LookUp && TakeFromSlice(window))
+            if (!IsLookUp(priority) && TakeFromSlice(window))
                 return TimeSpan.Zero;
-            var want = priority == CallPriority.LookUp ? 1 : _options.Value.BudgetSlice;
+            var want = IsLookUp(priority) ? 1 : _options.Value.BudgetSlice;
             var (taken, wait, contended) = await _budget!.TakeAsync(portalId, want, Floor(priority), cancellationToken);
             if (taken == 0)
                 return contended ? wait : Refused(window, priority, _time.GetUtcNow(), wait);
@@ -267,6 +289,9 @@ public sealed class HubSpotPacer
 
         /// <summary>When a played event of this instance last found the bucket empty.</summary>
         public DateTimeOffset PlayedWaitedAt { get; set; }
+
+        /// <summary>When a look-up (not a suspect one) of this instance last had to wait.</summary>
+        public DateTimeOffset LookUpWaitedAt { get; set; }
 
         /// <summary>Tokens this instance took from the shared bucket and has not used yet, until <see cref="SliceUntil"/>.</summary>
         public int Slice { get; set; }

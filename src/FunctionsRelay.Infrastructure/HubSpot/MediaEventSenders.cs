@@ -28,6 +28,13 @@ public enum DeliveryOutcome
 
     /// <summary>The viewer did not become a contact within <see cref="RelayOptions.HoldAnonymousFor"/>: the event is dropped, not sent.</summary>
     Dropped,
+
+    /// <summary>
+    /// The event's media object may not be made now (the portal's bounds of new media, or its objects come from its catalog
+    /// alone): keep the events and look again after <see cref="DeliveryResult.RetryAfter"/>, until
+    /// <see cref="RelayOptions.MediaObjectWaitLimit"/>.
+    /// </summary>
+    AwaitingMedia,
 }
 
 public sealed record DeliveryResult(DeliveryOutcome Outcome, TimeSpan RetryAfter = default, int Status = 0, string? Answer = null)
@@ -39,6 +46,8 @@ public sealed record DeliveryResult(DeliveryOutcome Outcome, TimeSpan RetryAfter
     public static DeliveryResult WithoutToken(TimeSpan delay, string reason) => new(DeliveryOutcome.NoToken, delay, Answer: reason);
 
     public static DeliveryResult HeldFor(TimeSpan delay, string reason) => new(DeliveryOutcome.Held, delay, Answer: reason);
+
+    public static DeliveryResult AwaitingMediaFor(TimeSpan delay, string reason) => new(DeliveryOutcome.AwaitingMedia, delay, Answer: reason);
 
     public static readonly DeliveryResult Dropped = new(DeliveryOutcome.Dropped);
 }

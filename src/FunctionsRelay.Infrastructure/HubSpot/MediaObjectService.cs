@@ -28,14 +28,18 @@ public sealed record MediaResolution(long? ObjectId, DeliveryResult Result, Medi
 /// portal's objects by its external id or made. A claim whose holder stopped runs out and is taken over.
 /// <para>
 /// Beacons come from pages, and a page's publishable key is public: what they say of a media may make its object (at
-/// most <c>Relay__NewMediaPerPortalPerDay</c> a day per portal) but never changes one that exists. Titles, durations and
-/// links change from the integrator's catalog only (<see cref="FromCatalogAsync"/>, <c>relay media</c>).
+/// most <c>Relay__NewMediaPerPortalPerDay</c> a day and <c>Relay__NewMediaPerPortalPerHour</c> an hour per portal, the
+/// bounds read before the portal's listing is asked for, so that a media past them costs HubSpot nothing) but never
+/// changes one that exists, and in a portal that chose its catalog alone (<c>relay portal --media-from-catalog-only</c>)
+/// makes none. Titles, durations and links change from the integrator's catalog only (<see cref="FromCatalogAsync"/>,
+/// <c>relay media</c>).
 /// </para>
 /// </summary>
 public sealed class MediaObjectService(
     HubSpotClient hubSpot,
     MediaObjectStore store,
     QuotaStore quotas,
+    PortalSettings portals,
     RelayMetrics metrics,
     IOptions<RelayOptions> options,
     TimeProvider time,
@@ -93,6 +97,13 @@ public sealed class MediaObjectService(
         if (claim is not { } held)
             return new(null, DeliveryResult.Later(ClaimedElsewhereRetry, "its media object is being made by another worker"));
 
+        // A beacon's media past what the portal lets beacons make waits, before anything is asked of HubSpot.
+        if (!fromCatalog && await RefusedForBeaconsAsync(portalId, media, cancellationToken) is { } refused)
+        {
+            await store.ReleaseAsync(portalId, media, held, cancellationToken);
+            return new(null, refused);
+        }
+
         // The portal may hold the object already: made by the provider's own integration, or by a worker that stopped
         // before recording it.
         var (made, searchFailed) = await FindAsync(portalId, media, answerBy, cancellationToken);
@@ -105,23 +116,13 @@ public sealed class MediaObjectService(
         var madeNow = made is null;
         if (made is null)
         {
-            var take = fromCatalog ? QuotaTake.Taken : await quotas.TakeMediaMadeAsync(portalId, options.Value.NewMediaPerPortalPerDay, cancellationToken);
-            if (take == QuotaTake.Contended)
+            var take = fromCatalog ? QuotaTake.Taken : await quotas.TakeMediaMadeAsync(portalId, options.Value.NewMediaPerPortalPerDay, options.Value.NewMediaPerPortalPerHour, cancellationToken);
+            if (take != QuotaTake.Taken)
             {
                 await store.ReleaseAsync(portalId, media, held, cancellationToken);
-                return new(null, DeliveryResult.Later(ClaimedElsewhereRetry, "the portal's count of media objects made today was too busy to settle"));
-            }
-
-            if (take == QuotaTake.Full)
-            {
-                await store.ReleaseAsync(portalId, media, held, cancellationToken);
-                // Looked at again within the hour: an object made meanwhile by relay media is used at once.
-                var nextDay = time.GetUtcNow().UtcDateTime.Date.AddDays(1) - time.GetUtcNow().UtcDateTime;
-                nextDay = nextDay < TimeSpan.FromHours(1) ? nextDay : TimeSpan.FromHours(1);
-                logger.LogWarning(
-                    "Portal {PortalId} has had {Limit} media objects made from beacons today (Relay__NewMediaPerPortalPerDay): the events of {MediaType} {ExternalId} wait for tomorrow, or for relay media to make it",
-                    portalId, options.Value.NewMediaPerPortalPerDay, media.MediaType, media.ExternalId);
-                return new(null, DeliveryResult.Later(nextDay, "the portal's bound of media objects made from beacons today is reached"));
+                return new(null, take == QuotaTake.Contended
+                    ? DeliveryResult.Later(ClaimedElsewhereRetry, "the portal's count of media objects made was too busy to settle")
+                    : BoundReached(portalId));
             }
 
             var answer = await hubSpot.SendAsync(portalId, HttpMethod.Post, MediaObjectRoutes.Objects, media.ToJson(), cancellationToken, answerBy);
@@ -146,6 +147,40 @@ public sealed class MediaObjectService(
         await store.SaveAsync(portalId, media, made.Value, fingerprint, cancellationToken);
         _known.Set(key, (made.Value, fingerprint), KnownFor);
         return MediaResolution.Found(made.Value, change);
+    }
+
+    /// <summary>
+    /// Why beacons may not make this media's object now, as a wait for it (looked at again hourly, a table read, so that
+    /// an object <c>relay media</c> makes meanwhile is used at once); null when they may.
+    /// </summary>
+    private async Task<DeliveryResult?> RefusedForBeaconsAsync(long portalId, MediaObjectSpec media, CancellationToken cancellationToken)
+    {
+        if ((await portals.GetAsync(portalId, cancellationToken))?.MediaFromCatalogOnly == true)
+            return DeliveryResult.AwaitingMediaFor(LookAgainAfter, $"the portal makes media objects from its catalog only (relay media), and {media.MediaType} {media.ExternalId} is not in it");
+        var (today, thisHour) = await quotas.MediaMadeAsync(portalId, cancellationToken);
+        return today >= options.Value.NewMediaPerPortalPerDay || thisHour >= options.Value.NewMediaPerPortalPerHour ? BoundReached(portalId) : null;
+    }
+
+    private static readonly TimeSpan LookAgainAfter = TimeSpan.FromHours(1);
+
+    /// <summary>Portals warned this hour that they reached their bounds of new media: a line an hour, not one per session.</summary>
+    private readonly ExpiringCache<long, bool> _warnedBound = new(10_000, time);
+
+    private DeliveryResult BoundReached(long portalId)
+    {
+        var settings = options.Value;
+        if (!_warnedBound.TryGet(portalId, out _))
+        {
+            _warnedBound.Set(portalId, true, LookAgainAfter);
+            logger.LogWarning(
+                "Portal {PortalId} has had as many media objects made from beacons as it may (Relay__NewMediaPerPortalPerHour {PerHour}, Relay__NewMediaPerPortalPerDay {PerDay}): sessions of new media wait for the next hour, or for relay media to make theirs, up to Relay__MediaObjectWaitLimit ({WaitLimit})",
+                portalId,
+                settings.NewMediaPerPortalPerHour,
+                settings.NewMediaPerPortalPerDay,
+                settings.MediaObjectWaitLimit);
+        }
+
+        return DeliveryResult.AwaitingMediaFor(LookAgainAfter, "the portal's bound of media objects made from beacons is reached");
     }
 
     /// <summary>Sends the catalog's fields; the fingerprint now stored (the old one if HubSpot refused, so it is tried again later).</summary>

@@ -29,7 +29,9 @@ public sealed record PortalToken(long PortalId, string AccessToken, string Refre
 /// <see cref="SigningSecret"/> is the portal's secret for signing contact ids (its backend's, never a page's); after a
 /// rotation the previous one still vouches until <see cref="PreviousSigningSecretUntil"/>. The text form leaves both out.
 /// <see cref="SecretKeys"/> are the hashes of its secret source keys (<see cref="SecretSourceKeys"/>);
-/// <see cref="CreatesContacts"/>: the portal opted in to a new contact for an email HubSpot does not know.
+/// <see cref="CreatesContacts"/>: the portal opted in to a new contact for an email HubSpot does not know;
+/// <see cref="MediaFromCatalogOnly"/>: its media objects are made from its catalog alone (<c>relay media</c>), never
+/// from what beacons name.
 /// </remarks>
 public sealed record PortalAccess(
     long PortalId,
@@ -41,7 +43,8 @@ public sealed record PortalAccess(
     string? PreviousSigningSecret = null,
     DateTimeOffset? PreviousSigningSecretUntil = null,
     IReadOnlyList<SecretKeyRecord>? SecretKeys = null,
-    bool CreatesContacts = false)
+    bool CreatesContacts = false,
+    bool MediaFromCatalogOnly = false)
 {
     /// <summary>
     /// The row's signing secrets are encrypted with a key this relay's key ring does not hold (another deployment's, a
@@ -169,7 +172,7 @@ public sealed class PortalTokenStore(
         (await ReadAccessAsync(portalId, cancellationToken))?.Access;
 
     private static readonly string[] AccessProperties =
-        ["PublishableKey", "PreviousKey", "PreviousKeyUntil", "AllowedOrigins", "SigningSecret", "PreviousSigningSecret", "PreviousSigningSecretUntil", "SecretKeys", "CreateContacts"];
+        ["PublishableKey", "PreviousKey", "PreviousKeyUntil", "AllowedOrigins", "SigningSecret", "PreviousSigningSecret", "PreviousSigningSecretUntil", "SecretKeys", "CreateContacts", "MediaFromCatalogOnly"];
 
     /// <summary>The portal's access as stored, with the row's version, which a change of it is written over.</summary>
     private async Task<(PortalAccess Access, ETag ETag)?> ReadAccessAsync(long portalId, CancellationToken cancellationToken)
@@ -197,7 +200,8 @@ public sealed class PortalTokenStore(
             previousSecret,
             entity.GetDateTimeOffset("PreviousSigningSecretUntil"),
             SecretSourceKeys.Deserialize(entity.GetString("SecretKeys")),
-            entity.GetBoolean("CreateContacts") == true)
+            entity.GetBoolean("CreateContacts") == true,
+            entity.GetBoolean("MediaFromCatalogOnly") == true)
         {
             SigningSecretUnreadable = unreadable,
         };
@@ -261,6 +265,10 @@ public sealed class PortalTokenStore(
     /// <summary>Whether an email HubSpot does not know becomes a new contact of the portal (it needs the contacts write scope).</summary>
     public Task<PortalAccess?> SetCreateContactsAsync(long portalId, bool create, CancellationToken cancellationToken) =>
         UpdateAccessAsync(portalId, _ => new() { ["CreateContacts"] = create }, cancellationToken);
+
+    /// <summary>Whether the portal's media objects come from its catalog alone (<c>relay media</c>), never from what beacons name.</summary>
+    public Task<PortalAccess?> SetMediaFromCatalogOnlyAsync(long portalId, bool catalogOnly, CancellationToken cancellationToken) =>
+        UpdateAccessAsync(portalId, _ => new() { ["MediaFromCatalogOnly"] = catalogOnly }, cancellationToken);
 
     /// <summary>Sets the origins whose pages may post the portal's beacons (<c>*</c>: any); none: the relay's own list.</summary>
     public Task<PortalAccess?> SetOriginsAsync(long portalId, IReadOnlyList<string> origins, CancellationToken cancellationToken) =>

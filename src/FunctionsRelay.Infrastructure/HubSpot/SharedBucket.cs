@@ -59,6 +59,18 @@ internal sealed class SharedBucket(QuotaStore store, string name, Func<double> r
         }
     }
 
+    /// <summary>
+    /// How long until the bucket would have a token above <paramref name="floor"/>, as this instance last saw it (no
+    /// storage call; other instances may have taken more since); null when it would have one now, or was not seen yet.
+    /// </summary>
+    public TimeSpan? LikelyRefused(long portalId, double floor)
+    {
+        if (!_portals.TryGetValue(portalId, out var bucket) || bucket.Known is not { } known)
+            return null;
+        var level = LevelOf(known, time.GetUtcNow());
+        return level - floor >= 1 ? null : TimeSpan.FromSeconds(Math.Max(0.05, (1 + floor - level) / rate()));
+    }
+
     /// <summary>Puts the bucket <paramref name="duration"/>'s worth of tokens in debt, unless it is deeper already.</summary>
     public async ValueTask IndebtAsync(long portalId, TimeSpan duration, CancellationToken cancellationToken)
     {

@@ -1,4 +1,5 @@
 using FunctionsRelay.Domain.Beacons;
+using FunctionsRelay.Infrastructure.Protection;
 using FunctionsRelay.Infrastructure.Storage;
 using FunctionsRelay.Infrastructure.Telemetry;
 using Microsoft.Extensions.Logging;
@@ -24,6 +25,7 @@ public sealed class BeaconIngestService(
     BeaconQueue queue,
     PortalAccessCheck access,
     IngestRateLimits rates,
+    Pseudonyms pseudonyms,
     IOptions<BeaconLimits> limits,
     RelayMetrics metrics,
     TimeProvider time,
@@ -98,7 +100,7 @@ public sealed class BeaconIngestService(
             }
         }
 
-        var messages = batch.Beacons.Count + batch.Summaries.Count == 0 ? 0 : await queue.EnqueueAsync(batch.Beacons, batch.Summaries, cancellationToken);
+        var messages = batch.Beacons.Count + batch.Summaries.Count == 0 ? 0 : await queue.EnqueueAsync(batch.Beacons, batch.Summaries, await SourceOfAsync(credentials, cancellationToken), cancellationToken);
         RelayLog.BeaconsAccepted(
             logger,
             batch.Beacons.Count,
@@ -109,4 +111,12 @@ public sealed class BeaconIngestService(
             metrics.BeaconsAccepted(portal.Key, portal.Count());
         return new IngestResult(batch.Beacons.Count + batch.Summaries.Count, batch.Ignored, []);
     }
+
+    /// <summary>Who sent the request, as its messages carry it: trusted (a secret key), or the pseudonym of the client's address.</summary>
+    private async ValueTask<string?> SourceOfAsync(BeaconCredentials? credentials, CancellationToken cancellationToken) => credentials switch
+    {
+        { SecretKey: not null } => RelayMessage.TrustedSource,
+        { Address: { } address } => await pseudonyms.OfAsync("address", address, cancellationToken),
+        _ => null,
+    };
 }

@@ -8,7 +8,8 @@ namespace FunctionsRelay.Infrastructure.Ingest;
 /// What a beacon request shows of who sent it: the portal's publishable key and the page's origin (a player), or one of
 /// its secret source keys (a backend: <see cref="SecretKey"/>, from the <c>Authorization</c> header).
 /// </summary>
-public sealed record BeaconCredentials(string? Key, string? Origin, string? OwnOrigin = null, string? SecretKey = null)
+/// <remarks><see cref="Address"/>: the client's address as the rate limits key it; never stored as it is (<see cref="Protection.Pseudonyms"/>).</remarks>
+public sealed record BeaconCredentials(string? Key, string? Origin, string? OwnOrigin = null, string? SecretKey = null, string? Address = null)
 {
     public static readonly BeaconCredentials None = new(null, null);
 

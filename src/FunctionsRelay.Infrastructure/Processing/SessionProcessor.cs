@@ -24,8 +24,7 @@ public sealed class SessionProcessor(
     IMediaEventSender sender,
     IEnumerable<IDeliveryObserver> observers,
     OEmbedEndpoint oembed,
-    ContactResolver contacts,
-    QuotaStore quotas,
+    ViewerGate viewers,
     RelayMetrics metrics,
     DeadLetterStore deadLetters,
     IOptions<SessionOptions> sessionOptions,
@@ -38,6 +37,7 @@ public sealed class SessionProcessor(
     private static readonly TimeSpan BacklogTolerance = TimeSpan.FromSeconds(5);
     private static readonly TimeSpan MinRetryDelay = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan MaxRetryDelay = TimeSpan.FromHours(1);
+    private static readonly TimeSpan MaxHeldCheckDelay = TimeSpan.FromDays(1);
 
     private SessionOptions Options => sessionOptions.Value;
 
@@ -230,96 +230,6 @@ public sealed class SessionProcessor(
         return stored is null ? null : AfterChange(stored, claimed);
     }
 
-    /// <summary>
-    /// A session known only by its viewer's utk is sent once HubSpot knows the utk as a contact: HubSpot's event endpoints
-    /// take a utk but link the event to a contact, so a visitor's events would be dropped (our reading, docs/hubspot.md).
-    /// Until then it is held, and asked about again after <c>Relay__AnonymousCheckInterval</c>, then after as long as it has
-    /// been held (up to a day); after <c>Relay__HoldAnonymousFor</c> its events are dropped. A new hold beyond the portal's
-    /// <c>Relay__MaxNewHeldSessionsPerPortalPerHour</c> is refused: the session's events are dropped. Null: send now.
-    /// </summary>
-    /// <remarks>
-    /// A viewer named by email (a secret-keyed source) is sent as the contact HubSpot finds, or creates, for it: the
-    /// contact id is returned for the event's payload. An email HubSpot does not know is held as a utk is.
-    /// </remarks>
-    private async Task<(DeliveryResult? Hold, long? ContactId)> ContactHoldAsync(
-        ViewingSession session, PendingEvent pending, DateTimeOffset answerBy, CancellationToken cancellationToken)
-    {
-        if (session.ContactId is not null)
-            return (null, null);
-        if (session.Email is { } email)
-        {
-            var found = await contacts.ResolveEmailAsync(session.PortalId, email.Value, cancellationToken, answerBy);
-            return found.State switch
-            {
-                UtkState.Contact => (null, found.ContactId),
-                UtkState.AskLater => (found.Unanswered, null),
-                _ when hubSpotOptions.Value.DryRun => (null, null),
-                _ => (await HoldAsync(session, pending, "the viewer's email is not a HubSpot contact yet: the session is held", cancellationToken), null),
-            };
-        }
-
-        return (await AnonymousHoldAsync(session, pending, answerBy, cancellationToken), null);
-    }
-
-    private async Task<DeliveryResult?> AnonymousHoldAsync(ViewingSession session, PendingEvent pending, DateTimeOffset answerBy, CancellationToken cancellationToken)
-    {
-        if (session.Utk is not { } utk || relayOptions.Value.HoldAnonymousFor == TimeSpan.Zero)
-            return null;
-        if (session.AnonymousHoldRefused)
-            return HoldRefused;
-        var resolution = await contacts.ResolveAsync(session.PortalId, utk.Value, cancellationToken, answerBy);
-        if (resolution.State is UtkState.Contact or UtkState.Unchecked)
-            return null;
-        if (resolution.State == UtkState.AskLater)
-            return resolution.Unanswered;
-        return await HoldAsync(session, pending, "the viewer's utk is not a HubSpot contact yet: the session is held", cancellationToken);
-    }
-
-    /// <summary>Holds a session whose viewer is no contact yet, within the portal's hourly bound of new holds; dropped once held long enough.</summary>
-    private async Task<DeliveryResult> HoldAsync(ViewingSession session, PendingEvent pending, string reason, CancellationToken cancellationToken)
-    {
-        var settings = relayOptions.Value;
-        if (session.AnonymousHoldRefused)
-            return HoldRefused;
-        var heldFor = TimeSpan.FromMilliseconds(Now - HeldSince(session, pending));
-        if (heldFor >= settings.HoldAnonymousFor)
-            return DeliveryResult.Dropped;
-        // A new hold counts against the portal's hourly bound: a page's key is public, and each hold asks HubSpot for a month.
-        if (session.AnonymousHeldSince == 0)
-        {
-            switch (await quotas.TakeHeldAsync(session.PortalId, settings.MaxNewHeldSessionsPerPortalPerHour, cancellationToken))
-            {
-                case QuotaTake.Full:
-                    return HoldRefused;
-                case QuotaTake.Contended:
-                    return QuotaContended;
-            }
-        }
-
-        return DeliveryResult.HeldFor(NextAnonymousCheck(heldFor), reason);
-    }
-
-    /// <summary>A count of the portal's quotas that other instances kept too busy to settle: asked again shortly, nothing dropped.</summary>
-    private static readonly DeliveryResult QuotaContended = DeliveryResult.Later(TimeSpan.FromSeconds(2), "the portal's count of new holds was too busy to settle");
-
-    /// <summary>A new such session beyond the portal's hourly bound of holds: its events are dropped, not held.</summary>
-    private static readonly DeliveryResult HoldRefused = DeliveryResult.Dropped with { Answer = "hold refused" };
-
-    /// <summary>How long a held session waits before it asks again: as long as it has been held (1, 2, 4 ... hours), between the check interval and a day.</summary>
-    private TimeSpan NextAnonymousCheck(TimeSpan heldFor)
-    {
-        var settings = relayOptions.Value;
-        var wait = heldFor < settings.AnonymousCheckInterval ? settings.AnonymousCheckInterval : heldFor > MaxHeldCheckDelay ? MaxHeldCheckDelay : heldFor;
-        var untilDropped = settings.HoldAnonymousFor - heldFor;
-        return untilDropped > TimeSpan.Zero && untilDropped < wait ? untilDropped : wait;
-    }
-
-    private static readonly TimeSpan MaxHeldCheckDelay = TimeSpan.FromDays(1);
-
-    /// <summary>Since when a session has been held: its first hold, else (not held yet) when the event became due.</summary>
-    private long HeldSince(ViewingSession session, PendingEvent pending) =>
-        session.AnonymousHeldSince > 0 ? session.AnonymousHeldSince : pending.DueSince > 0 ? pending.DueSince : Now;
-
     /// <summary>Decides the events now due, noting since when they are due.</summary>
     private IReadOnlyList<PendingEvent> Decide(ViewingSession session, long dueSince)
     {
@@ -473,15 +383,20 @@ public sealed class SessionProcessor(
             var pending = session.Outbox[0];
             // Every call of this send ends a tenth of a lease before the lease does: the next worker starts only after.
             var answerBy = DateTimeOffset.FromUnixTimeMilliseconds(session.DeliveryLeaseUntil - LeaseMilliseconds / 10);
-            var (hold, contactId) = await ContactHoldAsync(session, pending, answerBy, cancellationToken);
-            var toSend = contactId is { } id ? pending with { Payload = MediaEventPayload.WithContactId(pending.Payload, id) } : pending;
-            var result = hold
+            var gate = await viewers.CheckAsync(session, pending, answerBy, cancellationToken);
+            session.ViewerCounted |= gate.ViewerCounted;
+            var toSend = gate.ContactId is { } id ? pending with { Payload = MediaEventPayload.WithContactId(pending.Payload, id) } : pending;
+            var result = gate.Instead
                 ?? await sender.SendAsync(portalId, sessionId, toSend, MediaObjectSpec.For(session, Options, oembed.FallbackFor), cancellationToken, answerBy);
+            var refusal = gate.Refusal;
+            if (result.Outcome == DeliveryOutcome.AwaitingMedia && Now - (session.MediaAwaitedSince > 0 ? session.MediaAwaitedSince : Now) >= (long)relayOptions.Value.MediaObjectWaitLimit.TotalMilliseconds)
+                (result, refusal) = (DeliveryResult.Dropped, SessionRefusal.MediaBound);
             switch (result.Outcome)
             {
                 case DeliveryOutcome.Delivered:
                     RelayLog.EventDelivered(logger, pending.Key, portalId, sessionId);
                     metrics.EventDelivered(portalId, pending.Key);
+                    session.MediaAwaitedSince = 0;
                     // Held events waited for their viewer, not for delivery: they would make the latency a viewer's conversion time.
                     if (pending.DueSince > 0 && session.AnonymousHeldSince == 0)
                     {
@@ -514,21 +429,18 @@ public sealed class SessionProcessor(
                     await deadLetters.AddAsync(portalId, sessionId, pending, 0, $"{result.Answer} for about {waited}; not sent", cancellationToken);
                     metrics.EventDeadLettered(portalId, pending.Key);
                     break;
-                case DeliveryOutcome.Dropped when ReferenceEquals(result, HoldRefused):
-                    logger.LogWarning(
-                        "Session {PortalId}/{SessionId}: its viewer is no HubSpot contact and its portal has begun {Limit} such holds this hour (Relay__MaxNewHeldSessionsPerPortalPerHour): {EventKey} is dropped, not held",
-                        portalId,
-                        sessionId,
-                        relayOptions.Value.MaxNewHeldSessionsPerPortalPerHour,
-                        pending.Key);
-                    metrics.EventDropped(portalId, pending.Key, "anonymous_bound");
-                    session.AnonymousHoldRefused = true;
+                case DeliveryOutcome.Dropped when refusal != SessionRefusal.None:
+                    if (session.Refused == SessionRefusal.None)
+                        LogRefusal(session, refusal);
+                    metrics.EventDropped(portalId, pending.Key, DropReasonOf(refusal));
+                    session.Refused = refusal;
                     break;
                 case DeliveryOutcome.Dropped:
                     logger.LogWarning(
-                        "Session {PortalId}/{SessionId}: its viewer's utk has not become a HubSpot contact in {HoldAnonymousFor}: {EventKey} is dropped, not sent",
+                        "Session {PortalId}/{SessionId}: its viewer's {Viewer} has not become a HubSpot contact in {HoldAnonymousFor}: {EventKey} is dropped, not sent",
                         portalId,
                         sessionId,
+                        session.Email is null ? "utk" : "email",
                         relayOptions.Value.HoldAnonymousFor,
                         pending.Key);
                     metrics.EventDropped(portalId, pending.Key, "anonymous");
@@ -553,10 +465,14 @@ public sealed class SessionProcessor(
                     // A hold is no failed attempt: the attempts count the waits for a token, which give up after a week.
                     await queue.ScheduleRetryAsync(new RelayMessage(RelayMessageKind.Deliver, portalId, sessionId, Attempt: holding ? attempt : attempt + 1), dueAt, cancellationToken);
                     var heldNow = false;
+                    var (counted, awaitingMedia) = (session.ViewerCounted, result.Outcome == DeliveryOutcome.AwaitingMedia);
                     await sessions.UpdateAsync(portalId, sessionId, createIfMissing: false, (session, _) =>
                     {
                         if (session.DeliveryLeaseOwner != worker)
                             return Task.FromResult(false);
+                        session.ViewerCounted |= counted;
+                        if (awaitingMedia && session.MediaAwaitedSince == 0)
+                            session.MediaAwaitedSince = Now;
                         session.DeliveryLeaseUntil = dueAt;
                         session.DeliverCheckAt = Math.Max(session.DeliverCheckAt, dueAt);
                         heldNow = holding && session.AnonymousHeldSince == 0;
@@ -568,9 +484,10 @@ public sealed class SessionProcessor(
                     {
                         metrics.SessionHeld(portalId);
                         logger.LogInformation(
-                            "Session {PortalId}/{SessionId} is held: its viewer's utk is not a HubSpot contact yet; asked again after {CheckInterval}, then after as long as it has been held (up to a day), dropped after {HoldAnonymousFor}",
+                            "Session {PortalId}/{SessionId} is held: {Reason}; asked again after {CheckInterval}, then after as long as it has been held (up to a day), dropped after {HoldAnonymousFor}",
                             portalId,
                             sessionId,
+                            result.Answer,
                             relayOptions.Value.AnonymousCheckInterval,
                             relayOptions.Value.HoldAnonymousFor);
                     }
@@ -589,17 +506,61 @@ public sealed class SessionProcessor(
                 continue;
             }
 
-            // Someone saved the session since: take that out of the fresh copy, and go on with whatever it holds.
-            var refused = session.AnonymousHoldRefused;
+            // Someone saved the session since: take that out of the fresh copy, with what this send learnt of the session,
+            // and go on with whatever it holds.
+            var (refused, viewerCounted) = (session.Refused, session.ViewerCounted);
             var updated = await sessions.UpdateAsync(portalId, sessionId, createIfMissing: false, (fresh, _) =>
             {
-                var changed = fresh.MarkDelivered(pending.Key) | (refused && !fresh.AnonymousHoldRefused);
-                fresh.AnonymousHoldRefused |= refused;
+                var changed = fresh.MarkDelivered(pending.Key)
+                    | (refused != SessionRefusal.None && fresh.Refused == SessionRefusal.None)
+                    | (viewerCounted && !fresh.ViewerCounted);
+                if (fresh.Refused == SessionRefusal.None)
+                    fresh.Refused = refused;
+                fresh.ViewerCounted |= viewerCounted;
                 return Task.FromResult(ExtendOrRelease(fresh, worker) || changed);
             }, cancellationToken);
             if (updated is null)
                 return;
             (session, etag) = updated;
+        }
+    }
+
+    /// <summary>What the counters call a refusal: <c>relay.events.dropped</c>'s <c>reason</c>.</summary>
+    private static string DropReasonOf(SessionRefusal refusal) => refusal switch
+    {
+        SessionRefusal.HoldBound => "anonymous_bound",
+        SessionRefusal.ViewerBound => "viewer_bound",
+        SessionRefusal.SourceBound => "source_bound",
+        SessionRefusal.MediaBound => "media_bound",
+        _ => "refused",
+    };
+
+    /// <summary>
+    /// Says once per session why its events are dropped (the viewer's bound says so itself, once an hour per viewer; a
+    /// client address's, once an hour per address): a stranger's made-up sessions must not make a log line each.
+    /// </summary>
+    private void LogRefusal(ViewingSession session, SessionRefusal refusal)
+    {
+        var settings = relayOptions.Value;
+        switch (refusal)
+        {
+            case SessionRefusal.HoldBound:
+                logger.LogWarning(
+                    "Session {PortalId}/{SessionId}: its viewer is no HubSpot contact and its portal has begun {Limit} such holds this hour (Relay__MaxNewHeldSessionsPerPortalPerHour): its events are dropped, not held",
+                    session.PortalId,
+                    session.SessionId,
+                    settings.MaxNewHeldSessionsPerPortalPerHour);
+                break;
+            case SessionRefusal.MediaBound:
+                logger.LogWarning(
+                    "Session {PortalId}/{SessionId}: its media object could not be made within {WaitLimit} (the portal's bounds of new media, or its catalog alone makes them): its events are dropped",
+                    session.PortalId,
+                    session.SessionId,
+                    settings.MediaObjectWaitLimit);
+                break;
+            default:
+                logger.LogDebug("Session {PortalId}/{SessionId}: its events are dropped ({Refusal})", session.PortalId, session.SessionId, refusal);
+                break;
         }
     }
 

@@ -37,9 +37,10 @@ public sealed class BeaconQueue(StorageClients clients, ScheduledCheckTable wait
 
     /// <summary>
     /// Queues the beacons, one message per session (split where a session's beacons would not fit one message); a player's
-    /// summary of a session goes with that session's message (after its beacons), or alone.
+    /// summary of a session goes with that session's message (after its beacons), or alone. Each message says who sent
+    /// it (<paramref name="source"/>, <see cref="RelayMessage.Source"/>).
     /// </summary>
-    public async Task<int> EnqueueAsync(IReadOnlyList<Beacon> beacons, IReadOnlyList<PlaybackSummary> summaries, CancellationToken cancellationToken)
+    public async Task<int> EnqueueAsync(IReadOnlyList<Beacon> beacons, IReadOnlyList<PlaybackSummary> summaries, string? source, CancellationToken cancellationToken)
     {
         var reported = summaries.GroupBy(s => (s.PortalId, s.SessionId)).ToDictionary(g => g.Key, g => g.Last());
         var sessions = beacons.GroupBy(beacon => (beacon.PortalId, beacon.SessionId)).ToList();
@@ -47,10 +48,10 @@ public sealed class BeaconQueue(StorageClients clients, ScheduledCheckTable wait
         var receivedAt = time.GetUtcNow().ToUnixTimeMilliseconds();
         var messages = sessions
             .SelectMany(group => Fit(new RelayMessage(
-                RelayMessageKind.Beacons, group.Key.PortalId, group.Key.SessionId, group.ToList(), Reported: reported.GetValueOrDefault(group.Key), ReceivedAt: receivedAt)))
+                RelayMessageKind.Beacons, group.Key.PortalId, group.Key.SessionId, group.ToList(), Reported: reported.GetValueOrDefault(group.Key), ReceivedAt: receivedAt, Source: source)))
             .Concat(reported
                 .Where(summary => !withBeacons.Contains(summary.Key))
-                .Select(summary => new RelayMessage(RelayMessageKind.Beacons, summary.Key.PortalId, summary.Key.SessionId, [], Reported: summary.Value, ReceivedAt: receivedAt).ToUtf8Json()))
+                .Select(summary => new RelayMessage(RelayMessageKind.Beacons, summary.Key.PortalId, summary.Key.SessionId, [], Reported: summary.Value, ReceivedAt: receivedAt, Source: source).ToUtf8Json()))
             .ToList();
         await Task.WhenAll(messages.Select(message => _ingest.SendMessageAsync(new BinaryData(message), cancellationToken: cancellationToken)));
         return messages.Count;

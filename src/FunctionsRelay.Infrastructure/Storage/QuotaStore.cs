@@ -17,9 +17,44 @@ public sealed class QuotaStore(StorageClients clients, IOptions<RelayOptions> op
 
     public Task CreateIfNotExistsAsync(CancellationToken cancellationToken) => Table.CreateIfNotExistsAsync(cancellationToken);
 
-    /// <summary>Media objects beacons made in the portal today (UTC), one more taken unless <paramref name="limit"/> are.</summary>
-    public Task<QuotaTake> TakeMediaMadeAsync(long portalId, int limit, CancellationToken cancellationToken) =>
-        TakeAsync(portalId, "media-made-" + Day, limit, cancellationToken);
+    /// <summary>
+    /// Media objects beacons made in the portal: one more taken unless <paramref name="perDay"/> are made today (UTC) or
+    /// <paramref name="perHour"/> this hour.
+    /// </summary>
+    public async Task<QuotaTake> TakeMediaMadeAsync(long portalId, int perDay, int perHour, CancellationToken cancellationToken)
+    {
+        var (today, thisHour) = await MediaMadeAsync(portalId, cancellationToken);
+        if (today >= perDay || thisHour >= perHour)
+            return QuotaTake.Full;
+        var hour = await TakeAsync(portalId, "media-made-h" + Hour, perHour, cancellationToken);
+        return hour == QuotaTake.Taken ? await TakeAsync(portalId, "media-made-" + Day, perDay, cancellationToken) : hour;
+    }
+
+    /// <summary>How many media objects beacons made in the portal today and this hour: read before anything is asked of HubSpot for a new media.</summary>
+    public async Task<(int Today, int ThisHour)> MediaMadeAsync(long portalId, CancellationToken cancellationToken) =>
+        (await CountAsync(portalId, "media-made-" + Day, cancellationToken), await CountAsync(portalId, "media-made-h" + Hour, cancellationToken));
+
+    /// <summary>Sessions of one viewer (its pseudonym) begun in the portal this hour; one more taken unless <paramref name="limit"/> are.</summary>
+    public Task<QuotaTake> TakeViewerSessionAsync(long portalId, string viewer, int limit, CancellationToken cancellationToken) =>
+        TakeAsync(portalId, $"viewer-{viewer}-{Hour}", limit, cancellationToken);
+
+    /// <summary>Viewers who are no contact that one client address (its pseudonym) brought to the portal this hour; one more counted unless <paramref name="limit"/> are.</summary>
+    public Task<QuotaTake> TakeUnknownViewerAsync(long portalId, string source, int limit, CancellationToken cancellationToken) =>
+        TakeAsync(portalId, $"unknown-{source}-{Hour}", limit, cancellationToken);
+
+    /// <summary>How many viewers who are no contact the client address brought to the portal this hour.</summary>
+    public Task<int> UnknownViewersAsync(long portalId, string source, CancellationToken cancellationToken) =>
+        CountAsync(portalId, $"unknown-{source}-{Hour}", cancellationToken);
+
+    /// <summary>Contacts the relay created in the portal today (UTC), for emails HubSpot did not know; one more unless <paramref name="limit"/> are.</summary>
+    public Task<QuotaTake> TakeContactMadeAsync(long portalId, int limit, CancellationToken cancellationToken) =>
+        TakeAsync(portalId, "contacts-made-" + Day, limit, cancellationToken);
+
+    private async Task<int> CountAsync(long portalId, string rowKey, CancellationToken cancellationToken)
+    {
+        var row = await Table.GetEntityIfExistsAsync<TableEntity>(portalId.ToString(CultureInfo.InvariantCulture), rowKey, ["Count"], cancellationToken);
+        return row.HasValue ? row.Value!.GetInt32("Count") ?? 0 : 0;
+    }
 
     /// <summary>Sessions held for a viewer who is not a contact, begun in the portal this hour (UTC); one more taken unless <paramref name="limit"/> are.</summary>
     public Task<QuotaTake> TakeHeldAsync(long portalId, int limit, CancellationToken cancellationToken) =>

@@ -27,7 +27,9 @@ public enum RelayMessageKind
 /// <summary>
 /// A message on the beacon queue. <see cref="DueAt"/> (ms, relay clock) is when a scheduled message was meant to fire;
 /// <see cref="Reported"/>, what the player's SDK says the session played, to log beside the relay's own figure;
-/// <see cref="ReceivedAt"/> (ms, relay clock), when the relay received a message's beacons.
+/// <see cref="ReceivedAt"/> (ms, relay clock), when the relay received a message's beacons; <see cref="Source"/>, who
+/// sent them: a keyed hash of the client's address (<see cref="Protection.Pseudonyms"/>), or <c>trusted</c> for a
+/// backend's secret-keyed request.
 /// </summary>
 public sealed record RelayMessage(
     RelayMessageKind Kind,
@@ -38,8 +40,12 @@ public sealed record RelayMessage(
     int Attempt = 0,
     PlaybackSummary? Reported = null,
     long ReceivedAt = 0,
-    IReadOnlyList<RelayMessage>? Checks = null)
+    IReadOnlyList<RelayMessage>? Checks = null,
+    string? Source = null)
 {
+    /// <summary>The <see cref="Source"/> of a backend's secret-keyed request: vouched for, not counted by address.</summary>
+    public const string TrustedSource = "trusted";
+
     private static readonly JsonTypeInfo<RelayMessage> TypeInfo = CompactJson.TypeInfo(RelayMessageJsonContext.Default.RelayMessage);
 
     public byte[] ToUtf8Json() => JsonSerializer.SerializeToUtf8Bytes(this, TypeInfo);

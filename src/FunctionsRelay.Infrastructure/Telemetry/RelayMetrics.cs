@@ -45,7 +45,7 @@ public sealed class RelayMetrics
         _sessionsOpened = meter.CreateCounter<long>("relay.sessions.opened", "{session}", "Viewing sessions begun");
         _sessionsClosed = meter.CreateCounter<long>("relay.sessions.closed", "{session}", "Viewing sessions closed, by reason");
         _eventsDecided = meter.CreateCounter<long>("relay.events.decided", "{event}", "HubSpot events decided, by kind");
-        _sessionsHeld = meter.CreateCounter<long>("relay.sessions.held", "{session}", "Sessions held because their viewer's utk is not a HubSpot contact yet");
+        _sessionsHeld = meter.CreateCounter<long>("relay.sessions.held", "{session}", "Sessions held because their viewer (a utk or an email) is not a HubSpot contact yet");
         _eventsDropped = meter.CreateCounter<long>("relay.events.dropped", "{event}", "HubSpot events dropped unsent, by reason");
         _deliveryLatency = meter.CreateHistogram(
             "relay.delivery.latency",
