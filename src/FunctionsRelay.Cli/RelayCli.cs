@@ -36,6 +36,7 @@ public static class RelayCli
         relay portal --portal ID [--rotate [--grace 7.00:00:00]] [--origins https://a.example,https://b.example | *]
                      [--signing-secret] [--rotate-signing-secret [--grace 7.00:00:00]]
                      [--new-secret-key] [--revoke-secret-key KEYID [--grace 7.00:00:00]] [--create-contacts | --no-create-contacts]
+                     [--media-from-catalog-only | --media-from-beacons]
 
           Shows a portal's publishable key (its players send it: the X-Relay-Key header or ?key=) and the origins whose
           pages may post its beacons (none: the relay's own Relay__AllowedOrigins). --rotate gives it a new key; the one
@@ -46,7 +47,10 @@ public static class RelayCli
           viewers by email or contact id. --new-secret-key makes one and prints it this once (only its hash is kept);
           --revoke-secret-key ends one at once, or after --grace (rotate: a new key, then revoke the old with a grace).
           --create-contacts lets an email HubSpot does not know become a new contact (scope crm.objects.contacts.write);
-          --no-create-contacts holds such sessions until the email is a contact. Exits 1 for a portal that never installed the app.
+          --no-create-contacts holds such sessions until the email is a contact. --media-from-catalog-only: media objects
+          come from the portal's catalog alone (relay media), never from what beacons name (a page's key is public);
+          --media-from-beacons: beacons may make new media's objects again, within the portal's bounds.
+          Exits 1 for a portal that never installed the app.
 
         relay media --portal ID --file catalog.json [--apply]
 
@@ -153,7 +157,7 @@ public static class RelayCli
         {
             "setup" => await SetupAsync(Options.Parse("setup", args[1..], ["check"], ["app-id", "media-types", "app-name", "portal", "utk", "contact-id"]), services, output, cancellationToken),
             "portal" => await PortalAsync(
-                Options.Parse("portal", args[1..], ["rotate", "signing-secret", "rotate-signing-secret", "new-secret-key", "create-contacts", "no-create-contacts"], ["portal", "grace", "origins", "revoke-secret-key"]),
+                Options.Parse("portal", args[1..], ["rotate", "signing-secret", "rotate-signing-secret", "new-secret-key", "create-contacts", "no-create-contacts", "media-from-catalog-only", "media-from-beacons"], ["portal", "grace", "origins", "revoke-secret-key"]),
                 services,
                 output,
                 cancellationToken),
@@ -258,6 +262,10 @@ public static class RelayCli
         var grace = TimeSpan.FromDays(7);
         if (options.Value("grace") is { } graceText && (!TimeSpan.TryParse(graceText, CultureInfo.InvariantCulture, out grace) || grace < TimeSpan.Zero))
             return await UsageAsync(output, "--grace must be a time span such as 7.00:00:00");
+        if (options.Flag("create-contacts") && options.Flag("no-create-contacts"))
+            return await UsageAsync(output, "--create-contacts and --no-create-contacts exclude each other");
+        if (options.Flag("media-from-catalog-only") && options.Flag("media-from-beacons"))
+            return await UsageAsync(output, "--media-from-catalog-only and --media-from-beacons exclude each other");
         var store = services.GetRequiredService<PortalTokenStore>();
         var access = await store.GetAccessAsync(portalId, cancellationToken);
         if (access is not null && options.Value("origins") is { } origins)
@@ -266,10 +274,10 @@ public static class RelayCli
             access = await store.RotateKeyAsync(portalId, grace, cancellationToken);
         if (access is not null && options.Flag("rotate-signing-secret"))
             access = await store.RotateSigningSecretAsync(portalId, grace, cancellationToken);
-        if (options.Flag("create-contacts") && options.Flag("no-create-contacts"))
-            return await UsageAsync(output, "--create-contacts and --no-create-contacts exclude each other");
         if (access is not null && (options.Flag("create-contacts") || options.Flag("no-create-contacts")))
             access = await store.SetCreateContactsAsync(portalId, options.Flag("create-contacts"), cancellationToken);
+        if (access is not null && (options.Flag("media-from-catalog-only") || options.Flag("media-from-beacons")))
+            access = await store.SetMediaFromCatalogOnlyAsync(portalId, options.Flag("media-from-catalog-only"), cancellationToken);
         string? newSecretKey = null;
         if (access is not null && options.Flag("new-secret-key"))
             newSecretKey = (await store.AddSecretKeyAsync(portalId, cancellationToken))?.Key;
@@ -299,6 +307,7 @@ public static class RelayCli
         if (options.Flag("signing-secret") || options.Flag("rotate-signing-secret"))
             await output.WriteLineAsync($"signing secret (for the customer's backend only): {access.SigningSecret ?? "none: install the app again to make one"}");
         await output.WriteLineAsync($"create contacts for unknown emails: {(access.CreatesContacts ? "yes" : "no")}");
+        await output.WriteLineAsync($"media objects: {(access.MediaFromCatalogOnly ? "from its catalog only (relay media)" : "from its catalog, and from beacons naming new media (bounded)")}");
         var now = services.GetRequiredService<TimeProvider>().GetUtcNow();
         foreach (var key in access.SecretKeys ?? [])
         {

@@ -92,6 +92,8 @@ public sealed class SessionProcessor(
             var now = Now;
             counts.Clear();
             changes = new SessionChanges { Opened = isNew };
+            // Who brought the session: the client address of its first request (keyed hash), or a trusted backend.
+            session.Source ??= message.Source;
             if (isNew)
             {
                 // Scheduled before the session is first saved, so that no saved session is ever left without a close check.
@@ -451,6 +453,11 @@ public sealed class SessionProcessor(
                 default:
                     var holding = result.Outcome == DeliveryOutcome.Held;
                     var delay = TimeSpan.FromTicks(Math.Clamp(result.RetryAfter.Ticks, MinRetryDelay.Ticks, (holding ? MaxHeldCheckDelay : MaxRetryDelay).Ticks));
+                    // A wait for a media object ends at its limit at the latest: the next look then drops the events.
+                    if (result.Outcome == DeliveryOutcome.AwaitingMedia
+                        && TimeSpan.FromMilliseconds((session.MediaAwaitedSince > 0 ? session.MediaAwaitedSince : Now) + (long)relayOptions.Value.MediaObjectWaitLimit.TotalMilliseconds - Now) is var untilLimit
+                        && untilLimit < delay)
+                        delay = untilLimit < MinRetryDelay ? MinRetryDelay : untilLimit;
                     // A held session asks again every hour for up to a month: its first hold is logged below, the rest only at Debug.
                     logger.Log(
                         holding ? LogLevel.Debug : LogLevel.Information,
