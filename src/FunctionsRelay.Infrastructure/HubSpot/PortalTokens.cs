@@ -185,7 +185,7 @@ public sealed class PortalTokenStore(
         {
             (secret, previousSecret) = (UnprotectOrNull(entity.GetString("SigningSecret")), UnprotectOrNull(entity.GetString("PreviousSigningSecret")));
         }
-        catch (CryptographicException)
+        catch (CryptographicException ex) when (!Misconfigured(ex))
         {
             unreadable = true;
         }
@@ -300,6 +300,10 @@ public sealed class PortalTokenStore(
     }
 
     private const int MaxAccessWriteAttempts = 20;
+
+    /// <summary>Whether a decryption failed because the relay's own settings cannot use the key ring: that stops a host or command, it is no one portal's fault.</summary>
+    private static bool Misconfigured(Exception? ex) =>
+        ex is not null && (ex is Protection.KeyRingMisconfiguredException || Misconfigured(ex.InnerException));
 
     private static string Key(long portalId) => portalId.ToString(System.Globalization.CultureInfo.InvariantCulture);
 

@@ -35,8 +35,8 @@ public sealed record GateAnswer(DeliveryResult? Instead, long? ContactId = null,
 /// email HubSpot does not know is held as a utk is.</item>
 /// <item>A client address that brought <c>Relay__MaxUnknownViewersPerSourcePerHour</c> viewers who are no contact this
 /// hour has its sessions' viewers looked up last (<see cref="CallPriority.SuspectLookUp"/>), and dropped, not held, when
-/// they are no contact: a stranger making up utks cannot crowd out the look-ups of a page's real viewers, nor take the
-/// portal's holds.</item>
+/// they are no contact, its held ones too at their next check: a stranger making up utks cannot crowd out the look-ups
+/// of a page's real viewers, nor take the portal's holds, nor leave sessions asking HubSpot for a month.</item>
 /// </list>
 /// </summary>
 public sealed class ViewerGate(
@@ -133,16 +133,26 @@ public sealed class ViewerGate(
         var heldFor = TimeSpan.FromMilliseconds(Now - HeldSince(session, pending));
         if (heldFor >= settings.HoldAnonymousFor)
             return new(DeliveryResult.Dropped);
+        // A held session of an address found since to make up viewers goes at its next check: never retried for a month.
+        if (priority == CallPriority.SuspectLookUp)
+            return GateAnswer.Refuse(SessionRefusal.SourceBound);
         if (session.AnonymousHeldSince > 0)
             return new(DeliveryResult.HeldFor(NextCheck(heldFor), reason));
 
-        if (session.Source is { } source and not RelayMessage.TrustedSource)
+        if (session.Source is { } source and not RelayMessage.TrustedSource
+            && await quotas.TakeUnknownViewerAsync(session.PortalId, source, settings.MaxUnknownViewersPerSourcePerHour, cancellationToken) == QuotaTake.Full)
         {
-            var counted = await quotas.TakeUnknownViewerAsync(session.PortalId, source, settings.MaxUnknownViewersPerSourcePerHour, cancellationToken);
-            if (counted == QuotaTake.Full)
-                _suspects.Set((session.PortalId, source), true, StandingKeptFor);
-            if (priority == CallPriority.SuspectLookUp || counted == QuotaTake.Full)
-                return GateAnswer.Refuse(SessionRefusal.SourceBound);
+            await quotas.MarkSuspectSourceAsync(session.PortalId, source, cancellationToken);
+            if (!_suspects.TryGet((session.PortalId, source), out var known) || !known)
+            {
+                logger.LogWarning(
+                    "Portal {PortalId}: a client address has brought {Limit} viewers who are no HubSpot contact this hour (Relay__MaxUnknownViewersPerSourcePerHour): its sessions' viewers are looked up last, and not held",
+                    session.PortalId,
+                    settings.MaxUnknownViewersPerSourcePerHour);
+            }
+
+            _suspects.Set((session.PortalId, source), true, StandingKeptFor);
+            return GateAnswer.Refuse(SessionRefusal.SourceBound);
         }
 
         // A new hold counts against the portal's hourly bound: a page's key is public, and each hold asks HubSpot for a month.
@@ -154,14 +164,17 @@ public sealed class ViewerGate(
         };
     }
 
-    /// <summary>Whether the session's client address brought as many viewers who are no contact this hour as one may (read at most once a minute).</summary>
+    /// <summary>
+    /// Whether the session's client address brought more viewers who are no contact than one may in an hour, in the last
+    /// two days (read at most once a minute per address and instance).
+    /// </summary>
     private async Task<bool> IsSuspectAsync(ViewingSession session, CancellationToken cancellationToken)
     {
-        if (session.Source is not { } source || source == RelayMessage.TrustedSource || session.AnonymousHeldSince > 0)
+        if (session.Source is not { } source || source == RelayMessage.TrustedSource)
             return false;
         if (_suspects.TryGet((session.PortalId, source), out var suspect))
             return suspect;
-        suspect = await quotas.UnknownViewersAsync(session.PortalId, source, cancellationToken) >= relayOptions.Value.MaxUnknownViewersPerSourcePerHour;
+        suspect = await quotas.IsSuspectSourceAsync(session.PortalId, source, cancellationToken);
         _suspects.Set((session.PortalId, source), suspect, StandingKeptFor);
         return suspect;
     }

@@ -42,9 +42,19 @@ public sealed class QuotaStore(StorageClients clients, IOptions<RelayOptions> op
     public Task<QuotaTake> TakeUnknownViewerAsync(long portalId, string source, int limit, CancellationToken cancellationToken) =>
         TakeAsync(portalId, $"unknown-{source}-{Hour}", limit, cancellationToken);
 
-    /// <summary>How many viewers who are no contact the client address brought to the portal this hour.</summary>
-    public Task<int> UnknownViewersAsync(long portalId, string source, CancellationToken cancellationToken) =>
-        CountAsync(portalId, $"unknown-{source}-{Hour}", cancellationToken);
+    /// <summary>
+    /// Notes that the client address brought the portal more viewers who are no contact than one may in an hour: kept
+    /// the two days quota rows live, so that the sessions of it held meanwhile are dropped at their next check.
+    /// </summary>
+    public Task MarkSuspectSourceAsync(long portalId, string source, CancellationToken cancellationToken) =>
+        Table.UpsertEntityAsync(
+            new TableEntity(portalId.ToString(CultureInfo.InvariantCulture), $"suspect-{source}") { ["CountedAt"] = time.GetUtcNow() },
+            TableUpdateMode.Replace,
+            cancellationToken);
+
+    /// <summary>Whether the client address was noted (<see cref="MarkSuspectSourceAsync"/>) in the last two days.</summary>
+    public async Task<bool> IsSuspectSourceAsync(long portalId, string source, CancellationToken cancellationToken) =>
+        (await Table.GetEntityIfExistsAsync<TableEntity>(portalId.ToString(CultureInfo.InvariantCulture), $"suspect-{source}", ["CountedAt"], cancellationToken)).HasValue;
 
     /// <summary>Contacts the relay created in the portal today (UTC), for emails HubSpot did not know; one more unless <paramref name="limit"/> are.</summary>
     public Task<QuotaTake> TakeContactMadeAsync(long portalId, int limit, CancellationToken cancellationToken) =>
