@@ -134,7 +134,7 @@ module storage 'core/storage/storage-account.bicep' = {
     containers: [names.deploymentContainer]
     // The Functions host moves a message to <queue>-poison after maxDequeueCount (host.json).
     queues: [beaconQueue, '${beaconQueue}-poison', scheduleQueue, '${scheduleQueue}-poison']
-    tables: [sampleSettings.Relay__SessionsTable, sampleSettings.Relay__TokensTable, sampleSettings.Relay__DeadLettersTable, sampleSettings.Relay__MediaObjectsTable, sampleSettings.Relay__PoisonedTable, sampleSettings.Relay__KeysTable, sampleSettings.Relay__MetricsTable, sampleSettings.Relay__QuotasTable, sampleSettings.Relay__ScheduleTable]
+    tables: [sampleSettings.Relay__SessionsTable, sampleSettings.Relay__TokensTable, sampleSettings.Relay__DeadLettersTable, sampleSettings.Relay__MediaObjectsTable, sampleSettings.Relay__PoisonedTable, sampleSettings.Relay__KeysTable, sampleSettings.Relay__MetricsTable, sampleSettings.Relay__QuotasTable, sampleSettings.Relay__ScheduleTable, sampleSettings.Relay__ForgottenTable]
   }
 }
 
@@ -202,7 +202,7 @@ module access 'app/access.bicep' = {
     userPrincipalType: principalType
     userQueues: [beaconQueue, '${beaconQueue}-poison', scheduleQueue, '${scheduleQueue}-poison']
     userContainer: names.deploymentContainer
-    userTables: [sampleSettings.Relay__SessionsTable, sampleSettings.Relay__TokensTable, sampleSettings.Relay__DeadLettersTable, sampleSettings.Relay__MediaObjectsTable, sampleSettings.Relay__PoisonedTable, sampleSettings.Relay__MetricsTable, sampleSettings.Relay__QuotasTable, sampleSettings.Relay__ScheduleTable]
+    userTables: [sampleSettings.Relay__SessionsTable, sampleSettings.Relay__TokensTable, sampleSettings.Relay__DeadLettersTable, sampleSettings.Relay__MediaObjectsTable, sampleSettings.Relay__PoisonedTable, sampleSettings.Relay__MetricsTable, sampleSettings.Relay__QuotasTable, sampleSettings.Relay__ScheduleTable, sampleSettings.Relay__ForgottenTable]
   }
 }
 

@@ -33,13 +33,16 @@ status=${PIPESTATUS[0]}
 
 # The runner's summary of each test project ("Total tests: N", then "Passed: N", "Failed: N", "Skipped: N"), added up.
 # A project that did not build or run reports none: it counts as a failure, so that the summary cannot read as a pass.
+# The failed tests are named again just above the summary, where the tail of a long log shows them.
 awk -v projects="${#test_projects[@]}" '
   /^Total tests: [0-9]+/ { runs++ }
+  /^ +Failed [A-Za-z_][A-Za-z0-9_.]+/ { line = $0; sub(/^ +Failed /, "", line); failures[++nfailures] = line }
   /^ +(Passed|Failed|Skipped): [0-9]+ *$/ {
     if ($1 == "Passed:") passed += $2; if ($1 == "Failed:") failed += $2; if ($1 == "Skipped:") skipped += $2
   }
   END {
     if (runs < projects) { printf "FAILED: %d of %d test projects reported no results (they did not build or run)\n", projects - runs, projects; failed += projects - runs }
+    for (i = 1; i <= nfailures; i++) print "FAILED: " failures[i]
     printf "tests: %d passed, %d failed, %d skipped\n", passed, failed, skipped
     if (runs < projects || failed > 0) exit 1
   }

@@ -12,6 +12,7 @@ public sealed record PlannedSession(long PortalId, string SessionId, List<Beacon
 /// <summary>Simulated players: each session posts its beacons in batches, a heartbeat's worth of time apart, compressed.</summary>
 /// <remarks>Each request shows its portal's publishable key, as a player's page does.</remarks>
 /// <remarks>With several relay instances, session i posts to instance i mod n, as a load balancer would spread them.</remarks>
+/// <remarks>Each session's viewer has an address of its own (<c>X-Forwarded-For</c> 10.x.y.z), as real viewers do.</remarks>
 public sealed class Players(HttpClient http, IReadOnlyList<Uri> beaconUrls, IReadOnlyDictionary<long, string> keys, LoadOptions options)
 {
     private long _acceptedBeacons;
@@ -66,10 +67,12 @@ public sealed class Players(HttpClient http, IReadOnlyList<Uri> beaconUrls, IRea
     {
         _firstSendTicks = Stopwatch.GetTimestamp();
         var spacing = options.RampSeconds / sessions.Count;
-        return Task.WhenAll(sessions.Select((session, i) => PlayAsync(session, beaconUrls[i % beaconUrls.Count], TimeSpan.FromSeconds(i * spacing), cancellationToken)));
+        return Task.WhenAll(sessions.Select((session, i) => PlayAsync(session, beaconUrls[i % beaconUrls.Count], ViewerAddress(i), TimeSpan.FromSeconds(i * spacing), cancellationToken)));
     }
 
-    private async Task PlayAsync(PlannedSession session, Uri beaconUrl, TimeSpan startAfter, CancellationToken cancellationToken)
+    private static string ViewerAddress(int i) => $"10.{(i >> 16) & 255}.{(i >> 8) & 255}.{i & 255}";
+
+    private async Task PlayAsync(PlannedSession session, Uri beaconUrl, string address, TimeSpan startAfter, CancellationToken cancellationToken)
     {
         await Task.Delay(startAfter, cancellationToken);
         for (var at = 0; at < session.Beacons.Count; at += options.Batch)
@@ -79,13 +82,13 @@ public sealed class Players(HttpClient http, IReadOnlyList<Uri> beaconUrls, IRea
                 PlaySentTicks.TryAdd(session.SessionId, Stopwatch.GetTimestamp());
             if (batch.Any(b => b.Event == BeaconEvent.End))
                 EndSentTicks.TryAdd(session.SessionId, Stopwatch.GetTimestamp());
-            await SendUntilAcceptedAsync(beaconUrl, Viewers.Envelope(batch), batch.Count, keys[session.PortalId], cancellationToken);
+            await SendUntilAcceptedAsync(beaconUrl, Viewers.Envelope(batch), batch.Count, keys[session.PortalId], address, cancellationToken);
             // The beacons of the next batch happen a heartbeat (compressed) each later.
             await Task.Delay(options.HeartbeatInterval * batch.Count, cancellationToken);
         }
     }
 
-    private async Task SendUntilAcceptedAsync(Uri beaconUrl, byte[] body, int beacons, string key, CancellationToken cancellationToken)
+    private async Task SendUntilAcceptedAsync(Uri beaconUrl, byte[] body, int beacons, string key, string address, CancellationToken cancellationToken)
     {
         for (var attempt = 0; ; attempt++)
         {
@@ -101,6 +104,7 @@ public sealed class Players(HttpClient http, IReadOnlyList<Uri> beaconUrls, IRea
                 using var request = new HttpRequestMessage(HttpMethod.Post, beaconUrl) { Content = new ByteArrayContent(body) };
                 request.Content.Headers.ContentType = new MediaTypeHeaderValue("text/plain");
                 request.Headers.Add("X-Relay-Key", key);
+                request.Headers.Add("X-Forwarded-For", address);
                 using var answer = await http.SendAsync(request, cancellationToken);
                 if (answer.StatusCode == HttpStatusCode.Accepted)
                 {

@@ -12,7 +12,9 @@ using Microsoft.Extensions.Options;
 
 // The load, fault and bad-input harness: see docs/performance.md and docs/reliability.md.
 //   dotnet run -c Release --project bench/FunctionsRelay.LoadTest -- [--sessions 2000] [--faults] [--bad-input 3000] ...
-var options = LoadOptions.Parse(args);
+const string PrivacySessionPrefix = "mp-privacy-";
+if (LoadOptions.Parse(args, Console.Out) is not { } options)
+    return args.Any(arg => arg is "--help" or "-h" or "-?") ? 0 : 2;
 var repository = FindRepository();
 var artifacts = Directory.CreateDirectory(Path.Combine(repository, "artifacts", "load")).FullName;
 var stamp = DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture);
@@ -53,21 +55,30 @@ var relaySettings = new Dictionary<string, string>
 };
 if (options.Pace is { } pace)
     relaySettings["HubSpot__RequestsPerTenSeconds"] = pace.ToString(CultureInfo.InvariantCulture);
+if (options.Stranger)
+{
+    // A run's minutes instead of production's hours: a media past the bounds waits a minute, not 12 hours, and held
+    // viewers are looked up again every 5 s, so that what the stranger leaves behind shows before the run ends.
+    relaySettings["Relay__MediaObjectWaitLimit"] = "00:01:00";
+    relaySettings["Relay__AnonymousCheckInterval"] = "00:00:05";
+}
 
 // Every portal is connected: its tokens are in the tokens table before the relay starts.
 var storageConfiguration = new ConfigurationBuilder().AddInMemoryCollection([KeyValuePair.Create("AzureWebJobsStorage", (string?)proxy.ConnectionString)]).Build();
 var tokenStore = new PortalTokenStore(new StorageClients(storageConfiguration), Options.Create(new RelayOptions()), TimeProvider.System);
 await tokenStore.CreateIfNotExistsAsync(CancellationToken.None);
-for (var p = 0; p < options.Portals; p++)
+// The stranger's portal may be one of its own (--stranger-portal): to tell what his load costs from what his calls do.
+var connected = Enumerable.Range(1000, options.Portals).Select(p => (long)p).Append(options.StrangerPortal).Distinct().ToList();
+foreach (var portal in connected)
 {
-    await hubSpot.ConnectPortalAsync(tokenStore, 1000 + p, TimeSpan.FromHours(1));
-    hubSpot.ProviderCatalogue(1000 + p, options.ExistingObjects, "catalogue-");
+    await hubSpot.ConnectPortalAsync(tokenStore, portal, TimeSpan.FromHours(1));
+    hubSpot.ProviderCatalogue(portal, options.ExistingObjects, "catalogue-");
 }
 
 // Each portal's publishable key, made when it was connected: its players show it.
 var keys = new Dictionary<long, string>();
-for (var p = 0; p < options.Portals; p++)
-    keys[1000 + p] = (await tokenStore.GetAccessAsync(1000 + p, CancellationToken.None))!.Key;
+foreach (var portal in connected)
+    keys[portal] = (await tokenStore.GetAccessAsync(portal, CancellationToken.None))!.Key;
 
 // One relay process per instance, all on the same storage: the Functions app scaled out, each on its own port.
 var relayLogs = Enumerable.Range(0, options.Instances)
@@ -134,12 +145,35 @@ var sampler = Task.Run(async () =>
 var queueLengths = new QueueLengths(azurite.ConnectionString, [new RelayOptions().BeaconQueue, new RelayOptions().ScheduleQueue]);
 var queueSampler = Task.Run(() => queueLengths.SampleAsync(TimeSpan.FromSeconds(1), stop.Token));
 
+var stranger = options.Stranger ? new Stranger(http, beaconUrls, options.StrangerPortal, keys[options.StrangerPortal], hubSpot, options.StrangerRate) : null;
+using var strangerStop = new CancellationTokenSource();
+var strangerRun = stranger is null ? Task.CompletedTask : Task.Run(() => stranger.RunAsync(strangerStop.Token));
 var faults = options.Faults ? Task.Run(() => InjectFaultsAsync(stop.Token))
     : options.KillOne ? Task.Run(() => KillOneInstanceAsync(stop.Token))
     : Task.CompletedTask;
+// Viewers named by email (mParticle's Webhook output, portal 1000's secret source key): one a contact, one not yet. At the
+// end every table, queue and blob, and the relay's logs, are read for their emails in plain text (docs/privacy.md).
+var privacySecret = (await tokenStore.AddSecretKeyAsync(1000, CancellationToken.None))!.Value.Key;
+sourceSecrets.Add(privacySecret);
+string[] privacyEmails = ["known.viewer@load.example.com", "not.yet.a.contact@load.example.com"];
+hubSpot.AddContactWithEmail(1000, privacyEmails[0]);
+foreach (var (email, i) in privacyEmails.Select((email, i) => (email, i)))
+{
+    using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(relay.BaseUrl, "/api/sources/mparticle"))
+    {
+        Content = new StringContent(MParticleBatches.Json(MParticleBatches.RokuSession($"{PrivacySessionPrefix}{i}", DateTimeOffset.UtcNow.AddMinutes(-5).ToUnixTimeMilliseconds(), email: email)), System.Text.Encoding.UTF8, "application/json"),
+    };
+    request.Headers.TryAddWithoutValidation("Authorization", $"Bearer {privacySecret}");
+    using var answer = await http.SendAsync(request);
+    if (answer.StatusCode != System.Net.HttpStatusCode.Accepted)
+        failures.Add($"an email viewer's batch was answered {(int)answer.StatusCode}");
+}
+
 var hubSpotStartMs = Environment.TickCount64;
 var run = Stopwatch.StartNew();
 await players.RunAsync(sessions, CancellationToken.None);
+await strangerStop.CancelAsync();
+await strangerRun;
 report.Line();
 report.Line($"Load: {sessions.Count} sessions ({sessions.Count(s => !s.Ends)} never end), {totalBeacons} beacons in batches of {options.Batch}, {options.Portals} HubSpot accounts");
 report.Line($"  players done in {run.Elapsed.TotalSeconds:F1} s: {players.AcceptedBeacons} beacons accepted in {players.Requests} requests ({players.Retries} sent again after a 5xx or no answer, {players.Refused} refused)");
@@ -150,7 +184,7 @@ var lastCount = -1;
 var lastProgress = Stopwatch.GetTimestamp();
 while (true)
 {
-    var distinct = hubSpot.Received.Select(e => (e.SessionId, e.Key)).Distinct().Count();
+    var distinct = RealEvents().Select(e => (e.SessionId, e.Key)).Distinct().Count();
     if (distinct >= expectedKeys)
         break;
     if (distinct != lastCount)
@@ -170,8 +204,15 @@ await Task.WhenAll(sampler, faults, queueSampler);
 var storageAfter = proxy.Snapshot();
 var storageByResourceAfter = proxy.SnapshotByResource();
 var peakBytes = relays.Max(instance => instance.PeakBytes);
-var received = hubSpot.Received.ToList();
+var received = RealEvents().ToList();
 var audit = Audit.Check(expected, received);
+(int Pending, int Stored, TimeSpan Waited)? strangerLeft = stranger is null ? null : await StrangerSessionsLeftAsync(stranger);
+var emailsFound = await StorageScan.FindAsync(azurite.ConnectionString, privacyEmails);
+foreach (var log in relayLogs.Where(File.Exists))
+{
+    var text = await File.ReadAllTextAsync(log);
+    emailsFound.AddRange(privacyEmails.Where(email => text.Contains(email, StringComparison.OrdinalIgnoreCase)).Select(_ => $"the relay's log {Path.GetFileName(log)}"));
+}
 var secretsLogged = false;
 foreach (var log in relayLogs)
     secretsLogged |= await SecretsInLogAsync(log, hubSpot.IssuedSecrets.Concat(sourceSecrets));
@@ -226,6 +267,8 @@ if (options.HubSpotLimit is { } accountLimit)
         report.Line($"    portal {portal.PortalId}: {portal.Calls} calls in {portal.BacklogSeconds:F0} s of backlog, {portal.PerTenSeconds:F1} per 10 s = {portal.ShareOfPace:P0} of the pace, {portal.ShareOfLimit:P0} of HubSpot's limit (slowest 10 s: {portal.SlowestTenSeconds}); per 10 s from the start: {string.Join(" ", portal.PerTenSecondsFromStart)}");
     report.Set("budget", budget);
 }
+if (stranger is not null)
+    ReportStranger(stranger, strangerLeft!.Value);
 report.Line($"  the limit: Azurite takes {rawOpsPerSecond:F0} storage operations/s of this kind (SDK, proxy, {options.RawWorkers} workers, nothing else) = {rawOpsPerSecond / opsPerBeacon:F0} beacons/s at the relay's {opsPerBeacon:F2} per beacon");
 report.Line($"  the relay drove {relayOpsPerSecond:F0} storage operations/s while processing: {relayOpsPerSecond / rawOpsPerSecond:F2} of the limit");
 foreach (var (ticks, fault) in faultLog)
@@ -234,6 +277,7 @@ foreach (var (ticks, fault) in faultLog)
 report.Line();
 report.Line($"Audit: {audit.Sessions} sessions, {audit.ExpectedEvents} events expected (the core, from each session's beacons), {audit.ReceivedEvents} received");
 report.Line($"  missing {audit.Missing}, different {audit.Mismatched}, unexpected {audit.Unexpected}, sent twice {audit.Duplicates}; tokens, client secret or secret source key in the relay's log: {(secretsLogged ? "YES" : "none")}");
+report.Line($"  viewers' emails in plain text in any table, queue or blob, or the relay's log: {(emailsFound.Count == 0 ? "nowhere" : string.Join("; ", emailsFound))}");
 foreach (var example in audit.Examples)
     report.Line($"  ! {example}");
 foreach (var (sessionId, key, first, _) in audit.DuplicateTimes.Take(10))
@@ -251,6 +295,10 @@ if (players.Refused > 0)
     failures.Add("valid beacons refused");
 if (secretsLogged)
     failures.Add("secrets in the log");
+if (emailsFound.Count > 0)
+    failures.Add("a viewer's email in plain text");
+if (strangerLeft is { Pending: > 0 })
+    failures.Add("the stranger's sessions still wait to be sent");
 report.Line(failures.Count == 0 ? "RESULT: pass" : $"RESULT: FAIL ({string.Join(", ", failures)})");
 
 report.Set("options", options.ToString());
@@ -338,6 +386,63 @@ async Task KillOneInstanceAsync(CancellationToken cancellationToken)
         faultLog.Add((injected, $"instance {relays.Count - 1} of {relays.Count} killed (SIGKILL), restarted after 1 s"));
 }
 
+// The real players' events: the stranger's sessions, and the email viewers of the privacy scan, are no part of the audit.
+IEnumerable<ReceivedEvent> RealEvents() => hubSpot.Received.Where(e =>
+    !e.SessionId.StartsWith(Stranger.SessionPrefix, StringComparison.Ordinal) && !e.SessionId.StartsWith(PrivacySessionPrefix, StringComparison.Ordinal));
+
+// Once the real viewers are served: how many of the stranger's sessions still hold events to send, waited for up to the
+// media wait limit and a minute, by which time every bound has decided each of them.
+async Task<(int Pending, int Stored, TimeSpan Waited)> StrangerSessionsLeftAsync(Stranger from)
+{
+    var repository = new SessionRepository(new StorageClients(storageConfiguration), Options.Create(new RelayOptions()), TimeProvider.System);
+    var waiting = Stopwatch.StartNew();
+    var ids = from.SessionIds.ToList();
+    while (true)
+    {
+        var (pending, stored) = (0, 0);
+        foreach (var sessionId in ids)
+        {
+            if (await repository.GetAsync(options.StrangerPortal, sessionId, CancellationToken.None) is not { } session)
+                continue;
+            stored++;
+            if (session.Session.Outbox.Count > 0)
+                pending++;
+        }
+
+        if (pending == 0 || waiting.Elapsed > TimeSpan.FromSeconds(120))
+            return (pending, stored, waiting.Elapsed);
+        await Task.Delay(5000);
+    }
+}
+
+void ReportStranger(Stranger from, (int Pending, int Stored, TimeSpan Waited) left)
+{
+    var calls = hubSpot.Calls.Where(c => c.AtMs >= hubSpotStartMs).ToList();
+    var his = calls.Where(Stranger.Made).ToList();
+    var real = calls.Where(c => c.Subject?.StartsWith("load-", StringComparison.Ordinal) == true || c.Subject?.StartsWith("utk-load-", StringComparison.Ordinal) == true).ToList();
+    var lookUps = calls.Where(c => c.Kind is "utk" or "email").Select(c => c.AtMs).Order().ToList();
+    var mostLookUps = lookUps.Count == 0 ? 0 : lookUps.Select((at, i) => lookUps.Skip(i).TakeWhile(t => t - at < 10_000).Count()).Max();
+    var pace = options.Pace ?? new HubSpotOptions().RequestsPerTenSeconds;
+    report.Line($"  the stranger ({Stranger.Address}, portal {options.StrangerPortal}'s page key): {from.Requests} requests, {from.SessionIds.Count} sessions; answers: {string.Join(", ", from.Answers.OrderBy(a => a.Key).Select(a => $"{a.Value} x {a.Key}"))}");
+    report.Line($"    HubSpot calls: {calls.Count} in all, the stranger's {his.Count} ({(double)his.Count / Math.Max(1, calls.Count):P1}: {string.Join(", ", his.GroupBy(c => c.Kind).OrderBy(g => g.Key).Select(g => $"{g.Key} {g.Count()}"))}), the real viewers' {real.Count}, naming neither {calls.Count - his.Count - real.Count} ({string.Join(", ", calls.Except(his).Except(real).GroupBy(c => c.Kind).OrderBy(g => g.Key).Select(g => $"{g.Key} {g.Count()}"))})");
+    report.Line($"    look-ups (utk and email) in any rolling 10 s: at most {mostLookUps} (half the pace: {pace / 2})");
+    report.Line($"    the stranger's sessions with events still to send {left.Waited.TotalSeconds:F0} s after the real viewers were served: {left.Pending} of {left.Stored} stored");
+    report.Set("stranger", new
+    {
+        from.Requests,
+        sessions = from.SessionIds.Count,
+        answers = from.Answers,
+        calls = calls.Count,
+        strangerCalls = his.Count,
+        strangerShare = (double)his.Count / Math.Max(1, calls.Count),
+        strangerCallsByKind = his.GroupBy(c => c.Kind).ToDictionary(g => g.Key, g => g.Count()),
+        realCalls = real.Count,
+        mostLookUpsPerTenSeconds = mostLookUps,
+        pendingSessions = left.Pending,
+        storedSessions = left.Stored,
+    });
+}
+
 static long StorageOps(IReadOnlyDictionary<string, long> counts) =>
     counts.Where(c => !c.Key.EndsWith("admin", StringComparison.Ordinal) && !c.Key.EndsWith(')')).Sum(c => c.Value);
 
@@ -365,112 +470,6 @@ static string FindRepository()
 
 namespace FunctionsRelay.LoadTest
 {
-    public sealed record LoadOptions
-    {
-        public int Sessions { get; init; } = 2000;
-        public int Portals { get; init; } = 50;
-        public int Batch { get; init; } = 5;
-        public int MinBeacons { get; init; } = 12;
-        public int MaxBeacons { get; init; } = 60;
-        public double NeverEndShare { get; init; } = 0.1;
-        /// <summary>Beacons per second all players together offer, on average: sessions start evenly spread to make it so.</summary>
-        public int Rate { get; init; } = 150;
-
-        /// <summary>A player's 10 s heartbeat, compressed (10x by default).</summary>
-        public TimeSpan HeartbeatInterval { get; init; } = TimeSpan.FromSeconds(1);
-
-        /// <summary>Sessions start evenly over this window, so that together they offer <see cref="Rate"/> beacons/s.</summary>
-        public double RampSeconds => (double)Sessions * (MinBeacons + MaxBeacons) / 2 / Rate;
-        /// <summary>30 minutes in production; here long enough that no queue delay of the run closes a session early.</summary>
-        public TimeSpan IdleTimeout { get; init; } = TimeSpan.FromSeconds(45);
-        public int Connections { get; init; } = 256;
-
-        /// <summary>The local host's queue listener: messages fetched at once, and in flight before it fetches more.</summary>
-        public int QueueBatch { get; init; } = 32;
-        public bool Faults { get; init; }
-
-        /// <summary>With <see cref="Faults"/>: leave Azurite running (to tell the relay's losses from the storage emulator's).</summary>
-        public bool KeepStorage { get; init; }
-        public int BadInput { get; init; }
-        public int RawWorkers { get; init; } = 32;
-        public TimeSpan RawDuration { get; init; } = TimeSpan.FromSeconds(10);
-        public int Seed { get; init; } = 1;
-
-        /// <summary>The relay's own log level in the run's log file (Information shows every merge and delivery).</summary>
-        public string RelayLogLevel { get; init; } = "Warning";
-
-        /// <summary>Relay processes on the one storage account, each on its own port; players are spread over them.</summary>
-        public int Instances { get; init; } = 1;
-
-        /// <summary>HubSpot's per-account limit per 10 s over every instance (the stand-in answers 429 past it); none: unlimited.</summary>
-        public int? HubSpotLimit { get; init; }
-
-        /// <summary>The relay's own pace per portal (<c>HubSpot__RequestsPerTenSeconds</c>); none: its default.</summary>
-        public int? Pace { get; init; }
-
-        /// <summary><c>HubSpot__Budget</c>: Shared (one bucket per portal for every instance) or Instance (each alone).</summary>
-        public string Budget { get; init; } = "Shared";
-
-        /// <summary>Media objects each portal already holds before the run (a provider's catalogue), none of them played.</summary>
-        public int ExistingObjects { get; init; }
-
-        /// <summary>Distinct media each portal's sessions play (none: one media for every session).</summary>
-        public int NewMedia { get; init; }
-
-        /// <summary>SIGKILL one instance halfway and start it again.</summary>
-        public bool KillOne { get; init; }
-
-        public static LoadOptions Parse(string[] args)
-        {
-            var options = new LoadOptions();
-            for (var i = 0; i < args.Length; i++)
-            {
-                string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
-                int Int() => int.Parse(Next(), CultureInfo.InvariantCulture);
-                options = args[i] switch
-                {
-                    "--sessions" => options with { Sessions = Int() },
-                    "--portals" => options with { Portals = Int() },
-                    "--batch" => options with { Batch = Int() },
-                    "--beacons" => Next().Split('-') is [var min, var max]
-                        ? options with { MinBeacons = int.Parse(min, CultureInfo.InvariantCulture), MaxBeacons = int.Parse(max, CultureInfo.InvariantCulture) }
-                        : throw new ArgumentException("--beacons takes min-max, e.g. 12-60"),
-                    "--never-end" => options with { NeverEndShare = double.Parse(Next(), CultureInfo.InvariantCulture) },
-                    "--rate" => options with { Rate = Int() },
-                    "--heartbeat-ms" => options with { HeartbeatInterval = TimeSpan.FromMilliseconds(Int()) },
-                    "--idle-timeout-s" => options with { IdleTimeout = TimeSpan.FromSeconds(Int()) },
-                    "--connections" => options with { Connections = Int() },
-                    "--queue-batch" => options with { QueueBatch = Int() },
-                    "--faults" => options with { Faults = true },
-                    "--keep-storage" => options with { KeepStorage = true },
-                    "--bad-input" => options with { BadInput = Int() },
-                    "--raw-workers" => options with { RawWorkers = Int() },
-                    "--raw-seconds" => options with { RawDuration = TimeSpan.FromSeconds(Int()) },
-                    "--seed" => options with { Seed = Int() },
-                    "--relay-log" => options with { RelayLogLevel = Next() },
-                    "--instances" => options with { Instances = Int() },
-                    "--hubspot-limit" => options with { HubSpotLimit = Int() },
-                    "--pace" => options with { Pace = Int() },
-                    "--budget" => options with { Budget = Next() },
-                    "--kill-one" => options with { KillOne = true },
-                    "--existing-objects" => options with { ExistingObjects = Int() },
-                    "--new-media" => options with { NewMedia = Int() },
-                    _ => throw new ArgumentException($"unknown option {args[i]}; see docs/performance.md"),
-                };
-            }
-
-            return options;
-        }
-
-        public override string ToString() =>
-            $"--sessions {Sessions} --portals {Portals} --batch {Batch} --beacons {MinBeacons}-{MaxBeacons} --never-end {NeverEndShare} " +
-            $"--rate {Rate} --heartbeat-ms {HeartbeatInterval.TotalMilliseconds} (sessions start over {RampSeconds:0} s) --idle-timeout-s {IdleTimeout.TotalSeconds} --queue-batch {QueueBatch}" +
-            (Faults ? " --faults" : "") + (KeepStorage ? " --keep-storage" : "") + (BadInput > 0 ? $" --bad-input {BadInput}" : "") + $" --seed {Seed}" +
-            (Instances > 1 ? $" --instances {Instances}" : "") + (HubSpotLimit is { } limit ? $" --hubspot-limit {limit}" : "") +
-            (Pace is { } pace ? $" --pace {pace}" : "") + $" --budget {Budget}" + (KillOne ? " --kill-one" : "") +
-            (ExistingObjects > 0 ? $" --existing-objects {ExistingObjects}" : "") + (NewMedia > 0 ? $" --new-media {NewMedia}" : "");
-    }
-
     /// <summary>Prints each line as it comes and keeps the figures for the JSON results file.</summary>
     public sealed class Report
     {

@@ -15,6 +15,7 @@ public sealed class RelayFunctions(
     OAuthEndpoints oauth,
     OEmbedEndpoint oembed,
     OperatorViewEndpoint operatorView,
+    HubSpotWebhookEndpoint webhooks,
     SessionProcessor processor,
     PoisonHandler poison,
     ScheduleSweeper sweeper,
@@ -52,6 +53,12 @@ public sealed class RelayFunctions(
     [Function("OEmbed")]
     public IResult OEmbed(
         [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = OEmbedEndpoint.Route)] HttpRequest request) => oembed.Get(request);
+
+    /// <summary>HubSpot's webhooks (privacy deletions): anonymous to the host, guarded by HubSpot's v3 signature.</summary>
+    [Function("HubSpotWebhooks")]
+    public Task<IResult> HubSpotWebhooks(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "post", Route = HubSpotWebhookEndpoint.Route)] HttpRequest request,
+        CancellationToken cancellationToken) => webhooks.PostAsync(request, cancellationToken);
 
     /// <summary>
     /// The session processor; the host retries failures and poisons a message after maxDequeueCount (host.json).

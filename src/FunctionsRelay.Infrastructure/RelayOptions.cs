@@ -56,6 +56,24 @@ public sealed class RelayOptions
     public string PoisonedTable { get; set; } = "poisoned";
 
     /// <summary>
+    /// How long a poisoned message is kept (its body encrypted) before retention deletes it, replayed or not: it holds a
+    /// viewer's beacons. 0: until replayed.
+    /// </summary>
+    public int PoisonedRetentionDays { get; set; } = 30;
+
+    /// <summary>
+    /// Keyed hashes of the viewers a privacy deletion erased, by portal, kept <see cref="Storage.ForgottenViewers.KeptFor"/>:
+    /// beacons of such a viewer still on their way (in a queue, a player's retry) are dropped, not made a session again.
+    /// </summary>
+    public string ForgottenTable { get; set; } = "forgotten";
+
+    /// <summary>
+    /// A privacy deletion is done again this long after the first (it finds nothing, or what another instance had in hand
+    /// then: a session it had read before the deletion and saved after).
+    /// </summary>
+    public TimeSpan ForgetSweepAfter { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>
     /// The relay's counters per portal and minute, as its OpenTelemetry metrics exporter writes them for the operator view
     /// and <c>relay status</c>: kept two days.
     /// </summary>
@@ -122,6 +140,13 @@ public sealed class RelayOptions
     /// stays within it; a stranger replaying one known utk for hundreds of made-up sessions an hour does not.
     /// </summary>
     public int MaxSessionsPerViewerPerHour { get; set; } = 60;
+
+    /// <summary>
+    /// A viewer's first sessions of the hour, up to this many, are sent at their events' own rank; the rest (up to
+    /// <see cref="MaxSessionsPerViewerPerHour"/>) only take the portal's HubSpot budget that nobody else wants: a known
+    /// utk replayed for made-up sessions cannot put its events ahead of real viewers', however fast it sends.
+    /// </summary>
+    public int ViewerSessionsFirstPerHour { get; set; } = 3;
 
     /// <summary>
     /// How many viewers who are no HubSpot contact one client address may bring to a portal per hour before its sessions
@@ -191,12 +216,18 @@ public sealed class HubSpotOptions
         AllowedPortals.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) is var allowed
         && (allowed.Length == 0 || allowed.Contains(portalId.ToString(System.Globalization.CultureInfo.InvariantCulture)));
 
-    /// <summary>The HubSpot app's id, for its media bridge settings (the setup command).</summary>
+    /// <summary>The HubSpot app's id, for its media bridge settings (the setup command); webhooks of another app are ignored.</summary>
     public long? AppId { get; set; }
 
     /// <summary>
+    /// The URL HubSpot sends the app's webhooks to, exactly as the app's <c>targetUrl</c> says (HubSpot signs it); empty:
+    /// <c>/api/hubspot/webhooks</c> at the relay's public address (<c>Relay__PublicBaseUrl</c>, else <c>HubSpot__RedirectUri</c>'s).
+    /// </summary>
+    public string? WebhookUrl { get; set; }
+
+    /// <summary>
     /// The developer account's key for app settings (HubSpot: "used when managing settings related to your HubSpot apps
-    /// through the API"), sent as a bearer token as the 2026-03 reference shows. Only the setup command uses it. A secret.
+    /// through the API"), sent as a bearer token as the date-versioned reference shows. Only the setup command uses it. A secret.
     /// </summary>
     public string? DeveloperApiKey { get; set; }
 

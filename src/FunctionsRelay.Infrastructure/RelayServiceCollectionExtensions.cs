@@ -1,9 +1,11 @@
 using System.Net;
 using FunctionsRelay.Domain.Beacons;
 using FunctionsRelay.Domain.Sessions;
+using FunctionsRelay.Infrastructure.Delivery;
 using FunctionsRelay.Infrastructure.HubSpot;
 using FunctionsRelay.Infrastructure.Http;
 using FunctionsRelay.Infrastructure.Ingest;
+using FunctionsRelay.Infrastructure.Privacy;
 using FunctionsRelay.Infrastructure.Processing;
 using FunctionsRelay.Infrastructure.Storage;
 using FunctionsRelay.Infrastructure.Telemetry;
@@ -59,12 +61,14 @@ public static class RelayServiceCollectionExtensions
         services.AddSingleton<PortalStatusReport>();
         services.AddSingleton<DeliveryFigures>();
         services.AddSingleton<PortalHealthReport>();
+        services.AddSingleton<ForgottenViewers>();
+        services.AddPrivacy();
 
         services.AddSingleton(provider => new BeaconParser(provider.GetRequiredService<IOptions<BeaconLimits>>().Value));
         services.AddSingleton<PortalAccessCheck>();
         services.AddSingleton<IngestRateLimits>();
         services.AddSingleton<BeaconIngestService>();
-        services.AddSingleton<ViewerGate>();
+        services.AddDelivery();
         services.AddSingleton<SessionProcessor>();
         services.AddSingleton<PoisonHandler>();
         services.AddSingleton<ScheduleSweeper>();
@@ -72,8 +76,10 @@ public static class RelayServiceCollectionExtensions
         services.AddSingleton<SessionRederive>();
         services.AddSingleton<BeaconEndpoint>();
         services.AddSingleton<OAuthEndpoints>();
+        services.AddSingleton<OEmbedLinks>();
         services.AddSingleton<OEmbedEndpoint>();
         services.AddSingleton<OperatorViewEndpoint>();
+        services.AddSingleton<HubSpotWebhookEndpoint>();
 
         services.AddSingleton(provider => new HubSpotPacer(
             provider.GetRequiredService<IOptions<HubSpotOptions>>(),
@@ -96,6 +102,20 @@ public static class RelayServiceCollectionExtensions
             : provider.GetRequiredService<HubSpotMediaEventSender>());
         return services;
     }
+
+    /// <summary>A session's outbox to HubSpot: the lease, the send chain (viewer gate, media object, sender) and what each outcome records.</summary>
+    private static IServiceCollection AddDelivery(this IServiceCollection services) => services
+        .AddSingleton<ViewerGate>()
+        .AddSingleton<EventSendChain>()
+        .AddSingleton<DeliveryOutcomes>()
+        .AddSingleton<OutboxDeliverer>();
+
+    /// <summary>What keeps viewers' personal data small and erasable (docs/privacy.md).</summary>
+    private static IServiceCollection AddPrivacy(this IServiceCollection services) => services
+        .AddSingleton<ViewerEmails>()
+        .AddSingleton<ViewerKeys>()
+        .AddSingleton<ViewerForgetting>()
+        .AddSingleton<ViewerPrivacy>();
 
     /// <summary>
     /// Tokens are encrypted at rest with Data Protection keys of their own, kept in a table every instance reads; with

@@ -58,6 +58,8 @@ public static class LocalHostExtensions
         api.MapGet(OAuthEndpoints.CallbackRoute, (HttpRequest request, OAuthEndpoints endpoints, CancellationToken cancellationToken) =>
             endpoints.CallbackAsync(request, cancellationToken));
         api.MapGet(OEmbedEndpoint.Route, (HttpRequest request, OEmbedEndpoint endpoint) => endpoint.Get(request));
+        api.MapPost(HubSpotWebhookEndpoint.Route, (HttpRequest request, HubSpotWebhookEndpoint endpoint, CancellationToken cancellationToken) =>
+            endpoint.PostAsync(request, cancellationToken));
         api.MapGet("health", () => Results.Ok(new { status = "ok" }));
         return app;
     }

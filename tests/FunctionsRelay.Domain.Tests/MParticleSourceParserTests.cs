@@ -94,8 +94,8 @@ public class MParticleSourceParserTests
     [Theory]
     [InlineData("", "body: is empty; send an mParticle event batch {\"events\":[...]} or an array of batches")]
     [InlineData("[]", "body: must hold at least one batch")]
-    [InlineData("7", "body: must be an mParticle event batch {\"events\":[...]} or an array of batches (got 7)")]
-    [InlineData("[7]", "[0]: must be an mParticle event batch object (got 7)")]
+    [InlineData("7", "body: must be an mParticle event batch {\"events\":[...]} or an array of batches (got a number)")]
+    [InlineData("[7]", "[0]: must be an mParticle event batch object (got a number)")]
     [InlineData("""{"events":{}}""", "events: must be an array (got an object)")]
     [InlineData("""{"events":[7]}""", "events[0]: must be an mParticle event: an object with event_type and data")]
     public void Bodies_of_the_wrong_shape_are_refused_by_name(string body, string expected)

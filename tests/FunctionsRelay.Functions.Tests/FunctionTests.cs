@@ -82,7 +82,7 @@ public sealed class FunctionTests(Azurite azurite) : IAsyncLifetime
 
         Assert.Equal(400, status);
         var errors = JsonDocument.Parse(answer).RootElement.GetProperty("errors").EnumerateArray().Select(e => e.GetString());
-        Assert.Contains("portalId: must be an integer >= 1 (got \"x\")", errors);
+        Assert.Contains("portalId: must be an integer >= 1 (got a string of 1 character)", errors);
     }
 
     [Fact]
@@ -194,7 +194,7 @@ public sealed class FunctionTests(Azurite azurite) : IAsyncLifetime
         var metadata = JsonDocument.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "functions.metadata"))).RootElement;
         var functions = metadata.EnumerateArray().ToDictionary(f => f.GetProperty("name").GetString()!, f => f.GetProperty("bindings")[0]);
 
-        Assert.Equal(["Beacons", "BeaconsPreflight", "DeleteExpired", "KeepPoisonedBeacons", "KeepPoisonedScheduled", "MParticleSource", "OAuthCallback", "OAuthInstall", "OEmbed", "OperatorHealth", "OperatorView", "ProcessBeacons", "ProcessScheduled", "RefreshTokens", "SweepScheduledChecks"], functions.Keys.Order());
+        Assert.Equal(["Beacons", "BeaconsPreflight", "DeleteExpired", "HubSpotWebhooks", "KeepPoisonedBeacons", "KeepPoisonedScheduled", "MParticleSource", "OAuthCallback", "OAuthInstall", "OEmbed", "OperatorHealth", "OperatorView", "ProcessBeacons", "ProcessScheduled", "RefreshTokens", "SweepScheduledChecks"], functions.Keys.Order());
         Assert.Equal("%Relay:BeaconQueue%-poison", functions["KeepPoisonedBeacons"].GetProperty("queueName").GetString());
         Assert.Equal("%Relay:ScheduleQueue%-poison", functions["KeepPoisonedScheduled"].GetProperty("queueName").GetString());
         Assert.Equal("%Relay:ScheduleQueue%", functions["ProcessScheduled"].GetProperty("queueName").GetString());
@@ -203,6 +203,8 @@ public sealed class FunctionTests(Azurite azurite) : IAsyncLifetime
         Assert.Equal("anonymous", functions["Beacons"].GetProperty("authLevel").GetString(), ignoreCase: true);
         // mParticle's Webhook output shows the portal's secret source key, which the relay checks itself.
         Assert.Equal(("sources/mparticle", "anonymous"), (functions["MParticleSource"].GetProperty("route").GetString(), functions["MParticleSource"].GetProperty("authLevel").GetString()!.ToLowerInvariant()));
+        // HubSpot signs its webhooks with the app's client secret, which the relay checks itself.
+        Assert.Equal(("hubspot/webhooks", "anonymous"), (functions["HubSpotWebhooks"].GetProperty("route").GetString(), functions["HubSpotWebhooks"].GetProperty("authLevel").GetString()!.ToLowerInvariant()));
         // The operator view shows every portal's state: the host lets through only a request with its master key.
         Assert.Equal(
             [("OperatorHealth", "operator/api/health"), ("OperatorView", "operator")],

@@ -5,7 +5,11 @@ using System.Text.Json;
 using System.Text.RegularExpressions;
 using Azure.Data.Tables;
 using Azure.Storage.Queues;
+using FunctionsRelay.Infrastructure;
 using FunctionsRelay.Infrastructure.Storage;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 
 namespace FunctionsRelay.HostTests;
 
@@ -19,7 +23,7 @@ public sealed partial class HostTests(RelayOnFunctionsHost relay)
 {
     private static readonly string[] Functions =
     [
-        "Beacons", "BeaconsPreflight", "DeleteExpired", "KeepPoisonedBeacons", "KeepPoisonedScheduled", "MParticleSource", "OAuthCallback",
+        "Beacons", "BeaconsPreflight", "DeleteExpired", "HubSpotWebhooks", "KeepPoisonedBeacons", "KeepPoisonedScheduled", "MParticleSource", "OAuthCallback",
         "OAuthInstall", "OEmbed", "OperatorHealth", "OperatorView", "ProcessBeacons", "ProcessScheduled", "RefreshTokens", "SweepScheduledChecks",
     ];
 
@@ -35,6 +39,7 @@ public sealed partial class HostTests(RelayOnFunctionsHost relay)
             "'api/beacons' [post] to 'Beacons'", "'api/beacons' [options] to 'BeaconsPreflight'", "'api/sources/mparticle' [post] to 'MParticleSource'",
             "'api/oauth/install' [get] to 'OAuthInstall'", "'api/oauth/callback' [get] to 'OAuthCallback'", "'api/oembed' [get] to 'OEmbed'",
             "'api/operator' [get] to 'OperatorView'", "'api/operator/api/health' [get] to 'OperatorHealth'",
+            "'api/hubspot/webhooks' [post] to 'HubSpotWebhooks'",
         })
         {
             Assert.Contains("Mapped function route " + route, log, StringComparison.Ordinal);
@@ -117,6 +122,37 @@ public sealed partial class HostTests(RelayOnFunctionsHost relay)
     }
 
     [HostFact]
+    public async Task A_signed_privacy_deletion_through_the_host_erases_the_contacts_session_and_an_unsigned_one_is_refused()
+    {
+        const long Portal = 5107;
+        await relay.InstallAsync(Portal);
+        var secret = (await relay.Tokens.AddSecretKeyAsync(Portal, CancellationToken.None))!.Value.Key;
+        var email = $"forget-me-{Guid.NewGuid():N}@example.com";
+        var contactId = relay.HubSpot.AddContactWithEmail(Portal, email);
+        var session = "host-forget-" + Guid.NewGuid().ToString("N")[..8];
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/sources/mparticle")
+        {
+            Content = new StringContent(MParticleBatches.Json(MParticleBatches.RokuSession(session, DateTimeOffset.UtcNow.AddMinutes(-3).ToUnixTimeMilliseconds(), email: email)), Encoding.UTF8, "application/json"),
+        };
+        request.Headers.Authorization = new("Bearer", secret);
+        Assert.Equal(HttpStatusCode.Accepted, (await relay.Http.SendAsync(request)).StatusCode);
+        await relay.EventuallyAsync(() => relay.HubSpot.EventsOf(session).Count == 7, "the session's events at HubSpot");
+        var sessions = new SessionRepository(relay.Storage, Options.Create(new RelayOptions()), TimeProvider.System);
+        var target = relay.Http.BaseAddress + "api/hubspot/webhooks";
+        var body = FakeHubSpot.PrivacyDeletions(Portal, contactId);
+
+        using var unsigned = await relay.Http.PostAsync("/api/hubspot/webhooks", new StringContent(body, Encoding.UTF8, "application/json"));
+        using var forged = await FakeHubSpot.SendWebhookAsync(relay.Http, "/api/hubspot/webhooks", target, body, secret: "not-the-app-secret");
+        Assert.Equal((HttpStatusCode.Unauthorized, HttpStatusCode.Unauthorized), (unsigned.StatusCode, forged.StatusCode));
+        Assert.NotNull(await sessions.GetAsync(Portal, session, CancellationToken.None));
+
+        using var signed = await FakeHubSpot.SendWebhookAsync(relay.Http, "/api/hubspot/webhooks", target, body);
+        Assert.Equal(HttpStatusCode.OK, signed.StatusCode);
+        await relay.EventuallyAsync(async () => await sessions.GetAsync(Portal, session, CancellationToken.None) is null, "the contact's session erased");
+        Assert.DoesNotContain(email, relay.Host.Log, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [HostFact]
     public async Task The_operator_routes_answer_only_the_hosts_master_key()
     {
         await relay.InstallAsync(5103);
@@ -159,7 +195,11 @@ public sealed partial class HostTests(RelayOnFunctionsHost relay)
         var queue = new QueueClient(relay.Settings["AzureWebJobsStorage"], "beacons", new QueueClientOptions { MessageEncoding = QueueMessageEncoding.Base64 });
         var sent = await queue.SendMessageAsync(marker);
 
-        var poisoned = new PoisonedMessageStore(relay.Storage, Microsoft.Extensions.Options.Options.Create(new FunctionsRelay.Infrastructure.RelayOptions()), TimeProvider.System);
+        // Read as the relay command reads it: with the app's key ring, as the body is kept encrypted.
+        var settings = new ConfigurationBuilder()
+            .AddInMemoryCollection(relay.Settings.Select(s => KeyValuePair.Create(s.Key.Replace("__", ":", StringComparison.Ordinal), (string?)s.Value))).Build();
+        await using var services = new ServiceCollection().AddLogging().AddRelay(settings).BuildServiceProvider();
+        var poisoned = services.GetRequiredService<PoisonedMessageStore>();
         await relay.EventuallyAsync(
             async () => (await poisoned.ListAsync(null, null, CancellationToken.None)).Any(m => m.Body.ToString() == marker),
             "the poisoned message kept in table poisoned",

@@ -109,7 +109,7 @@ public sealed class DeploymentTests
             new[] { relay.BeaconQueue, relay.PoisonQueue, relay.ScheduleQueue, relay.SchedulePoisonQueue }.Order(),
             Resources("Microsoft.Storage/storageAccounts/queueServices/queues").Select(Name).Order());
         Assert.Equal(
-            new[] { relay.SessionsTable, relay.TokensTable, relay.DeadLettersTable, relay.MediaObjectsTable, relay.PoisonedTable, relay.KeysTable, relay.MetricsTable, relay.QuotasTable, relay.ScheduleTable }.Order(),
+            new[] { relay.SessionsTable, relay.TokensTable, relay.DeadLettersTable, relay.MediaObjectsTable, relay.PoisonedTable, relay.KeysTable, relay.MetricsTable, relay.QuotasTable, relay.ScheduleTable, relay.ForgottenTable }.Order(),
             Resources("Microsoft.Storage/storageAccounts/tableServices/tables").Select(Name).Order());
         Assert.Equal((defaults.BeaconQueue, defaults.SessionsTable, defaults.TokensTable, defaults.DeadLettersTable),
             (relay.BeaconQueue, relay.SessionsTable, relay.TokensTable, relay.DeadLettersTable));
@@ -193,7 +193,7 @@ public sealed class DeploymentTests
             .Select(a => (ScopeType(a), RoleId(a)))
             .Order();
 
-        var tables = new[] { "deadletters", "mediaobjects", "metrics", "poisoned", "quotas", "schedule", "sessions", "tokens" };
+        var tables = new[] { "deadletters", "forgotten", "mediaobjects", "metrics", "poisoned", "quotas", "schedule", "sessions", "tokens" };
         var queues = new[] { "beacons", "beacons-poison", "beacons-scheduled", "beacons-scheduled-poison" };
         // Nothing account-wide: the deployment container, each queue, each table but the key ring.
         Assert.Equal(

@@ -93,6 +93,14 @@ public sealed class PortalAccessTests(Azurite azurite) : WithFakeHubSpot
         using var _ = host;
         Assert.Equal(HttpStatusCode.Accepted, (await PostAsync(host, Portal, oldKey, session: "before-rotation")).Status);
 
+        // A wrong command line is refused whole, before anything changes: an option is never another option's value.
+        var (valueMissing, valueMissingSaid) = await Cli.RunAsync(host.Services, "portal", "--portal", $"{Portal}", "--rotate", "--origins", "--media-from-beacons");
+        var (both, bothSaid) = await Cli.RunAsync(host.Services, "portal", "--portal", $"{Portal}", "--rotate", "--create-contacts", "--no-create-contacts");
+        Assert.Equal((RelayCli.Usage, RelayCli.Usage), (valueMissing, both));
+        Assert.StartsWith("relay: --origins needs a value ('--media-from-beacons' is an option)", valueMissingSaid, StringComparison.Ordinal);
+        Assert.StartsWith("relay: --create-contacts and --no-create-contacts exclude each other", bothSaid, StringComparison.Ordinal);
+        Assert.Equal(oldKey, (await host.Service<PortalTokenStore>().GetAccessAsync(Portal, CancellationToken.None))!.Key);
+
         var (exit, output) = await Cli.RunAsync(host.Services, "portal", "--portal", $"{Portal}", "--rotate", "--grace", "00:00:03");
         Assert.Equal(RelayCli.Done, exit);
         var newKey = (await host.Service<PortalTokenStore>().GetAccessAsync(Portal, CancellationToken.None))!.Key;

@@ -1,6 +1,7 @@
 using FunctionsRelay.Domain.Beacons;
 using FunctionsRelay.Domain.Sessions;
 using FunctionsRelay.Infrastructure.Storage;
+using FunctionsRelay.Infrastructure.Telemetry;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace FunctionsRelay.IntegrationTests;

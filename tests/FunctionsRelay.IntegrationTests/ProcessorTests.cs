@@ -48,8 +48,8 @@ public sealed class ProcessorTests(Azurite azurite) : WithFakeHubSpot
     {
         public bool Stopping { get; set; }
 
-        public Task<DeliveryResult> SendAsync(long portalId, string sessionId, PendingEvent pending, MediaObjectSpec? media, CancellationToken cancellationToken, DateTimeOffset? answerBy = null) =>
-            Stopping ? throw new OperationCanceledException("the worker was stopped") : inner.SendAsync(portalId, sessionId, pending, media, cancellationToken);
+        public Task<DeliveryResult> SendAsync(long portalId, string sessionId, PendingEvent pending, MediaObjectSpec? media, CancellationToken cancellationToken, DateTimeOffset? answerBy = null, CallPriority? priority = null) =>
+            Stopping ? throw new OperationCanceledException("the worker was stopped") : inner.SendAsync(portalId, sessionId, pending, media, cancellationToken, answerBy, priority);
     }
 
     /// <summary>The dry-run sender, with something the test does while each send is in flight (given the send's number).</summary>
@@ -59,10 +59,10 @@ public sealed class ProcessorTests(Azurite azurite) : WithFakeHubSpot
 
         public Func<int, Task> WhileSending { get; set; } = _ => Task.CompletedTask;
 
-        public async Task<DeliveryResult> SendAsync(long portalId, string sessionId, PendingEvent pending, MediaObjectSpec? media, CancellationToken cancellationToken, DateTimeOffset? answerBy = null)
+        public async Task<DeliveryResult> SendAsync(long portalId, string sessionId, PendingEvent pending, MediaObjectSpec? media, CancellationToken cancellationToken, DateTimeOffset? answerBy = null, CallPriority? priority = null)
         {
             await WhileSending(Interlocked.Increment(ref _sends));
-            return await inner.SendAsync(portalId, sessionId, pending, media, cancellationToken);
+            return await inner.SendAsync(portalId, sessionId, pending, media, cancellationToken, answerBy, priority);
         }
     }
 

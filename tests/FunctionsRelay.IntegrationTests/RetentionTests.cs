@@ -57,11 +57,12 @@ public sealed class RetentionTests(Azurite azurite)
         Assert.All(quotas.Table.Query<TableEntity>().ToList(), row => Assert.StartsWith("media-made-", row.RowKey, StringComparison.Ordinal));
         if (undeliveredDays == 0)
         {
-            // Nothing undelivered goes without an operator, nor the session its dead letter would be replayed into.
-            Assert.Equal(new RetentionResult(Sessions: 1, DeadLetters: 0, Poisoned: 0, MetricRows: 1, QuotaRows: 1), result);
+            // No dead letter goes without an operator, nor the session it would be replayed into; poisoned messages hold
+            // viewers' beacons and go after their own retention (Relay__PoisonedRetentionDays, 30) whatever this says.
+            Assert.Equal(new RetentionResult(Sessions: 1, DeadLetters: 0, Poisoned: 1, MetricRows: 1, QuotaRows: 1), result);
             Assert.Equal(["old-open", "old-owed", "old-refused", "young-delivered"], sessions.Table.Query<TableEntity>().Select(e => Uri.UnescapeDataString(e.RowKey)).Order());
             Assert.Equal(["old-refused", "young-delivered"], deadLetters.Table.Query<TableEntity>().Select(e => e.GetString("SessionId")).Order());
-            Assert.Equal(["old-message", "young-message"], poisoned.Table.Query<TableEntity>().Select(e => e.RowKey).Order());
+            Assert.Equal(["young-message"], poisoned.Table.Query<TableEntity>().Select(e => e.RowKey));
         }
         else
         {

@@ -115,7 +115,8 @@ public sealed class SetupCommandTests(Azurite azurite) : IAsyncLifetime
     [InlineData("setup --check --portal 6060", "--check needs --portal and --utk or --contact-id")]
     [InlineData("setup --media-types VIDEO,MOVIE", "--media-types: MOVIE is not one of VIDEO, AUDIO, DOCUMENT, IMAGE, OTHER")]
     [InlineData("setup --portal x", "--portal must be a positive integer")]
-    [InlineData("setup --colour red", "'--colour' is not an option of setup")]
+    [InlineData("setup --colour red", "Unrecognized command or argument '--colour'")]
+    [InlineData("setup --app-name --check", "--app-name needs a value ('--check' is an option)")]
     [InlineData("replay", "unknown verb 'replay'")]
     public async Task A_wrong_command_line_exits_2_and_names_the_problem(string line, string problem)
     {

@@ -57,6 +57,34 @@ public sealed class SharedPacerTests(Azurite azurite)
     }
 
     [Fact]
+    public async Task While_played_events_drain_the_budget_a_call_ranked_below_them_gets_none_of_their_tokens()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var table = "quotas" + Guid.NewGuid().ToString("N")[..8];
+        var options = Options.Create(new HubSpotOptions { RequestsPerTenSeconds = 90 });
+        var pacers = Enumerable.Range(0, 2).Select(_ => new HubSpotPacer(options, time, Quotas(time, table))).ToList();
+        var (played, surplus) = (0, 0);
+
+        // Each instance has a played event every 100 ms (20 a second in all, past the pace of 9), and a stranger's
+        // sessions (surplus) ask as often as they are let.
+        for (var step = 0; step < 200; step++)
+        {
+            foreach (var pacer in pacers)
+            {
+                if (await pacer.ReserveAsync(Portal, CallPriority.Played, CancellationToken.None) == TimeSpan.Zero)
+                    played++;
+                while (await pacer.ReserveAsync(Portal, CallPriority.Surplus, CancellationToken.None) == TimeSpan.Zero)
+                    surplus++;
+            }
+
+            time.Advance(TimeSpan.FromMilliseconds(100));
+        }
+
+        Assert.True(surplus <= 2, $"calls ranked below played events took {surplus} tokens while played events waited");
+        Assert.True(played >= 170, $"played events got {played} calls in 20 s at a pace of 9 a second");
+    }
+
+    [Fact]
     public async Task With_the_shared_budget_out_of_reach_no_call_goes_unpaced()
     {
         var closed = AzuriteProcess.ConnectionStringFor(Ports.Free(), Ports.Free());

@@ -40,7 +40,7 @@ public sealed class StrangerBoundsTests(Azurite azurite) : WithFakeHubSpot
     [Fact]
     public async Task A_known_utk_replayed_for_made_up_sessions_gets_a_viewers_hour_of_sessions_and_no_more()
     {
-        using var host = await StartAsync(new() { ["Relay:MaxSessionsPerViewerPerHour"] = "3" });
+        using var host = await StartAsync(new() { ["Relay:MaxSessionsPerViewerPerHour"] = "3", ["Relay:ViewerSessionsFirstPerHour"] = "1" });
         // A visitor who once filled in a form: its utk is a contact, and a stranger replays it.
         var contact = """{"utk":"utk-of-a-real-contact"}""";
         var sessions = Enumerable.Range(1, 5).Select(i => SessionBeacons.Typical(Portal, $"replayed-{i}", contact: contact)).ToList();
@@ -52,6 +52,8 @@ public sealed class StrangerBoundsTests(Azurite azurite) : WithFakeHubSpot
         }
 
         Assert.All(sessions.Take(3), s => Assert.Equal(7, HubSpot.EventsOf(s.SessionId).Count));
+        // Its first session of the hour went at its events' own rank, the next two only on budget nobody else wanted.
+        Assert.Equal([false, true, true], sessions.Take(3).Select(s => Stored(host, s.SessionId)!.RepeatViewer));
         Assert.All(sessions.Skip(3), s => Assert.Empty(HubSpot.EventsOf(s.SessionId)));
         Assert.All(sessions.Skip(3), s => Assert.Equal(SessionRefusal.ViewerBound, Stored(host, s.SessionId)!.Refused));
         Assert.Single(host.Logs, line => line.Contains("has begun 3 sessions this hour (Relay__MaxSessionsPerViewerPerHour)", StringComparison.Ordinal));

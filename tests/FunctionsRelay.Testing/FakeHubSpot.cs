@@ -7,6 +7,14 @@ using Microsoft.AspNetCore.Http;
 namespace FunctionsRelay.Testing;
 
 /// <summary>A media object of a portal, as HubSpot keeps it.</summary>
+/// <summary>
+/// One call a portal made while <see cref="FakeHubSpot.RequestsPerTenSecondsPerAccount"/> was set: when
+/// (<see cref="Environment.TickCount64"/>, ms), its kind (<c>event</c>, <c>utk</c>, <c>email</c>, <c>contact</c>,
+/// <c>object</c>, <c>listing</c>, <c>other</c>), what it named (a session id, a utk, a media's externalId; null when the
+/// call names none or was refused before it was read) and whether it was answered 429.
+/// </summary>
+public sealed record HubSpotCall(long AtMs, long PortalId, string Kind, string? Subject, bool Limited);
+
 public sealed record MediaObject(long Id, long PortalId, string MediaType, string Title, string? ExternalId, JsonElement Fields);
 
 /// <summary>One event HubSpot accepted.</summary>
@@ -164,6 +172,59 @@ public sealed class FakeHubSpot : IAsyncDisposable
     public long AddContactWithEmail(long portalId, string email) =>
         _contactsByEmail.GetOrAdd((portalId, email.ToLowerInvariant()), _ => Interlocked.Increment(ref _nextObjectId));
 
+    /// <summary>The contact the visitor of <paramref name="utk"/> is (HubSpot ties a utk to one contact once it converts).</summary>
+    public void MakeContact(string utk, long contactId)
+    {
+        AnonymousUtks.TryRemove(utk, out _);
+        _contactsByUtk[utk] = contactId;
+    }
+
+    /// <summary>The portal's contact <paramref name="contactId"/> has this email (too).</summary>
+    public void AddEmailToContact(long portalId, string email, long contactId) => _contactsByEmail[(portalId, email.ToLowerInvariant())] = contactId;
+
+    /// <summary>
+    /// A contact deleted (a privacy deletion): its utks are a visitor's no more (HubSpot forgets them: no contact, 404)
+    /// and its emails are no contact's.
+    /// </summary>
+    public void DeleteContact(long contactId)
+    {
+        foreach (var (utk, _) in _contactsByUtk.Where(c => c.Value == contactId).ToList())
+        {
+            _contactsByUtk.TryRemove(utk, out _);
+            AnonymousUtks[utk] = true;
+        }
+
+        foreach (var (key, _) in _contactsByEmail.Where(c => c.Value == contactId).ToList())
+            _contactsByEmail.TryRemove(key, out _);
+    }
+
+    /// <summary>
+    /// POSTs the app's webhook as HubSpot does (our reading of its request validation page, docs/hubspot.md): the body,
+    /// <c>X-HubSpot-Request-Timestamp</c> (ms) and <c>X-HubSpot-Signature-v3</c>, the base64 HMAC-SHA256 under the
+    /// client secret of method + URL + body + timestamp; computed here, apart from the relay's own code. The request goes
+    /// to <paramref name="requestUri"/> (a test server's address) signed as <paramref name="targetUrl"/> (the app's
+    /// <c>targetUrl</c>, the relay's public address); <paramref name="signedBody"/>: a body other than the one sent.
+    /// </summary>
+    public static async Task<HttpResponseMessage> SendWebhookAsync(
+        HttpClient client, string requestUri, string targetUrl, string body, DateTimeOffset? at = null, string secret = ClientSecret, string? signedBody = null)
+    {
+        var timestamp = (at ?? DateTimeOffset.UtcNow).ToUnixTimeMilliseconds().ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var source = System.Text.Encoding.UTF8.GetBytes("POST" + targetUrl + (signedBody ?? body) + timestamp);
+        var signature = Convert.ToBase64String(System.Security.Cryptography.HMACSHA256.HashData(System.Text.Encoding.UTF8.GetBytes(secret), source));
+        using var request = new HttpRequestMessage(HttpMethod.Post, requestUri) { Content = new StringContent(body, System.Text.Encoding.UTF8, "application/json") };
+        request.Headers.Add("X-HubSpot-Signature-v3", signature);
+        request.Headers.Add("X-HubSpot-Request-Timestamp", timestamp);
+        request.Headers.Add("X-HubSpot-Signature-Version", "v3");
+        return await client.SendAsync(request);
+    }
+
+    /// <summary>A webhook body of privacy deletions of these contacts, as HubSpot sends one (and its <c>contact.deletion</c>).</summary>
+    public static string PrivacyDeletions(long portalId, params long[] contactIds) => JsonSerializer.Serialize(contactIds.SelectMany((id, i) => new[]
+    {
+        new { eventId = 1000 + (2 * i), subscriptionId = 77, portalId, appId = AppId, occurredAt = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), subscriptionType = "contact.privacyDeletion", attemptNumber = 0, objectId = id },
+        new { eventId = 1001 + (2 * i), subscriptionId = 78, portalId, appId = AppId, occurredAt = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), subscriptionType = "contact.deletion", attemptNumber = 0, objectId = id },
+    }));
+
     /// <summary>The id of the portal's contact with this email, or null.</summary>
     public long? ContactIdOfEmail(long portalId, string email) =>
         _contactsByEmail.TryGetValue((portalId, email.ToLowerInvariant()), out var id) ? id : null;
@@ -193,12 +254,12 @@ public sealed class FakeHubSpot : IAsyncDisposable
         var fake = new FakeHubSpot(app);
         app.Use(fake.InterceptAsync);
         fake.RegisterMediaTypes(registeredMediaTypes ?? ["VIDEO", "AUDIO"]);
-        app.MapPost("/oauth/2026-03/token", fake.TokenAsync);
-        app.MapPost("/oauth/2026-03/token/introspect", fake.IntrospectAsync);
+        app.MapPost("/oauth/2026-09/token", fake.TokenAsync);
+        app.MapPost("/oauth/2026-09/token/introspect", fake.IntrospectAsync);
         app.MapPost(MediaBridgeContract.EventsPrefix + "{kind}", (HttpRequest request, string kind) => fake.EventAsync(request, kind, synchronous: false));
         // v1 answers at once, with the error an asynchronous endpoint would keep to itself (the media bridge guide).
         app.MapPost("/media-bridge/v1/events/{kind}", (HttpRequest request, string kind) => fake.EventAsync(request, kind, synchronous: true));
-        var settings = $"/media-bridge/2026-03/{AppId}/settings";
+        var settings = $"/media-bridge/2026-09/{AppId}/settings";
         app.MapGet(settings + "/object-definitions/{mediaType}", fake.GetObjectDefinition);
         app.MapPost(settings + "/object-definitions", fake.DefineObjectsAsync);
         app.MapPut(settings, fake.PutAppSettingsAsync);
@@ -210,8 +271,8 @@ public sealed class FakeHubSpot : IAsyncDisposable
         app.MapMethods(MediaBridgeContract.ObjectsPath + "/{objectId:long}", [HttpMethods.Patch], fake.UpdateObjectAsync);
         app.MapGet(MediaBridgeContract.ObjectsPath + "/{mediaType}", fake.ListObjects);
         app.MapGet("/contacts/v1/contact/utk/{utk}/profile", fake.ContactByUtk);
-        app.MapPost("/crm/objects/2026-03/contacts/batch/read", fake.ReadContactsAsync);
-        app.MapPost("/crm/objects/2026-03/contacts", fake.CreateContactAsync);
+        app.MapPost("/crm/objects/2026-09/contacts/batch/read", fake.ReadContactsAsync);
+        app.MapPost("/crm/objects/2026-09/contacts", fake.CreateContactAsync);
         await app.StartAsync();
         fake.BaseUrl = LoopbackApp.BaseUrlOf(app);
         return fake;
@@ -298,6 +359,12 @@ public sealed class FakeHubSpot : IAsyncDisposable
     /// </summary>
     public int? RequestsPerTenSecondsPerAccount { get; set; }
 
+    /// <summary>
+    /// False: the limit holds, but answers carry no <c>X-HubSpot-RateLimit-*</c> headers (HubSpot sends them; a test of
+    /// the relay's own pacing leaves them out, as the relay also pauses when they say the window is spent).
+    /// </summary>
+    public bool SendsRateLimitHeaders { get; set; } = true;
+
     private readonly ConcurrentDictionary<long, Queue<long>> _windows = new();
     private readonly ConcurrentDictionary<long, ConcurrentQueue<long>> _limited = new();
     private readonly ConcurrentDictionary<long, ConcurrentQueue<long>> _answered = new();
@@ -314,6 +381,24 @@ public sealed class FakeHubSpot : IAsyncDisposable
 
     /// <summary>Every portal a call named while <see cref="RequestsPerTenSecondsPerAccount"/> was set.</summary>
     public IReadOnlyCollection<long> LimitedPortals => [.. _answered.Keys.Union(_limited.Keys)];
+
+    /// <summary>Every call a portal made while <see cref="RequestsPerTenSecondsPerAccount"/> was set, in the order answered.</summary>
+    public ConcurrentQueue<HubSpotCall> Calls { get; } = new();
+
+    private const string SubjectItem = "fake-hubspot-subject";
+
+    /// <summary>What the call names, for <see cref="Calls"/>: its handler says once it has read the request.</summary>
+    private static void Names(HttpRequest request, string? subject) => request.HttpContext.Items[SubjectItem] = subject;
+
+    private static string KindOf(HttpRequest request) => request.Path.Value switch
+    {
+        { } path when path.StartsWith(MediaBridgeContract.EventsPrefix, StringComparison.Ordinal) || path.StartsWith("/media-bridge/v1/events/", StringComparison.Ordinal) => "event",
+        { } path when path.StartsWith("/contacts/v1/contact/utk/", StringComparison.Ordinal) => "utk",
+        { } path when path.EndsWith("/contacts/batch/read", StringComparison.Ordinal) => "email",
+        { } path when path.EndsWith("/contacts", StringComparison.Ordinal) => "contact",
+        { } path when path.StartsWith(MediaBridgeContract.ObjectsPath, StringComparison.Ordinal) => HttpMethods.IsGet(request.Method) ? "listing" : "object",
+        _ => "other",
+    };
 
     /// <summary>Counts the call against its account's window; a 429 to answer instead when the window is full.</summary>
     private IResult? RateLimit(HttpContext context)
@@ -336,22 +421,39 @@ public sealed class FakeHubSpot : IAsyncDisposable
         }
 
         var headers = context.Response.Headers;
-        headers["X-HubSpot-RateLimit-Max"] = limit.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        headers["X-HubSpot-RateLimit-Remaining"] = remaining.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        headers["X-HubSpot-RateLimit-Interval-Milliseconds"] = "10000";
+        if (SendsRateLimitHeaders)
+        {
+            headers["X-HubSpot-RateLimit-Max"] = limit.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            headers["X-HubSpot-RateLimit-Remaining"] = remaining.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            headers["X-HubSpot-RateLimit-Interval-Milliseconds"] = "10000";
+        }
         if (retryAfterMs is not { } wait)
         {
             _answered.GetOrAdd(portalId, _ => new()).Enqueue(now);
+            context.Response.OnCompleted(() =>
+            {
+                Calls.Enqueue(new HubSpotCall(now, portalId, KindOf(context.Request), context.Items[SubjectItem] as string, Limited: false));
+                return Task.CompletedTask;
+            });
             return null;
         }
 
         _limited.GetOrAdd(portalId, _ => new()).Enqueue(now);
+        Calls.Enqueue(new HubSpotCall(now, portalId, KindOf(context.Request), null, Limited: true));
         headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(wait / 1000.0)).ToString(System.Globalization.CultureInfo.InvariantCulture);
         return Results.Json(new { status = "error", category = "RATE_LIMITS", message = "You have reached your ten_secondly_rolling limit." }, statusCode: 429);
     }
 
     private async Task InterceptAsync(HttpContext context, RequestDelegate next)
     {
+        // The relay is on 2026-09 (docs/hubspot.md, "API versions"): a call to the version before it is a bug, loudly.
+        if (context.Request.Path.Value?.Contains("/2026-03/", StringComparison.Ordinal) == true)
+        {
+            Refused.Enqueue($"{context.Request.Method} {context.Request.Path}: this stand-in takes the 2026-09 version of this API");
+            await Results.Json(new { status = "error", category = "OBJECT_NOT_FOUND", message = "this stand-in takes 2026-09" }, statusCode: 404).ExecuteAsync(context);
+            return;
+        }
+
         if (!context.Request.Path.StartsWithSegments("/oauth") && RateLimit(context) is { } limited)
         {
             await limited.ExecuteAsync(context);
@@ -379,8 +481,19 @@ public sealed class FakeHubSpot : IAsyncDisposable
         await held.CopyToAsync(body);
     }
 
+    private static readonly string[] SecretParameters = ["client_secret", "refresh_token", "code"];
+
     private async Task<IResult> TokenAsync(HttpRequest request)
     {
+        // 2026-09 takes no client_secret, refresh_token or code in the query string (only in the form body).
+        if (SecretParameters.FirstOrDefault(request.Query.ContainsKey) is { } inQuery)
+        {
+            Refused.Enqueue($"token request with {inQuery} in its query string");
+            return Results.Json(new { status = "error", category = "VALIDATION_ERROR", message = $"{inQuery} must not be sent as a query parameter" }, statusCode: 400);
+        }
+
+        if (!request.HasFormContentType)
+            return Results.Json(new { status = "error", category = "VALIDATION_ERROR", message = "the token request is a form (application/x-www-form-urlencoded)" }, statusCode: 400);
         var form = await request.ReadFormAsync();
         if (form["client_id"] != ClientId || form["client_secret"] != ClientSecret)
             return Results.Json(new { error = "invalid_client" }, statusCode: 401);
@@ -422,6 +535,7 @@ public sealed class FakeHubSpot : IAsyncDisposable
         }
 
         var payload = await new StreamReader(request.Body).ReadToEndAsync();
+        Names(request, SessionIdOf(payload));
         var problem = MediaBridgeContract.Validate(kind, payload);
         if (problem is not null)
         {
@@ -441,6 +555,19 @@ public sealed class FakeHubSpot : IAsyncDisposable
         Received.Enqueue(received);
         OnAccepted?.Invoke(received);
         return await AfterStoringAsync() ?? Results.Accepted();
+    }
+
+    private static string? SessionIdOf(string payload)
+    {
+        try
+        {
+            using var json = JsonDocument.Parse(payload);
+            return json.RootElement.ValueKind == JsonValueKind.Object && json.RootElement.TryGetProperty("sessionId", out var id) && id.ValueKind == JsonValueKind.String ? id.GetString() : null;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
     }
 
     /// <summary>Why HubSpot would not keep a valid event: its media type is not registered, or it names no media object of the portal.</summary>
@@ -483,6 +610,7 @@ public sealed class FakeHubSpot : IAsyncDisposable
     private IResult ContactByUtk(HttpRequest request, string utk)
     {
         Interlocked.Increment(ref _contactLookups);
+        Names(request, utk);
         if (PortalOf(request) is not { } portalId)
             return Results.Json(new { status = "error", category = "EXPIRED_AUTHENTICATION" }, statusCode: 401);
         if (WithoutContactsScope.ContainsKey(portalId))
@@ -550,7 +678,7 @@ public sealed class FakeHubSpot : IAsyncDisposable
             return Results.Json(new { status = "error", category = "MISSING_SCOPES", message = "This app hasn't been granted all required scopes to make this call." }, statusCode: 403);
         using var body = JsonDocument.Parse(await new StreamReader(request.Body).ReadToEndAsync());
         if (!body.RootElement.TryGetProperty("associations", out var associations) || associations.ValueKind != JsonValueKind.Array)
-            return Results.Json(new { status = "error", category = "VALIDATION_ERROR", message = "associations is required (an array; 2026-03 create schema)" }, statusCode: 400);
+            return Results.Json(new { status = "error", category = "VALIDATION_ERROR", message = "associations is required (an array; the date-versioned create schema)" }, statusCode: 400);
         if (!body.RootElement.TryGetProperty("properties", out var properties) || !properties.TryGetProperty("email", out var emailElement)
             || emailElement.GetString() is not { Length: > 0 } email || !email.Contains('@'))
             return Results.Json(new { status = "error", category = "VALIDATION_ERROR", message = "properties.email is required" }, statusCode: 400);
@@ -570,6 +698,7 @@ public sealed class FakeHubSpot : IAsyncDisposable
         if (MediaBridgeContract.ValidateObject(body, create: true) is { } problem)
             return RefuseObject(problem);
         var json = JsonDocument.Parse(body).RootElement.Clone();
+        Names(request, json.TryGetProperty("externalId", out var named) ? named.GetString() : null);
         var mediaType = json.GetProperty("mediaType").GetString()!;
         if (!RegisteredMediaTypes.ContainsKey(mediaType))
             return RefuseObject($"mediaType: {mediaType} is not a media type of this app (register its object definition first)");

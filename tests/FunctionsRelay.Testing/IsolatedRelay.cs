@@ -26,6 +26,7 @@ public static class IsolatedRelay
             ["Relay:MetricsTable"] = "metrics" + id,
             ["Relay:QuotasTable"] = "quotas" + id,
             ["Relay:ScheduleTable"] = "schedule" + id,
+            ["Relay:ForgottenTable"] = "forgotten" + id,
             ["Relay:PublicBaseUrl"] = "https://relay.test",
             ["Relay:OEmbedHosts"] = "cdn.example.com,127.0.0.1",
             ["HubSpot:DryRunFile"] = dryRunFile,

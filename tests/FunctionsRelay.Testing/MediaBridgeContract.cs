@@ -3,13 +3,13 @@ using System.Text.Json;
 namespace FunctionsRelay.Testing;
 
 /// <summary>
-/// HubSpot's Media Bridge event schema as docs/hubspot.md reads it (the 2026-03 API reference and HubSpot's generated SDK,
+/// HubSpot's Media Bridge event schema as docs/hubspot.md reads it (the date-versioned API reference and HubSpot's generated SDK,
 /// plus the media bridge guide's rules): the fields each endpoint takes, their types, which are required, and the rules
 /// across fields. The stand-in HubSpot refuses any body that breaks it, naming the first problem.
 /// </summary>
 public static class MediaBridgeContract
 {
-    public const string EventsPrefix = "/media-bridge/2026-03/events/";
+    public const string EventsPrefix = "/media-bridge/2026-09/events/";
 
     private enum Kind
     {
@@ -63,7 +63,7 @@ public static class MediaBridgeContract
 
     public static IEnumerable<string> Kinds => Endpoints.Keys;
 
-    public const string ObjectsPath = "/media-bridge/2026-03/objects";
+    public const string ObjectsPath = "/media-bridge/2026-09/objects";
 
     /// <summary>The SDK's CreateVideoObjectRequest (and its AUDIO, DOCUMENT, IMAGE, OTHER twins): mediaType and title required.</summary>
     private static readonly Dictionary<string, Field> ObjectFields = new()

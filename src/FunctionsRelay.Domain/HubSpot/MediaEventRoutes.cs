@@ -5,7 +5,7 @@ namespace FunctionsRelay.Domain.HubSpot;
 /// <summary>HubSpot's date-versioned Media Bridge event endpoints (docs/hubspot.md says where each comes from).</summary>
 public static class MediaEventRoutes
 {
-    public const string ApiVersion = "2026-03";
+    public const string ApiVersion = HubSpotApiVersions.MediaBridge;
 
     public static string PathOf(MediaEventKind kind) => kind switch
     {

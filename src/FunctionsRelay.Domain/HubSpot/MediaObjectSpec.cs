@@ -9,7 +9,7 @@ using FunctionsRelay.Domain.Sessions;
 namespace FunctionsRelay.Domain.HubSpot;
 
 /// <summary>
-/// The HubSpot media object a session's events attach to, with HubSpot's JSON names (<c>POST /media-bridge/2026-03/objects</c>):
+/// The HubSpot media object a session's events attach to, with HubSpot's JSON names (<c>POST /media-bridge/2026-09/objects</c>):
 /// found by the provider's id (<see cref="ExternalId"/>) within its media type, created with the latest values a session
 /// knows, and updated when they change (<see cref="Fingerprint"/>).
 /// </summary>

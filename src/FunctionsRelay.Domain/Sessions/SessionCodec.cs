@@ -37,6 +37,8 @@ public static class SessionCodec
             ContactId = session.ContactId,
             Utk = session.Utk,
             Email = session.Email,
+            ResolvedContactId = session.ResolvedContactId,
+            Viewers = session.ViewerKeys.Count == 0 ? null : [.. session.ViewerKeys],
             Page = session.Page,
             Context = session.Context,
             Duration = session.Duration,
@@ -51,6 +53,7 @@ public static class SessionCodec
             AnonymousHeldSince = session.AnonymousHeldSince,
             Refused = session.Refused,
             ViewerCounted = session.ViewerCounted,
+            RepeatViewer = session.RepeatViewer,
             Source = session.Source,
             MediaAwaitedSince = session.MediaAwaitedSince,
             CloseCheckAt = session.CloseCheckAt,
@@ -75,6 +78,7 @@ public static class SessionCodec
             ContactId = header.ContactId,
             Utk = header.Utk,
             Email = header.Email,
+            ResolvedContactId = header.ResolvedContactId,
             Page = header.Page,
             Context = header.Context,
             Duration = header.Duration,
@@ -89,6 +93,7 @@ public static class SessionCodec
             // A row written before the refusals had reasons holds only that a hold was refused.
             Refused = header.Refused != SessionRefusal.None ? header.Refused : header.AnonymousHoldRefused ? SessionRefusal.HoldBound : SessionRefusal.None,
             ViewerCounted = header.ViewerCounted,
+            RepeatViewer = header.RepeatViewer,
             Source = header.Source,
             MediaAwaitedSince = header.MediaAwaitedSince,
             CloseCheckAt = header.CloseCheckAt,
@@ -101,6 +106,8 @@ public static class SessionCodec
         };
         foreach (var pending in header.Outbox ?? [])
             session.Enqueue(pending);
+        foreach (var key in header.Viewers ?? [])
+            session.AddViewerKey(key);
         DecodeLog(snapshot.Log, session);
         return session;
     }
@@ -207,6 +214,10 @@ internal sealed record SessionHeader
 
     public Stamped<string>? Email { get; init; }
 
+    public long? ResolvedContactId { get; init; }
+
+    public List<string>? Viewers { get; init; }
+
     public Stamped<PageInfo>? Page { get; init; }
 
     public Stamped<PlayContext>? Context { get; init; }
@@ -237,6 +248,8 @@ internal sealed record SessionHeader
     public SessionRefusal Refused { get; init; }
 
     public bool ViewerCounted { get; init; }
+
+    public bool RepeatViewer { get; init; }
 
     public string? Source { get; init; }
 

@@ -93,6 +93,7 @@ public sealed class ViewingSession(long portalId, string sessionId)
 {
     private readonly List<LogEntry> _log = [];
     private readonly List<PendingEvent> _outbox = [];
+    private readonly SortedSet<string> _viewerKeys = new(StringComparer.Ordinal);
 
     // Summaries of the log kept as entries are added (not stored: rebuilt as the log is read back), so that the checks
     // every merge makes are O(1) instead of a pass over the log.
@@ -124,8 +125,53 @@ public sealed class ViewingSession(long portalId, string sessionId)
 
     public Stamped<string>? Utk { get; set; }
 
-    /// <summary>The viewer's email, as a secret-keyed source named it: resolved to a contact id at delivery. Personal data, never logged.</summary>
+    /// <summary>
+    /// The viewer's email, as a secret-keyed source named it, kept encrypted (the relay's <c>ViewerEmails</c>) until
+    /// HubSpot names its contact (<see cref="ResolvedContactId"/>), then dropped. Personal data, never logged.
+    /// </summary>
     public Stamped<string>? Email { get; set; }
+
+    /// <summary>The contact HubSpot found (or made) for the session's email: its events are sent as this contact.</summary>
+    public long? ResolvedContactId { get; set; }
+
+    /// <summary>
+    /// Keyed hashes of every way the session named its viewer or HubSpot named it back (utk, email, contact id): what a
+    /// privacy deletion finds the session by, with no readable identifier in the index.
+    /// </summary>
+    public IReadOnlyCollection<string> ViewerKeys => _viewerKeys;
+
+    /// <summary>Notes a keyed hash of the session's viewer; false if it was noted already.</summary>
+    public bool AddViewerKey(string key) => _viewerKeys.Add(key);
+
+    /// <summary>
+    /// Takes into this copy what another copy of the session learnt of its viewer while delivering (its hashes, the
+    /// contact its email resolved to): a fresh read after a conflict must not lose it. True if this copy changed.
+    /// </summary>
+    public bool TakeViewerFrom(ViewingSession other)
+    {
+        var changed = false;
+        foreach (var key in other.ViewerKeys)
+            changed |= AddViewerKey(key);
+        if (other.RepeatViewer && !RepeatViewer)
+        {
+            RepeatViewer = true;
+            changed = true;
+        }
+
+        if (other.ResolvedContactId is { } resolved && ResolvedContactId is null)
+        {
+            ResolvedContactId = resolved;
+            changed = true;
+        }
+
+        if (ResolvedContactId is not null && Email is not null)
+        {
+            Email = null;
+            changed = true;
+        }
+
+        return changed;
+    }
 
     public Stamped<PageInfo>? Page { get; set; }
 
@@ -156,6 +202,9 @@ public sealed class ViewingSession(long portalId, string sessionId)
 
     /// <summary>Whether the session was counted against its viewer's sessions of the hour (once, before its first event goes).</summary>
     public bool ViewerCounted { get; set; }
+
+    /// <summary>The session is one of its viewer's later sessions of the hour: its HubSpot calls take only budget nobody else wants.</summary>
+    public bool RepeatViewer { get; set; }
 
     /// <summary>
     /// Who brought the session: a keyed hash of the client address of its first request (never the address), or

@@ -211,7 +211,7 @@ public sealed class BeaconEndpoint(
             || mediaType.Equals("text/plain", StringComparison.OrdinalIgnoreCase)
             || mediaType.EndsWith("+json", StringComparison.OrdinalIgnoreCase));
 
-    private static async Task<ReadOnlyMemory<byte>> ReadUpToAsync(Stream body, int limit, CancellationToken cancellationToken)
+    internal static async Task<ReadOnlyMemory<byte>> ReadUpToAsync(Stream body, int limit, CancellationToken cancellationToken)
     {
         var buffer = new MemoryStream();
         var chunk = new byte[16 * 1024];

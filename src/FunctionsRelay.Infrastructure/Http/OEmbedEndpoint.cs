@@ -1,7 +1,6 @@
 using System.Text.Encodings.Web;
-using FunctionsRelay.Domain.Beacons;
+using FunctionsRelay.Infrastructure.HubSpot;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.Options;
 
 namespace FunctionsRelay.Infrastructure.Http;
 
@@ -13,9 +12,9 @@ namespace FunctionsRelay.Infrastructure.Http;
 /// answers a card with its title (no embed at all), so that its object can exist in HubSpot; <c>relay media</c> gives
 /// such media their platform's own oEmbed URL instead.
 /// </summary>
-public sealed class OEmbedEndpoint(IOptions<RelayOptions> relay, IOptions<HubSpotOptions> hubSpot)
+public sealed class OEmbedEndpoint(OEmbedLinks links)
 {
-    public const string Route = "oembed";
+    public const string Route = OEmbedLinks.Route;
 
     private const int DefaultWidth = 640;
     private const int DefaultHeight = 360;
@@ -34,21 +33,21 @@ public sealed class OEmbedEndpoint(IOptions<RelayOptions> relay, IOptions<HubSpo
         {
             // HubSpot takes a video oEmbed whose html is an iframe: the card is a page of its own, served here.
             var title = TitleOf(request, media);
-            var endpoint = EndpointUrl() ?? $"{request.Scheme}://{request.Host}{request.PathBase}{request.Path}";
+            var endpoint = links.EndpointUrl() ?? $"{request.Scheme}://{request.Host}{request.PathBase}{request.Path}";
             var card = HtmlEncoder.Default.Encode($"{endpoint}?format=card&media={Uri.EscapeDataString(media)}&title={Uri.EscapeDataString(title)}");
             return Answer(width, height, $"<iframe src=\"{card}\" width=\"{width}\" height=\"{height}\" frameborder=\"0\"></iframe>", title);
         }
 
         if (url.Length == 0)
             return Results.Json(new { error = $"url: required, the https address of the media's player page (or media: its id, at most {MaxCardText} characters, for media played in apps)" }, statusCode: StatusCodes.Status400BadRequest);
-        if (EmbeddableProblem(url) is { } problem)
+        if (links.EmbeddableProblem(url) is { } problem)
             return Results.Json(new { error = problem }, statusCode: StatusCodes.Status404NotFound);
 
         var source = HtmlEncoder.Default.Encode(url);
         return Answer(width, height, $"<iframe src=\"{source}\" width=\"{width}\" height=\"{height}\" frameborder=\"0\" allow=\"autoplay; fullscreen; picture-in-picture\" allowfullscreen></iframe>");
     }
 
-    private const int MaxCardText = 512;
+    private const int MaxCardText = OEmbedLinks.MaxCardText;
 
     private static string TitleOf(HttpRequest request, string media) =>
         request.Query["title"].ToString() is { Length: > 0 and <= MaxCardText } named ? named : media;
@@ -82,46 +81,6 @@ public sealed class OEmbedEndpoint(IOptions<RelayOptions> relay, IOptions<HubSpo
             answer["title"] = title;
         return Results.Json(answer);
     }
-
-    /// <summary>The relay's own oEmbed URL for a media's page, where the relay may embed it; else null.</summary>
-    /// <remarks>A media with no page (an app's, a TV's: mParticle's Media SDKs carry no URL) gets the title card.</remarks>
-    public string? FallbackFor(MediaInfo media) => media switch
-    {
-        { Url: { } url } => EmbeddableProblem(url) is null ? UrlFor(url) : null,
-        { ExternalId: { Length: <= MaxCardText } id } when EndpointUrl() is { } endpoint =>
-            $"{endpoint}?media={Uri.EscapeDataString(id)}{(media.Name is { Length: <= MaxCardText } title ? $"&title={Uri.EscapeDataString(title)}" : "")}",
-        _ => null,
-    };
-
-    /// <summary>The oEmbed URL of a page at this relay's endpoint, or null when the relay's address is not known.</summary>
-    public string? UrlFor(string page) => EndpointUrl() is { } endpoint ? $"{endpoint}?url={Uri.EscapeDataString(page)}" : null;
-
-    /// <summary>Where the relay serves oEmbed (<c>https://relay.example.com/api/oembed</c>), or null when its address is not known.</summary>
-    public string? EndpointUrl() => PublicBaseUrl() is { } baseUrl ? $"{baseUrl.GetLeftPart(UriPartial.Authority)}/api/{Route}" : null;
-
-    /// <summary>The URL patterns of the pages it embeds, as HubSpot's oEmbed domain settings take them.</summary>
-    public IReadOnlyList<string> Schemes() => relay.Value.OEmbedHosts.Select(host => $"https://{host}/*").ToList();
-
-    /// <summary>Why the relay will not embed this address, or null when it will.</summary>
-    public string? EmbeddableProblem(string url)
-    {
-        // Plain http only on this machine, for local runs of the demo page.
-        if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || !(uri.Scheme == Uri.UriSchemeHttps || (uri.Scheme == Uri.UriSchemeHttp && uri.IsLoopback)))
-            return "url: must be an absolute https address";
-        return relay.Value.OEmbedHosts.Any(allowed => HostMatches(uri.Host, allowed))
-            ? null
-            : $"url: {uri.Host} is not a host this relay embeds (Relay__OEmbedHosts)";
-    }
-
-    private Uri? PublicBaseUrl() =>
-        Uri.TryCreate(string.IsNullOrWhiteSpace(relay.Value.PublicBaseUrl) ? hubSpot.Value.RedirectUri : relay.Value.PublicBaseUrl, UriKind.Absolute, out var address)
-            ? address
-            : null;
-
-    private static bool HostMatches(string host, string allowed) =>
-        allowed.StartsWith("*.", StringComparison.Ordinal)
-            ? host.EndsWith(allowed[1..], StringComparison.OrdinalIgnoreCase)
-            : string.Equals(host, allowed, StringComparison.OrdinalIgnoreCase);
 
     private static int Bounded(string? value, int fallback) =>
         int.TryParse(value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var parsed) && parsed > 0

@@ -1,3 +1,4 @@
+using FunctionsRelay.Domain.HubSpot;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -21,9 +22,10 @@ public enum UtkState
 
 /// <summary>
 /// What HubSpot says of a utk; for <see cref="UtkState.AskLater"/>, <see cref="Unanswered"/> is why (a rate limit, an
-/// outage, no usable token), to be handled as a send that met it would be.
+/// outage, no usable token), to be handled as a send that met it would be. <see cref="ContactId"/>: the contact's id,
+/// when HubSpot named it (what a privacy deletion later names the viewer by).
 /// </summary>
-public sealed record UtkResolution(UtkState State, DeliveryResult? Unanswered = null);
+public sealed record UtkResolution(UtkState State, DeliveryResult? Unanswered = null, long? ContactId = null);
 
 /// <summary>
 /// What HubSpot says of an email: the contact's id (<see cref="UtkState.Contact"/>), no contact, ask later (with why), or
@@ -39,9 +41,9 @@ public sealed record EmailResolution(UtkState State, long? ContactId = null, Del
 /// </summary>
 /// <remarks>
 /// An email (a viewer a secret-keyed source names) is read with the contacts batch read by <c>idProperty: email</c>
-/// (<c>POST /crm/objects/2026-03/contacts/batch/read</c>, same scope): the email stays in the body, out of every URL that
+/// (<c>POST /crm/objects/2026-09/contacts/batch/read</c>, same scope): the email stays in the body, out of every URL that
 /// logs and traces show. Where the portal opted in (<c>relay portal --create-contacts</c>, scope
-/// <c>crm.objects.contacts.write</c>) an unknown email is created (<c>POST /crm/objects/2026-03/contacts</c>, <c>associations</c> empty); a 409, another
+/// <c>crm.objects.contacts.write</c>) an unknown email is created (<c>POST /crm/objects/2026-09/contacts</c>, <c>associations</c> empty); a 409, another
 /// instance having created it first, is read again. One look-up at a time per email in this instance, cached like a utk;
 /// the cache keys hold the email's hash, never the email.
 /// </remarks>
@@ -58,9 +60,9 @@ public sealed class ContactResolver(
 
     public const string WriteScope = "crm.objects.contacts.write";
 
-    public const string BatchReadPath = "/crm/objects/2026-03/contacts/batch/read";
+    public const string BatchReadPath = $"/crm/objects/{HubSpotApiVersions.CrmObjects}/contacts/batch/read";
 
-    public const string CreatePath = "/crm/objects/2026-03/contacts";
+    public const string CreatePath = $"/crm/objects/{HubSpotApiVersions.CrmObjects}/contacts";
 
     private readonly ExpiringCache<(long PortalId, string EmailHash), EmailResolution> _emails = new(200_000, time);
 
@@ -86,7 +88,7 @@ public sealed class ContactResolver(
     /// <summary>Half a check interval: a held session's next check (which may come a little early) asks HubSpot again.</summary>
     private TimeSpan NotContactCachedFor => relayOptions.Value.AnonymousCheckInterval / 2;
 
-    public static string PathOf(string utk) => $"/contacts/v1/contact/utk/{Uri.EscapeDataString(utk)}/profile";
+    public static string PathOf(string utk) => $"/contacts/{HubSpotApiVersions.ContactsByUtk}/contact/utk/{Uri.EscapeDataString(utk)}/profile";
 
     /// <param name="priority">The look-up's rank in the portal's budget: <see cref="CallPriority.SuspectLookUp"/> for a session of a client address that brought too many viewers who are no contact.</param>
     public async Task<UtkResolution> ResolveAsync(long portalId, string utk, CancellationToken cancellationToken, DateTimeOffset? answerBy = null, CallPriority priority = CallPriority.LookUp)
@@ -101,8 +103,8 @@ public sealed class ContactResolver(
         var answer = await hubSpot.SendAsync(portalId, HttpMethod.Get, PathOf(utk), null, cancellationToken, answerBy, priority);
         var (resolution, keepFor) = answer.Result switch
         {
-            { Outcome: DeliveryOutcome.Delivered } => IsContact(answer.Body)
-                ? (new UtkResolution(UtkState.Contact), ContactCachedFor)
+            { Outcome: DeliveryOutcome.Delivered } => ContactOfProfile(answer.Body) is { IsContact: true } profile
+                ? (new UtkResolution(UtkState.Contact, ContactId: profile.ContactId), ContactCachedFor)
                 : (new UtkResolution(UtkState.NotContact), NotContactCachedFor),
             { Outcome: DeliveryOutcome.Rejected, Status: 404 } => (new UtkResolution(UtkState.NotContact), NotContactCachedFor),
             { Outcome: DeliveryOutcome.Rejected } rejected => (Unchecked(portalId, rejected), UncheckedCachedFor),
@@ -228,22 +230,36 @@ public sealed class ContactResolver(
     }
 
     /// <summary>
-    /// Whether the profile is a contact's (<c>"is-contact": true</c>) rather than a known visitor's. The events go on with
-    /// the utk, which HubSpot converts into the contact's id itself.
+    /// Whether the profile is a contact's (<c>"is-contact": true</c>) rather than a known visitor's, and its id
+    /// (<c>canonical-vid</c>, else <c>vid</c>). The events go on with the utk, which HubSpot converts into the contact's id
+    /// itself; the id is what a privacy deletion will name the viewer by.
     /// </summary>
-    private static bool IsContact(string? body)
+    private static (bool IsContact, long? ContactId) ContactOfProfile(string? body)
     {
         try
         {
             using var profile = JsonDocument.Parse(body ?? "{}");
-            return profile.RootElement.ValueKind == JsonValueKind.Object
-                && profile.RootElement.TryGetProperty("is-contact", out var isContact)
-                && isContact.ValueKind == JsonValueKind.True;
+            var root = profile.RootElement;
+            if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("is-contact", out var isContact) || isContact.ValueKind != JsonValueKind.True)
+                return (false, null);
+            long? id = root.TryGetProperty("canonical-vid", out var canonical) && canonical.TryGetInt64(out var canonicalId) ? canonicalId
+                : root.TryGetProperty("vid", out var vid) && vid.TryGetInt64(out var vidId) ? vidId
+                : null;
+            return (true, id);
         }
         catch (JsonException)
         {
-            return false;
+            return (false, null);
         }
+    }
+
+    /// <summary>Forgets what this instance has cached of a viewer (a privacy deletion): its utk's and its email's answers.</summary>
+    public void Forget(long portalId, string? utk, string? email)
+    {
+        if (utk is not null)
+            _cache.Remove((portalId, utk));
+        if (email is not null)
+            _emails.Remove((portalId, HashOf(email)));
     }
 
     private UtkResolution Unchecked(long portalId, DeliveryResult rejected, string what = "a utk")

@@ -1,3 +1,4 @@
+using FunctionsRelay.Domain.HubSpot;
 using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.Json.Serialization;
@@ -30,8 +31,8 @@ public sealed class HubSpotOAuthException(int status, string? error, string mess
 /// <summary>HubSpot's date-versioned OAuth API (the v1 OAuth endpoints are switched off on 2027-02-16).</summary>
 public sealed class HubSpotOAuthClient(HttpClient http, IOptions<HubSpotOptions> options)
 {
-    public const string TokenPath = "/oauth/2026-03/token";
-    public const string IntrospectPath = "/oauth/2026-03/token/introspect";
+    public const string TokenPath = $"/oauth/{HubSpotApiVersions.OAuth}/token";
+    public const string IntrospectPath = $"/oauth/{HubSpotApiVersions.OAuth}/token/introspect";
 
     public Task<OAuthTokens> ExchangeCodeAsync(string code, string redirectUri, CancellationToken cancellationToken) =>
         RequestTokensAsync(

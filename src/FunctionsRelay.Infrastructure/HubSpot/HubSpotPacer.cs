@@ -15,10 +15,19 @@ namespace FunctionsRelay.Infrastructure.HubSpot;
 public enum CallPriority
 {
     Played,
+
+    /// <summary>
+    /// The look-up a session's played event waits for (its viewer is asked about first): ranked with played events, and
+    /// within the look-ups' half of the pace, as every look-up is.
+    /// </summary>
+    PlayedLookUp,
     AttentionSpan,
     Quartile,
     LookUp,
     SuspectLookUp,
+
+    /// <summary>A viewer's later sessions of the hour (<c>Relay__ViewerSessionsFirstPerHour</c>): only budget nobody else wants.</summary>
+    Surplus,
 }
 
 /// <summary>How the relay's instances share a portal's HubSpot budget (<c>HubSpot__Budget</c>).</summary>
@@ -45,11 +54,12 @@ public enum BudgetMode
 /// instance waits it out.
 /// <para>
 /// Look-ups (<see cref="CallPriority.LookUp"/>) take at most half of the pace, over every instance: each also takes a
-/// token from the portal's look-up bucket (<c>hubspot-lookups</c>), which holds one token and fills at half the pace
-/// less one per 10 s, so that no 10 s window, however the instances' calls fall, holds more look-ups than half the
-/// pace. Below played events each priority takes from the budget only while it holds more than a floor
-/// (<see cref="FloorShare"/>): while played events keep it drained, attention spans, look-ups and quartiles wait, and as
-/// soon as they do not, the others take every token that comes. A refused call's wait is spread by up to a fifth, so
+/// token from the portal's look-up bucket (<c>hubspot-lookups</c>), which holds up to 4 tokens and fills at half the
+/// pace less as many per 10 s, so that no 10 s window, however the instances' calls fall, holds more look-ups than half
+/// the pace; a suspect look-up takes only from a full one. Below played events each priority takes from the budget only
+/// while it holds more than a floor (<see cref="FloorShare"/>): while played events keep it drained, attention spans,
+/// look-ups and quartiles wait, and as soon as they do not, the others take every token that comes; tokens a call took
+/// for later calls (a slice) serve those ranked below it only where the bucket would have served them too. A refused call's wait is spread by up to a fifth, so
 /// that waits that began together do not all come back at once; with storage out of reach no call goes unpaced.
 /// </para>
 /// </summary>
@@ -87,7 +97,7 @@ public sealed class HubSpotPacer
         if (shared is not null)
         {
             _budget = new SharedBucket(shared, "hubspot-budget", () => Rate, () => Capacity, time);
-            _lookUps = new SharedBucket(shared, "hubspot-lookups", () => LookUpRate, () => 1, time);
+            _lookUps = new SharedBucket(shared, "hubspot-lookups", () => LookUpRate, () => LookUpCapacity, time);
         }
     }
 
@@ -171,19 +181,37 @@ public sealed class HubSpotPacer
     private double Capacity => Math.Max(1, _options.Value.RequestsPerTenSeconds / 10.0);
 
     /// <summary>Half the pace less one per 10 s, with one token held: at most half the pace in any 10 s.</summary>
-    private double LookUpRate => Math.Max(1, (_options.Value.RequestsPerTenSeconds / 2) - 1) / Window.TotalSeconds;
+    private double LookUpRate => Math.Max(1, (_options.Value.RequestsPerTenSeconds / 2) - LookUpCapacity) / Window.TotalSeconds;
+
+    /// <summary>
+    /// The look-ups' bucket holds a few tokens (4 at the default pace), its rate less as many per 10 s: still no 10 s
+    /// window holds more look-ups than half the pace, and a suspect look-up takes only from a full bucket, so that on
+    /// every instance a real viewer's look-up finds the tokens first.
+    /// </summary>
+    private double LookUpCapacity => Math.Clamp(_options.Value.RequestsPerTenSeconds / 20, 1, 4);
+
+    /// <summary>What a suspect look-up leaves in the look-ups' bucket: all but its last token.</summary>
+    private double LookUpFloor(CallPriority priority) => priority == CallPriority.SuspectLookUp ? LookUpCapacity - 1 : 0;
 
     /// <summary>The share of the bucket above which a call of this priority may take from it (of all but one token).</summary>
     private static double FloorShare(CallPriority priority) => priority switch
     {
-        CallPriority.Played => 0,
+        CallPriority.Played or CallPriority.PlayedLookUp => 0,
         CallPriority.AttentionSpan => 0.3,
         CallPriority.LookUp => 0.5,
-        CallPriority.SuspectLookUp => 0.9,
+        CallPriority.SuspectLookUp or CallPriority.Surplus => 0.9,
         _ => 0.6,
     };
 
-    private static bool IsLookUp(CallPriority priority) => priority is CallPriority.LookUp or CallPriority.SuspectLookUp;
+    /// <summary>
+    /// Whether the call queues behind this instance's other calls at a shared bucket: played events, their look-ups,
+    /// attention spans and other look-ups do; quartiles and calls ranked below them ask again later instead, so that a
+    /// backlog of them never stands between a played event and the bucket.
+    /// </summary>
+    private static bool WaitsTurn(CallPriority priority) =>
+        priority is CallPriority.Played or CallPriority.PlayedLookUp or CallPriority.AttentionSpan or CallPriority.LookUp;
+
+    private static bool IsLookUp(CallPriority priority) => priority is CallPriority.LookUp or CallPriority.PlayedLookUp or CallPriority.SuspectLookUp;
 
     private double Floor(CallPriority priority) => FloorShare(priority) * (Capacity - 1);
 
@@ -201,9 +229,11 @@ public sealed class HubSpotPacer
     /// </summary>
     private static TimeSpan Refused(PortalWindow window, CallPriority priority, DateTimeOffset now, TimeSpan untilToken)
     {
-        if (priority == CallPriority.Played)
+        if (priority is CallPriority.Played or CallPriority.PlayedLookUp)
         {
             window.PlayedWaitedAt = now;
+            if (priority == CallPriority.PlayedLookUp)
+                window.LookUpWaitedAt = now;
             return untilToken;
         }
 
@@ -213,7 +243,7 @@ public sealed class HubSpotPacer
     }
 
     private static bool Outranked(PortalWindow window, CallPriority priority, DateTimeOffset now) =>
-        now - window.PlayedWaitedAt < OutrankedWait || (priority == CallPriority.SuspectLookUp && now - window.LookUpWaitedAt < OutrankedWait);
+        now - window.PlayedWaitedAt < OutrankedWait || (priority is CallPriority.SuspectLookUp or CallPriority.Surplus && now - window.LookUpWaitedAt < OutrankedWait);
 
     /// <summary>A refused call's wait, made up to a fifth longer at random: waits that began together come back apart.</summary>
     private static TimeSpan Spread(TimeSpan wait) =>
@@ -222,7 +252,7 @@ public sealed class HubSpotPacer
     private async ValueTask<TimeSpan> TakeSharedAsync(long portalId, PortalWindow window, CallPriority priority, CancellationToken cancellationToken)
     {
         // A slice is a quarter of a second's tokens already taken: any event call of this instance may use it.
-        if (!IsLookUp(priority) && TakeFromSlice(window))
+        if (!IsLookUp(priority) && TakeFromSlice(portalId, window, priority))
             return TimeSpan.Zero;
         try
         {
@@ -238,20 +268,23 @@ public sealed class HubSpotPacer
                         return untilBudget;
                 }
 
-                var (lookUp, untilLookUp, _) = await _lookUps!.TakeAsync(portalId, 1, floor: 0, cancellationToken);
+                var (lookUp, untilLookUp, _) = await _lookUps!.TakeAsync(portalId, 1, LookUpFloor(priority), cancellationToken, waitTurn: WaitsTurn(priority));
                 if (lookUp == 0)
                     return untilLookUp;
             }
 
             // Another call of this instance may have taken a slice while this one waited its turn.
-            if (!IsLookUp(priority) && TakeFromSlice(window))
+            if (!IsLookUp(priority) && TakeFromSlice(portalId, window, priority))
                 return TimeSpan.Zero;
+            // A call of low rank that this instance's last look at the bucket says would be refused asks storage nothing.
+            if (!WaitsTurn(priority) && _budget!.LikelyRefused(portalId, Floor(priority)) is { } likelyWait)
+                return Refused(window, priority, _time.GetUtcNow(), likelyWait);
             var want = IsLookUp(priority) ? 1 : _options.Value.BudgetSlice;
-            var (taken, wait, contended) = await _budget!.TakeAsync(portalId, want, Floor(priority), cancellationToken);
+            var (taken, wait, contended) = await _budget!.TakeAsync(portalId, want, Floor(priority), cancellationToken, waitTurn: WaitsTurn(priority));
             if (taken == 0)
                 return contended ? wait : Refused(window, priority, _time.GetUtcNow(), wait);
             lock (window)
-                (window.Slice, window.SliceUntil) = (taken - 1, _time.GetUtcNow() + SliceLife);
+                (window.Slice, window.SliceUntil, window.SliceRank) = (taken - 1, _time.GetUtcNow() + SliceLife, priority);
             return TimeSpan.Zero;
         }
         catch (Exception ex) when (StorageClients.IsUnavailable(ex) && !cancellationToken.IsCancellationRequested)
@@ -261,11 +294,17 @@ public sealed class HubSpotPacer
         }
     }
 
-    private bool TakeFromSlice(PortalWindow window)
+    /// <summary>
+    /// Uses a token of the slice: a call of the rank it was taken for or above, or one of lower rank that the bucket as
+    /// last seen would have let take it (else a played event's slice would be a quartile's or a stranger's way past its floor).
+    /// </summary>
+    private bool TakeFromSlice(long portalId, PortalWindow window, CallPriority priority)
     {
         lock (window)
         {
             if (window.Slice <= 0 || window.SliceUntil <= _time.GetUtcNow())
+                return false;
+            if (priority > window.SliceRank && _budget!.LikelyRefused(portalId, Floor(priority)) is not null)
                 return false;
             window.Slice--;
             return true;
@@ -297,5 +336,8 @@ public sealed class HubSpotPacer
         public int Slice { get; set; }
 
         public DateTimeOffset SliceUntil { get; set; }
+
+        /// <summary>The rank of the call that took the slice.</summary>
+        public CallPriority SliceRank { get; set; }
     }
 }

@@ -15,7 +15,7 @@ public sealed record AppSettingsRequest(long AppId, IReadOnlyList<string> MediaT
 public sealed record SetupStep(string Setting, bool Succeeded, string Outcome);
 
 /// <summary>
-/// Registers a HubSpot app's media bridge settings (<c>/media-bridge/2026-03/{appId}/settings/...</c>, docs/hubspot.md):
+/// Registers a HubSpot app's media bridge settings (<c>/media-bridge/2026-09/{appId}/settings/...</c>, docs/hubspot.md):
 /// object definitions for its media types, its name, event visibility (timeline, reporting, workflows) and the relay's
 /// oEmbed endpoint as an oEmbed domain. Each step looks before it writes, so running it again changes nothing.
 /// </summary>

@@ -1,7 +1,6 @@
 using System.Text.Json;
 using FunctionsRelay.Domain.HubSpot;
 using FunctionsRelay.Domain.Sessions;
-using FunctionsRelay.Infrastructure.Http;
 
 namespace FunctionsRelay.Infrastructure.HubSpot;
 
@@ -13,7 +12,7 @@ public sealed record CheckAnswer(string Event, bool Accepted, int Status, string
 /// which answer errors at once (the asynchronous ones the relay uses in production keep them to themselves), on a media
 /// object made for the check. What it prints is what HubSpot thinks of the relay's events on that account.
 /// </summary>
-public sealed class MediaBridgeCheck(HubSpotClient hubSpot, MediaObjectService mediaObjects, OEmbedEndpoint oembed, TimeProvider time)
+public sealed class MediaBridgeCheck(HubSpotClient hubSpot, MediaObjectService mediaObjects, OEmbedLinks oembed, TimeProvider time)
 {
     public const string CheckMediaId = "functions-relay-setup-check";
 

@@ -60,8 +60,9 @@ public interface IMediaEventSender
     /// event at it by HubSpot's id.
     /// </summary>
     /// <remarks>With <paramref name="answerBy"/>, every call it makes ends by then (<see cref="HubSpotClient.SendAsync"/>).</remarks>
+    /// <param name="priority">The event's rank in the portal's budget when not its kind's own (a viewer's later session).</param>
     Task<DeliveryResult> SendAsync(
-        long portalId, string sessionId, PendingEvent pending, MediaObjectSpec? media, CancellationToken cancellationToken, DateTimeOffset? answerBy = null);
+        long portalId, string sessionId, PendingEvent pending, MediaObjectSpec? media, CancellationToken cancellationToken, DateTimeOffset? answerBy = null, CallPriority? priority = null);
 }
 
 /// <summary>Told of each event delivered (the local host's demo page shows them); a host may register any number.</summary>
@@ -74,7 +75,7 @@ public interface IDeliveryObserver
 public sealed class HubSpotMediaEventSender(HubSpotClient hubSpot, MediaObjectService mediaObjects) : IMediaEventSender
 {
     public async Task<DeliveryResult> SendAsync(
-        long portalId, string sessionId, PendingEvent pending, MediaObjectSpec? media, CancellationToken cancellationToken, DateTimeOffset? answerBy = null)
+        long portalId, string sessionId, PendingEvent pending, MediaObjectSpec? media, CancellationToken cancellationToken, DateTimeOffset? answerBy = null, CallPriority? priority = null)
     {
         var payload = pending.Payload;
         if (media is not null)
@@ -85,7 +86,7 @@ public sealed class HubSpotMediaEventSender(HubSpotClient hubSpot, MediaObjectSe
             payload = MediaObjectSpec.WithMediaBridgeId(payload, objectId);
         }
 
-        var answer = await hubSpot.SendAsync(portalId, HttpMethod.Post, MediaEventRoutes.PathOf(pending.Kind), payload, cancellationToken, answerBy, PriorityOf(pending.Kind));
+        var answer = await hubSpot.SendAsync(portalId, HttpMethod.Post, MediaEventRoutes.PathOf(pending.Kind), payload, cancellationToken, answerBy, priority ?? PriorityOf(pending.Kind));
         return answer.Result;
     }
 
@@ -97,7 +98,10 @@ public sealed class HubSpotMediaEventSender(HubSpotClient hubSpot, MediaObjectSe
     };
 }
 
-/// <summary>With no HubSpot app configured: logs each event and appends it as a JSON line to a file, and sends nothing.</summary>
+/// <summary>
+/// With no HubSpot app configured: logs each event (never its payload, which names the viewer) and appends it as a JSON
+/// line to a file (<c>HubSpot__DryRunFile</c>, on the developer's own machine), and sends nothing.
+/// </summary>
 public sealed class DryRunMediaEventSender(IOptions<HubSpotOptions> options, ILogger<DryRunMediaEventSender> logger) : IMediaEventSender, IDisposable
 {
     private readonly SemaphoreSlim _fileLock = new(1, 1);
@@ -105,10 +109,10 @@ public sealed class DryRunMediaEventSender(IOptions<HubSpotOptions> options, ILo
     public void Dispose() => _fileLock.Dispose();
 
     public async Task<DeliveryResult> SendAsync(
-        long portalId, string sessionId, PendingEvent pending, MediaObjectSpec? media, CancellationToken cancellationToken, DateTimeOffset? answerBy = null)
+        long portalId, string sessionId, PendingEvent pending, MediaObjectSpec? media, CancellationToken cancellationToken, DateTimeOffset? answerBy = null, CallPriority? priority = null)
     {
         var path = MediaEventRoutes.PathOf(pending.Kind);
-        logger.LogInformation("Dry run: would POST {Path} for portal {PortalId}, session {SessionId}: {Payload}", path, portalId, sessionId, pending.Payload);
+        logger.LogInformation("Dry run: would POST {Path} for portal {PortalId}, session {SessionId} ({EventKey}; its payload is in {DryRunFile})", path, portalId, sessionId, pending.Key, options.Value.DryRunFile);
         using var payload = JsonDocument.Parse(pending.Payload);
         var line = JsonSerializer.Serialize(new DryRunLine(portalId, sessionId, pending.Key, path, payload.RootElement), JsonSerializerOptions.Web) + "\n";
         var file = Path.GetFullPath(options.Value.DryRunFile);

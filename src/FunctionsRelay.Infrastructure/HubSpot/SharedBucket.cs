@@ -17,15 +17,32 @@ internal sealed class SharedBucket(QuotaStore store, string name, Func<double> r
 
     public string Name => name;
 
+    /// <summary>A call that would not wait its turn, and found another call of this instance at the bucket, asks again after this.</summary>
+    private static readonly TimeSpan BusyWait = TimeSpan.FromMilliseconds(200);
+
     /// <summary>
     /// Takes up to <paramref name="want"/> tokens, all above <paramref name="floor"/> (what is kept for more valuable
     /// calls): how many it took, or none and how long until one would be there (<c>Contended</c>: other instances kept
-    /// writing it, not empty). Storage errors propagate.
+    /// writing it, or, for a call that does not <paramref name="waitTurn"/>, another call of this instance is at it; not
+    /// empty). Storage errors propagate.
     /// </summary>
-    public async ValueTask<(int Taken, TimeSpan Wait, bool Contended)> TakeAsync(long portalId, int want, double floor, CancellationToken cancellationToken)
+    /// <param name="waitTurn">
+    /// Wait behind this instance's other calls to the bucket (they queue first come, first served); false: a call of low
+    /// rank, which must not make a played event queue behind it, asks again later instead.
+    /// </param>
+    public async ValueTask<(int Taken, TimeSpan Wait, bool Contended)> TakeAsync(long portalId, int want, double floor, CancellationToken cancellationToken, bool waitTurn = true)
     {
         var bucket = _portals.GetOrAdd(portalId, _ => new PortalBucket());
-        await bucket.Turn.WaitAsync(cancellationToken);
+        if (!waitTurn)
+        {
+            if (!await bucket.Turn.WaitAsync(TimeSpan.Zero, cancellationToken))
+                return (0, BusyWait, true);
+        }
+        else
+        {
+            await bucket.Turn.WaitAsync(cancellationToken);
+        }
+
         try
         {
             for (var attempt = 0; attempt < MaxWriteAttempts; attempt++)

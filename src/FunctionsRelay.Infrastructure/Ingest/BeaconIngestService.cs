@@ -1,4 +1,5 @@
 using FunctionsRelay.Domain.Beacons;
+using FunctionsRelay.Infrastructure.Privacy;
 using FunctionsRelay.Infrastructure.Protection;
 using FunctionsRelay.Infrastructure.Storage;
 using FunctionsRelay.Infrastructure.Telemetry;
@@ -26,6 +27,7 @@ public sealed class BeaconIngestService(
     PortalAccessCheck access,
     IngestRateLimits rates,
     Pseudonyms pseudonyms,
+    ViewerEmails emails,
     IOptions<BeaconLimits> limits,
     RelayMetrics metrics,
     TimeProvider time,
@@ -76,6 +78,9 @@ public sealed class BeaconIngestService(
             return new IngestResult(0, 0, batch.Errors.Select(error => error.ToString()).ToList(), 400);
         }
 
+        // A viewer's email leaves the request encrypted: no queue message, session or poisoned copy holds it as it is.
+        batch = batch with { Beacons = ProtectEmails(batch.Beacons) };
+
         if (BeaconQueue.Oversized(batch.Beacons).ToList() is [var first, ..] oversized)
         {
             RelayLog.BeaconsRejected(logger, oversized.Count, first);
@@ -111,6 +116,9 @@ public sealed class BeaconIngestService(
             metrics.BeaconsAccepted(portal.Key, portal.Count());
         return new IngestResult(batch.Beacons.Count + batch.Summaries.Count, batch.Ignored, []);
     }
+
+    private List<Beacon> ProtectEmails(IReadOnlyList<Beacon> beacons) =>
+        [.. beacons.Select(beacon => beacon.Contact is { Email: { } email } contact ? beacon with { Contact = contact with { Email = emails.Protect(email) } } : beacon)];
 
     /// <summary>Who sent the request, as its messages carry it: trusted (a secret key), or the pseudonym of the client's address.</summary>
     private async ValueTask<string?> SourceOfAsync(BeaconCredentials? credentials, CancellationToken cancellationToken) => credentials switch

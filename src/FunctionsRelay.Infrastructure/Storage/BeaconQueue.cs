@@ -76,6 +76,13 @@ public sealed class BeaconQueue(StorageClients clients, ScheduledCheckTable wait
     }
 
     /// <summary>
+    /// Queues a privacy deletion (<see cref="RelayMessageKind.Forget"/>) on the scheduled queue, visible after
+    /// <paramref name="after"/>: never in the schedule table, whose sweep bundles close and delivery checks only.
+    /// </summary>
+    public Task EnqueueForgetAsync(RelayMessage forget, TimeSpan after, CancellationToken cancellationToken) =>
+        Scheduled.SendMessageAsync(new BinaryData(forget.ToUtf8Json()), visibilityTimeout: after, cancellationToken: cancellationToken);
+
+    /// <summary>
     /// Schedules a check for <paramref name="dueAt"/> (relay clock, ms): on the scheduled queue, invisible until then, or,
     /// due later than <c>Relay__ScheduledCheckTableAfter</c>, in the schedule table until a sweep finds it due.
     /// </summary>

@@ -32,4 +32,21 @@ public sealed class DeadLetterStore(StorageClients clients, IOptions<RelayOption
     }
 
     public static string PayloadOf(TableEntity letter) => System.Text.Encoding.UTF8.GetString(EntityChunks.Join(letter, "Payload"));
+
+    /// <summary>Deletes the session's dead letters (a privacy deletion), or only counts them; how many there were.</summary>
+    public async Task<int> ForgetSessionAsync(long portalId, string sessionId, bool apply, CancellationToken cancellationToken)
+    {
+        var rowKey = SessionRepository.RowKey(sessionId);
+        // A letter's row key is "{session row key}:{event key}"; ';' follows ':'.
+        var filter = TableClient.CreateQueryFilter($"PartitionKey eq {portalId.ToString(CultureInfo.InvariantCulture)} and RowKey ge {rowKey + ":"} and RowKey lt {rowKey + ";"}");
+        var count = 0;
+        await foreach (var letter in Table.QueryAsync<TableEntity>(filter, select: ["PartitionKey", "RowKey"], cancellationToken: cancellationToken))
+        {
+            if (apply)
+                await Table.DeleteEntityAsync(letter.PartitionKey, letter.RowKey, Azure.ETag.All, cancellationToken);
+            count++;
+        }
+
+        return count;
+    }
 }

@@ -2,6 +2,7 @@ using System.Globalization;
 using Azure;
 using Azure.Data.Tables;
 using Azure.Storage.Queues;
+using Microsoft.AspNetCore.DataProtection;
 using Microsoft.Extensions.Options;
 
 namespace FunctionsRelay.Infrastructure.Storage;
@@ -20,11 +21,14 @@ public sealed record PoisonedMessage(
 /// <summary>
 /// Messages moved to a poison queue, kept in a table (<c>Relay__PoisonedTable</c>) by portal, so that an operator can list
 /// them and put them back on their queue after a fix (<c>relay poison</c>). The body is kept as its bytes (binary chunks),
-/// whatever it holds; a body that is no relay message is kept under the partition <c>unreadable</c>.
+/// whatever it holds, encrypted with the key ring (it holds viewers' utks and contact ids), for
+/// <c>Relay__PoisonedRetentionDays</c>; a body that is no relay message is kept under the partition <c>unreadable</c>.
 /// </summary>
-public sealed class PoisonedMessageStore(StorageClients clients, IOptions<RelayOptions> options, TimeProvider time)
+public sealed class PoisonedMessageStore(StorageClients clients, IOptions<RelayOptions> options, TimeProvider time, IDataProtectionProvider? dataProtection = null)
 {
     public const string Unreadable = "unreadable";
+
+    private readonly IDataProtector? _protector = dataProtection?.CreateProtector("FunctionsRelay.PoisonedMessages");
 
     public TableClient Table { get; } = clients.Tables.GetTableClient(options.Value.PoisonedTable);
 
@@ -44,7 +48,9 @@ public sealed class PoisonedMessageStore(StorageClients clients, IOptions<RelayO
             ["Beacons"] = poisoned.Beacons,
             ["PoisonedAt"] = poisoned.PoisonedAt,
         };
-        EntityChunks.Split(entity, "Body", body.ToArray());
+        if (_protector is not null)
+            entity["Encrypted"] = true;
+        EntityChunks.Split(entity, "Body", _protector is null ? body.ToArray() : _protector.Protect(body.ToArray()));
         await Table.UpsertEntityAsync(entity, TableUpdateMode.Replace, cancellationToken);
         return poisoned;
     }
@@ -77,7 +83,29 @@ public sealed class PoisonedMessageStore(StorageClients clients, IOptions<RelayO
         }
     }
 
-    private static PoisonedMessage Of(TableEntity entity) => new(
+    /// <summary>Deletes a kept message (a privacy deletion).</summary>
+    public async Task DeleteAsync(PoisonedMessage message, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await Table.DeleteEntityAsync(message.PortalId?.ToString(CultureInfo.InvariantCulture) ?? Unreadable, message.MessageId, ETag.All, cancellationToken);
+        }
+        catch (RequestFailedException ex) when (ex.Status == 404)
+        {
+        }
+    }
+
+    private byte[] BodyOf(TableEntity entity)
+    {
+        var stored = EntityChunks.Join(entity, "Body");
+        if (entity.GetBoolean("Encrypted") != true)
+            return stored;
+        return _protector is not null
+            ? _protector.Unprotect(stored)
+            : throw new InvalidOperationException("the poisoned message is encrypted and this relay has no key ring to read it");
+    }
+
+    private PoisonedMessage Of(TableEntity entity) => new(
         entity.GetString("Queue"),
         entity.RowKey,
         entity.PartitionKey == Unreadable ? null : long.Parse(entity.PartitionKey, CultureInfo.InvariantCulture),
@@ -85,5 +113,5 @@ public sealed class PoisonedMessageStore(StorageClients clients, IOptions<RelayO
         Enum.TryParse<RelayMessageKind>(entity.GetString("Kind"), out var kind) ? kind : null,
         entity.GetInt32("Beacons") ?? 0,
         entity.GetDateTimeOffset("PoisonedAt") ?? DateTimeOffset.MinValue,
-        new BinaryData(EntityChunks.Join(entity, "Body")));
+        new BinaryData(BodyOf(entity)));
 }

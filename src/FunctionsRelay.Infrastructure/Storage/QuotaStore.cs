@@ -34,9 +34,28 @@ public sealed class QuotaStore(StorageClients clients, IOptions<RelayOptions> op
     public async Task<(int Today, int ThisHour)> MediaMadeAsync(long portalId, CancellationToken cancellationToken) =>
         (await CountAsync(portalId, "media-made-" + Day, cancellationToken), await CountAsync(portalId, "media-made-h" + Hour, cancellationToken));
 
-    /// <summary>Sessions of one viewer (its pseudonym) begun in the portal this hour; one more taken unless <paramref name="limit"/> are.</summary>
-    public Task<QuotaTake> TakeViewerSessionAsync(long portalId, string viewer, int limit, CancellationToken cancellationToken) =>
-        TakeAsync(portalId, $"viewer-{viewer}-{Hour}", limit, cancellationToken);
+    /// <summary>
+    /// Sessions of one viewer (its pseudonym) begun in the portal this hour; one more taken unless <paramref name="limit"/>
+    /// are. <c>Count</c>: the sessions counted with this one.
+    /// </summary>
+    public Task<(QuotaTake Take, int Count)> TakeViewerSessionAsync(long portalId, string viewer, int limit, CancellationToken cancellationToken) =>
+        TakeCountedAsync(portalId, $"viewer-{viewer}-{Hour}", limit, cancellationToken);
+
+    /// <summary>Deletes a viewer's counts of sessions (a privacy deletion); how many rows went.</summary>
+    public async Task<int> ForgetViewerAsync(long portalId, string viewer, CancellationToken cancellationToken)
+    {
+        var partition = portalId.ToString(CultureInfo.InvariantCulture);
+        // '-' is followed by '.': every row key that begins "viewer-{viewer}-".
+        var filter = TableClient.CreateQueryFilter($"PartitionKey eq {partition} and RowKey ge {$"viewer-{viewer}-"} and RowKey lt {$"viewer-{viewer}."}");
+        var deleted = 0;
+        await foreach (var row in Table.QueryAsync<TableEntity>(filter, select: ["PartitionKey", "RowKey"], cancellationToken: cancellationToken))
+        {
+            await Table.DeleteEntityAsync(row.PartitionKey, row.RowKey, ETag.All, cancellationToken);
+            deleted++;
+        }
+
+        return deleted;
+    }
 
     /// <summary>Viewers who are no contact that one client address (its pseudonym) brought to the portal this hour; one more counted unless <paramref name="limit"/> are.</summary>
     public Task<QuotaTake> TakeUnknownViewerAsync(long portalId, string source, int limit, CancellationToken cancellationToken) =>
@@ -105,7 +124,10 @@ public sealed class QuotaStore(StorageClients clients, IOptions<RelayOptions> op
     /// <see cref="QuotaTake.Contended"/> when other instances kept counting in it too long to tell: neither taken nor
     /// refused, to be asked again shortly (what the count guards is never dropped for it).
     /// </summary>
-    private async Task<QuotaTake> TakeAsync(long portalId, string rowKey, int limit, CancellationToken cancellationToken)
+    private async Task<QuotaTake> TakeAsync(long portalId, string rowKey, int limit, CancellationToken cancellationToken) =>
+        (await TakeCountedAsync(portalId, rowKey, limit, cancellationToken)).Take;
+
+    private async Task<(QuotaTake Take, int Count)> TakeCountedAsync(long portalId, string rowKey, int limit, CancellationToken cancellationToken)
     {
         var partition = portalId.ToString(CultureInfo.InvariantCulture);
         for (var attempt = 0; attempt < 20; attempt++)
@@ -113,7 +135,7 @@ public sealed class QuotaStore(StorageClients clients, IOptions<RelayOptions> op
             var current = await Table.GetEntityIfExistsAsync<TableEntity>(partition, rowKey, cancellationToken: cancellationToken);
             var count = current.HasValue ? current.Value!.GetInt32("Count") ?? 0 : 0;
             if (count >= limit)
-                return QuotaTake.Full;
+                return (QuotaTake.Full, count);
             var next = new TableEntity(partition, rowKey) { ["Count"] = count + 1, ["CountedAt"] = time.GetUtcNow() };
             try
             {
@@ -121,7 +143,7 @@ public sealed class QuotaStore(StorageClients clients, IOptions<RelayOptions> op
                     await Table.UpdateEntityAsync(next, current.Value!.ETag, TableUpdateMode.Replace, cancellationToken);
                 else
                     await Table.AddEntityAsync(next, cancellationToken);
-                return QuotaTake.Taken;
+                return (QuotaTake.Taken, count + 1);
             }
             catch (RequestFailedException ex) when (ex.Status is 409 or 412)
             {
@@ -130,7 +152,7 @@ public sealed class QuotaStore(StorageClients clients, IOptions<RelayOptions> op
             }
         }
 
-        return QuotaTake.Contended;
+        return (QuotaTake.Contended, 0);
     }
 }
 

@@ -22,6 +22,12 @@ public enum RelayMessageKind
     /// (<see cref="RelayMessage.Checks"/>; its portal and session are the first check's).
     /// </summary>
     Checks,
+
+    /// <summary>
+    /// Erase what the relay keeps of these contacts of the portal (<see cref="RelayMessage.Contacts"/>): HubSpot said they
+    /// were deleted (a privacy deletion). Its session id names nothing.
+    /// </summary>
+    Forget,
 }
 
 /// <summary>
@@ -41,8 +47,16 @@ public sealed record RelayMessage(
     PlaybackSummary? Reported = null,
     long ReceivedAt = 0,
     IReadOnlyList<RelayMessage>? Checks = null,
-    string? Source = null)
+    string? Source = null,
+    IReadOnlyList<long>? Contacts = null)
 {
+    /// <summary>The session id of a <see cref="RelayMessageKind.Forget"/> message, which is of no session.</summary>
+    public const string NoSession = "-";
+
+    /// <summary>Erase what the relay keeps of the portal's contacts (a privacy deletion); <paramref name="sweep"/>: the second pass, a minute later.</summary>
+    public static RelayMessage Forget(long portalId, IReadOnlyList<long> contactIds, int sweep = 0) =>
+        new(RelayMessageKind.Forget, portalId, NoSession, Attempt: sweep, Contacts: contactIds);
+
     /// <summary>The <see cref="Source"/> of a backend's secret-keyed request: vouched for, not counted by address.</summary>
     public const string TrustedSource = "trusted";
 
@@ -56,7 +70,9 @@ public sealed record RelayMessage(
         var message = JsonSerializer.Deserialize(body, TypeInfo);
         if (message is null || message.PortalId <= 0 || string.IsNullOrEmpty(message.SessionId)
             || (message.Kind == RelayMessageKind.Checks) != (message.Checks is { Count: > 0 })
-            || message.Checks?.Any(check => check.Kind is not (RelayMessageKind.CloseCheck or RelayMessageKind.Deliver) || check.PortalId <= 0 || string.IsNullOrEmpty(check.SessionId)) == true)
+            || message.Checks?.Any(check => check.Kind is not (RelayMessageKind.CloseCheck or RelayMessageKind.Deliver) || check.PortalId <= 0 || string.IsNullOrEmpty(check.SessionId)) == true
+            || (message.Kind == RelayMessageKind.Forget) != (message.Contacts is { Count: > 0 })
+            || message.Contacts?.Any(id => id <= 0) == true)
             throw new InvalidDataException("the queue message is not a relay message");
         return message;
     }

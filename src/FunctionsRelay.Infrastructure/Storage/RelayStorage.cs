@@ -17,6 +17,7 @@ public sealed class RelayStorage(StorageClients clients, IOptions<RelayOptions> 
     [
         options.Value.SessionsTable, options.Value.TokensTable, options.Value.DeadLettersTable, options.Value.MediaObjectsTable,
         options.Value.QuotasTable, options.Value.PoisonedTable, options.Value.MetricsTable, options.Value.ScheduleTable, options.Value.KeysTable,
+        options.Value.ForgottenTable,
     ];
 
     /// <summary>The relay's queues and tables that storage does not have, each as "queue 'name'" or "table 'name'": two listings.</summary>

@@ -125,6 +125,8 @@ public sealed class SessionRepository(StorageClients clients, IOptions<RelayOpti
             ["ClosedAt"] = session.ClosedAt is { } closedAt ? DateTimeOffset.FromUnixTimeMilliseconds(closedAt) : null,
             ["Pending"] = session.Outbox.Count,
             ["Beacons"] = session.Log.Count,
+            // Keyed hashes of its viewer, what a privacy deletion finds the session by without reading every header.
+            ["Viewers"] = session.ViewerKeys.Count == 0 ? null : string.Join(' ', session.ViewerKeys),
         };
         EntityChunks.Split(entity, "H", System.Text.Encoding.UTF8.GetBytes(snapshot.Header));
         EntityChunks.Split(entity, "L", snapshot.Log);
@@ -152,6 +154,21 @@ public sealed class SessionRepository(StorageClients clients, IOptions<RelayOpti
             // Not known whether it was saved.
             _lastStored.Remove(key);
             throw;
+        }
+    }
+
+    /// <summary>Deletes the session whatever its state (a privacy deletion); false if it was not there.</summary>
+    public async Task<bool> DeleteAsync(long portalId, string sessionId, CancellationToken cancellationToken)
+    {
+        _lastStored.Remove((portalId, sessionId));
+        try
+        {
+            await Table.DeleteEntityAsync(PartitionKey(portalId), RowKey(sessionId), ETag.All, cancellationToken);
+            return true;
+        }
+        catch (RequestFailedException ex) when (ex.Status == 404)
+        {
+            return false;
         }
     }
 

@@ -1,9 +1,10 @@
 using System.Globalization;
 using Azure.Data.Tables;
 using FunctionsRelay.Infrastructure.HubSpot;
+using FunctionsRelay.Infrastructure.Storage;
 using Microsoft.Extensions.Options;
 
-namespace FunctionsRelay.Infrastructure.Storage;
+namespace FunctionsRelay.Infrastructure.Telemetry;
 
 /// <summary>
 /// One portal's state as storage holds it: its token, its sessions, what waits (in HubSpot calls, and in minutes at the

@@ -1,11 +1,11 @@
 using FunctionsRelay.Domain.Sessions;
 using FunctionsRelay.Infrastructure.HubSpot;
-using FunctionsRelay.Infrastructure.Protection;
+using FunctionsRelay.Infrastructure.Privacy;
 using FunctionsRelay.Infrastructure.Storage;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
-namespace FunctionsRelay.Infrastructure.Processing;
+namespace FunctionsRelay.Infrastructure.Delivery;
 
 /// <summary>
 /// What the gate says of a session's next event: send it (as <see cref="ContactId"/>, when its viewer was named by email),
@@ -14,6 +14,9 @@ namespace FunctionsRelay.Infrastructure.Processing;
 /// </summary>
 public sealed record GateAnswer(DeliveryResult? Instead, long? ContactId = null, SessionRefusal Refusal = SessionRefusal.None, bool ViewerCounted = false)
 {
+    /// <summary>The rank of the session's HubSpot calls, when not their events' own: <see cref="CallPriority.Surplus"/> for a viewer's later sessions of the hour.</summary>
+    public CallPriority? Priority { get; init; }
+
     public static GateAnswer Send(long? contactId = null, bool viewerCounted = false) => new(null, contactId, ViewerCounted: viewerCounted);
 
     public static GateAnswer Refuse(SessionRefusal refusal) => new(DeliveryResult.Dropped, Refusal: refusal);
@@ -42,7 +45,8 @@ public sealed record GateAnswer(DeliveryResult? Instead, long? ContactId = null,
 public sealed class ViewerGate(
     ContactResolver contacts,
     QuotaStore quotas,
-    Pseudonyms pseudonyms,
+    ViewerKeys keys,
+    ViewerEmails emails,
     IOptions<RelayOptions> relayOptions,
     IOptions<HubSpotOptions> hubSpotOptions,
     TimeProvider time,
@@ -70,8 +74,9 @@ public sealed class ViewerGate(
         var counted = false;
         if (!session.ViewerCounted && ViewerOf(session) is { } viewer)
         {
-            var pseudonym = await pseudonyms.OfAsync(viewer.Kind, viewer.Value, cancellationToken);
-            switch (await quotas.TakeViewerSessionAsync(session.PortalId, pseudonym, relayOptions.Value.MaxSessionsPerViewerPerHour, cancellationToken))
+            var pseudonym = await keys.OfAsync(viewer, cancellationToken);
+            var (take, count) = await quotas.TakeViewerSessionAsync(session.PortalId, pseudonym, relayOptions.Value.MaxSessionsPerViewerPerHour, cancellationToken);
+            switch (take)
             {
                 case QuotaTake.Contended:
                     return new(Contended);
@@ -81,27 +86,50 @@ public sealed class ViewerGate(
             }
 
             counted = true;
+            session.RepeatViewer = count > relayOptions.Value.ViewerSessionsFirstPerHour;
         }
 
         var answer = await ContactAsync(session, pending, answerBy, cancellationToken);
-        return answer with { ViewerCounted = counted };
+        return answer with { ViewerCounted = counted, Priority = session.RepeatViewer ? CallPriority.Surplus : null };
     }
 
     /// <summary>The viewer a session names, as its pseudonym is made: by contact id, else email, else utk.</summary>
-    private static (string Kind, string Value)? ViewerOf(ViewingSession session) =>
-        session.ContactId is { } contactId ? ("contact", contactId.Value.ToString(System.Globalization.CultureInfo.InvariantCulture))
-        : session.Email is { } email ? ("email", email.Value)
-        : session.Utk is { } utk ? ("utk", utk.Value)
+    private ViewerName? ViewerOf(ViewingSession session) =>
+        session.ContactId is { } contactId ? ViewerName.OfContact(contactId.Value)
+        : session.ResolvedContactId is { } resolved ? ViewerName.OfContact(resolved)
+        : session.Email is { } email ? ViewerName.OfEmail(emails.Reveal(email.Value))
+        : session.Utk is { } utk ? ViewerName.OfUtk(utk.Value)
         : null;
+
+    /// <summary>
+    /// HubSpot named the session's viewer: its key is noted for a privacy deletion, and an email, its work done, is dropped
+    /// (the session's events go as the contact).
+    /// </summary>
+    private async Task NoteContactAsync(ViewingSession session, long contactId, bool ofEmail, CancellationToken cancellationToken)
+    {
+        session.AddViewerKey(await keys.OfAsync(ViewerName.OfContact(contactId), cancellationToken));
+        if (!ofEmail)
+            return;
+        session.ResolvedContactId = contactId;
+        session.Email = null;
+    }
 
     private async Task<GateAnswer> ContactAsync(ViewingSession session, PendingEvent pending, DateTimeOffset answerBy, CancellationToken cancellationToken)
     {
         if (session.ContactId is not null)
             return GateAnswer.Send();
-        var priority = await IsSuspectAsync(session, cancellationToken) ? CallPriority.SuspectLookUp : CallPriority.LookUp;
+        if (session.ResolvedContactId is { } resolved)
+            return GateAnswer.Send(resolved);
+        // A played event waits for its viewer's look-up: the look-up ranks with it (a look-up ranked below played events
+        // would wait for them while the played event waits for it).
+        var priority = await IsSuspectAsync(session, cancellationToken) ? CallPriority.SuspectLookUp
+            : pending.Kind == MediaEventKind.Played ? CallPriority.PlayedLookUp
+            : CallPriority.LookUp;
         if (session.Email is { } email)
         {
-            var found = await contacts.ResolveEmailAsync(session.PortalId, email.Value, cancellationToken, answerBy, priority);
+            var found = await contacts.ResolveEmailAsync(session.PortalId, emails.Reveal(email.Value), cancellationToken, answerBy, priority);
+            if (found is { State: UtkState.Contact, ContactId: { } contactId })
+                await NoteContactAsync(session, contactId, ofEmail: true, cancellationToken);
             return found.State switch
             {
                 UtkState.Contact => GateAnswer.Send(found.ContactId),
@@ -114,6 +142,8 @@ public sealed class ViewerGate(
         if (session.Utk is not { } utk || relayOptions.Value.HoldAnonymousFor == TimeSpan.Zero)
             return GateAnswer.Send();
         var resolution = await contacts.ResolveAsync(session.PortalId, utk.Value, cancellationToken, answerBy, priority);
+        if (resolution is { State: UtkState.Contact, ContactId: { } utkContact })
+            await NoteContactAsync(session, utkContact, ofEmail: false, cancellationToken);
         return resolution.State switch
         {
             UtkState.Contact or UtkState.Unchecked => GateAnswer.Send(),
