@@ -56,6 +56,37 @@ public sealed class SharedPacerTests(Azurite azurite)
         Assert.True(MostInAnyTenSeconds([.. lookUps, .. quartiles]) <= 99, "together past 1.1 times the pace");
     }
 
+    [Theory]
+    [InlineData(BudgetMode.Shared)]
+    [InlineData(BudgetMode.Instance)]
+    public async Task Four_instances_stay_within_the_accounts_limit_together_only_when_they_share_the_budget(BudgetMode mode)
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var table = "quotas" + Guid.NewGuid().ToString("N")[..8];
+        var options = Options.Create(new HubSpotOptions { RequestsPerTenSeconds = 90 });
+        var pacers = Enumerable.Range(0, 4).Select(_ => new HubSpotPacer(options, time, mode == BudgetMode.Shared ? Quotas(time, table) : null)).ToList();
+        var calls = new List<DateTimeOffset>();
+
+        // Each instance sends as many played events as it is let, every 100 ms for 30 s.
+        for (var step = 0; step < 300; step++)
+        {
+            foreach (var pacer in pacers)
+            {
+                while (await pacer.ReserveAsync(Portal, CallPriority.Played, CancellationToken.None) == TimeSpan.Zero)
+                    calls.Add(time.GetUtcNow());
+            }
+
+            time.Advance(TimeSpan.FromMilliseconds(100));
+        }
+
+        // HubSpot's limit is 110 per 10 s for every caller of the account; the shared bucket keeps the four under 1.1 times the pace.
+        var most = MostInAnyTenSeconds(calls);
+        if (mode == BudgetMode.Shared)
+            Assert.True(most <= 99, $"four instances sharing the budget sent {most} calls in a rolling 10 s");
+        else
+            Assert.True(most > 110, $"four instances each pacing alone sent at most {most} calls in a rolling 10 s: the control shows nothing");
+    }
+
     [Fact]
     public async Task While_played_events_drain_the_budget_a_call_ranked_below_them_gets_none_of_their_tokens()
     {

@@ -67,6 +67,21 @@ public sealed class OutboxDeliverer(
     }
 
     /// <summary>
+    /// Puts events into a session's outbox from outside its own decisions (a dead letter replayed, an event re-derived),
+    /// each once, and queues a delivery check for now before the session is saved: no saved event waits without one.
+    /// </summary>
+    public async Task PutBackAsync(ViewingSession session, IEnumerable<PendingEvent> events, CancellationToken cancellationToken)
+    {
+        foreach (var pending in events)
+        {
+            if (session.Outbox.All(e => e.Key != pending.Key))
+                session.Enqueue(pending);
+        }
+
+        await queue.ScheduleAsync(new RelayMessage(RelayMessageKind.Deliver, session.PortalId, session.SessionId), Now, cancellationToken);
+    }
+
+    /// <summary>
     /// Sends the outbox one event at a time while this worker holds the lease, from the session it already has in hand.
     /// Before each send it makes sure the lease is still its own for at least half a lease (longer than one send takes,
     /// retries and a short 429 wait included), extending it with a save if need be; each delivered event leaves the outbox

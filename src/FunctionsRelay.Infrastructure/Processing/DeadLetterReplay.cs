@@ -2,6 +2,7 @@ using System.Globalization;
 using Azure;
 using Azure.Data.Tables;
 using FunctionsRelay.Domain.Sessions;
+using FunctionsRelay.Infrastructure.Delivery;
 using FunctionsRelay.Infrastructure.Storage;
 using Microsoft.Extensions.Logging;
 
@@ -19,7 +20,7 @@ public sealed record DeadLetterFilter(long? PortalId = null, string? SessionId =
 /// marked before its event goes back and deleted after; one found marked (a replay stopped half-way) is left for a person
 /// to look at rather than sent again.
 /// </summary>
-public sealed class DeadLetterReplay(DeadLetterStore letters, SessionRepository sessions, BeaconQueue queue, TimeProvider time, ILogger<DeadLetterReplay> logger)
+public sealed class DeadLetterReplay(DeadLetterStore letters, SessionRepository sessions, OutboxDeliverer outbox, ILogger<DeadLetterReplay> logger)
 {
     public async Task<List<DeadLetter>> ListAsync(DeadLetterFilter filter, CancellationToken cancellationToken)
     {
@@ -63,10 +64,7 @@ public sealed class DeadLetterReplay(DeadLetterStore letters, SessionRepository 
         var pending = new PendingEvent(letter.Event, letter.Kind, DeadLetterStore.PayloadOf(letter.Entity));
         var back = await sessions.UpdateAsync(letter.PortalId, letter.SessionId, createIfMissing: false, async (session, _) =>
         {
-            if (session.Outbox.All(e => e.Key != pending.Key))
-                session.Enqueue(pending);
-            // Queued before the session that holds the event is saved, so that no saved event waits without a check.
-            await queue.ScheduleAsync(new RelayMessage(RelayMessageKind.Deliver, letter.PortalId, letter.SessionId), time.GetUtcNow().ToUnixTimeMilliseconds(), cancellationToken);
+            await outbox.PutBackAsync(session, [pending], cancellationToken);
             return true;
         }, cancellationToken);
         if (back is null)

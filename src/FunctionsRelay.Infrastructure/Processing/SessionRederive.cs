@@ -1,6 +1,7 @@
 using System.Globalization;
 using Azure.Data.Tables;
 using FunctionsRelay.Domain.Sessions;
+using FunctionsRelay.Infrastructure.Delivery;
 using FunctionsRelay.Infrastructure.Storage;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -20,7 +21,7 @@ public sealed record RederivedSession(long PortalId, string SessionId, IReadOnly
 /// idempotency key and no delete for media events, so nothing it may already have is ever sent again, and a session
 /// re-derived twice sends nothing the second time (the events it added count as decided).
 /// </summary>
-public sealed class SessionRederive(SessionRepository sessions, BeaconQueue queue, IOptions<SessionOptions> options, TimeProvider time, ILogger<SessionRederive> logger)
+public sealed class SessionRederive(SessionRepository sessions, OutboxDeliverer outbox, IOptions<SessionOptions> options, ILogger<SessionRederive> logger)
 {
     public async Task<List<RederivedSession>> CompareAsync(long? portalId, DateTimeOffset? since, DateTimeOffset? until, CancellationToken cancellationToken)
     {
@@ -53,12 +54,8 @@ public sealed class SessionRederive(SessionRepository sessions, BeaconQueue queu
             if (missing.Count == 0)
                 return false;
             foreach (var pending in missing)
-            {
                 session.Decided |= EventPlanner.FlagOf(pending.Key);
-                session.Enqueue(pending);
-            }
-
-            await queue.ScheduleAsync(new RelayMessage(RelayMessageKind.Deliver, rederived.PortalId, rederived.SessionId), time.GetUtcNow().ToUnixTimeMilliseconds(), cancellationToken);
+            await outbox.PutBackAsync(session, missing, cancellationToken);
             return true;
         }, cancellationToken);
         if (missing.Count > 0)
