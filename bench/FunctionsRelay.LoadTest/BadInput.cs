@@ -47,6 +47,7 @@ public static class BadInput
         var beacons = new Target("/api/beacons", null);
         var source = new Target(SourcePath, $"Bearer {secretKey}");
         var sourceNow = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        var tooLarge = new Lazy<byte[]>(() => Encoding.UTF8.GetBytes("[" + SourceBatch(sourceNow, "[]") + "]" + new string(' ', (4 * 1024 * 1024) + 1)));
         var sourceGenerators = new (string Kind, Func<int, (string ContentType, byte[] Body, Target Target)> Make)[]
         {
             ("source: no or a wrong key", i => ("application/json", Encoding.UTF8.GetBytes(SourceBatch(sourceNow, "[]")),
@@ -58,7 +59,8 @@ public static class BadInput
             ("source: another portal", i => ("application/json", Encoding.UTF8.GetBytes(SourceBatch(sourceNow, "[]", Pick(i, "1001", "0", "-4", "abc"))), source)),
             ("source: wrong shape", i => ("application/json", Encoding.UTF8.GetBytes(Pick(i, "42", "\"text\"", "null", "[]", "[7]", "{\"events\":5}", "{\"events\":[7]}", "[{\"events\":{}}]", "{\"events\":[{\"event_type\":\"custom_event\",\"data\":{\"custom_event_type\":\"media\",\"event_name\":\"Play\"}}]}")), source)),
             ("source: bad media attributes", i => ("application/json", Encoding.UTF8.GetBytes(SourceBatch(sourceNow, "[]", contentDuration: Pick(i, "abc", "-5", "NaN", "1e400"))), source)),
-            ("source: too many events", _ => ("application/json", Encoding.UTF8.GetBytes("[" + string.Join(",", Enumerable.Repeat(SourceBatch(sourceNow, "[]"), 501)) + "]"), source)),
+            // A backend's request is bounded by bytes (Beacons__MaxSourceBodyBytes, 4 MiB), not by a page's session count.
+            ("source: too large", _ => ("application/json", tooLarge.Value, source)),
         };
         var random = new Random(seed);
         return Cases(count - (count / 3), random).Select(c => (c.Kind, c.ContentType, c.Body, beacons))

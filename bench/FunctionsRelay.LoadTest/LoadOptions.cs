@@ -155,7 +155,7 @@ public sealed record LoadOptions
             Pace = parsed.GetValue(pace),
             Budget = parsed.GetValue(budget)!,
             KillOne = parsed.GetValue(killOne),
-            Stranger = parsed.GetValue(stranger) || parsed.GetResult(strangerRate) is not null || parsed.GetResult(strangerPortal) is not null,
+            Stranger = parsed.GetValue(stranger) || parsed.GetResult(strangerRate) is { Implicit: false } || parsed.GetResult(strangerPortal) is { Implicit: false },
             StrangerRate = parsed.GetValue(strangerRate),
             StrangerPortal = parsed.GetValue(strangerPortal),
             ExistingObjects = parsed.GetValue(existingObjects),

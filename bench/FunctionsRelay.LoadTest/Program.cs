@@ -153,8 +153,11 @@ var faults = options.Faults ? Task.Run(() => InjectFaultsAsync(stop.Token))
     : Task.CompletedTask;
 // Viewers named by email (mParticle's Webhook output, portal 1000's secret source key): one a contact, one not yet. At the
 // end every table, queue and blob, and the relay's logs, are read for their emails in plain text (docs/privacy.md).
-var privacySecret = (await tokenStore.AddSecretKeyAsync(1000, CancellationToken.None))!.Value.Key;
-sourceSecrets.Add(privacySecret);
+// The bad input's key when it made one: a key made later counts on an instance only once its cached view of the portal
+// runs out (up to a minute), and the bad input's source cases have just filled that cache.
+var privacySecret = sourceSecrets.FirstOrDefault() ?? (await tokenStore.AddSecretKeyAsync(1000, CancellationToken.None))!.Value.Key;
+if (!sourceSecrets.Contains(privacySecret))
+    sourceSecrets.Add(privacySecret);
 string[] privacyEmails = ["known.viewer@load.example.com", "not.yet.a.contact@load.example.com"];
 hubSpot.AddContactWithEmail(1000, privacyEmails[0]);
 foreach (var (email, i) in privacyEmails.Select((email, i) => (email, i)))
