@@ -22,10 +22,14 @@ internal static class CliOptions
 
     public static Option<long?> Portal(bool required = false) => Id("--portal", "the HubSpot account (portal) id", required);
 
-    public static Option<string?> Text(string name, string description) => new(name)
+    public static Option<string?> Text(string name, string description) => Value(name, description, text => text, "");
+
+    /// <summary>An option whose value <paramref name="read"/> turns into <typeparamref name="T"/>, or refuses (null) with <paramref name="problem"/>.</summary>
+    public static Option<T?> Value<T>(string name, string description, Func<string, T?> read, string problem)
+        where T : class => new(name)
     {
         Description = description,
-        CustomParser = result => ValueOf(result, name),
+        CustomParser = result => ValueOf(result, name) is { } text ? read(text) ?? Refuse<T>(result, problem) : null,
     };
 
     public static Option<bool> Flag(string name, string description) => new(name) { Description = description };

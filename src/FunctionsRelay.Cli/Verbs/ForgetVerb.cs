@@ -21,20 +21,8 @@ internal static class ForgetVerb
     public static Command Create(IServiceProvider services, TextWriter output)
     {
         var portal = CliOptions.Portal();
-        var email = new Option<ViewerName?>("--email")
-        {
-            Description = "the viewer's email",
-            CustomParser = result => result.Tokens[0].Value is var text && text.Contains('@', StringComparison.Ordinal) && !text.StartsWith("--", StringComparison.Ordinal)
-                ? ViewerName.OfEmail(text)
-                : CliOptions.Refuse<ViewerName?>(result, "--email: not an email"),
-        };
-        var utk = new Option<ViewerName?>("--utk")
-        {
-            Description = "the viewer's hubspotutk",
-            CustomParser = result => result.Tokens[0].Value is { Length: > 0 } text && !text.StartsWith("--", StringComparison.Ordinal)
-                ? ViewerName.OfUtk(text)
-                : CliOptions.Refuse<ViewerName?>(result, "--utk: not a utk"),
-        };
+        var email = CliOptions.Value("--email", "the viewer's email", text => text.Contains('@', StringComparison.Ordinal) ? ViewerName.OfEmail(text) : null, "--email: not an email");
+        var utk = CliOptions.Value("--utk", "the viewer's hubspotutk", text => text.Length > 0 ? ViewerName.OfUtk(text) : null, "--utk: not a utk");
         var contactId = CliOptions.Id("--contact-id", "the viewer's HubSpot contact id");
         var apply = CliOptions.Apply("erase it all");
         var command = new Command("forget", Description) { portal, email, utk, contactId, apply };

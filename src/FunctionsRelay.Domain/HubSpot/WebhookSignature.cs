@@ -40,10 +40,6 @@ public static class WebhookSignature
             : "X-HubSpot-Signature-v3 does not match the request (signed with another secret, for another URL, or over another body)";
     }
 
-    /// <summary>The signature HubSpot sends for such a request (what the stand-in HubSpot of the tests signs with).</summary>
-    public static string Of(string method, string uri, ReadOnlySpan<byte> body, string timestamp, string clientSecret) =>
-        Convert.ToBase64String(Sign(method, uri, body, timestamp, clientSecret));
-
     private static byte[] Sign(string method, string uri, ReadOnlySpan<byte> body, string timestamp, string clientSecret)
     {
         var prefix = Encoding.UTF8.GetBytes(method.ToUpperInvariant() + SignedUri(uri));

@@ -164,13 +164,19 @@ public sealed class ViewingSession(long portalId, string sessionId)
             changed = true;
         }
 
-        if (ResolvedContactId is not null && Email is not null)
-        {
-            Email = null;
-            changed = true;
-        }
+        return DropResolvedEmail() || changed;
+    }
 
-        return changed;
+    /// <summary>
+    /// Once HubSpot has named the contact of the session's email (<see cref="ResolvedContactId"/>), the email, its work
+    /// done, is dropped: a later beacon naming it again included. True if this copy changed.
+    /// </summary>
+    public bool DropResolvedEmail()
+    {
+        if (ResolvedContactId is null || Email is null)
+            return false;
+        Email = null;
+        return true;
     }
 
     public Stamped<PageInfo>? Page { get; set; }
@@ -214,6 +220,9 @@ public sealed class ViewingSession(long portalId, string sessionId)
 
     /// <summary>Since when (relay clock, ms) its events have waited for a media object the portal may not make now; 0: they have not.</summary>
     public long MediaAwaitedSince { get; set; }
+
+    /// <summary>When (relay clock, ms) a wait for the media object that began now, or at <see cref="MediaAwaitedSince"/>, reaches <paramref name="limit"/>.</summary>
+    public long MediaWaitEndsAt(long now, TimeSpan limit) => (MediaAwaitedSince > 0 ? MediaAwaitedSince : now) + (long)limit.TotalMilliseconds;
 
     /// <summary>When the one close check that counts is due; checks due at other times are stale and dropped.</summary>
     public long CloseCheckAt { get; set; }

@@ -30,8 +30,7 @@ public sealed class EventSendChain(
         var media = MediaObjectSpec.For(session, sessionOptions.Value, oembed.FallbackFor);
         var result = gate.Instead ?? await sender.SendAsync(session.PortalId, session.SessionId, toSend, media, cancellationToken, answerBy, gate.Priority);
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
-        var awaitedSince = session.MediaAwaitedSince > 0 ? session.MediaAwaitedSince : now;
-        return result.Outcome == DeliveryOutcome.AwaitingMedia && now - awaitedSince >= (long)relayOptions.Value.MediaObjectWaitLimit.TotalMilliseconds
+        return result.Outcome == DeliveryOutcome.AwaitingMedia && now >= session.MediaWaitEndsAt(now, relayOptions.Value.MediaObjectWaitLimit)
             ? new(DeliveryResult.Dropped, SessionRefusal.MediaBound)
             : new(result, gate.Refusal);
     }

@@ -203,8 +203,9 @@ public sealed class OutboxDeliverer(
         var holding = result.Outcome == DeliveryOutcome.Held;
         var delay = TimeSpan.FromTicks(Math.Clamp(result.RetryAfter.Ticks, MinRetryDelay.Ticks, (holding ? MaxHeldCheckDelay : MaxRetryDelay).Ticks));
         // A wait for a media object ends at its limit at the latest: the next look then drops the events.
+        var now = Now;
         if (result.Outcome == DeliveryOutcome.AwaitingMedia
-            && TimeSpan.FromMilliseconds((session.MediaAwaitedSince > 0 ? session.MediaAwaitedSince : Now) + (long)relayOptions.Value.MediaObjectWaitLimit.TotalMilliseconds - Now) is var untilLimit
+            && TimeSpan.FromMilliseconds(session.MediaWaitEndsAt(now, relayOptions.Value.MediaObjectWaitLimit) - now) is var untilLimit
             && untilLimit < delay)
             delay = untilLimit < MinRetryDelay ? MinRetryDelay : untilLimit;
         outcomes.Paused(session, delay, attempt + 1, result);

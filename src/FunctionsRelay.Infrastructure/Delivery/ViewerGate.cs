@@ -111,7 +111,7 @@ public sealed class ViewerGate(
         if (!ofEmail)
             return;
         session.ResolvedContactId = contactId;
-        session.Email = null;
+        session.DropResolvedEmail();
     }
 
     private async Task<GateAnswer> ContactAsync(ViewingSession session, PendingEvent pending, DateTimeOffset answerBy, CancellationToken cancellationToken)

@@ -29,14 +29,8 @@ public sealed class ViewerPrivacy(ViewerKeys keys, ForgottenViewers forgotten, V
     /// <summary>Notes the session's viewer hashes; an email whose contact HubSpot named is dropped. True if the session changed.</summary>
     public async Task<bool> NoteAsync(ViewingSession session, CancellationToken cancellationToken)
     {
-        var changed = (await keys.NoteAsync(session, cancellationToken)).Count > 0;
-        if (session.ResolvedContactId is not null && session.Email is not null)
-        {
-            session.Email = null;
-            changed = true;
-        }
-
-        return changed;
+        var noted = (await keys.NoteAsync(session, cancellationToken)).Count > 0;
+        return session.DropResolvedEmail() || noted;
     }
 
     public async Task ForgetAsync(RelayMessage message, CancellationToken cancellationToken)

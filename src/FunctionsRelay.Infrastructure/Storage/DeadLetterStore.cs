@@ -39,14 +39,8 @@ public sealed class DeadLetterStore(StorageClients clients, IOptions<RelayOption
         var rowKey = SessionRepository.RowKey(sessionId);
         // A letter's row key is "{session row key}:{event key}"; ';' follows ':'.
         var filter = TableClient.CreateQueryFilter($"PartitionKey eq {portalId.ToString(CultureInfo.InvariantCulture)} and RowKey ge {rowKey + ":"} and RowKey lt {rowKey + ";"}");
-        var count = 0;
-        await foreach (var letter in Table.QueryAsync<TableEntity>(filter, select: ["PartitionKey", "RowKey"], cancellationToken: cancellationToken))
-        {
-            if (apply)
-                await Table.DeleteEntityAsync(letter.PartitionKey, letter.RowKey, Azure.ETag.All, cancellationToken);
-            count++;
-        }
-
-        return count;
+        return apply
+            ? await TableRows.DeleteAsync(Table, filter, cancellationToken, evenIfChanged: true)
+            : await TableRows.CountAsync(Table, filter, cancellationToken);
     }
 }

@@ -42,19 +42,12 @@ public sealed class QuotaStore(StorageClients clients, IOptions<RelayOptions> op
         TakeCountedAsync(portalId, $"viewer-{viewer}-{Hour}", limit, cancellationToken);
 
     /// <summary>Deletes a viewer's counts of sessions (a privacy deletion); how many rows went.</summary>
-    public async Task<int> ForgetViewerAsync(long portalId, string viewer, CancellationToken cancellationToken)
+    public Task<int> ForgetViewerAsync(long portalId, string viewer, CancellationToken cancellationToken)
     {
         var partition = portalId.ToString(CultureInfo.InvariantCulture);
         // '-' is followed by '.': every row key that begins "viewer-{viewer}-".
         var filter = TableClient.CreateQueryFilter($"PartitionKey eq {partition} and RowKey ge {$"viewer-{viewer}-"} and RowKey lt {$"viewer-{viewer}."}");
-        var deleted = 0;
-        await foreach (var row in Table.QueryAsync<TableEntity>(filter, select: ["PartitionKey", "RowKey"], cancellationToken: cancellationToken))
-        {
-            await Table.DeleteEntityAsync(row.PartitionKey, row.RowKey, ETag.All, cancellationToken);
-            deleted++;
-        }
-
-        return deleted;
+        return TableRows.DeleteAsync(Table, filter, cancellationToken, evenIfChanged: true);
     }
 
     /// <summary>Viewers who are no contact that one client address (its pseudonym) brought to the portal this hour; one more counted unless <paramref name="limit"/> are.</summary>

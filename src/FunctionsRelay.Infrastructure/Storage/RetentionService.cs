@@ -40,18 +40,18 @@ public sealed class RetentionService(
         var cutoff = now - TimeSpan.FromDays(settings.RetentionDays);
         var undeliveredCutoff = settings.UndeliveredRetentionDays > 0 ? now - TimeSpan.FromDays(settings.UndeliveredRetentionDays) : (DateTimeOffset?)null;
         var deadLettersDeleted = undeliveredCutoff is { } before
-            ? await DeleteAsync(deadLetters.Table, TableClient.CreateQueryFilter($"RejectedAt lt {before}"), cancellationToken)
+            ? await TableRows.DeleteAsync(deadLetters.Table, TableClient.CreateQueryFilter($"RejectedAt lt {before}"), cancellationToken)
             : 0;
         DateTimeOffset? poisonedCutoff = settings.PoisonedRetentionDays > 0 ? now - TimeSpan.FromDays(settings.PoisonedRetentionDays) : null;
         if (undeliveredCutoff > poisonedCutoff || poisonedCutoff is null)
             poisonedCutoff = undeliveredCutoff;
         var poisonedDeleted = poisonedCutoff is { } poisonedBefore
-            ? await DeleteAsync(poisoned.Table, TableClient.CreateQueryFilter($"PoisonedAt lt {poisonedBefore}"), cancellationToken)
+            ? await TableRows.DeleteAsync(poisoned.Table, TableClient.CreateQueryFilter($"PoisonedAt lt {poisonedBefore}"), cancellationToken)
             : 0;
         // Read after the dead letters' own deletion: a session whose letters are all gone may go too.
         var replayable = await SessionsWithDeadLettersAsync(cancellationToken);
         var result = new RetentionResult(
-            await DeleteAsync(
+            await TableRows.DeleteAsync(
                 sessions.Table,
                 TableClient.CreateQueryFilter($"Closed eq true and Pending eq 0 and ClosedAt lt {cutoff}"),
                 cancellationToken,
@@ -59,9 +59,9 @@ public sealed class RetentionService(
                 alsoRead: "SessionId"),
             deadLettersDeleted,
             poisonedDeleted,
-            await DeleteAsync(figures.Table, TableClient.CreateQueryFilter($"Minute lt {now - MetricsKeptFor}"), cancellationToken),
-            await DeleteAsync(quotas.Table, TableClient.CreateQueryFilter($"CountedAt lt {now - MetricsKeptFor}"), cancellationToken),
-            await DeleteAsync(forgotten.Table, ForgottenViewers.ExpiredFilter(now), cancellationToken));
+            await TableRows.DeleteAsync(figures.Table, TableClient.CreateQueryFilter($"Minute lt {now - MetricsKeptFor}"), cancellationToken),
+            await TableRows.DeleteAsync(quotas.Table, TableClient.CreateQueryFilter($"CountedAt lt {now - MetricsKeptFor}"), cancellationToken),
+            await TableRows.DeleteAsync(forgotten.Table, ForgottenViewers.ExpiredFilter(now), cancellationToken));
         logger.LogInformation(
             "Retention ({RetentionDays} days; undelivered: {UndeliveredRetentionDays} days, 0 keeping them until replayed): deleted {Sessions} closed sessions older than {Cutoff:u} ({Kept} kept for their dead letters), {DeadLetters} dead letters, {Poisoned} poisoned messages, {MetricRows} rows of counters, {QuotaRows} of quotas and {ForgottenRows} of forgotten viewers",
             settings.RetentionDays,
@@ -84,28 +84,5 @@ public sealed class RetentionService(
         await foreach (var letter in deadLetters.Table.QueryAsync<TableEntity>(select: ["PartitionKey", "SessionId"], cancellationToken: cancellationToken))
             sessionsOfLetters.Add((letter.PartitionKey, letter.GetString("SessionId") ?? ""));
         return sessionsOfLetters;
-    }
-
-    /// <summary>Deletes the matching entities, each only if unchanged since it was read (a session saved meanwhile stays).</summary>
-    /// <param name="alsoRead">A property <paramref name="keep"/> reads (a session's id: its row key may be a hash of it).</param>
-    private static async Task<int> DeleteAsync(TableClient table, string filter, CancellationToken cancellationToken, Func<TableEntity, bool>? keep = null, string? alsoRead = null)
-    {
-        var deleted = 0;
-        string[] select = alsoRead is null ? ["PartitionKey", "RowKey"] : ["PartitionKey", "RowKey", alsoRead];
-        await foreach (var entity in table.QueryAsync<TableEntity>(filter, select: select, cancellationToken: cancellationToken))
-        {
-            if (keep?.Invoke(entity) == true)
-                continue;
-            try
-            {
-                await table.DeleteEntityAsync(entity.PartitionKey, entity.RowKey, entity.ETag, cancellationToken);
-                deleted++;
-            }
-            catch (RequestFailedException ex) when (ex.Status is 404 or 412)
-            {
-            }
-        }
-
-        return deleted;
     }
 }
