@@ -4,6 +4,7 @@ using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Configs;
 using BenchmarkDotNet.Jobs;
 using FunctionsRelay.Domain.Beacons;
+using FunctionsRelay.Domain.Sources;
 using FunctionsRelay.Domain.Sessions;
 
 namespace FunctionsRelay.Benchmarks;

@@ -1,5 +1,6 @@
 using System.Net;
 using FunctionsRelay.Domain.Beacons;
+using FunctionsRelay.Domain.Sources;
 using FunctionsRelay.Domain.Sessions;
 using FunctionsRelay.Infrastructure.Delivery;
 using FunctionsRelay.Infrastructure.HubSpot;

@@ -1,5 +1,6 @@
 using System.Text;
 using FunctionsRelay.Domain.Beacons;
+using FunctionsRelay.Domain.Sources;
 
 namespace FunctionsRelay.Domain.Tests;
 

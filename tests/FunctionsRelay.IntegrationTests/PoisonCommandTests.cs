@@ -1,6 +1,7 @@
 using System.Text;
 using FunctionsRelay.Cli;
 using FunctionsRelay.Domain.Beacons;
+using FunctionsRelay.Domain.Sources;
 using FunctionsRelay.Infrastructure.HubSpot;
 using FunctionsRelay.Infrastructure.Storage;
 

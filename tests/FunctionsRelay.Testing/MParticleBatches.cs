@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using FunctionsRelay.Domain.Beacons;
+using FunctionsRelay.Domain.Sources;
 using FunctionsRelay.Domain.HubSpot;
 using FunctionsRelay.Domain.Sessions;
 

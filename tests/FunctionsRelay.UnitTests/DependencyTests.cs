@@ -15,6 +15,7 @@ public sealed class DependencyTests
     {
         // room (a folder under src/), what it may not name, why
         { "FunctionsRelay.Domain", @"\bSystem\.(IO|Net)\b|\bAzure\b|Microsoft\.(Extensions|AspNetCore|Azure)|\bHttpClient\b|\bFile\.|\bDirectory\.|\b(DateTime|DateTimeOffset)\.(Utc)?Now\b|\bEnvironment\.|\bRandom\.Shared\b", "the domain is pure: no I/O, no clock, no randomness of its own" },
+        { "FunctionsRelay.Domain/Sources", @"FunctionsRelay\.Domain\.(Sessions|HubSpot)\b", "a source turns a body into beacons; what sessions make of them, and what HubSpot is sent, is not its business" },
         { "FunctionsRelay.Infrastructure/Storage", @"FunctionsRelay\.Infrastructure\.(HubSpot|Http|Processing|Ingest)\b|Microsoft\.AspNetCore\.(Http|Builder|Routing)|\bHttpClient\b", "storage keeps rows and messages; it knows nothing of HubSpot, endpoints or processing" },
         { "FunctionsRelay.Infrastructure/Processing", @"FunctionsRelay\.Infrastructure\.Http\b|Microsoft\.AspNetCore\.(Http|Builder|Routing)|\bHttpRequest\b|\bIResult\b", "sessions and their delivery know nothing of the HTTP endpoints" },
         { "FunctionsRelay.Infrastructure/Delivery", @"FunctionsRelay\.Infrastructure\.(Http|Processing|Ingest)\b|Microsoft\.AspNetCore\.(Http|Builder|Routing)|\bHttpRequest\b|\bIResult\b", "delivery knows nothing of the HTTP endpoints, and sessions call it, not the other way round" },
@@ -45,7 +46,7 @@ public sealed class DependencyTests
         Assert.DoesNotContain("<PackageReference", project, StringComparison.Ordinal);
         Assert.DoesNotContain("<ProjectReference", project, StringComparison.Ordinal);
         Assert.All(
-            typeof(FunctionsRelay.Domain.Beacons.BeaconParser).Assembly.GetReferencedAssemblies(),
+            typeof(FunctionsRelay.Domain.Sources.BeaconParser).Assembly.GetReferencedAssemblies(),
             reference => Assert.Matches("^(System|Microsoft\\.Win32|netstandard|mscorlib)(\\.|$)", reference.Name!));
     }
 
@@ -56,6 +57,7 @@ public sealed class DependencyTests
         Assert.All(Rules.Select(rule => (string)rule[0]), room => Assert.NotEmpty(SourceFiles(room)));
         Assert.Contains(SourceFiles("FunctionsRelay.Infrastructure/Processing"), file => file.EndsWith("SessionProcessor.cs", StringComparison.Ordinal));
         Assert.Contains(SourceFiles("FunctionsRelay.Infrastructure/Delivery"), file => file.EndsWith("OutboxDeliverer.cs", StringComparison.Ordinal));
+        Assert.Contains(SourceFiles("FunctionsRelay.Domain/Sources"), file => file.EndsWith("MParticleEvents.cs", StringComparison.Ordinal));
     }
 
     private static bool IsComment(string line) => line.TrimStart() is var text && (text.StartsWith("//", StringComparison.Ordinal) || text.StartsWith('*'));

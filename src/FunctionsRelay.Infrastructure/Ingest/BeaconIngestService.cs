@@ -1,4 +1,5 @@
 using FunctionsRelay.Domain.Beacons;
+using FunctionsRelay.Domain.Sources;
 using FunctionsRelay.Infrastructure.Privacy;
 using FunctionsRelay.Infrastructure.Protection;
 using FunctionsRelay.Infrastructure.Storage;
