@@ -39,6 +39,9 @@ public sealed record LoadOptions
     /// <summary>The relay's own log level in the run's log file (Information shows every merge and delivery).</summary>
     public string RelayLogLevel { get; init; } = "Warning";
 
+    /// <summary>Every decision of the relay's HubSpot pacer in its log (Debug): which rank waited where, and for how long.</summary>
+    public bool PacerLog { get; init; }
+
     /// <summary>Relay processes on the one storage account, each on its own port; players are spread over them.</summary>
     public int Instances { get; init; } = 1;
 
@@ -103,6 +106,7 @@ public sealed record LoadOptions
         var seed = Number("--seed", defaults.Seed, "the players' random seed", minimum: 0);
         var relayLog = new Option<string>("--relay-log") { Description = "the relay's log level in its log file (Information: every merge and delivery)", DefaultValueFactory = _ => defaults.RelayLogLevel };
         relayLog.AcceptOnlyFromAmong("Trace", "Debug", "Information", "Warning", "Error", "Critical", "None");
+        var pacerLog = new Option<bool>("--pacer-log") { Description = "every decision of the HubSpot pacer in the relay's log: which rank waited where, and how long" };
         var instances = Number("--instances", defaults.Instances, "relay processes on the one storage account");
         var hubSpotLimit = Optional("--hubspot-limit", "HubSpot's per-account limit per 10 s over every instance (none: unlimited)");
         var pace = Optional("--pace", "the relay's pace per portal (HubSpot__RequestsPerTenSeconds)");
@@ -118,7 +122,7 @@ public sealed record LoadOptions
         var root = new RootCommand("The FunctionsRelay load test (docs/performance.md)")
         {
             sessions, portals, batch, beacons, neverEnd, rate, heartbeat, idleTimeout, connections, queueBatch, faults, keepStorage, badInput, rawWorkers,
-            rawSeconds, seed, relayLog, instances, hubSpotLimit, pace, budget, killOne, stranger, strangerRate, strangerPortal, existingObjects, newMedia,
+            rawSeconds, seed, relayLog, pacerLog, instances, hubSpotLimit, pace, budget, killOne, stranger, strangerRate, strangerPortal, existingObjects, newMedia,
         };
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0 || parsed.Action is not null)
@@ -150,6 +154,7 @@ public sealed record LoadOptions
             RawDuration = TimeSpan.FromSeconds(parsed.GetValue(rawSeconds)),
             Seed = parsed.GetValue(seed),
             RelayLogLevel = parsed.GetValue(relayLog)!,
+            PacerLog = parsed.GetValue(pacerLog),
             Instances = parsed.GetValue(instances),
             HubSpotLimit = parsed.GetValue(hubSpotLimit),
             Pace = parsed.GetValue(pace),

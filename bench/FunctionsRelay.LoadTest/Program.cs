@@ -53,6 +53,8 @@ var relaySettings = new Dictionary<string, string>
     ["DOTNET_gcServer"] = "0",
     ["HubSpot__Budget"] = options.Budget,
 };
+if (options.PacerLog)
+    relaySettings["Logging__LogLevel__FunctionsRelay.Infrastructure.HubSpot.HubSpotPacer"] = "Debug";
 if (options.Pace is { } pace)
     relaySettings["HubSpot__RequestsPerTenSeconds"] = pace.ToString(CultureInfo.InvariantCulture);
 if (options.Stranger)

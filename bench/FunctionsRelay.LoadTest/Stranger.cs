@@ -91,8 +91,10 @@ public sealed class Stranger(HttpClient http, IReadOnlyList<Uri> beaconUrls, lon
             using var response = await http.SendAsync(request, cancellationToken);
             answer = ((int)response.StatusCode).ToString(System.Globalization.CultureInfo.InvariantCulture);
         }
-        catch (HttpRequestException)
+        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
         {
+            // He does not wait for an answer (nor send again): a request the relay took longer than the client's timeout
+            // over is counted, not the end of the run.
             answer = "no answer";
         }
 

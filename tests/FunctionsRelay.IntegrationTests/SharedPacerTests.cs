@@ -116,6 +116,40 @@ public sealed class SharedPacerTests(Azurite azurite)
     }
 
     [Fact]
+    public async Task Plain_look_ups_leave_the_last_look_up_token_to_a_played_events_look_up()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var table = "quotas" + Guid.NewGuid().ToString("N")[..8];
+        var options = Options.Create(new HubSpotOptions { RequestsPerTenSeconds = 90 });
+        var pacers = Enumerable.Range(0, 2).Select(_ => new HubSpotPacer(options, time, Quotas(time, table))).ToList();
+        var (plain, played, playedRefused) = (0, 0, 0);
+
+        // Held viewers' checks and listings (plain look-ups) ask as often as they are let; each instance has a new viewer's
+        // played event to look up every second (2 a second in all, half the look-ups' 4.1 a second).
+        for (var step = 0; step < 200; step++)
+        {
+            foreach (var pacer in pacers)
+            {
+                while (await pacer.ReserveAsync(Portal, CallPriority.LookUp, CancellationToken.None) == TimeSpan.Zero)
+                    plain++;
+                if (step % 10 == pacers.IndexOf(pacer) * 5)
+                {
+                    if (await pacer.ReserveAsync(Portal, CallPriority.PlayedLookUp, CancellationToken.None) == TimeSpan.Zero)
+                        played++;
+                    else
+                        playedRefused++;
+                }
+            }
+
+            time.Advance(TimeSpan.FromMilliseconds(100));
+        }
+
+        Assert.True(playedRefused <= 1, $"{playedRefused} of {played + playedRefused} played events' look-ups found the plain look-ups had taken every token");
+        // The rest of the look-ups' half of the pace is theirs: 4.1 a second less the played events' 2.
+        Assert.True(plain >= 35, $"plain look-ups got {plain} in 20 s beside the played events' look-ups");
+    }
+
+    [Fact]
     public async Task With_the_shared_budget_out_of_reach_no_call_goes_unpaced()
     {
         var closed = AzuriteProcess.ConnectionStringFor(Ports.Free(), Ports.Free());

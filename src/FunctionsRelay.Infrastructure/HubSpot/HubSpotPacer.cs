@@ -107,10 +107,16 @@ public sealed class HubSpotPacer
         var window = _portals.GetOrAdd(portalId, _ => new PortalWindow());
         var local = ReserveLocal(window, priority);
         if (local > TimeSpan.Zero || _budget is null)
+        {
+            NoteDecision(portalId, priority, "instance window", local, 0);
             return Spread(local);
-        var wait = await TakeSharedAsync(portalId, window, priority, cancellationToken);
+        }
+
+        var started = _time.GetTimestamp();
+        var (wait, reason) = await TakeSharedAsync(portalId, window, priority, cancellationToken);
         if (wait > TimeSpan.Zero)
             Unreserve(window);
+        NoteDecision(portalId, priority, reason, wait, _time.GetElapsedTime(started).TotalMilliseconds);
         return Spread(wait);
     }
 
@@ -190,8 +196,16 @@ public sealed class HubSpotPacer
     /// </summary>
     private double LookUpCapacity => Math.Clamp(_options.Value.RequestsPerTenSeconds / 20, 1, 4);
 
-    /// <summary>What a suspect look-up leaves in the look-ups' bucket: all but its last token.</summary>
-    private double LookUpFloor(CallPriority priority) => priority == CallPriority.SuspectLookUp ? LookUpCapacity - 1 : 0;
+    /// <summary>
+    /// What a look-up leaves in the look-ups' bucket for those ranked above it: a suspect one all but its last token, a
+    /// plain one the last (the played events' look-ups).
+    /// </summary>
+    private double LookUpFloor(CallPriority priority) => priority switch
+    {
+        CallPriority.SuspectLookUp => LookUpCapacity - 1,
+        CallPriority.LookUp => Math.Min(1, LookUpCapacity - 1),
+        _ => 0,
+    };
 
     /// <summary>The share of the bucket above which a call of this priority may take from it (of all but one token).</summary>
     private static double FloorShare(CallPriority priority) => priority switch
@@ -249,11 +263,11 @@ public sealed class HubSpotPacer
     private static TimeSpan Spread(TimeSpan wait) =>
         wait <= TimeSpan.Zero ? wait : wait + (wait * (Random.Shared.NextDouble() * 0.2));
 
-    private async ValueTask<TimeSpan> TakeSharedAsync(long portalId, PortalWindow window, CallPriority priority, CancellationToken cancellationToken)
+    private async ValueTask<(TimeSpan Wait, string Reason)> TakeSharedAsync(long portalId, PortalWindow window, CallPriority priority, CancellationToken cancellationToken)
     {
         // A slice is a quarter of a second's tokens already taken: any event call of this instance may use it.
         if (!IsLookUp(priority) && TakeFromSlice(portalId, window, priority))
-            return TimeSpan.Zero;
+            return (TimeSpan.Zero, "slice");
         try
         {
             if (IsLookUp(priority))
@@ -263,34 +277,34 @@ public sealed class HubSpotPacer
                 if (priority == CallPriority.SuspectLookUp)
                 {
                     if (Outranked(window, priority, _time.GetUtcNow()))
-                        return OutrankedWait;
+                        return (OutrankedWait, "outranked");
                     if (_budget!.LikelyRefused(portalId, Floor(priority)) is { } untilBudget)
-                        return untilBudget;
+                        return (untilBudget, "suspect, budget as last seen");
                 }
 
                 var (lookUp, untilLookUp, _) = await _lookUps!.TakeAsync(portalId, 1, LookUpFloor(priority), cancellationToken, waitTurn: WaitsTurn(priority));
                 if (lookUp == 0)
-                    return untilLookUp;
+                    return (untilLookUp, "look-ups bucket");
             }
 
             // Another call of this instance may have taken a slice while this one waited its turn.
             if (!IsLookUp(priority) && TakeFromSlice(portalId, window, priority))
-                return TimeSpan.Zero;
+                return (TimeSpan.Zero, "slice");
             // A call of low rank that this instance's last look at the bucket says would be refused asks storage nothing.
             if (!WaitsTurn(priority) && _budget!.LikelyRefused(portalId, Floor(priority)) is { } likelyWait)
-                return Refused(window, priority, _time.GetUtcNow(), likelyWait);
+                return (Refused(window, priority, _time.GetUtcNow(), likelyWait), "budget as last seen");
             var want = IsLookUp(priority) ? 1 : _options.Value.BudgetSlice;
             var (taken, wait, contended) = await _budget!.TakeAsync(portalId, want, Floor(priority), cancellationToken, waitTurn: WaitsTurn(priority));
             if (taken == 0)
-                return contended ? wait : Refused(window, priority, _time.GetUtcNow(), wait);
+                return contended ? (wait, "budget contended") : (Refused(window, priority, _time.GetUtcNow(), wait), "budget");
             lock (window)
                 (window.Slice, window.SliceUntil, window.SliceRank) = (taken - 1, _time.GetUtcNow() + SliceLife, priority);
-            return TimeSpan.Zero;
+            return (TimeSpan.Zero, "budget taken");
         }
         catch (Exception ex) when (StorageClients.IsUnavailable(ex) && !cancellationToken.IsCancellationRequested)
         {
             WarnStorageTrouble(portalId, ex);
-            return StorageTroubleWait;
+            return (StorageTroubleWait, "budget out of reach");
         }
     }
 
@@ -308,6 +322,24 @@ public sealed class HubSpotPacer
                 return false;
             window.Slice--;
             return true;
+        }
+    }
+
+    /// <summary>
+    /// Every decision at Debug (<c>Logging__LogLevel__FunctionsRelay.Infrastructure.HubSpot.HubSpotPacer</c>): which rank
+    /// waited where, and how long asking took; how issue #35's look-ups were found to hold back played events.
+    /// </summary>
+    private void NoteDecision(long portalId, CallPriority priority, string reason, TimeSpan wait, double askedMilliseconds)
+    {
+        if (_logger.IsEnabled(LogLevel.Debug))
+        {
+            _logger.LogDebug(
+                "Pacer: portal {PortalId} {Priority} {Reason}, waits {WaitMilliseconds:F0} ms, asked in {AskedMilliseconds:F0} ms",
+                portalId,
+                priority,
+                reason,
+                wait.TotalMilliseconds,
+                askedMilliseconds);
         }
     }
 
