@@ -20,7 +20,7 @@ public sealed class StrangerBoundsTests(Azurite azurite) : WithFakeHubSpot
     {
         // Every check on the queue, so that waits of a few seconds come back without the table's sweep.
         settings["Relay:ScheduledCheckTableAfter"] = "00:00:00";
-        settings["Relay:AnonymousCheckInterval"] = "00:00:01";
+        settings.TryAdd("Relay:AnonymousCheckInterval", "00:00:01");
         var host = new RelayHost(azurite, HubSpot, settings);
         await HubSpot.ConnectPortalAsync(host.Service<PortalTokenStore>(), Portal, TimeSpan.FromMinutes(30));
         return host;
@@ -93,6 +93,37 @@ public sealed class StrangerBoundsTests(Azurite azurite) : WithFakeHubSpot
         var rows = host.Service<QuotaStore>().Table.Query<Azure.Data.Tables.TableEntity>().Select(row => row.RowKey).ToList();
         Assert.Contains(rows, key => key.StartsWith("unknown-", StringComparison.Ordinal));
         Assert.DoesNotContain(rows, key => key.Contains(Stranger, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task An_address_that_brought_a_tenth_of_its_bound_of_unknown_viewers_has_its_new_viewers_looked_up_below_played_events()
+    {
+        using var host = await StartAsync(new()
+        {
+            ["Relay:MaxUnknownViewersPerSourcePerHour"] = "20",
+            ["Relay:HoldAnonymousFor"] = "1.00:00:00",
+            // Held viewers not asked about again during the test: every look-up in the pacer's log is a new viewer's.
+            ["Relay:AnonymousCheckInterval"] = "01:00:00",
+            ["Logging:LogLevel:FunctionsRelay.Infrastructure.HubSpot.HubSpotPacer"] = "Debug",
+        });
+        const string Busy = "198.51.100.8";
+        foreach (var session in Enumerable.Range(1, 2).Select(i => SessionBeacons.Typical(Portal, $"unknown-{i}")))
+        {
+            HubSpot.AnonymousUtks["utk-" + session.SessionId] = true;
+            Assert.Equal(HttpStatusCode.Accepted, await PostAsync(host, session, Busy));
+            await host.EventuallyAsync(() => Stored(host, session.SessionId) is { AnonymousHeldSince: > 0 }, $"{session.SessionId} held");
+        }
+
+        // Past the 5 s an instance takes an address's standing as read: two of a bound of 20 is a tenth.
+        await Task.Delay(TimeSpan.FromSeconds(6));
+        Assert.Equal(HttpStatusCode.Accepted, await PostAsync(host, SessionBeacons.Typical(Portal, "after-the-burst"), Busy));
+        Assert.Equal(HttpStatusCode.Accepted, await PostAsync(host, SessionBeacons.Typical(Portal, "elsewhere"), "203.0.113.10"));
+        await host.EventuallyAsync(() => HubSpot.EventsOf("after-the-burst").Count == 7 && HubSpot.EventsOf("elsewhere").Count == 7, "both contacts' sessions sent");
+
+        // Each new viewer's look-up, as the pacer ranked it (the media's listing is a plain look-up too): the first two of
+        // the busy address and the one of another address with their played events, the third of the busy address not. A
+        // contact is sent all the same, only later when the portal's budget is short.
+        Assert.Equal(3, host.Logs.Count(line => line.Contains($"Pacer: portal {Portal} PlayedLookUp budget taken", StringComparison.Ordinal)));
     }
 
     [Fact]

@@ -38,6 +38,7 @@ public static class SessionCodec
             Utk = session.Utk,
             Email = session.Email,
             ResolvedContactId = session.ResolvedContactId,
+            UtkContactStamp = session.UtkContactStamp,
             Viewers = session.ViewerKeys.Count == 0 ? null : [.. session.ViewerKeys],
             Page = session.Page,
             Context = session.Context,
@@ -79,6 +80,7 @@ public static class SessionCodec
             Utk = header.Utk,
             Email = header.Email,
             ResolvedContactId = header.ResolvedContactId,
+            UtkContactStamp = header.UtkContactStamp,
             Page = header.Page,
             Context = header.Context,
             Duration = header.Duration,
@@ -215,6 +217,8 @@ internal sealed record SessionHeader
     public Stamped<string>? Email { get; init; }
 
     public long? ResolvedContactId { get; init; }
+
+    public LogEntry? UtkContactStamp { get; init; }
 
     public List<string>? Viewers { get; init; }
 

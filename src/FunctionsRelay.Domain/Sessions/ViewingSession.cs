@@ -135,6 +135,16 @@ public sealed class ViewingSession(long portalId, string sessionId)
     public long? ResolvedContactId { get; set; }
 
     /// <summary>
+    /// The stamp of the utk HubSpot answered is a contact: the session's later events are not asked about again, on
+    /// whichever instance sends them (each instance's cache of answers is its own). A later beacon naming another utk
+    /// has another stamp, and is asked about.
+    /// </summary>
+    public LogEntry? UtkContactStamp { get; set; }
+
+    /// <summary>Whether HubSpot answered that the session's utk, as it is now, is a contact.</summary>
+    public bool UtkIsKnownContact => Utk is { } utk && UtkContactStamp == utk.Stamp;
+
+    /// <summary>
     /// Keyed hashes of every way the session named its viewer or HubSpot named it back (utk, email, contact id): what a
     /// privacy deletion finds the session by, with no readable identifier in the index.
     /// </summary>
@@ -145,7 +155,7 @@ public sealed class ViewingSession(long portalId, string sessionId)
 
     /// <summary>
     /// Takes into this copy what another copy of the session learnt of its viewer while delivering (its hashes, the
-    /// contact its email resolved to): a fresh read after a conflict must not lose it. True if this copy changed.
+    /// contact its email resolved to, that its utk is a contact): a fresh read after a conflict must not lose it. True if this copy changed.
     /// </summary>
     public bool TakeViewerFrom(ViewingSession other)
     {
@@ -155,6 +165,12 @@ public sealed class ViewingSession(long portalId, string sessionId)
         if (other.RepeatViewer && !RepeatViewer)
         {
             RepeatViewer = true;
+            changed = true;
+        }
+
+        if (other.UtkContactStamp is { } stamp && UtkContactStamp is null)
+        {
+            UtkContactStamp = stamp;
             changed = true;
         }
 

@@ -36,6 +36,8 @@ public sealed record GateAnswer(DeliveryResult? Instead, long? ContactId = null,
 /// <c>Relay__MaxNewHeldSessionsPerPortalPerHour</c> is refused: the session's events are dropped.</item>
 /// <item>A viewer named by email (a secret-keyed source) is sent as the contact HubSpot finds, or creates, for it; an
 /// email HubSpot does not know is held as a utk is.</item>
+/// <item>A client address that brought a tenth of <c>Relay__MaxUnknownViewersPerSourcePerHour</c> viewers who are no
+/// contact this hour has its new viewers' look-ups ranked as plain look-ups, not with their played events.</item>
 /// <item>A client address that brought <c>Relay__MaxUnknownViewersPerSourcePerHour</c> viewers who are no contact this
 /// hour has its sessions' viewers looked up last (<see cref="CallPriority.SuspectLookUp"/>), and dropped, not held, when
 /// they are no contact, its held ones too at their next check: a stranger making up utks cannot crowd out the look-ups
@@ -57,10 +59,29 @@ public sealed class ViewerGate(
     /// <summary>A count other instances kept too busy to settle: asked again shortly, nothing dropped.</summary>
     private static readonly DeliveryResult Contended = DeliveryResult.Later(TimeSpan.FromSeconds(2), "a count of the portal's bounds was too busy to settle");
 
-    /// <summary>How long a client address's count of viewers who are no contact is taken as read, per instance.</summary>
+    /// <summary>How long a client address found suspect is taken as such, per instance.</summary>
     private static readonly TimeSpan StandingKeptFor = TimeSpan.FromMinutes(1);
 
-    private readonly ExpiringCache<(long PortalId, string Source), bool> _suspects = new(100_000, time);
+    /// <summary>
+    /// How long an address found not suspect is taken as such, per instance: briefly, as its count goes up with each of
+    /// its viewers HubSpot does not know, and another instance may mark it any moment.
+    /// </summary>
+    private static readonly TimeSpan NotSuspectKeptFor = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// What a client address's viewers who are no contact this hour say of its next new viewer: nothing yet (<c>Clear</c>);
+    /// a tenth of the bound or more (<c>Busy</c>: its look-up no longer ranks with played events, so that a burst of
+    /// made-up viewers does not queue ahead of other addresses' real ones while the bound is still being counted); the
+    /// bound (<c>Suspect</c>).
+    /// </summary>
+    private enum SourceStanding
+    {
+        Clear,
+        Busy,
+        Suspect,
+    }
+
+    private readonly ExpiringCache<(long PortalId, string Source), SourceStanding> _standings = new(100_000, time);
 
     /// <summary>Viewers warned of this hour (by pseudonym): one line per viewer and hour, however many sessions it makes up.</summary>
     private readonly ExpiringCache<(long PortalId, string Viewer), bool> _warnedViewers = new(10_000, time);
@@ -120,10 +141,14 @@ public sealed class ViewerGate(
             return GateAnswer.Send();
         if (session.ResolvedContactId is { } resolved)
             return GateAnswer.Send(resolved);
+        if (session.Email is null && session.UtkIsKnownContact)
+            return GateAnswer.Send();
         // A played event waits for its viewer's look-up: the look-up ranks with it (a look-up ranked below played events
-        // would wait for them while the played event waits for it).
-        var priority = await IsSuspectAsync(session, cancellationToken) ? CallPriority.SuspectLookUp
-            : pending.Kind == MediaEventKind.Played ? CallPriority.PlayedLookUp
+        // would wait for them while the played event waits for it). A held viewer's check is not a live viewer's: its
+        // played event waited an interval already, and ranks with the other look-ups.
+        var standing = await StandingAsync(session, cancellationToken);
+        var priority = standing == SourceStanding.Suspect ? CallPriority.SuspectLookUp
+            : pending.Kind == MediaEventKind.Played && session.AnonymousHeldSince == 0 && standing == SourceStanding.Clear ? CallPriority.PlayedLookUp
             : CallPriority.LookUp;
         if (session.Email is { } email)
         {
@@ -143,7 +168,11 @@ public sealed class ViewerGate(
             return GateAnswer.Send();
         var resolution = await contacts.ResolveAsync(session.PortalId, utk.Value, cancellationToken, answerBy, priority);
         if (resolution is { State: UtkState.Contact, ContactId: { } utkContact })
+        {
             await NoteContactAsync(session, utkContact, ofEmail: false, cancellationToken);
+            session.UtkContactStamp = utk.Stamp;
+        }
+
         return resolution.State switch
         {
             UtkState.Contact or UtkState.Unchecked => GateAnswer.Send(),
@@ -173,7 +202,7 @@ public sealed class ViewerGate(
             && await quotas.TakeUnknownViewerAsync(session.PortalId, source, settings.MaxUnknownViewersPerSourcePerHour, cancellationToken) == QuotaTake.Full)
         {
             await quotas.MarkSuspectSourceAsync(session.PortalId, source, cancellationToken);
-            if (!_suspects.TryGet((session.PortalId, source), out var known) || !known)
+            if (!_standings.TryGet((session.PortalId, source), out var known) || known != SourceStanding.Suspect)
             {
                 logger.LogWarning(
                     "Portal {PortalId}: a client address has brought {Limit} viewers who are no HubSpot contact this hour (Relay__MaxUnknownViewersPerSourcePerHour): its sessions' viewers are looked up last, and not held",
@@ -181,7 +210,7 @@ public sealed class ViewerGate(
                     settings.MaxUnknownViewersPerSourcePerHour);
             }
 
-            _suspects.Set((session.PortalId, source), true, StandingKeptFor);
+            _standings.Set((session.PortalId, source), SourceStanding.Suspect, StandingKeptFor);
             return GateAnswer.Refuse(SessionRefusal.SourceBound);
         }
 
@@ -195,19 +224,25 @@ public sealed class ViewerGate(
     }
 
     /// <summary>
-    /// Whether the session's client address brought more viewers who are no contact than one may in an hour, in the last
-    /// two days (read at most once a minute per address and instance).
+    /// What the session's client address brought this hour, in viewers who are no contact (<see cref="SourceStanding"/>;
+    /// suspect for two days once it brought the bound): read once a minute per address and instance once suspect, every
+    /// 5 s before.
     /// </summary>
-    private async Task<bool> IsSuspectAsync(ViewingSession session, CancellationToken cancellationToken)
+    private async Task<SourceStanding> StandingAsync(ViewingSession session, CancellationToken cancellationToken)
     {
         if (session.Source is not { } source || source == RelayMessage.TrustedSource)
-            return false;
-        if (_suspects.TryGet((session.PortalId, source), out var suspect))
-            return suspect;
-        suspect = await quotas.IsSuspectSourceAsync(session.PortalId, source, cancellationToken);
-        _suspects.Set((session.PortalId, source), suspect, StandingKeptFor);
-        return suspect;
+            return SourceStanding.Clear;
+        if (_standings.TryGet((session.PortalId, source), out var standing))
+            return standing;
+        standing = await quotas.IsSuspectSourceAsync(session.PortalId, source, cancellationToken) ? SourceStanding.Suspect
+            : await quotas.UnknownViewersAsync(session.PortalId, source, cancellationToken) >= BusyAfter ? SourceStanding.Busy
+            : SourceStanding.Clear;
+        _standings.Set((session.PortalId, source), standing, standing == SourceStanding.Suspect ? StandingKeptFor : NotSuspectKeptFor);
+        return standing;
     }
+
+    /// <summary>Viewers who are no contact an address brings in an hour before it is <see cref="SourceStanding.Busy"/>: a tenth of the bound, at least one.</summary>
+    private int BusyAfter => Math.Max(1, relayOptions.Value.MaxUnknownViewersPerSourcePerHour / 10);
 
     /// <summary>How long a held session waits before it asks again: as long as it has been held (1, 2, 4 ... hours), between the check interval and a day.</summary>
     private TimeSpan NextCheck(TimeSpan heldFor)

@@ -54,6 +54,10 @@ public sealed class QuotaStore(StorageClients clients, IOptions<RelayOptions> op
     public Task<QuotaTake> TakeUnknownViewerAsync(long portalId, string source, int limit, CancellationToken cancellationToken) =>
         TakeAsync(portalId, $"unknown-{source}-{Hour}", limit, cancellationToken);
 
+    /// <summary>Viewers who are no contact the client address brought the portal this hour (UTC).</summary>
+    public Task<int> UnknownViewersAsync(long portalId, string source, CancellationToken cancellationToken) =>
+        CountAsync(portalId, $"unknown-{source}-{Hour}", cancellationToken);
+
     /// <summary>
     /// Notes that the client address brought the portal more viewers who are no contact than one may in an hour: kept
     /// the two days quota rows live, so that the sessions of it held meanwhile are dropped at their next check.
