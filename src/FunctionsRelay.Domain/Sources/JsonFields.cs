@@ -59,18 +59,8 @@ internal sealed class JsonFields(BeaconLimits limits, long latestTs)
             return null;
         }
 
-        if (value.ValueKind != JsonValueKind.String)
-        {
-            Error(Name(path, name), $"must be a string (got {Describe(value)})");
+        if (Text(value, path, name) is not { } text)
             return null;
-        }
-
-        if (TextOf(value) is not { } text)
-        {
-            Error(Name(path, name), "is not valid Unicode text");
-            return null;
-        }
-
         if (text.Length == 0 || text.Length > limits.MaxSessionIdLength || string.IsNullOrWhiteSpace(text))
         {
             Error(Name(path, name), $"must be 1 to {limits.MaxSessionIdLength} characters, not blank (got {text.Length})");
@@ -86,6 +76,46 @@ internal sealed class JsonFields(BeaconLimits limits, long latestTs)
         return text;
     }
 
+    /// <summary>A string value's text; an error for any other kind of value, or a string no .NET string can hold.</summary>
+    private string? Text(JsonElement value, string path, ReadOnlySpan<byte> name)
+    {
+        if (value.ValueKind != JsonValueKind.String)
+        {
+            Error(Name(path, name), $"must be a string (got {Describe(value)})");
+            return null;
+        }
+
+        var text = TextOf(value);
+        if (text is null)
+            Error(Name(path, name), "is not valid Unicode text");
+        return text;
+    }
+
+    /// <summary>
+    /// A string that must be one of <paramref name="choices"/> (exactly, as UTF-8, tried in order); any other value is an
+    /// error saying it must be <paramref name="allowed"/>.
+    /// </summary>
+    public T? OneOf<T>(JsonElement value, string field, IReadOnlyList<(byte[] Text, T Value)> choices, string allowed)
+        where T : struct
+    {
+        if (value.ValueKind == JsonValueKind.String)
+        {
+            foreach (var (text, choice) in choices)
+            {
+                if (value.ValueEquals(text))
+                    return choice;
+            }
+        }
+
+        Error(field, $"must be {allowed} (got {Describe(value)})");
+        return null;
+    }
+
+    /// <summary>As <see cref="OneOf{T}"/>, for a field that may be left out (or null).</summary>
+    public T? OptionalOneOf<T>(JsonElement item, string path, ReadOnlySpan<byte> name, IReadOnlyList<(byte[] Text, T Value)> choices, string allowed)
+        where T : struct =>
+        item.TryGetProperty(name, out var value) && value.ValueKind != JsonValueKind.Null ? OneOf(value, Name(path, name), choices, allowed) : null;
+
     /// <summary>What <see cref="char.IsControl(char)"/> says of any of its characters (C0 and C1 controls), in vector steps.</summary>
     public static bool ContainsControlCharacter(string text) =>
         text.AsSpan().IndexOfAnyInRange('\u0000', '\u001f') >= 0 || text.AsSpan().IndexOfAnyInRange('\u007f', '\u009f') >= 0;
@@ -94,18 +124,8 @@ internal sealed class JsonFields(BeaconLimits limits, long latestTs)
     {
         if (!item.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
             return null;
-        if (value.ValueKind != JsonValueKind.String)
-        {
-            Error(Name(path, name), $"must be a string (got {Describe(value)})");
+        if (Text(value, path, name) is not { } text)
             return null;
-        }
-
-        if (TextOf(value) is not { } text)
-        {
-            Error(Name(path, name), "is not valid Unicode text");
-            return null;
-        }
-
         if (text.Length > limits.MaxStringLength)
         {
             Error(Name(path, name), $"is {text.Length} characters; at most {limits.MaxStringLength} are accepted");

@@ -12,6 +12,23 @@ internal sealed class NativeBeacons(BeaconReading reading)
 {
     private readonly JsonFields _fields = reading.Fields;
 
+    // The most frequent first: a page sends a heartbeat every 10 s.
+    private static readonly (byte[] Text, BeaconEvent Value)[] Events =
+    [
+        ("heartbeat"u8.ToArray(), BeaconEvent.Heartbeat), ("play"u8.ToArray(), BeaconEvent.Play), ("pause"u8.ToArray(), BeaconEvent.Pause),
+        ("seek"u8.ToArray(), BeaconEvent.Seek), ("start"u8.ToArray(), BeaconEvent.Start), ("ended"u8.ToArray(), BeaconEvent.Ended),
+        ("end"u8.ToArray(), BeaconEvent.End),
+    ];
+
+    private static readonly (byte[] Text, MediaType Value)[] MediaTypes =
+    [
+        ("VIDEO"u8.ToArray(), MediaType.Video), ("AUDIO"u8.ToArray(), MediaType.Audio), ("DOCUMENT"u8.ToArray(), MediaType.Document),
+        ("IMAGE"u8.ToArray(), MediaType.Image), ("OTHER"u8.ToArray(), MediaType.Other),
+    ];
+
+    private static readonly (byte[] Text, PlayContext Value)[] Contexts =
+        [("EXTERNAL_PAGE"u8.ToArray(), PlayContext.ExternalPage), ("EMAIL"u8.ToArray(), PlayContext.Email)];
+
     public void Read(JsonElement item, string path)
     {
         var errorsBefore = _fields.Errors.Count;
@@ -54,18 +71,7 @@ internal sealed class NativeBeacons(BeaconReading reading)
             return null;
         }
 
-        BeaconEvent? parsed = value.ValueKind != JsonValueKind.String ? null
-            : value.ValueEquals("heartbeat"u8) ? BeaconEvent.Heartbeat
-            : value.ValueEquals("play"u8) ? BeaconEvent.Play
-            : value.ValueEquals("pause"u8) ? BeaconEvent.Pause
-            : value.ValueEquals("seek"u8) ? BeaconEvent.Seek
-            : value.ValueEquals("start"u8) ? BeaconEvent.Start
-            : value.ValueEquals("ended"u8) ? BeaconEvent.Ended
-            : value.ValueEquals("end"u8) ? BeaconEvent.End
-            : null;
-        if (parsed is null)
-            _fields.Error(Name(path, "event"), $"must be one of start, play, pause, heartbeat, seek, ended, end (got {Describe(value)})");
-        return parsed;
+        return _fields.OneOf(value, Name(path, "event"), Events, "one of start, play, pause, heartbeat, seek, ended, end");
     }
 
     private MediaInfo? Media(JsonElement item, string path)
@@ -80,19 +86,7 @@ internal sealed class NativeBeacons(BeaconReading reading)
         var oembedUrl = _fields.OptionalLink(media, mediaPath, "oembedUrl"u8);
         var thumbnailUrl = _fields.OptionalLink(media, mediaPath, "thumbnailUrl"u8);
         var detailsUrl = _fields.OptionalLink(media, mediaPath, "detailsUrl"u8);
-        MediaType? type = null;
-        if (media.TryGetProperty("type"u8, out var typeElement) && typeElement.ValueKind != JsonValueKind.Null)
-        {
-            type = typeElement.ValueKind != JsonValueKind.String ? null
-                : typeElement.ValueEquals("VIDEO"u8) ? MediaType.Video
-                : typeElement.ValueEquals("AUDIO"u8) ? MediaType.Audio
-                : typeElement.ValueEquals("DOCUMENT"u8) ? MediaType.Document
-                : typeElement.ValueEquals("IMAGE"u8) ? MediaType.Image
-                : typeElement.ValueEquals("OTHER"u8) ? MediaType.Other
-                : null;
-            if (type is null)
-                _fields.Error(Name(mediaPath, "type"), $"must be one of VIDEO, AUDIO, DOCUMENT, IMAGE, OTHER (got {Describe(typeElement)})");
-        }
+        var type = _fields.OptionalOneOf(media, mediaPath, "type"u8, MediaTypes, "one of VIDEO, AUDIO, DOCUMENT, IMAGE, OTHER");
 
         var live = false;
         if (media.TryGetProperty("live"u8, out var liveElement) && liveElement.ValueKind != JsonValueKind.Null)
@@ -145,16 +139,6 @@ internal sealed class NativeBeacons(BeaconReading reading)
         return new PageInfo(id, name, url);
     }
 
-    private PlayContext? Context(JsonElement item, string path)
-    {
-        if (!item.TryGetProperty("context"u8, out var value) || value.ValueKind == JsonValueKind.Null)
-            return null;
-        PlayContext? parsed = value.ValueKind != JsonValueKind.String ? null
-            : value.ValueEquals("EXTERNAL_PAGE"u8) ? PlayContext.ExternalPage
-            : value.ValueEquals("EMAIL"u8) ? PlayContext.Email
-            : null;
-        if (parsed is null)
-            _fields.Error(Name(path, "context"), $"must be EMAIL or EXTERNAL_PAGE (got {Describe(value)})");
-        return parsed;
-    }
+    private PlayContext? Context(JsonElement item, string path) =>
+        _fields.OptionalOneOf(item, path, "context"u8, Contexts, "EMAIL or EXTERNAL_PAGE");
 }
