@@ -64,6 +64,18 @@ public sealed class AnonymousViewerTests(Azurite azurite) : WithFakeHubSpot
     }
 
     [Fact]
+    public async Task A_held_sessions_checks_rank_as_plain_look_ups_not_with_played_events()
+    {
+        using var host = Host("1.00:00:00", new() { ["Logging:LogLevel:FunctionsRelay.Infrastructure.HubSpot.HubSpotPacer"] = "Debug" });
+
+        await WatchAnonymouslyAsync(host, "checked-again", _ => HubSpot.ContactLookups >= 3, "the held viewer asked about again twice");
+
+        // Its first look-up was a live viewer's, ranked with its played event; each check after it a plain look-up.
+        Assert.Equal(1, host.Logs.Count(line => line.Contains($"Pacer: portal {Portal} PlayedLookUp budget taken", StringComparison.Ordinal)));
+        Assert.True(host.Logs.Count(line => line.Contains($"Pacer: portal {Portal} LookUp budget taken", StringComparison.Ordinal)) >= 2);
+    }
+
+    [Fact]
     public async Task A_held_session_whose_viewer_never_converts_is_dropped_with_a_log_line_after_the_hold()
     {
         using var host = Host("00:00:03");
